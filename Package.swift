@@ -1,0 +1,98 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+
+let package = Package(
+    name: "api-key-rotator",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "rotator", targets: ["rotator"]),
+        .executable(name: "mock-upstream", targets: ["mock-upstream"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Domain model: configs, keys, masking, constant-time comparison. No I/O.
+        .target(name: "RotatorCore"),
+
+        // SQL: one driver protocol, one C wrapper per database.
+        .target(name: "RotatorSQL"),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "SQLiteDriver", dependencies: [
+            "RotatorSQL", "CSQLite",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
+        // Source of truth for configs and keys, written once over the SQL driver protocol.
+        .target(name: "RotatorStore", dependencies: [
+            "RotatorCore", "RotatorSQL",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
+        // Which key serves the next request: cooldowns, quarantine, pacing, usage counters.
+        .target(name: "KeyCoordination", dependencies: ["RotatorCore"]),
+
+        // The node's in-memory view of configs and keys, and the write path that keeps it fresh.
+        .target(name: "ConfigCatalog", dependencies: ["RotatorCore", "RotatorStore", "KeyCoordination", logging]),
+
+        // HTTP plumbing shared by proxy and admin: request context, JSON errors, request ids, access log.
+        .target(name: "RotatorHTTP", dependencies: ["RotatorCore", hummingbird, logging, httpTypes, nioCore]),
+
+        // The proxy: client auth, upstream request building, retries, streaming.
+        .target(name: "RotatorProxy", dependencies: [
+            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", hummingbird, logging, httpTypes, nioCore, nioHTTP1,
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+
+        // Admin JSON API: login, JWT, configs, keys, OpenAPI document.
+        .target(name: "RotatorAdmin", dependencies: [
+            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", hummingbird, logging, httpTypes, nioCore,
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], resources: [.copy("Resources/openapi.json")]),
+
+        // Settings from the environment and the wiring of one node.
+        .target(name: "RotatorApp", dependencies: [
+            "RotatorCore", "RotatorSQL", "SQLiteDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
+            "RotatorHTTP", "RotatorProxy", "RotatorAdmin", hummingbird, logging, httpTypes, nioCore,
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .executableTarget(name: "rotator", dependencies: [
+            "RotatorApp", logging, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        // A scriptable fake upstream (OpenAI, Anthropic, Gemini shapes) for tests and load tests.
+        .target(name: "MockUpstream", dependencies: [
+            hummingbird, logging, httpTypes, nioCore,
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "mock-upstream", dependencies: ["MockUpstream", hummingbird]),
+
+        .testTarget(name: "MockUpstreamTests", dependencies: ["MockUpstream", hummingbird, .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "RotatorCoreTests", dependencies: ["RotatorCore"]),
+        .testTarget(name: "RotatorStoreTests", dependencies: ["RotatorStore", "RotatorSQL", "SQLiteDriver", "RotatorCore"]),
+        .testTarget(name: "KeyCoordinationTests", dependencies: ["KeyCoordination", "RotatorCore"]),
+        .testTarget(name: "RotatorProxyTests", dependencies: ["RotatorProxy", "RotatorCore"]),
+        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore"]),
+        .testTarget(name: "RotatorAppTests", dependencies: [
+            "RotatorApp", "RotatorCore", "MockUpstream", "RotatorStore", "SQLiteDriver", hummingbird, logging,
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+    ]
+)

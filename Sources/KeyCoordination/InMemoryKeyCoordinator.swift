@@ -1,0 +1,155 @@
+import RotatorCore
+import Synchronization
+
+import Foundation
+
+/// Key coordination inside one process: each pool is a min-heap of "next usable time" per key
+/// (the same virtual clock the Redis script keeps), guarded by one mutex that is never held across an await.
+public final class InMemoryKeyCoordinator: KeyCoordinator {
+    private struct KeyState {
+        var consecutiveRejections = 0
+        var coolingUntil: Double?
+        var isInvalid = false
+    }
+
+    /// A class so the heap is mutated in place (a struct copied out of the dictionary would copy it: O(n)).
+    private final class Pool {
+        var pacingInterval: Double
+        var schedule = IndexedMinHeap()
+        var keys: [Int64: KeyState] = [:]
+
+        init(pacingInterval: Double) {
+            self.pacingInterval = pacingInterval
+        }
+    }
+
+    private struct State {
+        var pools: [Int64: Pool] = [:]
+        var usage: [Int64: KeyUsageDelta] = [:]
+
+        mutating func recordUse(of key: Int64, at time: Double) {
+            usage[key, default: KeyUsageDelta(keyID: key)].merge(
+                KeyUsageDelta(keyID: key, requests: 1, lastUsedAt: Date(timeIntervalSince1970: time))
+            )
+        }
+
+        mutating func recordError(of key: Int64, _ message: String) {
+            usage[key, default: KeyUsageDelta(keyID: key)].merge(KeyUsageDelta(keyID: key, errors: 1, lastError: message))
+        }
+    }
+
+    private let state = Mutex(State())
+    private let clock: any CoordinatorClock
+    private let policy: CoordinationPolicy
+
+    public init(clock: any CoordinatorClock = SystemClock(), policy: CoordinationPolicy = .standard) {
+        self.clock = clock
+        self.policy = policy
+    }
+
+    public func syncPool(_ definition: PoolDefinition) async {
+        state.withLock { state in
+            let pool = state.pools[definition.id] ?? Pool(pacingInterval: definition.pacingInterval)
+            pool.pacingInterval = definition.pacingInterval
+            let wanted = Set(definition.keyIDs)
+            for id in pool.keys.keys where !wanted.contains(id) {
+                pool.keys[id] = nil
+                pool.schedule.remove(id)
+            }
+            for id in definition.keyIDs where pool.keys[id] == nil {
+                pool.keys[id] = KeyState()
+                // Score 0: a new key is the least recently used of all.
+                pool.schedule.set(id, score: 0)
+            }
+            state.pools[definition.id] = pool
+        }
+    }
+
+    public func removePool(id: Int64) async {
+        state.withLock { state in
+            if let pool = state.pools.removeValue(forKey: id) {
+                for key in pool.keys.keys { state.usage[key] = nil }
+            }
+        }
+    }
+
+    public func acquireKey(pool poolID: Int64, excluding excluded: Set<Int64>) async -> KeyAcquisition {
+        let now = clock.now()
+        return state.withLock { state in
+            guard let pool = state.pools[poolID], !pool.schedule.isEmpty else { return .empty }
+            // Set excluded keys aside so the heap's minimum is the best key this request may still use.
+            var setAside: [(Int64, Double)] = []
+            for id in excluded {
+                if let score = pool.schedule.remove(id) { setAside.append((id, score)) }
+            }
+            defer {
+                for (id, score) in setAside { pool.schedule.set(id, score: score) }
+            }
+            guard let best = pool.schedule.min else { return .unavailable(retryAfter: 0) }
+            guard best.score <= now else { return .unavailable(retryAfter: best.score - now) }
+            pool.schedule.set(best.id, score: max(best.score, now) + pool.pacingInterval)
+            state.recordUse(of: best.id, at: now)
+            return .key(best.id)
+        }
+    }
+
+    @discardableResult
+    public func report(_ outcome: KeyOutcome, key: Int64, pool poolID: Int64) async -> OutcomeEffect {
+        let now = clock.now()
+        return state.withLock { state in
+            guard let pool = state.pools[poolID], var keyState = pool.keys[key], !keyState.isInvalid else { return .none }
+            let effect: OutcomeEffect
+            switch outcome {
+            case .success:
+                keyState.consecutiveRejections = 0
+                effect = .none
+            case .rateLimited(let cooldown):
+                let until = now + min(max(cooldown, 0), policy.maximumCooldown)
+                keyState.coolingUntil = max(keyState.coolingUntil ?? 0, until)
+                pool.schedule.set(key, score: max(pool.schedule.score(of: key) ?? 0, until))
+                state.recordError(of: key, "429 rate limited by upstream")
+                effect = .cooledDown(until: until)
+            case .rejected(let reason):
+                keyState.consecutiveRejections += 1
+                state.recordError(of: key, reason)
+                if keyState.consecutiveRejections >= policy.rejectionsBeforeInvalid {
+                    keyState.isInvalid = true
+                    keyState.coolingUntil = nil
+                    pool.schedule.remove(key)
+                    effect = .invalidated
+                } else {
+                    let until = now + policy.quarantine(afterRejection: keyState.consecutiveRejections)
+                    keyState.coolingUntil = until
+                    pool.schedule.set(key, score: max(pool.schedule.score(of: key) ?? 0, until))
+                    effect = .quarantined(until: until)
+                }
+            case .upstreamFailure(let reason):
+                state.recordError(of: key, reason)
+                effect = .none
+            }
+            pool.keys[key] = keyState
+            return effect
+        }
+    }
+
+    public func runtimeStates(pool poolID: Int64) async -> [Int64: KeyRuntimeState] {
+        let now = clock.now()
+        return state.withLock { state in
+            guard let pool = state.pools[poolID] else { return [:] }
+            var result: [Int64: KeyRuntimeState] = [:]
+            for (id, key) in pool.keys {
+                let cooling = key.coolingUntil.flatMap { $0 > now ? $0 : nil }
+                result[id] = KeyRuntimeState(coolingUntil: cooling, consecutiveRejections: key.consecutiveRejections)
+            }
+            return result
+        }
+    }
+
+    public func drainUsage() async -> [KeyUsageDelta] {
+        state.withLock { state in
+            let drained = Array(state.usage.values)
+            state.usage.removeAll(keepingCapacity: true)
+            return drained
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import RotatorCore
+
+import Foundation
+
+/// Decides which key of a pool serves the next request and remembers what happened to each key.
+/// Lightweight mode keeps this state in memory; enterprise mode in Redis. Both pass one behaviour suite.
+public protocol KeyCoordinator: Sendable {
+    /// Makes the pool hold exactly these keys, keeping the state of keys it already had.
+    func syncPool(_ pool: PoolDefinition) async
+    func removePool(id: Int64) async
+    /// Hands out the least recently used usable key, skipping `excluded` ones.
+    func acquireKey(pool: Int64, excluding excluded: Set<Int64>) async -> KeyAcquisition
+    /// Reports how the upstream answered a key; returns what the coordinator did about it.
+    @discardableResult
+    func report(_ outcome: KeyOutcome, key: Int64, pool: Int64) async -> OutcomeEffect
+    /// Live cooldown state of a pool's keys, for admin views.
+    func runtimeStates(pool: Int64) async -> [Int64: KeyRuntimeState]
+    /// Usage counted since the last drain, to be added to the store.
+    func drainUsage() async -> [KeyUsageDelta]
+}
+
+/// The keys of one config and how each must be paced.
+public struct PoolDefinition: Sendable, Equatable {
+    public var id: Int64
+    public var keyIDs: [Int64]
+    /// Seconds a key must rest between two uses (0 = plain least-recently-used).
+    public var pacingInterval: Double
+
+    public init(id: Int64, keyIDs: [Int64], pacingInterval: Double) {
+        self.id = id
+        self.keyIDs = keyIDs
+        self.pacingInterval = pacingInterval
+    }
+}
+
+public enum KeyAcquisition: Sendable, Equatable {
+    case key(Int64)
+    /// Every key is cooling, quarantined or paced out; the soonest frees in `retryAfter` seconds.
+    case unavailable(retryAfter: Double)
+    /// The pool has no usable key at all (none configured, all disabled or invalid).
+    case empty
+}
+
+public enum KeyOutcome: Sendable, Equatable {
+    /// The upstream accepted the key (any answer other than the ones below, 4xx included).
+    case success
+    /// 429: rest the key for this long.
+    case rateLimited(cooldown: Double)
+    /// 401/403: the upstream rejected the key.
+    case rejected(reason: String)
+    /// Connect error, timeout or 5xx: not the key's fault, but counted.
+    case upstreamFailure(reason: String)
+}
+
+public enum OutcomeEffect: Sendable, Equatable {
+    case none
+    case cooledDown(until: Double)
+    case quarantined(until: Double)
+    /// The key was rejected too many times in a row: the caller marks it invalid in the store.
+    case invalidated
+}
+
+public struct KeyRuntimeState: Sendable, Equatable {
+    /// Unix seconds until which the key is cooling or quarantined; nil when usable now.
+    public var coolingUntil: Double?
+    public var consecutiveRejections: Int
+
+    public init(coolingUntil: Double?, consecutiveRejections: Int) {
+        self.coolingUntil = coolingUntil
+        self.consecutiveRejections = consecutiveRejections
+    }
+}
+
+/// How the coordinator treats failures; shared by every implementation so they agree.
+public struct CoordinationPolicy: Sendable, Equatable {
+    /// Rejections (401/403) in a row after which a key is invalid.
+    public var rejectionsBeforeInvalid: Int
+    /// Quarantine after the n-th rejection in a row (index n-1), before the key is declared invalid.
+    public var quarantineSeconds: [Double]
+    /// Upper bound on any cooldown, whatever the upstream asked for.
+    public var maximumCooldown: Double
+
+    public init(rejectionsBeforeInvalid: Int = 3, quarantineSeconds: [Double] = [2, 10], maximumCooldown: Double = 86_400) {
+        self.rejectionsBeforeInvalid = rejectionsBeforeInvalid
+        self.quarantineSeconds = quarantineSeconds
+        self.maximumCooldown = maximumCooldown
+    }
+
+    public static let standard = CoordinationPolicy()
+
+    public func quarantine(afterRejection count: Int) -> Double {
+        guard !quarantineSeconds.isEmpty else { return 0 }
+        return quarantineSeconds[min(count, quarantineSeconds.count) - 1]
+    }
+}
+
+/// Wall-clock seconds; injectable so tests can move time.
+public protocol CoordinatorClock: Sendable {
+    func now() -> Double
+}
+
+public struct SystemClock: CoordinatorClock {
+    public init() {}
+    public func now() -> Double { Date().timeIntervalSince1970 }
+}

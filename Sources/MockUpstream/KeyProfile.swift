@@ -1,0 +1,62 @@
+/// How the mock treats requests made with one key. The default value answers every request with 200.
+///
+/// Checks apply in this order: `revoked` (401), the account-wide storm (429), `forceRateLimitRetryAfter` (429),
+/// `rateLimitPerSecond` (429 when the bucket is empty), `failureStatus`/`failureRate` (e.g. 503), then success.
+public struct KeyProfile: Sendable, Equatable {
+    /// Answer 401, as a provider does for a deleted or disabled key.
+    public var revoked: Bool
+    /// Token bucket refilled at this many requests per second, holding at most `max(1, rate)` tokens and
+    /// starting full. An empty bucket answers 429 with the whole seconds until the next token.
+    public var rateLimitPerSecond: Double?
+    /// Always answer 429 with this many seconds as the retry hint.
+    public var forceRateLimitRetryAfter: Int?
+    /// Status to answer with (500, 503, 529...) with probability `failureRate`.
+    public var failureStatus: Int?
+    /// Probability in 0...1 of answering `failureStatus`; drawn from a per-key generator seeded from the state's seed,
+    /// so the same sequence of requests on a key fails the same way every run. Defaults to 1 (always fail) so that
+    /// setting `failureStatus` alone is enough.
+    public var failureRate: Double
+    /// Added before every answer for this key.
+    public var latencyMilliseconds: Int
+    /// How 429 answers for this key express their retry hint.
+    public var retryAfterStyle: RetryAfterStyle
+
+    public init(
+        revoked: Bool = false,
+        rateLimitPerSecond: Double? = nil,
+        forceRateLimitRetryAfter: Int? = nil,
+        failureStatus: Int? = nil,
+        failureRate: Double = 1,
+        latencyMilliseconds: Int = 0,
+        retryAfterStyle: RetryAfterStyle = .seconds
+    ) {
+        self.revoked = revoked
+        self.rateLimitPerSecond = rateLimitPerSecond
+        self.forceRateLimitRetryAfter = forceRateLimitRetryAfter
+        self.failureStatus = failureStatus
+        self.failureRate = failureRate
+        self.latencyMilliseconds = latencyMilliseconds
+        self.retryAfterStyle = retryAfterStyle
+    }
+}
+
+extension KeyProfile: Codable {
+    enum CodingKeys: String, CodingKey {
+        case revoked, rateLimitPerSecond, forceRateLimitRetryAfter, failureStatus, failureRate, latencyMilliseconds, retryAfterStyle
+    }
+
+    /// Every field is optional in JSON, so a profile file or `PUT /__mock/profiles/{key}` names only what differs.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = KeyProfile()
+        self.init(
+            revoked: try container.decodeIfPresent(Bool.self, forKey: .revoked) ?? defaults.revoked,
+            rateLimitPerSecond: try container.decodeIfPresent(Double.self, forKey: .rateLimitPerSecond),
+            forceRateLimitRetryAfter: try container.decodeIfPresent(Int.self, forKey: .forceRateLimitRetryAfter),
+            failureStatus: try container.decodeIfPresent(Int.self, forKey: .failureStatus),
+            failureRate: try container.decodeIfPresent(Double.self, forKey: .failureRate) ?? defaults.failureRate,
+            latencyMilliseconds: try container.decodeIfPresent(Int.self, forKey: .latencyMilliseconds) ?? defaults.latencyMilliseconds,
+            retryAfterStyle: try container.decodeIfPresent(RetryAfterStyle.self, forKey: .retryAfterStyle) ?? defaults.retryAfterStyle
+        )
+    }
+}

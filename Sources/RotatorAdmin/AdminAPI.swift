@@ -1,0 +1,303 @@
+import ConfigCatalog
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KeyCoordination
+import Logging
+import NIOCore
+import RotatorCore
+import RotatorHTTP
+import RotatorStore
+
+/// The admin JSON API: login, configs, keys. Writes go to the store, then through the catalog so the
+/// cache, the coordinator and (in enterprise mode) the other nodes follow.
+public struct AdminAPI: Sendable {
+    private let store: any ConfigStore
+    private let catalog: ConfigCatalog
+    private let coordinator: any KeyCoordinator
+    private let settings: AdminSettings
+    private let tokens: AdminTokens
+    private let throttle: LoginThrottle
+    /// Called before key counters are read, so they include usage not yet flushed to the store.
+    private let flushUsage: @Sendable () async -> Void
+
+    public init(
+        store: any ConfigStore, catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: AdminSettings,
+        tokens: AdminTokens, throttle: LoginThrottle = LoginThrottle(), flushUsage: @escaping @Sendable () async -> Void
+    ) {
+        self.store = store
+        self.catalog = catalog
+        self.coordinator = coordinator
+        self.settings = settings
+        self.tokens = tokens
+        self.throttle = throttle
+        self.flushUsage = flushUsage
+    }
+
+    public var routes: [AdminRoute] {
+        [
+            AdminRoute(method: .post, path: "/admin/login", requiresToken: false, handler: login),
+            AdminRoute(method: .get, path: "/admin/app-config", requiresToken: false, handler: appConfig),
+            AdminRoute(method: .get, path: "/admin/openapi.json", requiresToken: true, handler: openAPIDocument),
+            AdminRoute(method: .get, path: "/admin/proxy-configs", requiresToken: true, handler: listConfigs),
+            AdminRoute(method: .post, path: "/admin/proxy-configs", requiresToken: true, handler: createConfig),
+            AdminRoute(method: .get, path: "/admin/proxy-configs/{id}", requiresToken: true, handler: getConfig),
+            AdminRoute(method: .put, path: "/admin/proxy-configs/{id}", requiresToken: true, handler: updateConfig),
+            AdminRoute(method: .delete, path: "/admin/proxy-configs/{id}", requiresToken: true, handler: deleteConfig),
+            AdminRoute(method: .put, path: "/admin/proxy-configs/{id}/status", requiresToken: true, handler: setConfigStatus),
+            AdminRoute(method: .get, path: "/admin/proxy-configs/{id}/keys", requiresToken: true, handler: listKeys),
+            AdminRoute(method: .post, path: "/admin/proxy-configs/{id}/keys", requiresToken: true, handler: addKey),
+            AdminRoute(method: .delete, path: "/admin/proxy-configs/{id}/keys", requiresToken: true, handler: deleteKeys),
+            AdminRoute(method: .post, path: "/admin/proxy-configs/{id}/keys/batch", requiresToken: true, handler: addKeys),
+            AdminRoute(method: .patch, path: "/admin/keys/{id}", requiresToken: true, handler: setKeyStatus),
+            AdminRoute(method: .delete, path: "/admin/keys/{id}", requiresToken: true, handler: deleteKey),
+        ]
+    }
+
+    public func register(on router: Router<RotatorRequestContext>) {
+        for route in routes {
+            let handler = route.handler
+            if route.requiresToken {
+                let tokens = self.tokens
+                router.on(RouterPath(route.routerPath), method: route.method) { request, context in
+                    try await Self.authenticate(request, tokens: tokens)
+                    return try await handler(request, context)
+                }
+            } else {
+                router.on(RouterPath(route.routerPath), method: route.method) { request, context in
+                    try await handler(request, context)
+                }
+            }
+        }
+    }
+
+    static func authenticate(_ request: Request, tokens: AdminTokens) async throws {
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            throw APIError(.unauthorized, "missing token: send 'Authorization: Bearer <access_token>' from POST /admin/login",
+                           headers: [.wwwAuthenticate: "Bearer"])
+        }
+        guard await tokens.verify(String(header.dropFirst(7))) != nil else {
+            throw APIError(.unauthorized, "invalid or expired token: log in again", headers: [.wwwAuthenticate: "Bearer"])
+        }
+    }
+
+    // MARK: Login
+
+    private struct LoginInput: Decodable {
+        var username: String
+        var password: String
+    }
+
+    private struct LoginOutput: Encodable {
+        var access_token: String
+        var token_type = "bearer"
+    }
+
+    private func login(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let address = context.clientAddress
+        if let wait = throttle.waitTime(for: address) {
+            let seconds = Int(wait.rounded(.up))
+            throw APIError(.tooManyRequests, "too many failed logins; retry after \(seconds) s", headers: [.retryAfter: String(seconds)])
+        }
+        let input = try await AdminJSON.decode(LoginInput.self, from: request, context: context)
+        // Both comparisons always run, so timing does not tell which one failed.
+        let userMatches = ConstantTime.equals(input.username, settings.username)
+        let passwordMatches = ConstantTime.equals(input.password, settings.password)
+        guard userMatches && passwordMatches else {
+            throttle.recordFailure(for: address)
+            context.logger.notice("admin login failed", metadata: ["client": .string(address)])
+            throw APIError.unauthorized("wrong username or password")
+        }
+        throttle.recordSuccess(for: address)
+        return JSONBody.response(LoginOutput(access_token: try await tokens.issue(subject: input.username)))
+    }
+
+    private func appConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        JSONBody.response(["proxy_public_base_url": settings.publicBaseURL])
+    }
+
+    private func openAPIDocument(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.data)))
+    }
+
+    // MARK: Configs
+
+    private func listConfigs(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        await flushUsage()
+        let configs = try await storeCall { try await store.listConfigs() }
+        var views: [ProxyConfigView] = []
+        for config in configs {
+            views.append(ProxyConfigView(config, keys: try await keyViews(configID: config.id)))
+        }
+        return JSONBody.response(views)
+    }
+
+    private func getConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        await flushUsage()
+        let config = try await existingConfig(context)
+        return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: config.id)))
+    }
+
+    private func createConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let input = try await AdminJSON.decode(ProxyConfigInput.self, from: request, context: context)
+        let draft = try validated { try input.draft(over: nil) }
+        let config = try await storeCall { try await store.createConfig(draft) }
+        await catalog.commitChange(configID: config.id)
+        context.logger.info("config created", metadata: ["config_id": "\(config.id)", "slug": .string(config.slug)])
+        return JSONBody.response(ProxyConfigView(config, keys: []), status: .created)
+    }
+
+    private func updateConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let current = try await existingConfig(context)
+        let input = try await AdminJSON.decode(ProxyConfigInput.self, from: request, context: context)
+        let draft = try validated { try input.draft(over: current) }
+        guard let config = try await storeCall({ try await store.updateConfig(id: current.id, with: draft) }) else {
+            throw APIError.notFound("no proxy config with id \(current.id)")
+        }
+        await catalog.commitChange(configID: config.id)
+        return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: config.id)))
+    }
+
+    private struct StatusInput: Decodable {
+        var is_active: Bool
+    }
+
+    private func setConfigStatus(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        let input = try await AdminJSON.decode(StatusInput.self, from: request, context: context)
+        guard let config = try await storeCall({ try await store.setConfigActive(id: id, isActive: input.is_active) }) else {
+            throw APIError.notFound("no proxy config with id \(id)")
+        }
+        await catalog.commitChange(configID: id)
+        return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: id)))
+    }
+
+    private func deleteConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        guard try await storeCall({ try await store.deleteConfig(id: id) }) else {
+            throw APIError.notFound("no proxy config with id \(id)")
+        }
+        await catalog.commitChange(configID: id)
+        return JSONBody.response(DeletedOutput(id: id, deleted: 1))
+    }
+
+    // MARK: Keys
+
+    private struct KeyInput: Decodable {
+        var key_value: String
+        var is_active: Bool?
+    }
+
+    private struct BatchInput: Decodable {
+        var keys: [String]
+    }
+
+    private struct DeletedOutput: Encodable {
+        var id: Int64
+        var deleted: Int
+    }
+
+    private func listKeys(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        await flushUsage()
+        let config = try await existingConfig(context)
+        return JSONBody.response(try await keyViews(configID: config.id))
+    }
+
+    private func addKey(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let config = try await existingConfig(context)
+        let input = try await AdminJSON.decode(KeyInput.self, from: request, context: context)
+        let secret = input.key_value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !secret.isEmpty else { throw APIError.unprocessable("field 'key_value' must not be blank") }
+        guard secret.utf8.count <= 4096 else { throw APIError.unprocessable("field 'key_value' must be at most 4096 bytes") }
+        let record = try await storeCall { try await store.addKey(configID: config.id, secret: secret, isActive: input.is_active ?? true) }
+        await catalog.commitChange(configID: config.id)
+        return JSONBody.response(KeyView(record, runtime: nil), status: .created)
+    }
+
+    private func addKeys(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let config = try await existingConfig(context)
+        let input = try await AdminJSON.decode(BatchInput.self, from: request, context: context)
+        guard input.keys.count <= 100_000 else { throw APIError.unprocessable("field 'keys' holds at most 100000 keys per call") }
+        if let tooLong = input.keys.firstIndex(where: { $0.utf8.count > 4096 }) {
+            throw APIError.unprocessable("field 'keys[\(tooLong)]' is longer than 4096 bytes")
+        }
+        let result = try await storeCall { try await store.addKeys(configID: config.id, secrets: input.keys) }
+        await catalog.commitChange(configID: config.id)
+        context.logger.info("keys imported", metadata: [
+            "config_id": "\(config.id)", "added": "\(result.successCount)", "skipped": "\(result.skippedCount)", "failed": "\(result.failedCount)",
+        ])
+        return JSONBody.response(result)
+    }
+
+    private func deleteKeys(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let config = try await existingConfig(context)
+        let count = try await storeCall { try await store.deleteKeys(configID: config.id) }
+        await catalog.commitChange(configID: config.id)
+        return JSONBody.response(DeletedOutput(id: config.id, deleted: count))
+    }
+
+    private func setKeyStatus(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        let input = try await AdminJSON.decode(StatusInput.self, from: request, context: context)
+        guard let record = try await storeCall({ try await store.setKeyActive(id: id, isActive: input.is_active) }) else {
+            throw APIError.notFound("no key with id \(id)")
+        }
+        await catalog.commitChange(configID: record.proxyConfigID)
+        let runtime = await coordinator.runtimeStates(pool: record.proxyConfigID)[id]
+        return JSONBody.response(KeyView(record, runtime: runtime))
+    }
+
+    private func deleteKey(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        guard let record = try await storeCall({ try await store.deleteKey(id: id) }) else {
+            throw APIError.notFound("no key with id \(id)")
+        }
+        await catalog.commitChange(configID: record.proxyConfigID)
+        return JSONBody.response(DeletedOutput(id: id, deleted: 1))
+    }
+
+    // MARK: Helpers
+
+    private func keyViews(configID: Int64) async throws -> [KeyView] {
+        let records = try await storeCall { try await store.keys(configID: configID) }
+        let runtime = await coordinator.runtimeStates(pool: configID)
+        return records.map { KeyView($0, runtime: runtime[$0.id]) }
+    }
+
+    private func existingConfig(_ context: RotatorRequestContext) async throws -> ProxyConfig {
+        let id = try Self.id(context)
+        guard let config = try await storeCall({ try await store.config(id: id) }) else {
+            throw APIError.notFound("no proxy config with id \(id)")
+        }
+        return config
+    }
+
+    private static func id(_ context: RotatorRequestContext) throws -> Int64 {
+        let raw = context.parameters.get("id") ?? ""
+        guard let id = Int64(raw), id > 0 else { throw APIError.notFound("'\(raw.prefix(40))' is not an id: ids are positive integers") }
+        return id
+    }
+
+    private func validated<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ValidationError {
+            throw APIError.unprocessable(error.message)
+        }
+    }
+
+    /// Store failures as HTTP answers: conflicts 409, missing 404, an unreachable database 503.
+    private func storeCall<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            switch error {
+            case .conflict(let message): throw APIError.conflict(message)
+            case .notFound(let message): throw APIError.notFound(message)
+            case .unavailable(let message):
+                throw APIError.unavailable("the database is unavailable, nothing was changed; retry shortly (\(message))")
+            case .corrupt(let message): throw APIError(.internalServerError, message)
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+import Hummingbird
+import RotatorHTTP
+
+/// Reads an admin request body as JSON: 413 over the size limit, 400 for broken JSON, 422 for JSON of the wrong shape.
+enum AdminJSON {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: RotatorRequestContext) async throws -> T {
+        let limit = context.maxUploadSize
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.contentTooLarge, "request body exceeds \(limit) bytes")
+        }
+        guard body.readableBytes > 0 else { throw APIError.badRequest("request body is empty: send a JSON object") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            if case .dataCorrupted(let detail) = error, detail.codingPath.isEmpty {
+                throw APIError.badRequest("request body is not valid JSON")
+            }
+            throw APIError.unprocessable(ErrorMiddleware<RotatorRequestContext>.describe(error))
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Logging
+
+/// Every setting of a node, read once from the environment at start-up and validated with messages that
+/// name the variable and say what to fix.
+public struct Settings: Sendable, Equatable {
+    public enum DatabaseType: String, Sendable, Equatable {
+        case sqlite
+        case mysql
+    }
+
+    public enum CacheType: String, Sendable, Equatable {
+        case memory
+        case redis
+    }
+
+    public struct MySQLSettings: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var user: String
+        public var password: String
+        public var database: String
+    }
+
+    public struct RedisSettings: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var password: String?
+        public var database: Int
+    }
+
+    public var host: String = "0.0.0.0"
+    public var port: Int = 8000
+    public var logLevel: Logger.Level = .info
+    public var adminUsername: String = "admin"
+    public var adminPassword: String?
+    public var jwtSecret: String?
+    public var tokenLifetimeMinutes: Int = 1440
+    public var proxyKeys: [String]?
+    public var proxyTimeout: Double = 30
+    public var publicBaseURL: String = "http://localhost:8000"
+    public var databaseType: DatabaseType = .sqlite
+    public var databasePath: String = "./data/rotator.db"
+    public var mysql: MySQLSettings?
+    public var cacheType: CacheType = .memory
+    public var redis: RedisSettings?
+    public var encryptionKey: String?
+    public var maxRetries: Int = 3
+    public var cooldownSeconds: Double = 60
+    public var maxBodyBytes: Int = 10 * 1024 * 1024
+    public var corsAllowedOrigins: [String] = []
+    public var shutdownGraceSeconds: Double = 30
+
+    public init() {}
+
+    /// The folder generated secrets are kept in: the SQLite file's folder.
+    public var dataDirectory: String {
+        let url = URL(fileURLWithPath: databasePath)
+        return url.deletingLastPathComponent().path
+    }
+
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
+        var reader = EnvironmentReader(environment)
+        var settings = Settings()
+        settings.host = reader.string("BIND_HOST") ?? settings.host
+        settings.port = try reader.integer("BACKEND_PORT", in: 1...65535) ?? settings.port
+        if let level = reader.string("LOG_LEVEL") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw SettingsError("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical (got '\(level)')")
+            }
+            settings.logLevel = parsed
+        }
+        settings.adminUsername = reader.string("ADMIN_USERNAME") ?? settings.adminUsername
+        settings.adminPassword = reader.string("ADMIN_PASSWORD")
+        settings.jwtSecret = reader.string("JWT_SECRET")
+        if let secret = settings.jwtSecret, secret.utf8.count < 16 {
+            throw SettingsError("JWT_SECRET must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        }
+        settings.tokenLifetimeMinutes = try reader.integer("JWT_EXPIRE_MINUTES", in: 1...525_600) ?? settings.tokenLifetimeMinutes
+        if let keys = reader.string("GLOBAL_PROXY_KEYS") {
+            let parsed = keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !parsed.isEmpty else { throw SettingsError("GLOBAL_PROXY_KEYS must hold at least one key (comma-separated)") }
+            settings.proxyKeys = parsed
+        }
+        settings.proxyTimeout = try reader.number("PROXY_TIMEOUT", in: 0.1...3600) ?? settings.proxyTimeout
+        if let base = reader.string("PROXY_PUBLIC_BASE_URL") {
+            guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+                throw SettingsError("PROXY_PUBLIC_BASE_URL must be an http(s) URL such as https://rotator.example.com (got '\(base)')")
+            }
+            settings.publicBaseURL = base.hasSuffix("/") ? String(base.dropLast()) : base
+        }
+        settings.databasePath = reader.string("DATABASE_PATH") ?? settings.databasePath
+        settings.encryptionKey = reader.string("ENCRYPTION_KEY")
+        settings.maxRetries = try reader.integer("MAX_RETRIES", in: 0...20) ?? settings.maxRetries
+        settings.cooldownSeconds = try reader.number("COOLDOWN_SECONDS", in: 0...86_400) ?? settings.cooldownSeconds
+        settings.maxBodyBytes = try reader.integer("MAX_BODY_BYTES", in: 1...(1 << 30)) ?? settings.maxBodyBytes
+        settings.shutdownGraceSeconds = try reader.number("SHUTDOWN_GRACE_SECONDS", in: 0...3600) ?? settings.shutdownGraceSeconds
+        if let origins = reader.string("CORS_ALLOWED_ORIGINS") {
+            settings.corsAllowedOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        try settings.readDatabase(&reader)
+        try settings.readCache(&reader)
+        return settings
+    }
+
+    private mutating func readDatabase(_ reader: inout EnvironmentReader) throws {
+        let url = reader.string("DATABASE_URL")
+        if let type = reader.string("DB_TYPE") {
+            guard let parsed = DatabaseType(rawValue: type.lowercased()) else {
+                throw SettingsError("DB_TYPE must be 'sqlite' or 'mysql' (got '\(type)')")
+            }
+            databaseType = parsed
+        } else if let url, url.lowercased().hasPrefix("mysql://") {
+            databaseType = .mysql
+        }
+        guard databaseType == .mysql else { return }
+        if let url {
+            guard let parsed = URLComponents(string: url), parsed.scheme?.lowercased() == "mysql", let host = parsed.host, !host.isEmpty else {
+                throw SettingsError("DATABASE_URL must look like mysql://user:password@host:3306/database")
+            }
+            let database = parsed.path.split(separator: "/").first.map(String.init) ?? "rotator"
+            mysql = MySQLSettings(
+                host: host, port: parsed.port ?? 3306, user: parsed.user?.removingPercentEncoding ?? "root",
+                password: parsed.password?.removingPercentEncoding ?? "", database: database
+            )
+        } else {
+            guard let host = reader.string("DB_HOST") else {
+                throw SettingsError("DB_TYPE=mysql needs DB_HOST (with DB_USER, DB_PASSWORD, DB_NAME, DB_PORT) or DATABASE_URL=mysql://...")
+            }
+            mysql = MySQLSettings(
+                host: host, port: try reader.integer("DB_PORT", in: 1...65535) ?? 3306, user: reader.string("DB_USER") ?? "root",
+                password: reader.string("DB_PASSWORD") ?? "", database: reader.string("DB_NAME") ?? "rotator"
+            )
+        }
+    }
+
+    private mutating func readCache(_ reader: inout EnvironmentReader) throws {
+        let url = reader.string("REDIS_URL")
+        if let type = reader.string("CACHE_TYPE") {
+            guard let parsed = CacheType(rawValue: type.lowercased()) else {
+                throw SettingsError("CACHE_TYPE must be 'memory' or 'redis' (got '\(type)')")
+            }
+            cacheType = parsed
+        } else if url != nil {
+            cacheType = .redis
+        }
+        guard cacheType == .redis else { return }
+        if let url {
+            guard let parsed = URLComponents(string: url), parsed.scheme?.lowercased() == "redis", let host = parsed.host, !host.isEmpty else {
+                throw SettingsError("REDIS_URL must look like redis://[:password@]host:6379[/db]")
+            }
+            let dbText = parsed.path.split(separator: "/").first.map(String.init) ?? "0"
+            guard let database = Int(dbText), database >= 0 else { throw SettingsError("REDIS_URL database must be a number (got '\(dbText)')") }
+            redis = RedisSettings(host: host, port: parsed.port ?? 6379, password: parsed.password?.removingPercentEncoding, database: database)
+        } else {
+            redis = RedisSettings(
+                host: reader.string("REDIS_HOST") ?? "127.0.0.1", port: try reader.integer("REDIS_PORT", in: 1...65535) ?? 6379,
+                password: reader.string("REDIS_PASSWORD"), database: 0
+            )
+        }
+    }
+}
+
+public struct SettingsError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Reads variables, treating empty values as unset.
+struct EnvironmentReader {
+    private let environment: [String: String]
+
+    init(_ environment: [String: String]) {
+        self.environment = environment
+    }
+
+    func string(_ name: String) -> String? {
+        guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text = string(name) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw SettingsError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
+        }
+        return value
+    }
+
+    func number(_ name: String, in range: ClosedRange<Double>) throws -> Double? {
+        guard let text = string(name) else { return nil }
+        guard let value = Double(text), value.isFinite, range.contains(value) else {
+            throw SettingsError("\(name) must be a number from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
+        }
+        return value
+    }
+}

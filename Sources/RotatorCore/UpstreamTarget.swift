@@ -1,0 +1,33 @@
+import Foundation
+
+/// A config's upstream base URL, parsed once when the config is cached: requests only ever go to this
+/// scheme, host and port, whatever path a client sends.
+public struct UpstreamTarget: Sendable, Equatable {
+    public var scheme: String
+    public var host: String
+    public var port: Int?
+    /// Percent-encoded path segments of the base (`/api/v1` -> ["api", "v1"]).
+    public var baseSegments: [String]
+    /// Raw query of the base URL, kept on every request (some APIs need fixed parameters).
+    public var baseQuery: String?
+
+    /// `scheme://host[:port]`, IPv6 hosts bracketed.
+    public var origin: String {
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        return port.map { "\(scheme)://\(hostPart):\($0)" } ?? "\(scheme)://\(hostPart)"
+    }
+
+    /// Parses an http(s) URL with a host; nil for anything else.
+    public init?(_ string: String) {
+        guard let components = URLComponents(string: string.trimmingCharacters(in: .whitespaces)),
+            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host, !host.isEmpty,
+            components.user == nil, components.password == nil
+        else { return nil }
+        self.scheme = scheme
+        self.host = host
+        self.port = components.port
+        self.baseSegments = components.percentEncodedPath.split(separator: "/").map(String.init)
+        self.baseQuery = components.percentEncodedQuery.flatMap { $0.isEmpty ? nil : $0 }
+    }
+}

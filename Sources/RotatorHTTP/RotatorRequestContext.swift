@@ -1,0 +1,27 @@
+import Hummingbird
+import NIOCore
+
+/// The request context of every route: Hummingbird's core storage plus the client's address
+/// (login throttling) and the request id (logs, responses, upstream).
+public struct RotatorRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+    /// Set by `RequestIDMiddleware` before any handler runs.
+    public var requestID: String = ""
+    /// Filled in by handlers that want their outcome in the access log.
+    public let accessLogFields: AccessLogFields
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+        self.accessLogFields = AccessLogFields()
+    }
+
+    /// Admin batch imports of 10 000 keys fit comfortably; the proxy reads bodies itself with its own limit.
+    public var maxUploadSize: Int { 16 * 1024 * 1024 }
+
+    /// The client's IP as text, for throttling and logs.
+    public var clientAddress: String {
+        remoteAddress?.ipAddress ?? "unknown"
+    }
+}

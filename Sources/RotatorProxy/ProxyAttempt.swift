@@ -1,0 +1,178 @@
+import AsyncHTTPClient
+import ConfigCatalog
+import Hummingbird
+import KeyCoordination
+import Logging
+import NIOCore
+import NIOHTTP1
+import RotatorCore
+import RotatorHTTP
+
+import Foundation
+
+/// One client request's journey over the pool: pick a key, send, read the verdict, rotate or retry,
+/// and finally stream the chosen answer. Nothing is retried once a byte has gone to the client.
+struct ProxyAttempt {
+    let pool: ServingPool
+    let format: APIFormat?
+    let coordinator: any KeyCoordinator
+    let catalog: ConfigCatalog
+    let settings: ProxySettings
+    let logger: Logger
+    let fields: AccessLogFields
+    let buildRequest: @Sendable (_ secret: String) throws -> HTTPClientRequest
+
+    /// Error bodies are read whole (to parse reset hints, or to pass on); they are small.
+    private static let errorBodyLimit = 1 << 20
+
+    /// The last thing that went wrong, which decides the answer if no key can serve.
+    private enum Failure {
+        case response(status: Int, headers: HTTPHeaders, body: ByteBuffer, verdict: UpstreamVerdict)
+        case transport(any Error)
+    }
+
+    func run(using client: HTTPClient) async throws -> Response {
+        let poolID = pool.config.id
+        let started = ContinuousClock.now
+        let deadline = started + .milliseconds(Int64(settings.timeout * 1000))
+        var excluded = Set<Int64>()
+        var failedWithServerError = Set<Int64>()
+        var retries = 0
+        var attempts = 0
+        var lastFailure: Failure?
+
+        while true {
+            if attempts > 0, ContinuousClock.now >= deadline {
+                return try finalAnswer(after: lastFailure, soonestFree: nil)
+            }
+            let keyID: Int64
+            switch await coordinator.acquireKey(pool: poolID, excluding: excluded) {
+            case .key(let id):
+                keyID = id
+            case .empty:
+                return try finalAnswer(after: lastFailure, soonestFree: nil)
+            case .unavailable(let wait):
+                if !failedWithServerError.isEmpty {
+                    // Only keys that just failed with 5xx are left: they may serve a retry.
+                    excluded.subtract(failedWithServerError)
+                    failedWithServerError.removeAll()
+                    continue
+                }
+                let remaining = deadline - ContinuousClock.now
+                if wait <= settings.pacingMaxWait, .milliseconds(Int64(wait * 1000)) < remaining {
+                    try await Task.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up)) + 1))
+                    continue
+                }
+                return try finalAnswer(after: lastFailure, soonestFree: wait)
+            }
+            guard let secret = pool.secrets[keyID] else {
+                // The coordinator knows a key this cache entry no longer has (a refresh is in flight).
+                excluded.insert(keyID)
+                continue
+            }
+            attempts += 1
+            fields.update {
+                $0.keyID = keyID
+                $0.retries = attempts - 1
+            }
+            let request = try buildRequest(secret)
+            let response: HTTPClientResponse
+            do {
+                response = try await client.execute(request, deadline: .now() + .hours(24), logger: logger)
+            } catch {
+                await coordinator.report(.upstreamFailure(reason: "upstream unreachable: \(Self.describe(error))"), key: keyID, pool: poolID)
+                logger.debug("upstream transport error", metadata: ["key_id": "\(keyID)", "error": "\(Self.describe(error))"])
+                lastFailure = .transport(error)
+                retries += 1
+                if retries > settings.maxRetries { return try finalAnswer(after: lastFailure, soonestFree: nil) }
+                excluded.insert(keyID)
+                failedWithServerError.insert(keyID)
+                continue
+            }
+            let status = Int(response.status.code)
+            fields.update { $0.upstreamStatus = status }
+            let verdict = UpstreamVerdict(status: status)
+            if verdict == .deliver {
+                await coordinator.report(.success, key: keyID, pool: poolID)
+                return stream(response)
+            }
+            let body = (try? await response.body.collect(upTo: Self.errorBodyLimit)) ?? ByteBuffer()
+            lastFailure = .response(status: status, headers: response.headers, body: body, verdict: verdict)
+            excluded.insert(keyID)
+            switch verdict {
+            case .rateLimited:
+                let cooldown = RateLimitReset.seconds(headers: response.headers, body: body) ?? settings.defaultCooldown
+                await coordinator.report(.rateLimited(cooldown: cooldown), key: keyID, pool: poolID)
+                logger.debug("key cooled down", metadata: ["key_id": "\(keyID)", "seconds": "\(cooldown)"])
+            case .keyRejected:
+                let effect = await coordinator.report(.rejected(reason: "upstream answered \(status)"), key: keyID, pool: poolID)
+                if effect == .invalidated {
+                    let catalog = self.catalog
+                    let configID = poolID
+                    Task { await catalog.invalidateKey(id: keyID, configID: configID, reason: "upstream answered \(status) repeatedly") }
+                }
+            case .retryableFailure:
+                await coordinator.report(.upstreamFailure(reason: "upstream answered \(status)"), key: keyID, pool: poolID)
+                retries += 1
+                if retries > settings.maxRetries { return try finalAnswer(after: lastFailure, soonestFree: nil) }
+                failedWithServerError.insert(keyID)
+            case .deliver:
+                break
+            }
+        }
+    }
+
+    /// Streams the upstream answer chunk by chunk: SSE events reach the client as the upstream sends them.
+    private func stream(_ response: HTTPClientResponse) -> Response {
+        let contentLength = response.headers.first(name: "content-length").flatMap(Int.init)
+        let headers = HeaderPolicy.clientHeaders(from: response.headers, keepContentLength: contentLength != nil)
+        let upstreamBody = response.body
+        let body = ResponseBody(contentLength: contentLength) { writer in
+            for try await chunk in upstreamBody {
+                try await writer.write(chunk)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .init(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase), headers: headers, body: body)
+    }
+
+    /// No key can serve (any more): say why, in the client's format.
+    private func finalAnswer(after failure: Failure?, soonestFree: Double?) throws -> Response {
+        switch failure {
+        case .response(let status, let headers, let body, .retryableFailure):
+            // Retries are spent: pass the upstream's own error on.
+            var fields = HeaderPolicy.clientHeaders(from: headers, keepContentLength: false)
+            fields[.contentLength] = String(body.readableBytes)
+            return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: body))
+        case .response(let status, _, _, .keyRejected) where soonestFree == nil || pool.secrets.count <= 1:
+            throw proxyError(.serviceUnavailable, .upstreamUnavailable,
+                             "the upstream rejected the keys of '\(pool.config.slug)' (last answer \(status)); an admin must check them", format: format)
+        case .transport(let error):
+            if Self.isTimeout(error) {
+                throw proxyError(.gatewayTimeout, .timeout, "the upstream did not answer within \(Int(settings.timeout)) s", format: format)
+            }
+            throw proxyError(.badGateway, .upstreamUnavailable, "the upstream could not be reached", format: format)
+        default:
+            break
+        }
+        if let soonestFree {
+            let seconds = max(1, Int(soonestFree.rounded(.up)))
+            throw proxyError(.tooManyRequests, .rateLimited,
+                             "every key of '\(pool.config.slug)' is rate limited; retry after \(seconds) s", format: format,
+                             headers: [.retryAfter: String(seconds)])
+        }
+        throw proxyError(.serviceUnavailable, .upstreamUnavailable,
+                         "proxy config '\(pool.config.slug)' has no usable keys: add keys or re-enable invalid ones", format: format)
+    }
+
+    private static func isTimeout(_ error: any Error) -> Bool {
+        guard let error = error as? HTTPClientError else { return false }
+        return error == .readTimeout || error == .connectTimeout || error == .deadlineExceeded
+    }
+
+    /// Error descriptions without URLs (a generic config's query may hold a key).
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError { return error.shortDescription }
+        return String(describing: type(of: error))
+    }
+}

@@ -1,0 +1,25 @@
+/// The proxy's knobs, from the environment (see `Settings` in RotatorApp).
+public struct ProxySettings: Sendable {
+    /// Keys clients present to use the proxy (`GLOBAL_PROXY_KEYS`).
+    public var proxyKeys: [String]
+    /// Extra attempts after connect errors, timeouts and 5xx (`MAX_RETRIES`).
+    public var maxRetries: Int
+    /// Cooldown after a 429 that carries no reset signal (`COOLDOWN_SECONDS`).
+    public var defaultCooldown: Double
+    /// Upstream connect/read timeout, and the bound on rotating past busy keys (`PROXY_TIMEOUT`).
+    public var timeout: Double
+    /// Largest request body accepted (`MAX_BODY_BYTES`).
+    public var maxBodyBytes: Int
+    /// How long a request may wait for a paced-out key before the proxy answers 429.
+    public var pacingMaxWait: Double
+
+    public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30,
+                maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2) {
+        self.proxyKeys = proxyKeys
+        self.maxRetries = maxRetries
+        self.defaultCooldown = defaultCooldown
+        self.timeout = timeout
+        self.maxBodyBytes = maxBodyBytes
+        self.pacingMaxWait = pacingMaxWait
+    }
+}

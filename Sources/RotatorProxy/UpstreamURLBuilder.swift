@@ -1,0 +1,156 @@
+import Foundation
+import RotatorCore
+
+/// Builds the upstream URL from the configured target and the client's path. The scheme, host and port
+/// always come from the config: the client's path is re-encoded segment by segment so it can only ever
+/// add path below the configured base (no `..`, no `//host`, no `@host`, no absolute URL).
+public enum UpstreamURLBuilder {
+    public enum Failure: Error, Equatable {
+        case traversal
+        case badEncoding
+    }
+
+    /// - Parameters:
+    ///   - rest: the raw (still percent-encoded) path after `/{prefix}/{slug}`, e.g. `/v1/chat/completions`.
+    ///   - query: the raw query to send (client query minus credentials, plus an injected key if any).
+    public static func build(target: UpstreamTarget, rest: Substring, query: String?) throws(Failure) -> String {
+        var segments = target.baseSegments
+        var restSegments: [String] = []
+        for raw in rest.split(separator: "/", omittingEmptySubsequences: true) {
+            restSegments.append(try sanitizedSegment(raw))
+        }
+        // `.../api/v1` + `v1/chat/completions`: the client's SDK added the version the base already has.
+        if let last = segments.last, let first = restSegments.first, last == first, isVersionSegment(first) {
+            restSegments.removeFirst()
+        }
+        segments.append(contentsOf: restSegments)
+        var url = target.origin + "/" + segments.joined(separator: "/")
+        if rest.count > 1, rest.hasSuffix("/"), !restSegments.isEmpty { url += "/" }
+        let queries = [target.baseQuery, query].compactMap { $0 }.filter { !$0.isEmpty }
+        if !queries.isEmpty { url += "?" + queries.joined(separator: "&") }
+        return url
+    }
+
+    /// `v1`, `v2`, `v1beta`, `v1alpha`...
+    static func isVersionSegment(_ segment: String) -> Bool {
+        let bytes = Array(segment.utf8)
+        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "v"), (0x30...0x39).contains(bytes[1]) else { return false }
+        return bytes.dropFirst().allSatisfy { (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }
+    }
+
+    /// Decodes a segment, refuses dot segments, and re-encodes it so an encoded `/` or `?` stays data.
+    static func sanitizedSegment(_ raw: Substring) throws(Failure) -> String {
+        if raw.utf8.allSatisfy(isPlainSegmentByte) {
+            guard raw != ".", raw != ".." else { throw .traversal }
+            return String(raw)
+        }
+        guard let decoded = percentDecode(raw) else { throw .badEncoding }
+        guard decoded != Array(".".utf8), decoded != Array("..".utf8) else { throw .traversal }
+        return percentEncodeSegment(decoded)
+    }
+
+    /// Unreserved characters plus sub-delims and `:` `@`, minus `%`: safe in a path segment as they are.
+    private static func isPlainSegmentByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"), UInt8(ascii: "$"),
+            UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"),
+            UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "@"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    static func percentDecode(_ raw: Substring) -> [UInt8]? {
+        var output: [UInt8] = []
+        output.reserveCapacity(raw.utf8.count)
+        var iterator = raw.utf8.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                output.append(high << 4 | low)
+            } else {
+                output.append(byte)
+            }
+        }
+        return output
+    }
+
+    private static func percentEncodeSegment(_ bytes: [UInt8]) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count * 3)
+        for byte in bytes {
+            if isPlainSegmentByte(byte) {
+                output.append(byte)
+            } else {
+                output.append(UInt8(ascii: "%"))
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+/// Query-string surgery on the raw query: drop parameters by name, append an encoded one.
+public enum QueryString {
+    /// The raw query without parameters whose decoded name is in `names`.
+    public static func removing(_ names: Set<String>, from query: String?) -> String? {
+        guard let query, !query.isEmpty else { return nil }
+        guard !names.isEmpty else { return query }
+        let kept = query.split(separator: "&").filter { pair in
+            let name = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let decoded = UpstreamURLBuilder.percentDecode(name).map { String(decoding: $0, as: UTF8.self) } ?? String(name)
+            return !names.contains(decoded)
+        }
+        return kept.isEmpty ? nil : kept.joined(separator: "&")
+    }
+
+    /// The value of the first parameter with this name, percent-decoded.
+    public static func value(of name: String, in query: String?) -> String? {
+        guard let query else { return nil }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.first == Substring(name) else { continue }
+            let raw = parts.count > 1 ? parts[1] : ""
+            let plusDecoded = raw.replacingOccurrences(of: "+", with: " ")
+            return UpstreamURLBuilder.percentDecode(Substring(plusDecoded)).map { String(decoding: $0, as: UTF8.self) }
+        }
+        return nil
+    }
+
+    public static func appending(name: String, value: String, to query: String?) -> String {
+        let pair = encodeComponent(name) + "=" + encodeComponent(value)
+        guard let query, !query.isEmpty else { return pair }
+        return query + "&" + pair
+    }
+
+    static func encodeComponent(_ text: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var output: [UInt8] = []
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                output.append(byte)
+            default:
+                output.append(UInt8(ascii: "%"))
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}

@@ -1,0 +1,142 @@
+import RotatorSQL
+
+/// One schema change, with its statements for each dialect (one statement per string: drivers prepare
+/// one at a time). Applied once, in version order; `schema_migrations` records which ran.
+///
+/// Every statement is idempotent (`IF NOT EXISTS`, `INSERT OR IGNORE`): MySQL commits DDL implicitly, so a
+/// migration interrupted halfway there must be able to run again from its first statement.
+struct Migration: Sendable {
+    var version: Int64
+    var summary: String
+    var sqlite: [String]
+    var mysql: [String]
+
+    func statements(for dialect: SQLDialect) -> [String] {
+        switch dialect {
+        case .sqlite: return sqlite
+        case .mysql: return mysql
+        }
+    }
+}
+
+extension Migration {
+    /// In ascending version order; append, never edit a migration that has shipped.
+    static let all: [Migration] = [initialSchema]
+
+    /// The bookkeeping table itself, created before any migration runs.
+    static func bootstrap(for dialect: SQLDialect) -> String {
+        switch dialect {
+        case .sqlite:
+            return "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+        case .mysql:
+            return """
+                CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT NOT NULL PRIMARY KEY, \
+                applied_at BIGINT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+                """
+        }
+    }
+
+    // Timestamps are unix milliseconds in 64-bit integers; booleans are 0/1 integers. No separate index on
+    // api_keys.proxy_config_id: the UNIQUE (proxy_config_id, key_fingerprint) index leads with it and serves
+    // lookups by config, the cascade and (in InnoDB) the foreign key, so a second index would only slow inserts.
+    // AUTOINCREMENT keeps SQLite from reusing a deleted row's id, which caches and Redis pools are keyed by.
+    static let initialSchema = Migration(
+        version: 1,
+        summary: "configs, keys, store version",
+        sqlite: [
+            """
+            CREATE TABLE IF NOT EXISTS proxy_configs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL,
+                slug TEXT NOT NULL UNIQUE,
+                config_type TEXT NOT NULL,
+                api_key_location TEXT NOT NULL,
+                api_key_name TEXT NOT NULL,
+                is_active INTEGER NOT NULL DEFAULT 1,
+                method TEXT NULL,
+                target_url TEXT NULL,
+                target_base_url TEXT NULL,
+                api_format TEXT NOT NULL,
+                output_format TEXT NULL,
+                key_rpm INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                version INTEGER NOT NULL DEFAULT 1
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS api_keys (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                proxy_config_id INTEGER NOT NULL REFERENCES proxy_configs (id) ON DELETE CASCADE,
+                key_ciphertext TEXT NOT NULL,
+                key_fingerprint TEXT NOT NULL,
+                key_mask TEXT NOT NULL,
+                is_active INTEGER NOT NULL DEFAULT 1,
+                is_invalid INTEGER NOT NULL DEFAULT 0,
+                request_count INTEGER NOT NULL DEFAULT 0,
+                error_count INTEGER NOT NULL DEFAULT 0,
+                last_used_at INTEGER NULL,
+                last_error TEXT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (proxy_config_id, key_fingerprint)
+            )
+            """,
+            "CREATE TABLE IF NOT EXISTS store_meta (id INTEGER PRIMARY KEY CHECK (id = 1), global_version INTEGER NOT NULL)",
+            "INSERT OR IGNORE INTO store_meta (id, global_version) VALUES (1, 0)",
+        ],
+        // utf8mb4_bin compares like SQLite (byte-wise, case-sensitive), so a slug unique here is unique there.
+        // VARCHAR lengths bound the indexed columns (InnoDB index prefixes are limited to 3072 bytes).
+        mysql: [
+            """
+            CREATE TABLE IF NOT EXISTS proxy_configs (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                slug VARCHAR(191) NOT NULL,
+                config_type VARCHAR(32) NOT NULL,
+                api_key_location VARCHAR(32) NOT NULL,
+                api_key_name VARCHAR(255) NOT NULL,
+                is_active TINYINT NOT NULL DEFAULT 1,
+                method VARCHAR(32) NULL,
+                target_url TEXT NULL,
+                target_base_url TEXT NULL,
+                api_format VARCHAR(32) NOT NULL,
+                output_format VARCHAR(64) NULL,
+                key_rpm INT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                version BIGINT NOT NULL DEFAULT 1,
+                UNIQUE KEY uq_proxy_configs_slug (slug)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS api_keys (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                proxy_config_id BIGINT NOT NULL,
+                key_ciphertext TEXT NOT NULL,
+                key_fingerprint CHAR(64) NOT NULL,
+                key_mask VARCHAR(64) NOT NULL,
+                is_active TINYINT NOT NULL DEFAULT 1,
+                is_invalid TINYINT NOT NULL DEFAULT 0,
+                request_count BIGINT NOT NULL DEFAULT 0,
+                error_count BIGINT NOT NULL DEFAULT 0,
+                last_used_at BIGINT NULL,
+                last_error TEXT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                UNIQUE KEY uq_api_keys_config_fingerprint (proxy_config_id, key_fingerprint),
+                CONSTRAINT fk_api_keys_proxy_config FOREIGN KEY (proxy_config_id)
+                    REFERENCES proxy_configs (id) ON DELETE CASCADE
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS store_meta (
+                id TINYINT NOT NULL PRIMARY KEY,
+                global_version BIGINT NOT NULL,
+                CONSTRAINT ck_store_meta_single_row CHECK (id = 1)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            "INSERT IGNORE INTO store_meta (id, global_version) VALUES (1, 0)",
+        ]
+    )
+}

@@ -1,0 +1,155 @@
+import KeyCoordination
+import RotatorCore
+import Testing
+
+/// The behaviour every `KeyCoordinator` must show, written once. Each implementation's test file runs these
+/// against a fresh coordinator whose clock the test can move.
+struct CoordinatorHarness {
+    let coordinator: any KeyCoordinator
+    let advance: @Sendable (Double) async -> Void
+}
+
+enum CoordinatorBehaviour {
+    static func acquire(_ h: CoordinatorHarness, pool: Int64 = 1, excluding: Set<Int64> = []) async -> Int64? {
+        if case .key(let id) = await h.coordinator.acquireKey(pool: pool, excluding: excluding) { return id }
+        return nil
+    }
+
+    static func leastRecentlyUsedIsFair(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: Array(1...10), pacingInterval: 0))
+        var counts: [Int64: Int] = [:]
+        for _ in 0..<1000 {
+            guard let id = await acquire(h) else { Issue.record("no key"); return }
+            counts[id, default: 0] += 1
+            await h.advance(0.001)
+        }
+        #expect(counts.count == 10)
+        #expect(counts.values.allSatisfy { $0 == 100 }, "\(counts)")
+    }
+
+    static func roundRobinOrder(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2, 3], pacingInterval: 0))
+        var order: [Int64] = []
+        for _ in 0..<6 {
+            if let id = await acquire(h) { order.append(id) }
+            await h.advance(0.001)
+        }
+        #expect(order == [1, 2, 3, 1, 2, 3])
+    }
+
+    static func cooldownSkipsKeyUntilItFrees(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))
+        let first = await acquire(h)
+        #expect(first == 1)
+        let effect = await h.coordinator.report(.rateLimited(cooldown: 30), key: 1, pool: 1)
+        guard case .cooledDown = effect else { Issue.record("expected cooldown, got \(effect)"); return }
+        for _ in 0..<5 {
+            await h.advance(1)
+            #expect(await acquire(h) == 2)
+        }
+        let states = await h.coordinator.runtimeStates(pool: 1)
+        #expect(states[1]?.coolingUntil != nil)
+        #expect(states[2]?.coolingUntil == nil)
+        await h.advance(26)
+        var next: Set<Int64> = []
+        for _ in 0..<2 {
+            if let id = await acquire(h) { next.insert(id) }
+            await h.advance(0.01)
+        }
+        #expect(next == [1, 2], "a freed key is back in rotation")
+    }
+
+    static func allCoolingReportsSoonestFree(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))
+        _ = await acquire(h)
+        _ = await acquire(h)
+        await h.coordinator.report(.rateLimited(cooldown: 30), key: 1, pool: 1)
+        await h.coordinator.report(.rateLimited(cooldown: 12), key: 2, pool: 1)
+        let result = await h.coordinator.acquireKey(pool: 1, excluding: [])
+        guard case .unavailable(let wait) = result else { Issue.record("expected unavailable, got \(result)"); return }
+        #expect(abs(wait - 12) < 0.5)
+    }
+
+    static func rejectionsQuarantineThenInvalidate(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))
+        let first = await h.coordinator.report(.rejected(reason: "401"), key: 1, pool: 1)
+        guard case .quarantined = first else { Issue.record("expected quarantine, got \(first)"); return }
+        #expect(await acquire(h) == 2)
+        await h.advance(60)
+        let second = await h.coordinator.report(.rejected(reason: "401"), key: 1, pool: 1)
+        guard case .quarantined = second else { Issue.record("expected quarantine, got \(second)"); return }
+        await h.advance(60)
+        let third = await h.coordinator.report(.rejected(reason: "401"), key: 1, pool: 1)
+        #expect(third == .invalidated)
+        await h.advance(3600)
+        for _ in 0..<3 {
+            #expect(await acquire(h) == 2, "an invalid key is never handed out")
+            await h.advance(0.01)
+        }
+    }
+
+    static func successResetsRejectionCount(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1], pacingInterval: 0))
+        for _ in 0..<5 {
+            let effect = await h.coordinator.report(.rejected(reason: "403"), key: 1, pool: 1)
+            #expect(effect != .invalidated)
+            await h.coordinator.report(.rejected(reason: "403"), key: 1, pool: 1)
+            await h.coordinator.report(.success, key: 1, pool: 1)
+            await h.advance(60)
+        }
+        #expect(await acquire(h) == 1)
+    }
+
+    static func pacingSpacesUses(_ h: CoordinatorHarness) async {
+        // 60 rpm: one use per key per second.
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 1))
+        #expect(await acquire(h) != nil)
+        #expect(await acquire(h) != nil)
+        let third = await h.coordinator.acquireKey(pool: 1, excluding: [])
+        guard case .unavailable(let wait) = third else { Issue.record("expected paced out, got \(third)"); return }
+        #expect(wait > 0.9 && wait <= 1.0)
+        await h.advance(1)
+        #expect(await acquire(h) != nil)
+    }
+
+    static func exclusionSkipsTriedKeys(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2, 3], pacingInterval: 0))
+        #expect(await acquire(h, excluding: [1, 2]) == 3)
+        await h.advance(0.01)
+        #expect(await acquire(h, excluding: [1]) == 2)
+        let none = await h.coordinator.acquireKey(pool: 1, excluding: [1, 2, 3])
+        guard case .unavailable = none else { Issue.record("expected unavailable, got \(none)"); return }
+        #expect(await acquire(h) == 1, "excluded keys keep their place")
+    }
+
+    static func syncKeepsStateAndDropsRemovedKeys(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))
+        await h.coordinator.report(.rateLimited(cooldown: 100), key: 1, pool: 1)
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2, 3], pacingInterval: 0))
+        #expect(await h.coordinator.runtimeStates(pool: 1)[1]?.coolingUntil != nil, "a re-sync keeps cooldowns")
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [3], pacingInterval: 0))
+        #expect(await acquire(h) == 3)
+        await h.coordinator.removePool(id: 1)
+        #expect(await h.coordinator.acquireKey(pool: 1, excluding: []) == .empty)
+    }
+
+    static func emptyPool(_ h: CoordinatorHarness) async {
+        #expect(await h.coordinator.acquireKey(pool: 42, excluding: []) == .empty)
+        await h.coordinator.syncPool(PoolDefinition(id: 42, keyIDs: [], pacingInterval: 0))
+        #expect(await h.coordinator.acquireKey(pool: 42, excluding: []) == .empty)
+    }
+
+    static func usageIsCountedAndDrained(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))
+        for _ in 0..<4 { _ = await acquire(h) }
+        await h.coordinator.report(.upstreamFailure(reason: "upstream answered 502"), key: 1, pool: 1)
+        let usage = await h.coordinator.drainUsage()
+        let byKey = Dictionary(uniqueKeysWithValues: usage.map { ($0.keyID, $0) })
+        #expect(byKey[1]?.requests == 2)
+        #expect(byKey[2]?.requests == 2)
+        #expect(byKey[1]?.errors == 1)
+        #expect(byKey[1]?.lastError == "upstream answered 502")
+        #expect(byKey[1]?.lastUsedAt != nil)
+        #expect(await h.coordinator.drainUsage().isEmpty)
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import RotatorCore
+@testable import RotatorProxy
+import Testing
+
+@Suite struct ClientFacingTests {
+    @Test func credentialPlacesPerFormat() {
+        let bearer: HTTPFields = [.authorization: "Bearer pk"]
+        #expect(ClientCredential.find(in: bearer, query: nil, format: .openAICompatible, route: .llm, bodyAPIKey: nil) == "pk")
+        let anthropic: HTTPFields = [HTTPField.Name("x-api-key")!: "pk"]
+        #expect(ClientCredential.find(in: anthropic, query: nil, format: .anthropicNative, route: .llm, bodyAPIKey: nil) == "pk")
+        #expect(ClientCredential.find(in: anthropic, query: nil, format: .openAICompatible, route: .llm, bodyAPIKey: nil) == nil)
+        #expect(ClientCredential.find(in: [:], query: "key=pk&alt=sse", format: .geminiNative, route: .llm, bodyAPIKey: nil) == "pk")
+        let goog: HTTPFields = [HTTPField.Name("x-goog-api-key")!: "pk"]
+        #expect(ClientCredential.find(in: goog, query: nil, format: .geminiNative, route: .llm, bodyAPIKey: nil) == "pk")
+        #expect(ClientCredential.find(in: [:], query: nil, format: .openAICompatible, route: .llm, bodyAPIKey: "pk") == "pk")
+        let proxyKey: HTTPFields = [HTTPField.Name("X-Proxy-Key")!: "pk"]
+        #expect(ClientCredential.find(in: proxyKey, query: nil, format: .openAICompatible, route: .generic, bodyAPIKey: nil) == "pk")
+        #expect(ClientCredential.find(in: [:], query: "key=pk", format: .geminiNative, route: .generic, bodyAPIKey: nil) == nil)
+    }
+
+    @Test func errorShapes() throws {
+        func object(_ format: APIFormat?) throws -> [String: Any] {
+            let body = ClientErrorShape.body(kind: .rateLimited, status: 429, message: "busy", format: format)
+            return try #require(try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])
+        }
+        let openAI = try #require(try object(.openAICompatible)["error"] as? [String: Any])
+        #expect(openAI["message"] as? String == "busy")
+        #expect(openAI["type"] as? String == "rate_limit_error")
+        #expect(openAI["code"] as? String == "rate_limit_exceeded")
+        let anthropic = try object(.anthropicNative)
+        #expect(anthropic["type"] as? String == "error")
+        #expect((anthropic["error"] as? [String: Any])?["type"] as? String == "rate_limit_error")
+        let gemini = try #require(try object(.geminiNative)["error"] as? [String: Any])
+        #expect(gemini["status"] as? String == "RESOURCE_EXHAUSTED")
+        #expect(gemini["code"] as? Int == 429)
+        #expect(try object(nil)["error"] as? String == "busy")
+    }
+
+    @Test func verdicts() {
+        #expect(UpstreamVerdict(status: 200) == .deliver)
+        #expect(UpstreamVerdict(status: 400) == .deliver)
+        #expect(UpstreamVerdict(status: 404) == .deliver)
+        #expect(UpstreamVerdict(status: 429) == .rateLimited)
+        #expect(UpstreamVerdict(status: 401) == .keyRejected)
+        #expect(UpstreamVerdict(status: 403) == .keyRejected)
+        #expect(UpstreamVerdict(status: 503) == .retryableFailure)
+        #expect(UpstreamVerdict(status: 501) == .deliver)
+    }
+
+    @Test func bodyAPIKeyIsRemoved() throws {
+        let body = ByteBuffer(string: #"{"model":"m","api_key":"pk","messages":[]}"#)
+        let extracted = try #require(ProxyMiddleware.extractBodyAPIKey(from: body))
+        #expect(extracted.key == "pk")
+        let rest = String(buffer: extracted.body)
+        #expect(!rest.contains("api_key"))
+        #expect(rest.contains("\"model\""))
+        #expect(ProxyMiddleware.extractBodyAPIKey(from: ByteBuffer(string: #"{"model":"m"}"#)) == nil)
+    }
+}
