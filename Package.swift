@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "RotatorProxyTests", dependencies: ["RotatorProxy", "RotatorCore"]),
         .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore"]),
         .testTarget(name: "RotatorAppTests", dependencies: [
-            "RotatorApp", "RotatorCore", "MockUpstream", "RotatorStore", "SQLiteDriver", hummingbird, logging,
+            "RotatorApp", "RotatorCore", "MockUpstream", "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),

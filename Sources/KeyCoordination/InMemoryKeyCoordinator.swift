@@ -85,8 +85,11 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
             defer {
                 for (id, score) in setAside { pool.schedule.set(id, score: score) }
             }
-            guard let best = pool.schedule.min else { return .unavailable(retryAfter: 0) }
-            guard best.score <= now else { return .unavailable(retryAfter: best.score - now) }
+            guard let best = pool.schedule.min, best.score <= now else {
+                // Nothing this request may use now; report when the pool's soonest key (excluded or not) frees.
+                let soonest = ([pool.schedule.min?.score] + setAside.map(\.1)).compactMap { $0 }.min() ?? now
+                return .unavailable(retryAfter: max(soonest - now, 0))
+            }
             pool.schedule.set(best.id, score: max(best.score, now) + pool.pacingInterval)
             state.recordUse(of: best.id, at: now)
             return .key(best.id)
@@ -104,7 +107,7 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
                 keyState.consecutiveRejections = 0
                 effect = .none
             case .rateLimited(let cooldown):
-                let until = now + min(max(cooldown, 0), policy.maximumCooldown)
+                let until = now + min(max(cooldown, policy.minimumCooldown), policy.maximumCooldown)
                 keyState.coolingUntil = max(keyState.coolingUntil ?? 0, until)
                 pool.schedule.set(key, score: max(pool.schedule.score(of: key) ?? 0, until))
                 state.recordError(of: key, "429 rate limited by upstream")

@@ -35,7 +35,8 @@ public struct PoolDefinition: Sendable, Equatable {
 
 public enum KeyAcquisition: Sendable, Equatable {
     case key(Int64)
-    /// Every key is cooling, quarantined or paced out; the soonest frees in `retryAfter` seconds.
+    /// No key may serve now; the pool's soonest key (counting excluded ones) frees in `retryAfter` seconds
+    /// (0 when only excluded keys are free).
     case unavailable(retryAfter: Double)
     /// The pool has no usable key at all (none configured, all disabled or invalid).
     case empty
@@ -79,11 +80,16 @@ public struct CoordinationPolicy: Sendable, Equatable {
     public var quarantineSeconds: [Double]
     /// Upper bound on any cooldown, whatever the upstream asked for.
     public var maximumCooldown: Double
+    /// Lower bound on a 429 cooldown: a key that just said "too many" is not asked again at once.
+    public var minimumCooldown: Double
 
-    public init(rejectionsBeforeInvalid: Int = 3, quarantineSeconds: [Double] = [2, 10], maximumCooldown: Double = 86_400) {
+    public init(
+        rejectionsBeforeInvalid: Int = 3, quarantineSeconds: [Double] = [2, 10], maximumCooldown: Double = 86_400, minimumCooldown: Double = 1
+    ) {
         self.rejectionsBeforeInvalid = rejectionsBeforeInvalid
         self.quarantineSeconds = quarantineSeconds
         self.maximumCooldown = maximumCooldown
+        self.minimumCooldown = minimumCooldown
     }
 
     public static let standard = CoordinationPolicy()

@@ -66,18 +66,3 @@ struct Credential: Sendable, Equatable {
         return value
     }
 }
-
-// The force unwraps below are on literal, valid field names: `HTTPField.Name` fails only on invalid tokens.
-extension HTTPField.Name {
-    static let xAPIKey = Self("x-api-key")!
-    static let xGoogAPIKey = Self("x-goog-api-key")!
-    static let anthropicVersion = Self("anthropic-version")!
-    static let retryAfter = Self("retry-after")!
-    static let xMockChunks = Self("x-mock-chunks")!
-    static let xMockChunkDelay = Self("x-mock-chunk-delay-ms")!
-    static let xMockLatency = Self("x-mock-latency-ms")!
-    static let xMockStatus = Self("x-mock-status")!
-    static let xMockServedBy = Self("x-mock-served-by")!
-    static let xRateLimitResetRequests = Self("x-ratelimit-reset-requests")!
-    static let xRateLimitRemainingRequests = Self("x-ratelimit-remaining-requests")!
-}

@@ -31,7 +31,7 @@ public struct RecordedRequest: Sendable {
 }
 
 extension String {
-    func caseInsensitiveEquals(_ other: String) -> Bool {
+    fileprivate func caseInsensitiveEquals(_ other: String) -> Bool {
         self.utf8.count == other.utf8.count && self.lowercased() == other.lowercased()
     }
 }

@@ -28,10 +28,3 @@ struct TokenBucket: Sendable {
         return max(1, Int(((1 - tokens) / rate).rounded(.up)))
     }
 }
-
-extension Duration {
-    var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
-    }
-}

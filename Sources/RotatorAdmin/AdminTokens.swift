@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import JWTKit
 
@@ -19,7 +20,9 @@ public struct AdminTokens: Sendable {
 
     public init(secret: String, lifetimeSeconds: Double) async {
         let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        // HS256 wants a key of at least 32 bytes; hashing the configured secret gives exactly that for any length.
+        let key = SymmetricKey(data: SHA256.hash(data: Data(secret.utf8)))
+        await keys.add(hmac: HMACKey(key: key), digestAlgorithm: .sha256)
         self.keys = keys
         self.lifetime = lifetimeSeconds
     }

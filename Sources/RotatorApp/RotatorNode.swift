@@ -27,7 +27,8 @@ public struct RotatorNode: Sendable {
     let mode: String
 
     /// Opens the store and builds the node's parts; nothing listens yet.
-    public static func make(settings: Settings, logger: Logger) async throws -> RotatorNode {
+    /// - Parameter coordinationPolicy: quarantine timings; tests shorten them, production keeps the standard.
+    public static func make(settings: Settings, logger: Logger, coordinationPolicy: CoordinationPolicy = .standard) async throws -> RotatorNode {
         guard settings.databaseType == .sqlite else {
             throw SettingsError("DB_TYPE=mysql (enterprise mode) is not available in this build yet; unset DB_TYPE/DATABASE_URL to use SQLite")
         }
@@ -48,7 +49,7 @@ public struct RotatorNode: Sendable {
             throw SettingsError("cannot open SQLite database at \(settings.databasePath) (DATABASE_PATH): \(error)")
         }
         let store = SQLConfigStore(database: database, cipher: cipher)
-        let coordinator = InMemoryKeyCoordinator()
+        let coordinator = InMemoryKeyCoordinator(policy: coordinationPolicy)
         let catalog = ConfigCatalog(store: store, coordinator: coordinator, logger: logger)
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,

@@ -22,11 +22,12 @@ public final class UsageFlusher: Service, Sendable {
     }
 
     public func run() async throws {
+        let interval = self.interval
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            // Woken early by shutdown, so the final flush happens at once.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             await flush()
         }
-        await flush()
     }
 
     public func flush() async {

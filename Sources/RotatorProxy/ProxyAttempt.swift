@@ -35,8 +35,8 @@ struct ProxyAttempt {
         let poolID = pool.config.id
         let started = ContinuousClock.now
         let deadline = started + .milliseconds(Int64(settings.timeout * 1000))
+        // Keys that failed this request: skipped while any other key can serve it.
         var excluded = Set<Int64>()
-        var failedWithServerError = Set<Int64>()
         var retries = 0
         var attempts = 0
         var lastFailure: Failure?
@@ -52,15 +52,15 @@ struct ProxyAttempt {
             case .empty:
                 return try finalAnswer(after: lastFailure, soonestFree: nil)
             case .unavailable(let wait):
-                if !failedWithServerError.isEmpty {
-                    // Only keys that just failed with 5xx are left: they may serve a retry.
-                    excluded.subtract(failedWithServerError)
-                    failedWithServerError.removeAll()
+                if wait <= 0, !excluded.isEmpty {
+                    // Only keys that already failed this request (with 5xx) are free: let them serve the retry.
+                    excluded.removeAll()
                     continue
                 }
                 let remaining = deadline - ContinuousClock.now
                 if wait <= settings.pacingMaxWait, .milliseconds(Int64(wait * 1000)) < remaining {
                     try await Task.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up)) + 1))
+                    excluded.removeAll()
                     continue
                 }
                 return try finalAnswer(after: lastFailure, soonestFree: wait)
@@ -86,7 +86,6 @@ struct ProxyAttempt {
                 retries += 1
                 if retries > settings.maxRetries { return try finalAnswer(after: lastFailure, soonestFree: nil) }
                 excluded.insert(keyID)
-                failedWithServerError.insert(keyID)
                 continue
             }
             let status = Int(response.status.code)
@@ -115,7 +114,6 @@ struct ProxyAttempt {
                 await coordinator.report(.upstreamFailure(reason: "upstream answered \(status)"), key: keyID, pool: poolID)
                 retries += 1
                 if retries > settings.maxRetries { return try finalAnswer(after: lastFailure, soonestFree: nil) }
-                failedWithServerError.insert(keyID)
             case .deliver:
                 break
             }

@@ -3,6 +3,8 @@ import RotatorSQL
 /// Applies the migrations a database has not seen yet.
 enum SchemaMigrator {
     static func migrate(_ connection: any SQLConnection, dialect: SQLDialect, nowMilliseconds: Int64) throws {
+        assert(zip(Migration.all, Migration.all.dropFirst()).allSatisfy { $0.version < $1.version },
+               "migrations must be listed in ascending version order")
         try connection.execute(Migration.bootstrap(for: dialect))
         try withMigrationLock(connection, dialect: dialect) {
             // SQLite: the transaction's write lock (BEGIN IMMEDIATE) makes a second process wait here and then

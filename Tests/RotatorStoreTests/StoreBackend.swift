@@ -71,7 +71,3 @@ enum TemporaryDirectory {
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
-
-extension String {
-    func appending(_ component: String) -> String { self + component }
-}

@@ -1,0 +1,7 @@
+extension Duration {
+    /// As a `Double`, for rate arithmetic.
+    var seconds: Double {
+        let (whole, attoseconds) = components
+        return Double(whole) + Double(attoseconds) / 1e18
+    }
+}

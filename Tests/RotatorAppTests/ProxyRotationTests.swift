@@ -1,0 +1,164 @@
+import Foundation
+import MockUpstream
+import NIOHTTP1
+import Testing
+
+/// End to end through a real node and a real mock upstream: rotation, cooldowns, revoked keys, retries.
+@Suite(.serialized) struct ProxyRotationTests {
+    @Test func rotationIsEvenOverTenKeys() async throws {
+        let node = try await TestNode.start()
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "even")
+        let keys = sampleKeys(10)
+        try await node.addKeys(configID: id, keys)
+        for _ in 0..<200 {
+            let reply = try await node.proxy("even")
+            #expect(reply.status == 200, "\(reply.text)")
+        }
+        let uses = keys.map { node.mockState.counters(forKey: $0).requests }
+        print("rotation over 10 keys, 200 requests: per-key uses \(uses), max/min = \(Double(uses.max() ?? 0) / Double(max(uses.min() ?? 1, 1)))")
+        #expect(uses.allSatisfy { $0 == 20 })
+    }
+
+    @Test func rateLimitedKeyIsSkippedAndClientNeverSees429() async throws {
+        let state = MockUpstreamState()
+        let keys = sampleKeys(3, prefix: "sk-cool")
+        state.setProfile(KeyProfile(forceRateLimitRetryAfter: 30), forKey: keys[0])
+        let node = try await TestNode.start(mockState: state)
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "cool")
+        try await node.addKeys(configID: id, keys)
+        for _ in 0..<30 {
+            let reply = try await node.proxy("cool")
+            #expect(reply.status == 200, "a 429 reached the client: \(reply.text)")
+        }
+        #expect(state.counters(forKey: keys[0]).requests == 1, "a cooling key is not retried before it frees")
+        #expect(state.counters(forKey: keys[0]).rateLimited == 1)
+        let views = try await node.keys(configID: id)
+        let cooled = try #require(views.first { ($0["key_value"] as? String)?.hasSuffix(String(keys[0].suffix(4))) == true && $0["id"] as? Int == 1 })
+        #expect(cooled["status"] as? String == "cooling")
+        #expect(cooled["cooldown_until"] is String)
+        #expect((cooled["error_count"] as? Int ?? 0) >= 1)
+    }
+
+    @Test(arguments: [RetryAfterStyle.seconds, .httpDate, .openAIResetHeaders, .geminiRetryInfo])
+    func everyProviderResetSignalCoolsTheKey(style: RetryAfterStyle) async throws {
+        let state = MockUpstreamState()
+        let keys = sampleKeys(2, prefix: "sk-style")
+        state.setProfile(KeyProfile(forceRateLimitRetryAfter: 40, retryAfterStyle: style), forKey: keys[0])
+        let node = try await TestNode.start(mockState: state)
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "style")
+        try await node.addKeys(configID: id, keys)
+        _ = try await node.proxy("style")
+        let views = try await node.keys(configID: id)
+        let cooled = try #require(views.first { $0["id"] as? Int == 1 })
+        let until = try #require(cooled["cooldown_until"] as? String, "no cooldown for style \(style)")
+        let date = try #require(try? Date(until, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)))
+        let seconds = date.timeIntervalSinceNow
+        #expect(seconds > 30 && seconds < 45, "style \(style) cooled for \(seconds) s, expected the upstream's 40 s")
+    }
+
+    @Test func allKeysCoolingAnswers429WithTruthfulRetryAfter() async throws {
+        let state = MockUpstreamState(defaultProfile: KeyProfile(forceRateLimitRetryAfter: 20))
+        let node = try await TestNode.start(mockState: state)
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "busy")
+        try await node.addKeys(configID: id, sampleKeys(3, prefix: "sk-busy"))
+        let reply = try await node.proxy("busy")
+        #expect(reply.status == 429)
+        let retryAfter = try #require(reply.headers.first(name: "retry-after").flatMap(Int.init))
+        #expect((18...21).contains(retryAfter))
+        let error = try #require(try reply.object()["error"] as? [String: Any])
+        #expect(error["type"] as? String == "rate_limit_error")
+        #expect(state.totalCounters().requests == 3, "each key tried once, none twice")
+    }
+
+    @Test func revokedKeysAreMarkedInvalidAndClientsNeverSee401() async throws {
+        let state = MockUpstreamState()
+        let keys = sampleKeys(5, prefix: "sk-rev")
+        state.setProfile(KeyProfile(revoked: true), forKey: keys[1])
+        state.setProfile(KeyProfile(revoked: true), forKey: keys[3])
+        let node = try await TestNode.start(mockState: state)
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "revoked")
+        try await node.addKeys(configID: id, keys)
+        for _ in 0..<60 {
+            let reply = try await node.proxy("revoked")
+            #expect(reply.status == 200, "\(reply.text)")
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let views = try await node.keys(configID: id)
+        let statuses = views.map { $0["status"] as? String ?? "?" }
+        #expect(statuses == ["active", "invalid", "active", "invalid", "active"], "\(statuses)")
+        #expect(state.counters(forKey: keys[1]).unauthorized == 3)
+        let before = state.counters(forKey: keys[1]).requests
+        for _ in 0..<20 { _ = try await node.proxy("revoked") }
+        #expect(state.counters(forKey: keys[1]).requests == before, "an invalid key is never used again")
+
+        // An admin re-enables it: it is active and used again.
+        let invalidID = try #require(views[1]["id"] as? Int)
+        let patched = try await node.admin(.PATCH, "/admin/keys/\(invalidID)", body: #"{"is_active":true}"#)
+        #expect(try patched.object()["status"] as? String == "active")
+        state.setProfile(nil, forKey: keys[1])
+        for _ in 0..<10 { _ = try await node.proxy("revoked") }
+        #expect(state.counters(forKey: keys[1]).requests > before)
+    }
+
+    @Test func serverErrorsRetryOnAnotherKeyWithinBudget() async throws {
+        let state = MockUpstreamState()
+        let keys = sampleKeys(2, prefix: "sk-5xx")
+        state.setProfile(KeyProfile(failureStatus: 503), forKey: keys[0])
+        let node = try await TestNode.start(mockState: state)
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "flaky")
+        try await node.addKeys(configID: id, keys)
+        for _ in 0..<10 {
+            #expect(try await node.proxy("flaky").status == 200)
+        }
+        // Every key failing: MAX_RETRIES (3) extra attempts, then the upstream's own answer.
+        state.setProfile(KeyProfile(failureStatus: 502), forKey: keys[1])
+        state.setProfile(KeyProfile(failureStatus: 502), forKey: keys[0])
+        let before = state.totalCounters().requests
+        let reply = try await node.proxy("flaky")
+        #expect(reply.status == 502)
+        #expect(state.totalCounters().requests - before == 4)
+    }
+
+    @Test func unreachableUpstreamAnswers502InClientShape() async throws {
+        let node = try await TestNode.start()
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "down", base: "http://127.0.0.1:9/v1")
+        try await node.addKeys(configID: id, sampleKeys(2, prefix: "sk-down"))
+        let started = Date()
+        let reply = try await node.proxy("down")
+        #expect(reply.status == 502)
+        #expect(Date().timeIntervalSince(started) < 4, "a refused connection fails fast")
+        let error = try #require(try reply.object()["error"] as? [String: Any])
+        #expect(error["code"] as? String == "upstream_unavailable")
+    }
+
+    @Test func pacingWaitsForTheNextSlotInsteadOfFailing() async throws {
+        let node = try await TestNode.start()
+        defer { Task { await node.stop() } }
+        // 60 rpm per key: one use per second per key.
+        let id = try await node.createConfig(slug: "paced", extra: #","key_rpm":60"#)
+        try await node.addKeys(configID: id, sampleKeys(2, prefix: "sk-paced"))
+        let started = Date()
+        for _ in 0..<3 {
+            #expect(try await node.proxy("paced").status == 200)
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(elapsed > 0.8, "the third request waited for a key to be allowed again (\(elapsed) s)")
+    }
+
+    @Test func noKeysAnswers503WithWhatToDo() async throws {
+        let node = try await TestNode.start()
+        defer { Task { await node.stop() } }
+        _ = try await node.createConfig(slug: "empty")
+        let reply = try await node.proxy("empty")
+        #expect(reply.status == 503)
+        #expect(reply.text.contains("add keys"))
+    }
+}
