@@ -209,6 +209,9 @@ public struct AdminAPI: Sendable {
         let secret = input.key_value.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !secret.isEmpty else { throw APIError.unprocessable("field 'key_value' must not be blank") }
         guard secret.utf8.count <= 4096 else { throw APIError.unprocessable("field 'key_value' must be at most 4096 bytes") }
+        guard !secret.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control }) else {
+            throw APIError.unprocessable("field 'key_value' must not contain spaces or control characters")
+        }
         let record = try await storeCall { try await store.addKey(configID: config.id, secret: secret, isActive: input.is_active ?? true) }
         await catalog.commitChange(configID: config.id)
         return JSONBody.response(KeyView(record, runtime: nil), status: .created)

@@ -83,16 +83,7 @@ public struct RotatorNode: Sendable {
                 timeout: settings.proxyTimeout, maxBodyBytes: settings.maxBodyBytes
             )
         ))
-        let tokens = await AdminTokens(secret: secrets.jwtSecret, lifetimeSeconds: Double(settings.tokenLifetimeMinutes) * 60)
-        let flusher = usageFlusher
-        AdminAPI(
-            store: store, catalog: catalog, coordinator: coordinator,
-            settings: AdminSettings(
-                username: settings.adminUsername, password: secrets.adminPassword, jwtSecret: secrets.jwtSecret,
-                tokenLifetimeSeconds: Double(settings.tokenLifetimeMinutes) * 60, publicBaseURL: settings.publicBaseURL
-            ),
-            tokens: tokens, flushUsage: { await flusher.flush() }
-        ).register(on: router)
+        await makeAdminAPI().register(on: router)
         HealthRoutes(store: store, catalog: catalog, mode: mode).register(on: router)
 
         var app = Application(
@@ -118,5 +109,26 @@ public struct RotatorNode: Sendable {
             }
         )
         return app
+    }
+}
+
+extension RotatorNode {
+    func makeAdminAPI() async -> AdminAPI {
+        let lifetime = Double(settings.tokenLifetimeMinutes) * 60
+        let flusher = usageFlusher
+        return AdminAPI(
+            store: store, catalog: catalog, coordinator: coordinator,
+            settings: AdminSettings(
+                username: settings.adminUsername, password: secrets.adminPassword, jwtSecret: secrets.jwtSecret,
+                tokenLifetimeSeconds: lifetime, publicBaseURL: settings.publicBaseURL
+            ),
+            tokens: await AdminTokens(secret: secrets.jwtSecret, lifetimeSeconds: lifetime),
+            flushUsage: { await flusher.flush() }
+        )
+    }
+
+    /// The admin routes this node registers (for documentation checks).
+    public func adminRoutes() async -> [AdminRoute] {
+        await makeAdminAPI().routes
     }
 }
