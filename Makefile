@@ -1,0 +1,17 @@
+# API Key Rotator: the two commands of the quick start, and a few more.
+# Each target is a thin call to a script in scripts/, which work without make too.
+.PHONY: run test build clean
+
+## Install what is missing, build a release binary, run on SQLite + in-memory state (port 8000).
+run:
+	scripts/run.sh
+
+## Install what the tests need and run the whole suite.
+test:
+	scripts/test.sh
+
+build:
+	swift build
+
+clean:
+	rm -rf .build

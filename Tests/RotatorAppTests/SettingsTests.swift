@@ -1,0 +1,77 @@
+import RotatorApp
+import Testing
+
+@Suite struct SettingsTests {
+    @Test func defaults() throws {
+        let settings = try Settings.fromEnvironment([:])
+        #expect(settings.port == 8000)
+        #expect(settings.logLevel == .info)
+        #expect(settings.adminUsername == "admin")
+        #expect(settings.adminPassword == nil)
+        #expect(settings.proxyKeys == nil)
+        #expect(settings.proxyTimeout == 30)
+        #expect(settings.publicBaseURL == "http://localhost:8000")
+        #expect(settings.databaseType == .sqlite)
+        #expect(settings.databasePath == "./data/rotator.db")
+        #expect(settings.maxRetries == 3)
+        #expect(settings.cooldownSeconds == 60)
+        #expect(settings.maxBodyBytes == 10 * 1024 * 1024)
+        #expect(settings.cacheType == .memory)
+        #expect(settings.corsAllowedOrigins.isEmpty)
+        #expect(settings.dataDirectory.hasSuffix("data"))
+    }
+
+    @Test func parsesValues() throws {
+        let settings = try Settings.fromEnvironment([
+            "BACKEND_PORT": "9001", "LOG_LEVEL": "DEBUG", "GLOBAL_PROXY_KEYS": " a, b ,,c ", "PROXY_TIMEOUT": "12.5",
+            "PROXY_PUBLIC_BASE_URL": "https://rotator.example.com/", "MAX_RETRIES": "0", "COOLDOWN_SECONDS": "5", "MAX_BODY_BYTES": "2048",
+        ])
+        #expect(settings.port == 9001)
+        #expect(settings.logLevel == .debug)
+        #expect(settings.proxyKeys == ["a", "b", "c"])
+        #expect(settings.proxyTimeout == 12.5)
+        #expect(settings.publicBaseURL == "https://rotator.example.com")
+        #expect(settings.maxRetries == 0)
+        #expect(settings.maxBodyBytes == 2048)
+    }
+
+    @Test func enterpriseVariablesAreParsed() throws {
+        let url = try Settings.fromEnvironment(["DATABASE_URL": "mysql://rot:p%40ss@db.local:3307/keys", "REDIS_URL": "redis://:pw@cache:6380/2"])
+        #expect(url.databaseType == .mysql)
+        #expect(url.mysql?.host == "db.local")
+        #expect(url.mysql?.port == 3307)
+        #expect(url.mysql?.password == "p@ss")
+        #expect(url.mysql?.database == "keys")
+        #expect(url.cacheType == .redis)
+        #expect(url.redis?.port == 6380)
+        #expect(url.redis?.database == 2)
+        #expect(url.redis?.password == "pw")
+        let parts = try Settings.fromEnvironment(["DB_TYPE": "MySQL", "DB_HOST": "h", "DB_USER": "u", "DB_NAME": "n", "CACHE_TYPE": "redis", "REDIS_HOST": "r"])
+        #expect(parts.mysql?.user == "u")
+        #expect(parts.redis?.host == "r")
+    }
+
+    @Test(arguments: [
+        (["DB_TYPE": "oracle"], "DB_TYPE"),
+        (["BACKEND_PORT": "eighty"], "BACKEND_PORT"),
+        (["BACKEND_PORT": "70000"], "BACKEND_PORT"),
+        (["PROXY_TIMEOUT": "-1"], "PROXY_TIMEOUT"),
+        (["MAX_RETRIES": "1.5"], "MAX_RETRIES"),
+        (["LOG_LEVEL": "loud"], "LOG_LEVEL"),
+        (["CACHE_TYPE": "memcached"], "CACHE_TYPE"),
+        (["DB_TYPE": "mysql"], "DB_HOST"),
+        (["DATABASE_URL": "mysql://"], "DATABASE_URL"),
+        (["REDIS_URL": "http://x"], "REDIS_URL"),
+        (["PROXY_PUBLIC_BASE_URL": "localhost:8000"], "PROXY_PUBLIC_BASE_URL"),
+        (["JWT_SECRET": "short"], "JWT_SECRET"),
+        (["GLOBAL_PROXY_KEYS": " , "], "GLOBAL_PROXY_KEYS"),
+    ])
+    func badValuesNameTheVariable(environment: [String: String], variable: String) {
+        do {
+            _ = try Settings.fromEnvironment(environment)
+            Issue.record("accepted \(environment)")
+        } catch {
+            #expect("\(error)".contains(variable), "\(error)")
+        }
+    }
+}

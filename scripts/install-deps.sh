@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a target needs, only when something is missing.
+# Usage: scripts/install-deps.sh run|test
+set -euo pipefail
+
+case "${1:-run}" in
+  run)  packages=(libsqlite3-dev pkg-config) ;;
+  test) packages=(libsqlite3-dev pkg-config python3-venv) ;;
+  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "swift is not on PATH: install the Swift 6.3 toolchain (https://www.swift.org/install/linux/) and retry" >&2
+  exit 1
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

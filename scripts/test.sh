@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, integration tests against real servers started on loopback,
+# and the official openai Python SDK against a live node.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh test
+
+# The openai package lives in a private virtualenv, never in the system Python.
+venv=.build/test-venv
+python=${PYTHON:-python3}
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
+  echo "preparing $venv with the openai package"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check openai
+fi
+export ROTATOR_TEST_PYTHON="$PWD/$venv/bin/python"
+
+echo "building tests"
+swift build --build-tests
+echo "running tests"
+# A crashed test process must not hang the run in the backtracer.
+export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=yes,interactive=no,timeout=10s}"
+timeout 1800 swift test --skip-build "$@"
