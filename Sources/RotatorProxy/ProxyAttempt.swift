@@ -42,9 +42,6 @@ struct ProxyAttempt {
         var lastFailure: Failure?
 
         while true {
-            if attempts > 0, ContinuousClock.now >= deadline {
-                return try finalAnswer(after: lastFailure, soonestFree: nil)
-            }
             let keyID: Int64
             switch await coordinator.acquireKey(pool: poolID, excluding: excluded) {
             case .key(let id):
@@ -117,6 +114,10 @@ struct ProxyAttempt {
             case .deliver:
                 break
             }
+            // Rotating past rate-limited or rejected keys costs no retry budget, but it stops at PROXY_TIMEOUT.
+            if verdict != .retryableFailure, ContinuousClock.now >= deadline {
+                return try finalAnswer(after: lastFailure, soonestFree: nil)
+            }
         }
     }
 
@@ -152,6 +153,10 @@ struct ProxyAttempt {
             throw proxyError(.badGateway, .upstreamUnavailable, "the upstream could not be reached", format: format)
         default:
             break
+        }
+        if soonestFree == nil, case .response(_, _, _, .rateLimited) = failure {
+            // Out of time while rotating past rate-limited keys: still a 429, with the shortest honest wait.
+            return try finalAnswer(after: nil, soonestFree: 1)
         }
         if let soonestFree {
             let seconds = max(1, Int(soonestFree.rounded(.up)))
