@@ -36,6 +36,26 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        .target(name: "MariaDBDriver", dependencies: [
+            "RotatorSQL", "CMariaDB", logging,
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
+        // Redis: a non-blocking client on a SwiftNIO channel, replies parsed by hiredis' reader.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .target(name: "RedisClient", dependencies: [
+            "CHiredis", logging, nioCore,
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
+        // Key coordination shared through Redis: one Lua script, local fallback while Redis is away.
+        .target(name: "RedisCoordination", dependencies: ["KeyCoordination", "RotatorCore", "RedisClient", logging],
+                resources: [.copy("Resources/key_coordinator.lua")]),
+
+        // Starts private redis-server / mariadbd instances on free loopback ports (tests, load tests).
+        .target(name: "LocalTestServers"),
+
         // Source of truth for configs and keys, written once over the SQL driver protocol.
         .target(name: "RotatorStore", dependencies: [
             "RotatorCore", "RotatorSQL",
@@ -64,10 +84,13 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], resources: [.copy("Resources/openapi.json")]),
 
+        // The embedded bilingual (English/Chinese) admin page.
+        .target(name: "AdminWebUI", dependencies: ["RotatorHTTP", hummingbird, httpTypes], resources: [.copy("Resources")]),
+
         // Settings from the environment and the wiring of one node.
         .target(name: "RotatorApp", dependencies: [
-            "RotatorCore", "RotatorSQL", "SQLiteDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
-            "RotatorHTTP", "RotatorProxy", "RotatorAdmin", hummingbird, logging, httpTypes, nioCore,
+            "RotatorCore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
+            "RedisClient", "RedisCoordination", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", hummingbird, logging, httpTypes, nioCore,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -85,8 +108,14 @@ let package = Package(
 
         .testTarget(name: "MockUpstreamTests", dependencies: ["MockUpstream", hummingbird, .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "RotatorCoreTests", dependencies: ["RotatorCore"]),
-        .testTarget(name: "RotatorStoreTests", dependencies: ["RotatorStore", "RotatorSQL", "SQLiteDriver", "RotatorCore"]),
-        .testTarget(name: "KeyCoordinationTests", dependencies: ["KeyCoordination", "RotatorCore"]),
+        .testTarget(name: "RotatorStoreTests", dependencies: [
+            "RotatorStore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "LocalTestServers", "RotatorCore",
+        ]),
+        .testTarget(name: "MariaDBDriverTests", dependencies: ["MariaDBDriver", "RotatorSQL", "LocalTestServers"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "LocalTestServers", nioCore]),
+        .testTarget(name: "KeyCoordinationTests", dependencies: [
+            "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging,
+        ]),
         .testTarget(name: "RotatorProxyTests", dependencies: ["RotatorProxy", "RotatorCore"]),
         .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore"]),
         .testTarget(name: "RotatorAppTests", dependencies: [

@@ -5,7 +5,7 @@ set -euo pipefail
 
 case "${1:-run}" in
   run)  packages=(libsqlite3-dev pkg-config) ;;
-  test) packages=(libsqlite3-dev pkg-config python3-venv) ;;
+  test) packages=(libsqlite3-dev pkg-config python3-venv libmariadb-dev mariadb-server) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 

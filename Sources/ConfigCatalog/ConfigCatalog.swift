@@ -126,7 +126,10 @@ public final class ConfigCatalog: Sendable {
 
     private func syncCoordinator(with pool: ServingPool) async {
         await coordinator.syncPool(
-            PoolDefinition(id: pool.config.id, keyIDs: pool.secrets.keys.sorted(), pacingInterval: pool.config.keyPacingInterval)
+            PoolDefinition(
+                id: pool.config.id, keyIDs: pool.secrets.keys.sorted(), pacingInterval: pool.config.keyPacingInterval,
+                version: pool.config.version
+            )
         )
     }
 }

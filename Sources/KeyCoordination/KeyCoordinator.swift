@@ -25,11 +25,14 @@ public struct PoolDefinition: Sendable, Equatable {
     public var keyIDs: [Int64]
     /// Seconds a key must rest between two uses (0 = plain least-recently-used).
     public var pacingInterval: Double
+    /// The config version this key list comes from: shared state older than this is re-seeded.
+    public var version: Int64
 
-    public init(id: Int64, keyIDs: [Int64], pacingInterval: Double) {
+    public init(id: Int64, keyIDs: [Int64], pacingInterval: Double, version: Int64 = 0) {
         self.id = id
         self.keyIDs = keyIDs
         self.pacingInterval = pacingInterval
+        self.version = version
     }
 }
 

@@ -20,10 +20,13 @@ public struct AdminAPI: Sendable {
     private let throttle: LoginThrottle
     /// Called before key counters are read, so they include usage not yet flushed to the store.
     private let flushUsage: @Sendable () async -> Void
+    /// The nodes currently alive (this one alone in lightweight mode).
+    private let clusterNodes: @Sendable () async -> [ClusterNode]
 
     public init(
         store: any ConfigStore, catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: AdminSettings,
-        tokens: AdminTokens, throttle: LoginThrottle = LoginThrottle(), flushUsage: @escaping @Sendable () async -> Void
+        tokens: AdminTokens, throttle: LoginThrottle = LoginThrottle(), flushUsage: @escaping @Sendable () async -> Void,
+        clusterNodes: @escaping @Sendable () async -> [ClusterNode]
     ) {
         self.store = store
         self.catalog = catalog
@@ -32,6 +35,7 @@ public struct AdminAPI: Sendable {
         self.tokens = tokens
         self.throttle = throttle
         self.flushUsage = flushUsage
+        self.clusterNodes = clusterNodes
     }
 
     public var routes: [AdminRoute] {
@@ -51,6 +55,7 @@ public struct AdminAPI: Sendable {
             AdminRoute(method: .post, path: "/admin/proxy-configs/{id}/keys/batch", requiresToken: true, handler: addKeys),
             AdminRoute(method: .patch, path: "/admin/keys/{id}", requiresToken: true, handler: setKeyStatus),
             AdminRoute(method: .delete, path: "/admin/keys/{id}", requiresToken: true, handler: deleteKey),
+            AdminRoute(method: .get, path: "/admin/cluster", requiresToken: true, handler: cluster),
         ]
     }
 
@@ -118,6 +123,10 @@ public struct AdminAPI: Sendable {
 
     private func openAPIDocument(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.data)))
+    }
+
+    private func cluster(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        JSONBody.response(await clusterNodes().map(ClusterNodeView.init))
     }
 
     // MARK: Configs

@@ -8,6 +8,8 @@ struct HealthRoutes: Sendable {
     let store: any ConfigStore
     let catalog: ConfigCatalog
     let mode: String
+    /// What shared component is unreachable right now (empty when none).
+    let degradation: @Sendable () -> [String: String]
 
     private struct Health: Encodable {
         var status: String
@@ -20,8 +22,10 @@ struct HealthRoutes: Sendable {
         let mode = self.mode
         let store = self.store
         let catalog = self.catalog
+        let degradation = self.degradation
         router.get("/healthz") { _, _ in
-            JSONBody.response(Health(status: "ok", mode: mode, degraded: false, details: [:]))
+            let details = degradation()
+            return JSONBody.response(Health(status: "ok", mode: mode, degraded: !details.isEmpty, details: details))
         }
         router.get("/readyz") { _, _ in
             var details: [String: String] = [:]
@@ -33,10 +37,13 @@ struct HealthRoutes: Sendable {
                 details["store"] = "unreachable"
                 ready = false
             }
+            // Once loaded, a node serves from its cache through store blips: it stays ready.
             details["config_cache"] = catalog.isLoaded ? "loaded" : "not loaded"
-            ready = ready && catalog.isLoaded
+            ready = catalog.isLoaded
+            let degraded = degradation()
+            details.merge(degraded) { $1 }
             return JSONBody.response(
-                Health(status: ready ? "ready" : "not ready", mode: mode, degraded: false, details: details),
+                Health(status: ready ? "ready" : "not ready", mode: mode, degraded: !degraded.isEmpty || details["store"] != "ok", details: details),
                 status: ready ? .ok : .serviceUnavailable
             )
         }

@@ -1,3 +1,4 @@
+import AdminWebUI
 import AsyncHTTPClient
 import ConfigCatalog
 import Foundation
@@ -11,6 +12,7 @@ import RotatorHTTP
 import RotatorProxy
 import RotatorSQL
 import RotatorStore
+import MariaDBDriver
 import SQLiteDriver
 
 /// One rotator node: store, coordinator, catalog, proxy and admin API wired into a Hummingbird application.
@@ -24,17 +26,14 @@ public struct RotatorNode: Sendable {
     let database: any SQLDatabase
     let httpClient: HTTPClient
     let logger: Logger
-    let mode: String
+    /// Redis-backed sharing between nodes; nil in lightweight mode.
+    let sharing: ClusterSharing?
+
+    var mode: String { settings.isEnterprise ? "enterprise" : "lightweight" }
 
     /// Opens the store and builds the node's parts; nothing listens yet.
     /// - Parameter coordinationPolicy: quarantine timings; tests shorten them, production keeps the standard.
     public static func make(settings: Settings, logger: Logger, coordinationPolicy: CoordinationPolicy = .standard) async throws -> RotatorNode {
-        guard settings.databaseType == .sqlite else {
-            throw SettingsError("DB_TYPE=mysql (enterprise mode) is not available in this build yet; unset DB_TYPE/DATABASE_URL to use SQLite")
-        }
-        guard settings.cacheType == .memory else {
-            throw SettingsError("CACHE_TYPE=redis (enterprise mode) is not available in this build yet; unset CACHE_TYPE/REDIS_URL to keep key state in memory")
-        }
         let secrets = try NodeSecrets.resolve(settings)
         let cipher: KeyCipher
         do {
@@ -42,15 +41,13 @@ public struct RotatorNode: Sendable {
         } catch {
             throw SettingsError("ENCRYPTION_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)")
         }
-        let database: any SQLDatabase
-        do {
-            database = try await SQLiteDatabase.open(path: settings.databasePath)
-        } catch {
-            throw SettingsError("cannot open SQLite database at \(settings.databasePath) (DATABASE_PATH): \(error)")
-        }
+        let database = try await openDatabase(settings: settings, logger: logger)
         let store = SQLConfigStore(database: database, cipher: cipher)
-        let coordinator = InMemoryKeyCoordinator(policy: coordinationPolicy)
-        let catalog = ConfigCatalog(store: store, coordinator: coordinator, logger: logger)
+        let sharing = ClusterSharing.make(settings: settings, policy: coordinationPolicy, logger: logger)
+        let coordinator: any KeyCoordinator = sharing?.coordinator ?? InMemoryKeyCoordinator(policy: coordinationPolicy)
+        let catalog = ConfigCatalog(
+            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger
+        )
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .milliseconds(Int64(min(settings.proxyTimeout, 10) * 1000)), read: .milliseconds(Int64(settings.proxyTimeout * 1000))),
@@ -63,7 +60,7 @@ public struct RotatorNode: Sendable {
         return RotatorNode(
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
             usageFlusher: UsageFlusher(coordinator: coordinator, store: store, logger: logger),
-            database: database, httpClient: httpClient, logger: logger, mode: "lightweight"
+            database: database, httpClient: httpClient, logger: logger, sharing: sharing
         )
     }
 
@@ -84,7 +81,8 @@ public struct RotatorNode: Sendable {
             )
         ))
         await makeAdminAPI().register(on: router)
-        HealthRoutes(store: store, catalog: catalog, mode: mode).register(on: router)
+        AdminWebUI.register(on: router)
+        HealthRoutes(store: store, catalog: catalog, mode: mode, degradation: { [sharing] in sharing?.degradation() ?? [:] }).register(on: router)
 
         var app = Application(
             router: router,
@@ -100,11 +98,15 @@ public struct RotatorNode: Sendable {
             try await store.migrate()
             try await catalog.reloadAll()
         }
+        if let sharing {
+            app.addServices(sharing.services(catalog: catalog, settings: settings))
+        }
         app.addServices(
             usageFlusher,
             CatalogRefresher(catalog: catalog, interval: .seconds(30), logger: logger),
-            HTTPClientShutdown {
+            HTTPClientShutdown { [sharing] in
                 try await httpClient.shutdown()
+                await sharing?.shutdown()
                 try await database.close()
             }
         )
@@ -113,6 +115,34 @@ public struct RotatorNode: Sendable {
 }
 
 extension RotatorNode {
+    /// SQLite opens at once; MySQL gets a bounded wait, so a node started alongside its database comes up.
+    static func openDatabase(settings: Settings, logger: Logger) async throws -> any SQLDatabase {
+        switch settings.databaseType {
+        case .sqlite:
+            do {
+                return try await SQLiteDatabase.open(path: settings.databasePath)
+            } catch {
+                throw SettingsError("cannot open SQLite database at \(settings.databasePath) (DATABASE_PATH): \(error)")
+            }
+        case .mysql:
+            guard let mysql = settings.mysql else { throw SettingsError("DB_TYPE=mysql needs DB_HOST or DATABASE_URL") }
+            let connection = MariaDBConnectionSettings(
+                host: mysql.host, port: mysql.port, user: mysql.user, password: mysql.password, database: mysql.database
+            )
+            var lastError: (any Error)?
+            for attempt in 0..<30 {
+                do {
+                    return try await MariaDBDatabase.connect(connection, logger: logger)
+                } catch {
+                    lastError = error
+                    if attempt == 0 { logger.warning("waiting for MySQL at \(mysql.host):\(mysql.port)", metadata: ["error": "\(error)"]) }
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+            throw SettingsError("cannot reach MySQL at \(mysql.host):\(mysql.port) (DB_HOST/DB_PORT or DATABASE_URL): \(lastError.map { "\($0)" } ?? "unknown error")")
+        }
+    }
+
     func makeAdminAPI() async -> AdminAPI {
         let lifetime = Double(settings.tokenLifetimeMinutes) * 60
         let flusher = usageFlusher
@@ -123,7 +153,11 @@ extension RotatorNode {
                 tokenLifetimeSeconds: lifetime, publicBaseURL: settings.publicBaseURL
             ),
             tokens: await AdminTokens(secret: secrets.jwtSecret, lifetimeSeconds: lifetime),
-            flushUsage: { await flusher.flush() }
+            flushUsage: { await flusher.flush() },
+            clusterNodes: { [sharing, mode] in
+                if let sharing { return await sharing.clusterNodes() }
+                return [ClusterNode(id: "local", address: "", mode: mode, lastSeen: Date())]
+            }
         )
     }
 

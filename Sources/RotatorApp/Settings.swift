@@ -53,6 +53,9 @@ public struct Settings: Sendable, Equatable {
 
     public init() {}
 
+    /// MySQL or Redis: several nodes share state, so nothing may be generated per node.
+    public var isEnterprise: Bool { databaseType == .mysql || cacheType == .redis }
+
     /// The folder generated secrets are kept in: the SQLite file's folder.
     public var dataDirectory: String {
         let url = URL(fileURLWithPath: databasePath)

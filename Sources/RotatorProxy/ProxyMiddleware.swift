@@ -46,6 +46,10 @@ public struct ProxyMiddleware: RouterMiddleware {
     private func forward(_ request: Request, context: Context, kind: ProxyRouteKind, slug: String, rest: Substring) async throws -> Response {
         context.accessLogFields.update { $0.slug = slug }
         let defaultFormat: APIFormat? = kind == .llm ? .openAICompatible : nil
+        guard catalog.isLoaded else {
+            throw proxyError(.serviceUnavailable, .upstreamUnavailable, "this node has not loaded its configuration yet; retry shortly",
+                             format: defaultFormat, headers: [.retryAfter: "1"])
+        }
         guard let pool = catalog.pool(slug: slug) else {
             throw proxyError(.notFound, .notFound, "no proxy config with slug '\(slug)'", format: defaultFormat)
         }

@@ -30,10 +30,34 @@ enum SchemaMigrator {
         case .sqlite:
             try body()
         case .mysql:
-            // MySQL commits DDL implicitly, so the transaction does not keep two nodes from migrating at once.
-            // Hook for the MariaDB issue: `SELECT GET_LOCK('rotator_schema_migration', 60)` (must return 1),
-            // run `body`, then `SELECT RELEASE_LOCK('rotator_schema_migration')` in a `defer`, on this connection.
+            // MySQL commits DDL implicitly, so the transaction does not keep two nodes from migrating at once: a
+            // named lock does. It belongs to this connection (released if the connection drops) and is named
+            // after the schema, so stores in other databases on the same server do not wait for each other.
+            try acquireMySQLLock(connection)
+            defer { _ = try? connection.query("SELECT RELEASE_LOCK(\(mysqlLockName)) AS released") }
             try body()
         }
+    }
+
+    /// Lock names are limited to 64 characters in MySQL 8; truncation only ever makes two schemas share a lock.
+    private static let mysqlLockName = "LEFT(CONCAT('rotator_schema_migration.', IFNULL(DATABASE(), '')), 64)"
+    private static let mysqlLockTimeout: Duration = .seconds(60)
+
+    /// Waits in one-second steps, so no single call outlasts the driver's read timeout, up to a minute
+    /// (another node's migrations).
+    private static func acquireMySQLLock(_ connection: any SQLConnection) throws {
+        let deadline = ContinuousClock.now + mysqlLockTimeout
+        repeat {
+            let row = try connection.queryFirst("SELECT GET_LOCK(\(mysqlLockName), 1) AS acquired")
+            switch try row?.optionalInt64("acquired") {
+            case 1?:
+                return
+            case 0?:
+                continue  // held by another migrator: wait on
+            default:
+                throw SQLError(.other, "GET_LOCK failed while waiting for the schema migration lock")
+            }
+        } while ContinuousClock.now < deadline
+        throw SQLError(.busy, "another node held the schema migration lock for more than \(mysqlLockTimeout)")
     }
 }

@@ -141,7 +141,10 @@ enum CoordinatorBehaviour {
 
     static func usageIsCountedAndDrained(_ h: CoordinatorHarness) async {
         await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))
-        for _ in 0..<4 { _ = await acquire(h) }
+        for _ in 0..<4 {
+            _ = await acquire(h)
+            await h.advance(0.001)
+        }
         await h.coordinator.report(.upstreamFailure(reason: "upstream answered 502"), key: 1, pool: 1)
         let usage = await h.coordinator.drainUsage()
         let byKey = Dictionary(uniqueKeysWithValues: usage.map { ($0.keyID, $0) })

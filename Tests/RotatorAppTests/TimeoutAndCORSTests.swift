@@ -14,7 +14,7 @@ import Testing
         let started = Date()
         let reply = try await node.proxy("slow")
         #expect(reply.status == 200, "\(reply.text)")
-        #expect(Date().timeIntervalSince(started) < 2.5)
+        #expect(Date().timeIntervalSince(started) < 4, "the slow key timed out after PROXY_TIMEOUT and another key served")
 
         // Every key slow: the client gets a 504 in its format, not a hang.
         state.setProfile(KeyProfile(latencyMilliseconds: 3000), forKey: keys[1])

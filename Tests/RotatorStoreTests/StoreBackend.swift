@@ -1,4 +1,6 @@
 import Foundation
+import LocalTestServers
+import MariaDBDriver
 import RotatorSQL
 import RotatorStore
 import SQLiteDriver
@@ -14,7 +16,15 @@ struct StoreBackend: Sendable, CustomStringConvertible {
 
     var description: String { name }
 
-    static let all: [StoreBackend] = [.sqliteInMemory, .sqliteFile]
+    static let all: [StoreBackend] = {
+        guard MariaDBTestServer.shouldRunTests else {
+            // Outside CI a machine without mariadbd runs the SQLite backends only; in CI the MariaDB cases
+            // run regardless and fail if the server cannot start.
+            print("RotatorStoreTests: skipping the MariaDB backend: \(MariaDBTestServer.unavailableReason ?? "")")
+            return [.sqliteInMemory, .sqliteFile]
+        }
+        return [.sqliteInMemory, .sqliteFile, .mariaDB]
+    }()
 
     static let sqliteInMemory = StoreBackend(
         name: "SQLite in memory",
@@ -31,6 +41,28 @@ struct StoreBackend: Sendable, CustomStringConvertible {
             }
         }
     )
+
+    /// A fresh database on the test process's shared MariaDB server; dropped afterwards.
+    static let mariaDB = StoreBackend(
+        name: "MariaDB",
+        makeDatabase: {
+            let server = try await MariaDBTestServer.shared()
+            let name = "store_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+            try await server.makeDatabase(named: name)
+            return try await MariaDBDatabase.connect(mariaDBSettings(server, database: name))
+        },
+        discard: { database in
+            if let name = (database as? MariaDBDatabase)?.settings.database {
+                try await MariaDBTestServer.shared().dropDatabase(named: name)
+            }
+        }
+    )
+
+    static func mariaDBSettings(_ server: MariaDBTestServer, database: String) -> MariaDBConnectionSettings {
+        MariaDBConnectionSettings(
+            host: server.host, port: server.port, user: server.user, password: server.password, database: database
+        )
+    }
 
     /// Opens a database, migrates a store over it, runs `body`, then closes and discards the database
     /// whether `body` succeeded or not.

@@ -1,0 +1,181 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A private `redis-server` on a free loopback port, with no persistence, for tests and load tests.
+///
+/// Never the system's Redis service: each instance has its own port and temporary directory. Use
+/// `.enabled(if: RedisTestServer.shouldRun)` on tests: without `redis-server` they are skipped, except under
+/// `CI=true`, where they run and fail with a clear message.
+public final class RedisTestServer: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let port: Int
+    public let password: String?
+    /// Working directory (and log file location); removed by `stop()`.
+    public let directory: String
+    public let logFile: String
+    private let executable: String
+    private let process: Mutex<ManagedProcess?>
+
+    /// Under CI a missing `redis-server` is a failure, not a reason to skip.
+    public static var isRequired: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    public static var executablePath: String? { ManagedProcess.findExecutable("redis-server") }
+
+    public static var isAvailable: Bool { executablePath != nil }
+
+    /// For `@Test(.enabled(if: RedisTestServer.shouldRun))`: run when redis-server exists or CI requires it.
+    public static var shouldRun: Bool {
+        if isAvailable || isRequired { return true }
+        print("RedisTestServer: redis-server not found on PATH or in sbin; skipping Redis tests (CI=true makes this a failure)")
+        return false
+    }
+
+    private init(executable: String, port: Int, password: String?, directory: String) {
+        self.executable = executable
+        self.port = port
+        self.password = password
+        self.directory = directory
+        self.logFile = directory + "/redis-server.log"
+        self.process = Mutex(nil)
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// Starts `redis-server` and waits (up to 20 s) until it answers PING.
+    public static func start(password: String? = nil) async throws -> RedisTestServer {
+        guard let executable = executablePath else {
+            throw Failure(description: "redis-server not found (install the redis-server package)")
+        }
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("redis-test-\(UUID().uuidString.prefix(8))").path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw Failure(description: "cannot create \(directory): \(error)")
+        }
+        // A port can be taken between FreePort.find() and the server's bind; try a few.
+        var lastError: (any Error)?
+        for _ in 0..<3 {
+            let server = RedisTestServer(executable: executable, port: try FreePort.find(), password: password, directory: directory)
+            do {
+                try await server.launch()
+                return server
+            } catch {
+                lastError = error
+                server.terminateProcess()
+            }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+        throw lastError ?? Failure(description: "redis-server did not start")
+    }
+
+    /// Kills the server (no persistence to protect) and removes its directory. Idempotent.
+    public func stop() {
+        terminateProcess()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Sends a signal to the running server (SIGKILL, SIGTERM, SIGSTOP, SIGCONT...).
+    public func kill(signal: Int32) {
+        process.withLock { $0 }?.kill(signal: signal)
+    }
+
+    /// SIGSTOP: the port stays open (the kernel still accepts connections) but nothing answers.
+    public func pause() { kill(signal: SIGSTOP) }
+
+    /// SIGCONT after `pause()`.
+    public func resume() { kill(signal: SIGCONT) }
+
+    /// Kills the server if it still runs and starts a fresh, empty one on the same port.
+    public func restart() async throws {
+        if let old = process.withLock({ $0 }) {
+            old.kill(signal: SIGCONT)
+            old.kill(signal: SIGKILL)
+            await old.waitForExit(timeout: .seconds(10))
+        }
+        try await launch()
+    }
+
+    public var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
+
+    public func logTail(lines: Int = 20) -> String { ManagedProcess.tail(of: logFile, lines: lines) }
+
+    // MARK: -
+
+    private func launch() async throws {
+        var arguments = [
+            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", directory, "--daemonize", "no",
+        ]
+        if let password { arguments += ["--requirepass", password] }
+        let managed: ManagedProcess
+        do {
+            managed = try ManagedProcess(executable: executable, arguments: arguments, logFile: logFile, currentDirectory: directory)
+        } catch {
+            throw Failure(description: "cannot start redis-server: \(error)")
+        }
+        process.withLock { $0 = managed }
+
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if !managed.isRunning {
+                throw Failure(description: "redis-server on port \(port) exited during start-up; log tail:\n\(logTail())")
+            }
+            if Self.answersPing(port: port) { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw Failure(description: "redis-server on port \(port) did not answer PING within 20 s; log tail:\n\(logTail())")
+    }
+
+    private func terminateProcess() {
+        guard let managed = process.withLock({ $0 }) else { return }
+        managed.kill(signal: SIGCONT)
+        managed.kill(signal: SIGKILL)
+    }
+
+    /// A blocking, short-timeout probe (loopback only): sends an inline PING and accepts `+PONG` or `-NOAUTH`
+    /// (a password-protected server that answers is up). `-LOADING` and silence are not ready.
+    static func answersPing(port: Int) -> Bool {
+        #if canImport(Glibc) || canImport(Musl)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { return false }
+        let request = Array("PING\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return false }
+        var reply = [UInt8](repeating: 0, count: 64)
+        let count = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return false }
+        let text = String(decoding: reply.prefix(count), as: UTF8.self)
+        return text.hasPrefix("+PONG") || text.hasPrefix("-NOAUTH")
+    }
+}

@@ -1,0 +1,156 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One TCP connection to Redis on a SwiftNIO channel. Any number of commands may be in flight at once
+/// (pipelining); replies are matched to commands in order.
+///
+/// A command that gets no reply within its timeout fails with `RedisError.timeout` and closes the connection;
+/// when the connection closes, every pending command fails with `RedisError.connectionClosed`. A connection
+/// never reconnects: `RedisClient` and `RedisSubscriber` replace closed connections.
+public final class RedisConnection: Sendable {
+    public let commandTimeout: Duration
+    private let channel: any Channel
+    private let handler: NIOLoopBound<RedisCommandHandler>
+
+    private init(channel: any Channel, handler: NIOLoopBound<RedisCommandHandler>, commandTimeout: Duration) {
+        self.channel = channel
+        self.handler = handler
+        self.commandTimeout = commandTimeout
+    }
+
+    /// Opens a connection. No AUTH or SELECT: that is `RedisClient`'s job (or send them yourself).
+    public static func connect(
+        host: String,
+        port: Int,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        connectTimeout: Duration = .seconds(2),
+        commandTimeout: Duration = .seconds(1),
+        logger: Logger = Logger(label: "redis")
+    ) async throws -> RedisConnection {
+        try await connect(
+            host: host, port: port, eventLoopGroup: eventLoopGroup, connectTimeout: connectTimeout,
+            commandTimeout: commandTimeout, pushHandler: nil, logger: logger
+        )
+    }
+
+    static func connect(
+        host: String,
+        port: Int,
+        eventLoopGroup: any EventLoopGroup,
+        connectTimeout: Duration,
+        commandTimeout: Duration,
+        pushHandler: (@Sendable (RESPValue) -> Void)?,
+        logger: Logger
+    ) async throws -> RedisConnection {
+        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+            .connectTimeout(TimeAmount(connectTimeout))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        RESPReplyDecoder(), RedisCommandHandler(pushHandler: pushHandler),
+                    ])
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            logger.debug("redis connect failed", metadata: ["redis.endpoint": "\(host):\(port)", "error": "\(error)"])
+            throw RedisError.unavailable("cannot connect to \(host):\(port): \(error)")
+        }
+        do {
+            let handler = try await channel.eventLoop.submit {
+                NIOLoopBound(
+                    try channel.pipeline.syncOperations.handler(type: RedisCommandHandler.self),
+                    eventLoop: channel.eventLoop
+                )
+            }.get()
+            return RedisConnection(channel: channel, handler: handler, commandTimeout: commandTimeout)
+        } catch {
+            channel.close(promise: nil)
+            throw RedisError.connectionClosed
+        }
+    }
+
+    /// Sends a command and waits for its reply. An error reply throws `RedisError.server`.
+    public func send(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RESPValue {
+        let reply = try await sendReturningErrorReply(arguments, timeout: timeout)
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        return reply
+    }
+
+    public func send(_ arguments: [String], timeout: Duration? = nil) async throws -> RESPValue {
+        try await send(arguments.map { RedisArgument($0) }, timeout: timeout)
+    }
+
+    /// Like `send`, but an error reply comes back as `.error` instead of being thrown.
+    public func sendReturningErrorReply(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RESPValue {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        enqueue(arguments, promise: promise, timeout: timeout ?? commandTimeout)
+        return try await promise.futureResult.get()
+    }
+
+    /// Sends several commands back to back in one write and returns their replies in order. Error replies
+    /// come back as `.error` values (one failing command does not hide the others' results); losing the
+    /// connection or a timeout throws.
+    public func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
+        var buffer = channel.allocator.buffer(capacity: 64 * commands.count)
+        for command in commands { RESPCommandEncoder.encode(command, into: &buffer) }
+        let encoded = buffer
+        let eventLoop = channel.eventLoop
+        let promises = commands.map { _ in eventLoop.makePromise(of: RESPValue.self) }
+        let deadline = eventLoop.now + TimeAmount(timeout ?? commandTimeout)
+        let handler = self.handler
+        if eventLoop.inEventLoop {
+            handler.value.enqueueBatch(encoded, promises: promises, deadline: deadline)
+        } else {
+            eventLoop.execute { handler.value.enqueueBatch(encoded, promises: promises, deadline: deadline) }
+        }
+        // One wake-up for the whole batch instead of one per reply.
+        return try await EventLoopFuture.whenAllSucceed(promises.map(\.futureResult), on: eventLoop).get()
+    }
+
+    /// Writes a command whose answer arrives as a push frame (SUBSCRIBE, UNSUBSCRIBE).
+    func sendExpectingPush(_ arguments: [RedisArgument]) {
+        enqueue(arguments, promise: nil, timeout: commandTimeout)
+    }
+
+    private func enqueue(_ arguments: [RedisArgument], promise: EventLoopPromise<RESPValue>?, timeout: Duration) {
+        // Encoding happens on the caller's thread, keeping the event loop for I/O.
+        var buffer = channel.allocator.buffer(capacity: 64)
+        RESPCommandEncoder.encode(arguments, into: &buffer)
+        let command = buffer
+        let deadline = channel.eventLoop.now + TimeAmount(timeout)
+        let eventLoop = channel.eventLoop
+        if eventLoop.inEventLoop {
+            handler.value.enqueue(command, promise: promise, deadline: deadline)
+        } else {
+            let handler = self.handler
+            eventLoop.execute {
+                handler.value.enqueue(command, promise: promise, deadline: deadline)
+            }
+        }
+    }
+
+    /// False once the connection closed (by either side, a timeout or a protocol error).
+    public var isOpen: Bool { channel.isActive }
+
+    /// Completes when the channel has closed.
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+
+    /// Closes the connection; pending commands fail with `RedisError.connectionClosed`.
+    public func close() async {
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.close(failingWith: .connectionClosed) }
+        try? await channel.closeFuture.get()
+    }
+
+    /// Waits until the connection has closed.
+    public func waitUntilClosed() async {
+        try? await channel.closeFuture.get()
+    }
+}

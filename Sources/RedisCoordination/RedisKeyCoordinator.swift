@@ -1,0 +1,219 @@
+import Foundation
+import KeyCoordination
+import Logging
+import RedisClient
+import RotatorCore
+import Synchronization
+
+/// Key coordination shared by every node through Redis: one Lua script call per operation, atomic, using
+/// Redis' own clock. While Redis cannot be reached it falls back to the same algorithm in memory (each key
+/// paced at its rate divided by the live node count), flags itself degraded, and re-seeds Redis when it returns.
+public final class RedisKeyCoordinator: KeyCoordinator {
+    private let client: RedisClient
+    private let fallback: InMemoryKeyCoordinator
+    private let policy: CoordinationPolicy
+    private let logger: Logger
+    /// Test hook: a clock to pass to the script instead of Redis `TIME` (nil in production).
+    private let clockOverride: (@Sendable () -> Double)?
+    private let pools = Mutex<[Int64: PoolDefinition]>([:])
+    private let degradedSince = Mutex<Date?>(nil)
+    /// Live nodes last seen by the heartbeat; divides a key's rate while this node selects alone.
+    private let liveNodes = Atomic<Int>(1)
+
+    public init(
+        client: RedisClient, policy: CoordinationPolicy = .standard, logger: Logger, clockOverride: (@Sendable () -> Double)? = nil
+    ) {
+        self.client = client
+        self.policy = policy
+        self.logger = logger
+        self.clockOverride = clockOverride
+        self.fallback = InMemoryKeyCoordinator(policy: policy)
+    }
+
+    /// True while Redis is unreachable and selection is node-local.
+    public var isDegraded: Bool { degradedSince.withLock { $0 != nil } }
+
+    public func setLiveNodeCount(_ count: Int) {
+        liveNodes.store(max(count, 1), ordering: .relaxed)
+    }
+
+    // MARK: KeyCoordinator
+
+    public func syncPool(_ definition: PoolDefinition) async {
+        pools.withLock { $0[definition.id] = definition }
+        await fallback.syncPool(localDefinition(definition))
+        _ = try? await seed(definition)
+    }
+
+    public func removePool(id: Int64) async {
+        pools.withLock { $0[id] = nil }
+        await fallback.removePool(id: id)
+        _ = try? await run(pool: id, ["remove"])
+    }
+
+    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>) async -> KeyAcquisition {
+        let version = definition(pool)?.version ?? 0
+        let excludedList = excluded.sorted().map(String.init).joined(separator: ",")
+        do {
+            let reply = try await runReseeding(pool: pool) {
+                try await self.run(pool: pool, ["acquire", String(version), excludedList])
+            }
+            guard let parts = reply.array, let kind = parts.first?.string else { throw RedisError.protocolError("acquire reply") }
+            switch kind {
+            case "key":
+                guard let id = parts.dropFirst().first?.string.flatMap(Int64.init) else { throw RedisError.protocolError("acquire id") }
+                return .key(id)
+            case "wait":
+                return .unavailable(retryAfter: parts.dropFirst().first?.string.flatMap(Double.init) ?? 1)
+            default:
+                return .empty
+            }
+        } catch {
+            return await degraded(error) { await self.fallback.acquireKey(pool: pool, excluding: excluded) }
+        }
+    }
+
+    @discardableResult
+    public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64) async -> OutcomeEffect {
+        let version = definition(pool)?.version ?? 0
+        let arguments: [String]
+        switch outcome {
+        case .success: arguments = ["ok", "0", ""]
+        case .rateLimited(let cooldown): arguments = ["429", String(cooldown), ""]
+        case .rejected(let reason): arguments = ["rej", "0", reason]
+        case .upstreamFailure(let reason): arguments = ["fail", "0", reason]
+        }
+        let quarantine = policy.quarantineSeconds.map { String($0) }.joined(separator: ",")
+        do {
+            let reply = try await runReseeding(pool: pool) {
+                try await self.run(pool: pool, ["report", String(version), String(key)] + arguments + [
+                    String(self.policy.rejectionsBeforeInvalid), quarantine, String(self.policy.minimumCooldown), String(self.policy.maximumCooldown),
+                ])
+            }
+            guard let parts = reply.array, let kind = parts.first?.string else { throw RedisError.protocolError("report reply") }
+            let until = parts.dropFirst().first?.string.flatMap(Double.init) ?? 0
+            switch kind {
+            case "cooled": return .cooledDown(until: until)
+            case "quarantined": return .quarantined(until: until)
+            case "invalidated": return .invalidated
+            default: return .none
+            }
+        } catch {
+            return await degraded(error) { await self.fallback.report(outcome, key: key, pool: pool) }
+        }
+    }
+
+    public func runtimeStates(pool: Int64) async -> [Int64: KeyRuntimeState] {
+        do {
+            let reply = try await run(pool: pool, ["states"])
+            let values = reply.array ?? []
+            var states: [Int64: KeyRuntimeState] = [:]
+            var index = 0
+            while index + 2 < values.count {
+                if let id = values[index].string.flatMap(Int64.init) {
+                    let cooling = values[index + 1].string.flatMap(Double.init)
+                    let rejections = values[index + 2].string.flatMap(Int.init) ?? 0
+                    states[id] = KeyRuntimeState(coolingUntil: cooling, consecutiveRejections: rejections)
+                }
+                index += 3
+            }
+            return states
+        } catch {
+            return await fallback.runtimeStates(pool: pool)
+        }
+    }
+
+    public func drainUsage() async -> [KeyUsageDelta] {
+        var merged: [Int64: KeyUsageDelta] = [:]
+        for delta in await fallback.drainUsage() { merged[delta.keyID, default: KeyUsageDelta(keyID: delta.keyID)].merge(delta) }
+        for pool in pools.withLock({ Array($0.keys) }) {
+            guard let reply = try? await run(pool: pool, ["drain"]), let values = reply.array else { continue }
+            var index = 0
+            while index + 1 < values.count {
+                if let field = values[index].string, let value = values[index + 1].string {
+                    Self.apply(field: field, value: value, to: &merged)
+                }
+                index += 2
+            }
+        }
+        return Array(merged.values)
+    }
+
+    // MARK: Script plumbing
+
+    static let script = RedisScript(KeyCoordinatorScript.source)
+
+    /// The four keys of a pool, sharing one hash tag (one Redis Cluster slot); `rk1` is the data layout version.
+    static func keys(pool: Int64) -> [String] {
+        let tag = "rk1:{pool:\(pool)}"
+        return [tag + ":schedule", tag + ":meta", tag + ":keys", tag + ":usage"]
+    }
+
+    private func run(pool: Int64, _ arguments: [String]) async throws -> RESPValue {
+        let clock = clockOverride.map { String(format: "%.6f", $0()) } ?? ""
+        let argv = [arguments[0], clock] + arguments.dropFirst()
+        let reply = try await client.evalScript(Self.script, keys: Self.keys(pool: pool).map { RedisArgument($0) }, args: argv.map { RedisArgument($0) })
+        recovered()
+        return reply
+    }
+
+    /// Runs an operation; when the script says the pool is missing or stale, seeds it and runs it once more.
+    private func runReseeding(pool: Int64, _ operation: @Sendable () async throws -> RESPValue) async throws -> RESPValue {
+        let reply = try await operation()
+        guard reply.array?.first?.string == "reseed", let definition = definition(pool) else { return reply }
+        try await seed(definition)
+        return try await operation()
+    }
+
+    private func seed(_ definition: PoolDefinition) async throws {
+        let ids = definition.keyIDs.map(String.init).joined(separator: ",")
+        _ = try await run(pool: definition.id, ["sync", String(definition.version), String(definition.pacingInterval), ids])
+    }
+
+    private func definition(_ pool: Int64) -> PoolDefinition? {
+        pools.withLock { $0[pool] }
+    }
+
+    /// The pool as the local fallback must pace it: alone, this node may use a key only its share of the time.
+    private func localDefinition(_ definition: PoolDefinition) -> PoolDefinition {
+        var local = definition
+        local.pacingInterval *= Double(liveNodes.load(ordering: .relaxed))
+        return local
+    }
+
+    private func degraded<T>(_ error: any Error, _ local: () async -> T) async -> T {
+        let isFirst = degradedSince.withLock { since -> Bool in
+            guard since == nil else { return false }
+            since = Date()
+            return true
+        }
+        if isFirst {
+            logger.warning("redis unreachable: selecting keys locally until it returns", metadata: ["error": "\(error)"])
+            // Pace locally at the fleet's share of each key's rate.
+            for definition in pools.withLock({ Array($0.values) }) { await fallback.syncPool(localDefinition(definition)) }
+        }
+        return await local()
+    }
+
+    private func recovered() {
+        let wasDegraded = degradedSince.withLock { since -> Bool in
+            defer { since = nil }
+            return since != nil
+        }
+        if wasDegraded { logger.notice("redis reachable again: shared key selection resumed") }
+    }
+
+    private static func apply(field: String, value: String, to merged: inout [Int64: KeyUsageDelta]) {
+        let parts = field.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let id = Int64(parts[1]) else { return }
+        var delta = KeyUsageDelta(keyID: id)
+        switch parts[0] {
+        case "req": delta.requests = Int64(value) ?? 0
+        case "err": delta.errors = Int64(value) ?? 0
+        case "last": delta.lastUsedAt = Double(value).map { Date(timeIntervalSince1970: $0) }
+        case "lerr": delta.lastError = value
+        default: return
+        }
+        merged[id, default: KeyUsageDelta(keyID: id)].merge(delta)
+    }
+}

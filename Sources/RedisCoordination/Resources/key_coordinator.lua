@@ -1,0 +1,150 @@
+-- Key coordination for one pool, atomically, in one round trip. Data layout version 1 ("rk1").
+--
+-- KEYS (one hash tag per pool, so a Redis Cluster keeps them on one slot):
+--   1 schedule  ZSET  member = key id, score = the time the key may next be used (the "virtual clock")
+--   2 meta      HASH  version (config version the pool was seeded from), interval (pacing seconds)
+--   3 keys      HASH  rej:<id> rejections in a row, cool:<id> cooling-until, inv:<id> invalid flag
+--   4 usage     HASH  req:<id>, err:<id>, last:<id>, lerr:<id>: counters since the last drain
+-- ARGV[1] operation, ARGV[2] clock override in seconds ('' in production: Redis TIME is the only clock).
+--
+-- Redis holds only derivable state: when the pool is missing or older than the caller's version the script
+-- answers 'reseed' and the node re-seeds it from its cache (ZADD NX keeps what is already there).
+
+local schedule, meta, keys, usage = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local op = ARGV[1]
+
+local now
+if ARGV[2] ~= '' then
+  now = tonumber(ARGV[2])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local function fmt(x) return string.format('%.6f', x) end
+
+local function current_version()
+  return tonumber(redis.call('HGET', meta, 'version') or '-1')
+end
+
+-- The pool must exist and be at least as new as what the caller knows.
+local function needs_reseed(expected)
+  local v = current_version()
+  return v < 0 or v < tonumber(expected)
+end
+
+if op == 'acquire' then
+  -- ARGV[3] expected version, ARGV[4] excluded ids (comma-separated, may be empty)
+  if needs_reseed(ARGV[3]) then return {'reseed'} end
+  local excluded, count = {}, 0
+  for id in string.gmatch(ARGV[4], '[^,]+') do excluded[id] = true; count = count + 1 end
+  -- The count+1 smallest scores always hold the best key this request may use.
+  local batch = redis.call('ZRANGE', schedule, 0, count, 'WITHSCORES')
+  if #batch == 0 then return {'empty'} end
+  local soonest = tonumber(batch[2])
+  for i = 1, #batch, 2 do
+    local id, score = batch[i], tonumber(batch[i + 1])
+    if not excluded[id] then
+      if score > now then return {'wait', fmt(soonest - now)} end
+      local interval = tonumber(redis.call('HGET', meta, 'interval') or '0')
+      redis.call('ZADD', schedule, 'XX', fmt(math.max(score, now) + interval), id)
+      redis.call('HINCRBY', usage, 'req:' .. id, 1)
+      redis.call('HSET', usage, 'last:' .. id, fmt(now))
+      return {'key', id}
+    end
+  end
+  return {'wait', fmt(math.max(soonest - now, 0))}
+
+elseif op == 'report' then
+  -- ARGV[3] expected version, ARGV[4] key id, ARGV[5] outcome (ok|429|rej|fail), ARGV[6] cooldown seconds,
+  -- ARGV[7] reason, ARGV[8] rejections before invalid, ARGV[9] quarantine schedule (comma-separated seconds),
+  -- ARGV[10] minimum cooldown, ARGV[11] maximum cooldown
+  if needs_reseed(ARGV[3]) then return {'reseed'} end
+  local id, outcome = ARGV[4], ARGV[5]
+  if not redis.call('ZSCORE', schedule, id) then return {'none'} end
+  if outcome == 'ok' then
+    redis.call('HDEL', keys, 'rej:' .. id)
+    return {'none'}
+  end
+  redis.call('HINCRBY', usage, 'err:' .. id, 1)
+  if outcome == 'fail' then
+    redis.call('HSET', usage, 'lerr:' .. id, ARGV[7])
+    return {'none'}
+  end
+  if outcome == '429' then
+    local seconds = math.min(math.max(tonumber(ARGV[6]), tonumber(ARGV[10])), tonumber(ARGV[11]))
+    local untill = now + seconds
+    local previous = tonumber(redis.call('HGET', keys, 'cool:' .. id) or '0')
+    redis.call('HSET', keys, 'cool:' .. id, fmt(math.max(previous, untill)))
+    local score = tonumber(redis.call('ZSCORE', schedule, id))
+    redis.call('ZADD', schedule, 'XX', fmt(math.max(score, untill)), id)
+    redis.call('HSET', usage, 'lerr:' .. id, '429 rate limited by upstream')
+    return {'cooled', fmt(untill)}
+  end
+  -- rejected (401/403)
+  redis.call('HSET', usage, 'lerr:' .. id, ARGV[7])
+  local rejections = redis.call('HINCRBY', keys, 'rej:' .. id, 1)
+  if rejections >= tonumber(ARGV[8]) then
+    redis.call('ZREM', schedule, id)
+    redis.call('HSET', keys, 'inv:' .. id, '1')
+    redis.call('HDEL', keys, 'cool:' .. id)
+    return {'invalidated'}
+  end
+  local steps = {}
+  for s in string.gmatch(ARGV[9], '[^,]+') do table.insert(steps, tonumber(s)) end
+  local quarantine = 0
+  if #steps > 0 then quarantine = steps[math.min(rejections, #steps)] end
+  local untill = now + quarantine
+  redis.call('HSET', keys, 'cool:' .. id, fmt(untill))
+  local score = tonumber(redis.call('ZSCORE', schedule, id))
+  redis.call('ZADD', schedule, 'XX', fmt(math.max(score, untill)), id)
+  return {'quarantined', fmt(untill)}
+
+elseif op == 'sync' then
+  -- ARGV[3] version, ARGV[4] pacing interval, ARGV[5] key ids (comma-separated). Idempotent: never resets
+  -- the state of keys already there, never goes back to an older version.
+  local version = tonumber(ARGV[3])
+  if current_version() > version then return 'stale' end
+  local wanted = {}
+  for id in string.gmatch(ARGV[5], '[^,]+') do wanted[id] = true end
+  for _, id in ipairs(redis.call('ZRANGE', schedule, 0, -1)) do
+    if not wanted[id] then
+      redis.call('ZREM', schedule, id)
+      redis.call('HDEL', keys, 'rej:' .. id, 'cool:' .. id, 'inv:' .. id)
+    end
+  end
+  for id in pairs(wanted) do
+    -- An invalid key stays out until the store stops listing it (then a re-enable brings it back fresh).
+    if redis.call('HEXISTS', keys, 'inv:' .. id) == 0 then
+      redis.call('ZADD', schedule, 'NX', 0, id)
+    end
+  end
+  for _, field in ipairs(redis.call('HKEYS', keys)) do
+    local id = string.match(field, ':(.+)$')
+    if id and not wanted[id] then redis.call('HDEL', keys, field) end
+  end
+  redis.call('HSET', meta, 'version', version, 'interval', ARGV[4])
+  return 'ok'
+
+elseif op == 'remove' then
+  redis.call('DEL', schedule, meta, keys)
+  return 'ok'
+
+elseif op == 'states' then
+  -- Flat list: id, cooling-until ('' when usable), rejections in a row.
+  local out = {}
+  for _, id in ipairs(redis.call('ZRANGE', schedule, 0, -1)) do
+    local cool = tonumber(redis.call('HGET', keys, 'cool:' .. id) or '0')
+    table.insert(out, id)
+    if cool > now then table.insert(out, fmt(cool)) else table.insert(out, '') end
+    table.insert(out, redis.call('HGET', keys, 'rej:' .. id) or '0')
+  end
+  return out
+
+elseif op == 'drain' then
+  local all = redis.call('HGETALL', usage)
+  redis.call('DEL', usage)
+  return all
+end
+
+return redis.error_reply('unknown operation ' .. tostring(op))

@@ -1,0 +1,72 @@
+import ConfigCatalog
+import Foundation
+import KeyCoordination
+import Logging
+import RedisClient
+import RedisCoordination
+import RotatorAdmin
+import ServiceLifecycle
+
+/// What a node shares with the others through Redis: key state (Lua coordinator), change messages
+/// (publisher + listener) and presence (heartbeat).
+final class ClusterSharing: Sendable {
+    let client: RedisClient
+    let subscriber: RedisSubscriber
+    let coordinator: RedisKeyCoordinator
+    let publisher: RedisChangePublisher
+    let nodeID: String
+    let logger: Logger
+
+    private init(client: RedisClient, subscriber: RedisSubscriber, coordinator: RedisKeyCoordinator, nodeID: String, logger: Logger) {
+        self.client = client
+        self.subscriber = subscriber
+        self.coordinator = coordinator
+        self.publisher = RedisChangePublisher(client: client, logger: logger)
+        self.nodeID = nodeID
+        self.logger = logger
+    }
+
+    /// Nil unless `CACHE_TYPE=redis` (or `REDIS_URL`).
+    static func make(settings: Settings, policy: CoordinationPolicy, logger: Logger) -> ClusterSharing? {
+        guard settings.cacheType == .redis, let redis = settings.redis else { return nil }
+        let configuration = RedisConfiguration(host: redis.host, port: redis.port, password: redis.password, database: redis.database)
+        let client = RedisClient(configuration: configuration, logger: logger)
+        let subscriber = RedisSubscriber(configuration: configuration, logger: logger)
+        let coordinator = RedisKeyCoordinator(client: client, policy: policy, logger: logger)
+        let nodeID = "\(ProcessInfo.processInfo.hostName)-\(settings.port)-\(UUID().uuidString.prefix(8).lowercased())"
+        return ClusterSharing(client: client, subscriber: subscriber, coordinator: coordinator, nodeID: nodeID, logger: logger)
+    }
+
+    func services(catalog: ConfigCatalog, settings: Settings) -> [any Service] {
+        let info = NodeHeartbeat.NodeInfo(
+            id: nodeID, address: "\(settings.host):\(settings.port)", version: RotatorVersion.current, mode: "enterprise",
+            started_at: Date().timeIntervalSince1970, last_seen: 0
+        )
+        return [
+            InvalidationListener(subscriber: subscriber, catalog: catalog, logger: logger),
+            NodeHeartbeat(client: client, coordinator: coordinator, node: info, interval: .seconds(2), logger: logger),
+        ]
+    }
+
+    /// `/healthz` details while something shared is unreachable.
+    func degradation() -> [String: String] {
+        var details: [String: String] = [:]
+        if coordinator.isDegraded { details["redis"] = "unreachable: selecting keys locally" }
+        if !subscriber.isConnected { details["invalidation"] = "not subscribed: relying on periodic version checks" }
+        return details
+    }
+
+    func clusterNodes() async -> [ClusterNode] {
+        guard let nodes = try? await NodeHeartbeat.liveNodes(client: client, staleAfter: 7) else { return [] }
+        return nodes.map { ClusterNode(id: $0.id, address: $0.address, mode: $0.mode, lastSeen: Date(timeIntervalSince1970: $0.last_seen)) }
+    }
+
+    func shutdown() async {
+        await subscriber.shutdown()
+        await client.shutdown()
+    }
+}
+
+enum RotatorVersion {
+    static let current = "0.2.0"
+}

@@ -1,0 +1,53 @@
+import ConfigCatalog
+import Logging
+import RedisClient
+import ServiceLifecycle
+import Synchronization
+
+/// Listens on the invalidation channel and refreshes the configs other nodes changed. After a reconnect it
+/// reloads the whole catalog, since messages sent during the gap are lost.
+final class InvalidationListener: Service, Sendable {
+    private let subscriber: RedisSubscriber
+    private let catalog: ConfigCatalog
+    private let logger: Logger
+    private let received = Atomic<Int>(0)
+
+    init(subscriber: RedisSubscriber, catalog: ConfigCatalog, logger: Logger) {
+        self.subscriber = subscriber
+        self.catalog = catalog
+        self.logger = logger
+    }
+
+    /// Invalidation messages handled since start (for metrics and tests).
+    var messagesReceived: Int { received.load(ordering: .relaxed) }
+
+    func run() async throws {
+        for await event in subscriber.messages(channel: RedisChangePublisher.channel).cancelOnGracefulShutdown() {
+            switch event {
+            case .message(let payload):
+                received.add(1, ordering: .relaxed)
+                await handle(String(decoding: payload, as: UTF8.self))
+            case .resubscribed:
+                logger.notice("invalidation channel back after a gap: reloading every config")
+                try? await catalog.reloadAll()
+            case .subscribed, .disconnected:
+                break
+            }
+        }
+        await subscriber.shutdown()
+    }
+
+    private func handle(_ message: String) async {
+        let parts = message.split(separator: ":")
+        guard let id = parts.first.flatMap({ Int64($0) }) else { return }
+        let version = parts.dropFirst().first.flatMap { Int64($0) }
+        if let version, let cached = catalog.pool(configID: id)?.config.version, cached >= version {
+            return  // This node made the change (or already saw it).
+        }
+        do {
+            try await catalog.refresh(configID: id)
+        } catch {
+            logger.warning("refresh after invalidation failed; the periodic check will retry", metadata: ["config_id": "\(id)", "error": "\(error)"])
+        }
+    }
+}
