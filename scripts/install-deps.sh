@@ -4,8 +4,10 @@
 set -euo pipefail
 
 case "${1:-run}" in
-  run)  packages=(libsqlite3-dev pkg-config) ;;
-  test) packages=(libsqlite3-dev pkg-config python3-venv libmariadb-dev mariadb-server) ;;
+  # The binary links SQLite, MariaDB Connector/C and hiredis (enterprise mode is in the same binary).
+  run)  packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev) ;;
+  # Tests also start private redis-server and mariadbd instances, and run the openai SDK in a virtualenv.
+  test) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv) ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
