@@ -118,6 +118,10 @@ let package = Package(
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: ["RotatorProxy", "RotatorCore"]),
         .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore"]),
+        .testTarget(name: "ClusterTests", dependencies: [
+            "LocalTestServers", "MockUpstream", "RedisClient", nioCore, nioHTTP1,
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         .testTarget(name: "RotatorAppTests", dependencies: [
             "RotatorApp", "RotatorCore", "MockUpstream", "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
