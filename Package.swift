@@ -118,6 +118,9 @@ let package = Package(
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: ["RotatorProxy", "RotatorCore"]),
         .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore"]),
+        .testTarget(name: "AdminWebUITests", dependencies: [
+            "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "ClusterTests", dependencies: [
             "LocalTestServers", "MockUpstream", "RedisClient", nioCore, nioHTTP1,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

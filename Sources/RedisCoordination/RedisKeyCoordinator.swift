@@ -19,6 +19,8 @@ public final class RedisKeyCoordinator: KeyCoordinator {
     private let degradedSince = Mutex<Date?>(nil)
     /// Live nodes last seen by the heartbeat; divides a key's rate while this node selects alone.
     private let liveNodes = Atomic<Int>(1)
+    /// Keys handed out while they had rejections in a row: only their successes need a round trip to reset it.
+    private let keysWithRejections = Mutex<Set<Int64>>([])
 
     public init(
         client: RedisClient, policy: CoordinationPolicy = .standard, logger: Logger, clockOverride: (@Sendable () -> Double)? = nil
@@ -62,6 +64,10 @@ public final class RedisKeyCoordinator: KeyCoordinator {
             switch kind {
             case "key":
                 guard let id = parts.dropFirst().first?.string.flatMap(Int64.init) else { throw RedisError.protocolError("acquire id") }
+                let rejections = parts.dropFirst(2).first?.int ?? 0
+                keysWithRejections.withLock { keys in
+                    if rejections > 0 { keys.insert(id) } else { keys.remove(id) }
+                }
                 return .key(id)
             case "wait":
                 return .unavailable(retryAfter: parts.dropFirst().first?.string.flatMap(Double.init) ?? 1)
@@ -75,6 +81,10 @@ public final class RedisKeyCoordinator: KeyCoordinator {
 
     @discardableResult
     public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64) async -> OutcomeEffect {
+        if outcome == .success {
+            // Nothing to reset unless the key had rejections: the happy path stays one Redis round trip.
+            guard isDegraded || keysWithRejections.withLock({ $0.remove(key) != nil }) else { return .none }
+        }
         let version = definition(pool)?.version ?? 0
         let arguments: [String]
         switch outcome {
@@ -94,7 +104,9 @@ public final class RedisKeyCoordinator: KeyCoordinator {
             let until = parts.dropFirst().first?.string.flatMap(Double.init) ?? 0
             switch kind {
             case "cooled": return .cooledDown(until: until)
-            case "quarantined": return .quarantined(until: until)
+            case "quarantined":
+                keysWithRejections.withLock { _ = $0.insert(key) }
+                return .quarantined(until: until)
             case "invalidated": return .invalidated
             default: return .none
             }

@@ -67,6 +67,7 @@ public struct Settings: Sendable, Equatable {
         var settings = Settings()
         settings.host = reader.string("BIND_HOST") ?? settings.host
         settings.port = try reader.integer("BACKEND_PORT", in: 1...65535) ?? settings.port
+        settings.publicBaseURL = "http://localhost:\(settings.port)"
         if let level = reader.string("LOG_LEVEL") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw SettingsError("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical (got '\(level)')")

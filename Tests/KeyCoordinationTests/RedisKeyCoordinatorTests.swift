@@ -58,6 +58,21 @@ import Testing
         }
     }
 
+    /// The happy path is one Redis round trip: acquire, then a success that needs no report.
+    @Test func oneRoundTripPerRequest() async throws {
+        let coordinator = RedisKeyCoordinator(client: client, logger: Logger(label: "rt"))
+        await coordinator.syncPool(PoolDefinition(id: 11, keyIDs: [1, 2, 3], pacingInterval: 0, version: 1))
+        _ = try await client.send(["CONFIG", "RESETSTAT"])
+        for _ in 0..<50 {
+            guard case .key(let id) = await coordinator.acquireKey(pool: 11, excluding: []) else { Issue.record("no key"); return }
+            await coordinator.report(.success, key: id, pool: 11)
+        }
+        let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
+        let line = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_evalsha:") } ?? ""
+        let calls = line.split(separator: ",").first?.split(separator: "=").last.flatMap { Int($0) }
+        #expect(calls == 50, "\(line)")
+    }
+
     /// FLUSHALL (or a Redis restart) loses nothing: the next call re-seeds the pool from the node's cache.
     @Test func reseedsAfterFlush() async throws {
         let clock = ManualClock()

@@ -51,7 +51,7 @@ import Testing
         #expect(try await node.send(.POST, "/admin/login", body: #"{"username":"admin"}"#).status != 200)
         let config = try await node.send(.GET, "/admin/app-config")
         #expect(config.status == 200)
-        #expect(try config.object()["proxy_public_base_url"] as? String == "http://localhost:8000")
+        #expect(try config.object()["proxy_public_base_url"] as? String == "http://localhost:1", "defaults to this node's port")
     }
 
     @Test func configLifecycleAndErrors() async throws {

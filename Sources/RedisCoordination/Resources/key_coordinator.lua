@@ -50,7 +50,8 @@ if op == 'acquire' then
       redis.call('ZADD', schedule, 'XX', fmt(math.max(score, now) + interval), id)
       redis.call('HINCRBY', usage, 'req:' .. id, 1)
       redis.call('HSET', usage, 'last:' .. id, fmt(now))
-      return {'key', id}
+      -- The rejection count tells the node whether a success must be reported (one round trip otherwise).
+      return {'key', id, redis.call('HGET', keys, 'rej:' .. id) or '0'}
     end
   end
   return {'wait', fmt(math.max(soonest - now, 0))}
