@@ -6,6 +6,7 @@ let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 
 let package = Package(
     name: "api-key-rotator",
@@ -22,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
@@ -50,7 +53,7 @@ let package = Package(
         ]),
 
         // Key coordination shared through Redis: one Lua script, local fallback while Redis is away.
-        .target(name: "RedisCoordination", dependencies: ["KeyCoordination", "RotatorCore", "RedisClient", logging],
+        .target(name: "RedisCoordination", dependencies: ["KeyCoordination", "RotatorCore", "RedisClient", logging, metrics],
                 resources: [.copy("Resources/key_coordinator.lua")]),
 
         // Starts private redis-server / mariadbd instances on free loopback ports (tests, load tests).
@@ -73,7 +76,7 @@ let package = Package(
 
         // The proxy: client auth, upstream request building, retries, streaming.
         .target(name: "RotatorProxy", dependencies: [
-            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", hummingbird, logging, httpTypes, nioCore, nioHTTP1,
+            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", hummingbird, logging, httpTypes, nioCore, nioHTTP1, metrics,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
 
@@ -91,6 +94,7 @@ let package = Package(
         .target(name: "RotatorApp", dependencies: [
             "RotatorCore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
             "RedisClient", "RedisCoordination", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", hummingbird, logging, httpTypes, nioCore,
+            metrics, .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Crypto", package: "swift-crypto"),

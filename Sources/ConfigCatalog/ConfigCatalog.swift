@@ -13,6 +13,8 @@ public final class ConfigCatalog: Sendable {
         var slugByID: [Int64: String] = [:]
         var loadedVersion: Int64 = -1
         var isLoaded = false
+        /// Outcome of the last store round trip made by a reload or a version check.
+        var storeReachable = true
     }
 
     public let store: any ConfigStore
@@ -96,9 +98,22 @@ public final class ConfigCatalog: Sendable {
 
     /// Reloads everything when the store changed behind this node's back (a missed message, another tool).
     public func reloadIfStale() async throws {
-        let current = try await store.globalVersion()
+        let current: Int64
+        do {
+            current = try await store.globalVersion()
+            entries.withLock { $0.storeReachable = true }
+        } catch {
+            entries.withLock { $0.storeReachable = false }
+            throw error
+        }
         let loaded = entries.withLock { $0.loadedVersion }
         if current != loaded { try await reloadAll() }
+    }
+
+    /// Whether the store answered the last periodic check: health probes read this instead of waiting on a
+    /// store that may be hanging.
+    public var storeReachable: Bool {
+        entries.withLock { $0.storeReachable }
     }
 
     /// Called after every committed admin write: refresh this node, then tell the others.

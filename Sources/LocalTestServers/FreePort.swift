@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -15,33 +16,39 @@ public enum FreePort {
         public let description: String
     }
 
+    /// Ports handed out, so two servers of one test process never get the same one.
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// A free port below the kernel's ephemeral range (32768–60999 on Linux): a server there can never clash
+    /// with the source port of an outgoing connection, nor can a client connecting before the server listens
+    /// end up connected to itself.
     public static func find() throws -> Int {
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            let fresh = handedOut.withLock { $0.insert(candidate).inserted }
+            if fresh, isFree(candidate) { return candidate }
+        }
+        throw Failure(description: "no free port found in 20000-31999")
+    }
+
+    private static func isFree(_ port: Int) -> Bool {
         #if canImport(Glibc) || canImport(Musl)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
         let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
-        guard fd >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
 
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0 else { throw Failure(description: "bind(127.0.0.1:0) failed: errno \(errno)") }
-
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                getsockname(fd, $0, &length)
-            }
-        }
-        guard named == 0 else { throw Failure(description: "getsockname() failed: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return bound == 0
     }
 }

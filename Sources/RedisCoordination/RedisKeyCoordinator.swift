@@ -1,6 +1,7 @@
 import Foundation
 import KeyCoordination
 import Logging
+import Metrics
 import RedisClient
 import RotatorCore
 import Synchronization
@@ -21,10 +22,20 @@ public final class RedisKeyCoordinator: KeyCoordinator {
     private let liveNodes = Atomic<Int>(1)
     /// Keys handed out while they had rejections in a row: only their successes need a round trip to reset it.
     private let keysWithRejections = Mutex<Set<Int64>>([])
+    private let roundTrips: Timer
+    private let errors: Counter
+    private let degradedEvents: Counter
+    private let degradedGauge: Gauge
 
     public init(
-        client: RedisClient, policy: CoordinationPolicy = .standard, logger: Logger, clockOverride: (@Sendable () -> Double)? = nil
+        client: RedisClient, policy: CoordinationPolicy = .standard, logger: Logger, clockOverride: (@Sendable () -> Double)? = nil,
+        metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
+        self.roundTrips = Timer(label: "rotator_redis_roundtrip_seconds", factory: metricsFactory)
+        self.errors = Counter(label: "rotator_redis_errors_total", factory: metricsFactory)
+        self.degradedEvents = Counter(label: "rotator_degraded_events_total", factory: metricsFactory)
+        self.degradedGauge = Gauge(label: "rotator_degraded", factory: metricsFactory)
+        self.degradedGauge.record(0)
         self.client = client
         self.policy = policy
         self.logger = logger
@@ -164,9 +175,22 @@ public final class RedisKeyCoordinator: KeyCoordinator {
     private func run(pool: Int64, _ arguments: [String]) async throws -> RESPValue {
         let clock = clockOverride.map { String(format: "%.6f", $0()) } ?? ""
         let argv = [arguments[0], clock] + arguments.dropFirst()
-        let reply = try await client.evalScript(Self.script, keys: Self.keys(pool: pool).map { RedisArgument($0) }, args: argv.map { RedisArgument($0) })
-        recovered()
-        return reply
+        let started = ContinuousClock.now
+        let client = self.client
+        let keys = Self.keys(pool: pool).map { RedisArgument($0) }
+        let args = argv.map { RedisArgument($0) }
+        do {
+            let reply = try await Self.withDeadline(client.configuration.commandTimeout * 2, logger: logger) {
+                try await client.evalScript(Self.script, keys: keys, args: args)
+            }
+            let elapsed = ContinuousClock.now - started
+            roundTrips.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            recovered()
+            return reply
+        } catch {
+            errors.increment()
+            throw error
+        }
     }
 
     /// Runs an operation; when the script says the pool is missing or stale, seeds it and runs it once more.
@@ -200,6 +224,8 @@ public final class RedisKeyCoordinator: KeyCoordinator {
             return true
         }
         if isFirst {
+            degradedEvents.increment()
+            degradedGauge.record(1)
             logger.warning("redis unreachable: selecting keys locally until it returns", metadata: ["error": "\(error)"])
             // Pace locally at the fleet's share of each key's rate.
             for definition in pools.withLock({ Array($0.values) }) { await fallback.syncPool(localDefinition(definition)) }
@@ -212,7 +238,29 @@ public final class RedisKeyCoordinator: KeyCoordinator {
             defer { since = nil }
             return since != nil
         }
-        if wasDegraded { logger.notice("redis reachable again: shared key selection resumed") }
+        if wasDegraded {
+            degradedGauge.record(0)
+            logger.notice("redis reachable again: shared key selection resumed")
+        }
+    }
+
+    /// A bound on every script call, whatever the client does: a request must never wait on Redis for longer.
+    static func withDeadline<T: Sendable>(
+        _ limit: Duration, logger: Logger, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                logger.warning("redis call did not complete in time; selecting locally")
+                throw RedisError.timeout
+            }
+            return value
+        }
     }
 
     private static func apply(field: String, value: String, to merged: inout [Int64: KeyUsageDelta]) {

@@ -1,11 +1,12 @@
 import ConfigCatalog
 import Hummingbird
 import RotatorHTTP
-import RotatorStore
 
-/// `/healthz`: the process answers (with `degraded` details); `/readyz`: the store answers and the catalog is loaded.
+
+/// `/healthz`: the process answers, with `degraded` details. `/readyz`: the catalog is loaded, so the node can
+/// serve; it stays ready through later store or Redis blips (it serves from its cache). Neither waits on the
+/// store: they report the last periodic check, so a hanging database cannot make a probe time out.
 struct HealthRoutes: Sendable {
-    let store: any ConfigStore
     let catalog: ConfigCatalog
     let mode: String
     /// What shared component is unreachable right now (empty when none).
@@ -20,30 +21,25 @@ struct HealthRoutes: Sendable {
 
     func register(on router: Router<RotatorRequestContext>) {
         let mode = self.mode
-        let store = self.store
         let catalog = self.catalog
         let degradation = self.degradation
+        @Sendable func problems() -> [String: String] {
+            var details = degradation()
+            if !catalog.storeReachable { details["store"] = "unreachable: serving from cache, admin writes answer 503" }
+            return details
+        }
         router.get("/healthz") { _, _ in
-            let details = degradation()
+            let details = problems()
             return JSONBody.response(Health(status: "ok", mode: mode, degraded: !details.isEmpty, details: details))
         }
         router.get("/readyz") { _, _ in
-            var details: [String: String] = [:]
-            var ready = true
-            do {
-                try await store.ping()
-                details["store"] = "ok"
-            } catch {
-                details["store"] = "unreachable"
-                ready = false
-            }
-            // Once loaded, a node serves from its cache through store blips: it stays ready.
-            details["config_cache"] = catalog.isLoaded ? "loaded" : "not loaded"
-            ready = catalog.isLoaded
-            let degraded = degradation()
-            details.merge(degraded) { $1 }
+            let ready = catalog.isLoaded
+            let problems = problems()
+            var details = problems
+            details["config_cache"] = ready ? "loaded" : "not loaded"
+            details["store"] = details["store"] ?? "ok"
             return JSONBody.response(
-                Health(status: ready ? "ready" : "not ready", mode: mode, degraded: !degraded.isEmpty || details["store"] != "ok", details: details),
+                Health(status: ready ? "ready" : "not ready", mode: mode, degraded: !problems.isEmpty, details: details),
                 status: ready ? .ok : .serviceUnavailable
             )
         }

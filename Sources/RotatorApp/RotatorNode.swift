@@ -5,14 +5,16 @@ import Foundation
 import Hummingbird
 import KeyCoordination
 import Logging
+import MariaDBDriver
+import Metrics
 import NIOCore
+import Prometheus
 import RotatorAdmin
 import RotatorCore
 import RotatorHTTP
 import RotatorProxy
 import RotatorSQL
 import RotatorStore
-import MariaDBDriver
 import SQLiteDriver
 
 /// One rotator node: store, coordinator, catalog, proxy and admin API wired into a Hummingbird application.
@@ -28,6 +30,8 @@ public struct RotatorNode: Sendable {
     let logger: Logger
     /// Redis-backed sharing between nodes; nil in lightweight mode.
     let sharing: ClusterSharing?
+    /// Everything `/metrics` shows; each node has its own.
+    let metricsRegistry: PrometheusCollectorRegistry
 
     var mode: String { settings.isEnterprise ? "enterprise" : "lightweight" }
 
@@ -43,7 +47,10 @@ public struct RotatorNode: Sendable {
         }
         let database = try await openDatabase(settings: settings, logger: logger)
         let store = SQLConfigStore(database: database, cipher: cipher)
-        let sharing = ClusterSharing.make(settings: settings, policy: coordinationPolicy, logger: logger)
+        let metricsRegistry = PrometheusCollectorRegistry()
+        let sharing = ClusterSharing.make(
+            settings: settings, policy: coordinationPolicy, logger: logger, metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry)
+        )
         let coordinator: any KeyCoordinator = sharing?.coordinator ?? InMemoryKeyCoordinator(policy: coordinationPolicy)
         let catalog = ConfigCatalog(
             store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger
@@ -60,7 +67,7 @@ public struct RotatorNode: Sendable {
         return RotatorNode(
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
             usageFlusher: UsageFlusher(coordinator: coordinator, store: store, logger: logger),
-            database: database, httpClient: httpClient, logger: logger, sharing: sharing
+            database: database, httpClient: httpClient, logger: logger, sharing: sharing, metricsRegistry: metricsRegistry
         )
     }
 
@@ -78,11 +85,19 @@ public struct RotatorNode: Sendable {
             settings: ProxySettings(
                 proxyKeys: secrets.proxyKeys, maxRetries: settings.maxRetries, defaultCooldown: settings.cooldownSeconds,
                 timeout: settings.proxyTimeout, maxBodyBytes: settings.maxBodyBytes
-            )
+            ),
+            metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry))
         ))
         await makeAdminAPI().register(on: router)
         AdminWebUI.register(on: router)
-        HealthRoutes(store: store, catalog: catalog, mode: mode, degradation: { [sharing] in sharing?.degradation() ?? [:] }).register(on: router)
+        let registry = metricsRegistry
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: registry.emitToString()))
+            )
+        }
+        HealthRoutes(catalog: catalog, mode: mode, degradation: { [sharing] in sharing?.degradation() ?? [:] }).register(on: router)
 
         var app = Application(
             router: router,
@@ -103,7 +118,8 @@ public struct RotatorNode: Sendable {
         }
         app.addServices(
             usageFlusher,
-            CatalogRefresher(catalog: catalog, interval: .seconds(30), logger: logger),
+            // A few seconds: how long a node may miss an invalidation message before it notices the version moved.
+            CatalogRefresher(catalog: catalog, interval: .seconds(3), logger: logger),
             HTTPClientShutdown { [sharing] in
                 try await httpClient.shutdown()
                 await sharing?.shutdown()
@@ -126,8 +142,10 @@ extension RotatorNode {
             }
         case .mysql:
             guard let mysql = settings.mysql else { throw SettingsError("DB_TYPE=mysql needs DB_HOST or DATABASE_URL") }
+            // Short timeouts: with the database gone, an admin write answers 503 within seconds instead of hanging.
             let connection = MariaDBConnectionSettings(
-                host: mysql.host, port: mysql.port, user: mysql.user, password: mysql.password, database: mysql.database
+                host: mysql.host, port: mysql.port, user: mysql.user, password: mysql.password, database: mysql.database,
+                connectTimeout: .seconds(2), readTimeout: .seconds(4), writeTimeout: .seconds(4)
             )
             var lastError: (any Error)?
             for attempt in 0..<30 {

@@ -18,6 +18,7 @@ struct ProxyAttempt {
     let coordinator: any KeyCoordinator
     let catalog: ConfigCatalog
     let settings: ProxySettings
+    let metrics: ProxyMetrics
     let logger: Logger
     let fields: AccessLogFields
     let buildRequest: @Sendable (_ secret: String) throws -> HTTPClientRequest
@@ -33,6 +34,7 @@ struct ProxyAttempt {
 
     func run(using client: HTTPClient) async throws -> Response {
         let poolID = pool.config.id
+        let slug = pool.config.slug
         let started = ContinuousClock.now
         let deadline = started + .milliseconds(Int64(settings.timeout * 1000))
         // Keys that failed this request: skipped while any other key can serve it.
@@ -68,14 +70,18 @@ struct ProxyAttempt {
                 continue
             }
             attempts += 1
+            metrics.keySelected(slug: slug)
+            if attempts > 1 { metrics.retried(slug: slug) }
             fields.update {
                 $0.keyID = keyID
                 $0.retries = attempts - 1
             }
             let request = try buildRequest(secret)
             let response: HTTPClientResponse
+            let sent = ContinuousClock.now
             do {
                 response = try await client.execute(request, deadline: .now() + .hours(24), logger: logger)
+                metrics.upstreamAnswered(slug: slug, after: ContinuousClock.now - sent)
             } catch {
                 await coordinator.report(.upstreamFailure(reason: "upstream unreachable: \(Self.describe(error))"), key: keyID, pool: poolID)
                 logger.debug("upstream transport error", metadata: ["key_id": "\(keyID)", "error": "\(Self.describe(error))"])
@@ -99,10 +105,13 @@ struct ProxyAttempt {
             case .rateLimited:
                 let cooldown = RateLimitReset.seconds(headers: response.headers, body: body) ?? settings.defaultCooldown
                 await coordinator.report(.rateLimited(cooldown: cooldown), key: keyID, pool: poolID)
+                metrics.cooledDown(slug: slug)
                 logger.debug("key cooled down", metadata: ["key_id": "\(keyID)", "seconds": "\(cooldown)"])
             case .keyRejected:
                 let effect = await coordinator.report(.rejected(reason: "upstream answered \(status)"), key: keyID, pool: poolID)
+                metrics.quarantined(slug: slug)
                 if effect == .invalidated {
+                    metrics.invalidated(slug: slug)
                     let catalog = self.catalog
                     let configID = poolID
                     Task { await catalog.invalidateKey(id: keyID, configID: configID, reason: "upstream answered \(status) repeatedly") }
@@ -159,6 +168,7 @@ struct ProxyAttempt {
             return try finalAnswer(after: nil, soonestFree: 1)
         }
         if let soonestFree {
+            metrics.allKeysCooling(slug: pool.config.slug)
             let seconds = max(1, Int(soonestFree.rounded(.up)))
             throw proxyError(.tooManyRequests, .rateLimited,
                              "every key of '\(pool.config.slug)' is rate limited; retry after \(seconds) s", format: format,

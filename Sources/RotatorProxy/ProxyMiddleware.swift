@@ -19,12 +19,17 @@ public struct ProxyMiddleware: RouterMiddleware {
     private let coordinator: any KeyCoordinator
     private let httpClient: HTTPClient
     private let settings: ProxySettings
+    private let metrics: ProxyMetrics
 
-    public init(catalog: ConfigCatalog, coordinator: any KeyCoordinator, httpClient: HTTPClient, settings: ProxySettings) {
+    public init(
+        catalog: ConfigCatalog, coordinator: any KeyCoordinator, httpClient: HTTPClient, settings: ProxySettings,
+        metrics: ProxyMetrics = ProxyMetrics()
+    ) {
         self.catalog = catalog
         self.coordinator = coordinator
         self.httpClient = httpClient
         self.settings = settings
+        self.metrics = metrics
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -40,7 +45,18 @@ public struct ProxyMiddleware: RouterMiddleware {
         let afterPrefix = path.dropFirst(kind.pathPrefix.utf8.count + 2)
         let slug = afterPrefix.prefix { $0 != "/" }
         let rest = afterPrefix.dropFirst(slug.count)
-        return try await forward(request, context: context, kind: kind, slug: String(slug), rest: rest)
+        // Label metrics with configured slugs only: a client must not be able to mint label values.
+        let pool = catalog.pool(slug: String(slug))
+        let label = pool?.config.slug ?? "unknown"
+        let format = kind == .generic ? "generic" : pool?.config.apiFormat.rawValue ?? "unknown"
+        do {
+            let response = try await forward(request, context: context, kind: kind, slug: String(slug), rest: rest)
+            metrics.requestFinished(slug: label, status: Int(response.status.code), format: format)
+            return response
+        } catch let error as APIError {
+            metrics.requestFinished(slug: label, status: Int(error.status.code), format: format)
+            throw error
+        }
     }
 
     private func forward(_ request: Request, context: Context, kind: ProxyRouteKind, slug: String, rest: Substring) async throws -> Response {
@@ -89,8 +105,8 @@ public struct ProxyMiddleware: RouterMiddleware {
         let requestBody = body
         let method = HTTPMethod(rawValue: request.method.rawValue)
         let attempt = ProxyAttempt(
-            pool: pool, format: format, coordinator: coordinator, catalog: catalog, settings: settings, logger: context.logger,
-            fields: context.accessLogFields
+            pool: pool, format: format, coordinator: coordinator, catalog: catalog, settings: settings, metrics: metrics,
+            logger: context.logger, fields: context.accessLogFields
         ) { secret in
             var headers = baseHeaders
             var query = upstreamQuery

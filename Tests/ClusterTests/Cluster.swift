@@ -14,8 +14,9 @@ final class Cluster: Sendable {
 
     let redis: RedisTestServer
     let mariadb: MariaDBTestServer
-    let mock: RunningMockUpstream
-    let mockState: MockUpstreamState
+    let mock: MockUpstreamProcess
+    /// Its own client (own connection pool), apart from anything else in the test process.
+    let client: HTTPClient
     let nodes: [ManagedProcess]
     let ports: [Int]
     let directory: String
@@ -26,20 +27,21 @@ final class Cluster: Sendable {
         return root.appendingPathComponent(".build/debug/rotator").path
     }
 
-    static func start(nodes count: Int = 3, mockState: MockUpstreamState = MockUpstreamState()) async throws -> Cluster {
+    static func start(nodes count: Int = 3) async throws -> Cluster {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rotator-cluster-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let redis = try await RedisTestServer.start()
         let mariadb = try await ClusterDatabase.server()
         let database = "cluster_\(UUID().uuidString.prefix(8).lowercased())"
         try await mariadb.makeDatabase(named: database)
-        let mock = try await MockUpstreamServer.start(state: mockState)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let mock = try await MockUpstreamProcess.start(directory: directory, client: client)
         var nodes: [ManagedProcess] = []
         var ports: [Int] = []
         for index in 0..<count {
             let port = try FreePort.find()
             let environment = [
-                "BACKEND_PORT": String(port), "BIND_HOST": "127.0.0.1", "LOG_LEVEL": "info",
+                "BACKEND_PORT": String(port), "BIND_HOST": "127.0.0.1", "LOG_LEVEL": "debug",
                 "DATABASE_URL": "mysql://root@127.0.0.1:\(mariadb.port)/\(database)",
                 "REDIS_URL": "redis://127.0.0.1:\(redis.port)/0",
                 "ADMIN_PASSWORD": adminPassword, "JWT_SECRET": "cluster-jwt-secret-0123456789abcdef",
@@ -51,28 +53,41 @@ final class Cluster: Sendable {
             ))
             ports.append(port)
         }
-        let cluster = Cluster(redis: redis, mariadb: mariadb, mock: mock, mockState: mockState, nodes: nodes, ports: ports, directory: directory)
+        let cluster = Cluster(redis: redis, mariadb: mariadb, mock: mock, client: client, nodes: nodes, ports: ports, directory: directory)
         for index in 0..<count { try await cluster.waitReady(index) }
         return cluster
     }
 
     private init(
-        redis: RedisTestServer, mariadb: MariaDBTestServer, mock: RunningMockUpstream, mockState: MockUpstreamState, nodes: [ManagedProcess],
+        redis: RedisTestServer, mariadb: MariaDBTestServer, mock: MockUpstreamProcess, client: HTTPClient, nodes: [ManagedProcess],
         ports: [Int], directory: String
     ) {
         self.redis = redis
         self.mariadb = mariadb
         self.mock = mock
-        self.mockState = mockState
+        self.client = client
         self.nodes = nodes
         self.ports = ports
         self.directory = directory
+    }
+
+    /// Starts a cluster, runs `body`, and stops every process whatever happened.
+    static func run(nodes count: Int = 3, _ body: (Cluster) async throws -> Void) async throws {
+        let cluster = try await start(nodes: count)
+        do {
+            try await body(cluster)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
     }
 
     func stop() async {
         for node in nodes { await node.stop(grace: .seconds(3)) }
         await mock.stop()
         redis.stop()
+        try? await client.shutdown()
     }
 
     func waitReady(_ index: Int, timeout: Duration = .seconds(60)) async throws {
@@ -100,12 +115,13 @@ final class Cluster: Sendable {
               timeout: TimeAmount = .seconds(15)) async throws -> Reply {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(ports[node])\(path)")
         request.method = method
+        request.headers.add(name: "Connection", value: "close")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.body = .bytes(ByteBuffer(string: body))
             request.headers.add(name: "Content-Type", value: "application/json")
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let response = try await client.execute(request, timeout: timeout)
         return Reply(status: Int(response.status.code), headers: response.headers, body: try await response.body.collect(upTo: 16 << 20))
     }
 

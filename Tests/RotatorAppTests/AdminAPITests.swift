@@ -1,4 +1,5 @@
 import Foundation
+import MockUpstream
 import NIOHTTP1
 import RotatorAdmin
 import Testing
@@ -149,5 +150,29 @@ import Testing
         let ready = try await node.send(.GET, "/readyz")
         #expect(ready.status == 200, "\(ready.text)")
         #expect(ready.headers.first(name: "x-request-id") != nil)
+    }
+}
+
+@Suite(.serialized) struct MetricsEndpointTests {
+    @Test func prometheusTextShowsProxyTraffic() async throws {
+        let state = MockUpstreamState()
+        let keys = sampleKeys(2, prefix: "sk-metrics")
+        state.setProfile(KeyProfile(forceRateLimitRetryAfter: 30), forKey: keys[0])
+        let node = try await TestNode.start(mockState: state)
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "metered")
+        try await node.addKeys(configID: id, keys)
+        for _ in 0..<3 { _ = try await node.proxy("metered") }
+        _ = try await node.proxy("nobody-knows-this-slug")
+        let reply = try await node.send(.GET, "/metrics")
+        #expect(reply.status == 200)
+        #expect(reply.headers.first(name: "content-type")?.hasPrefix("text/plain") == true)
+        let text = reply.text
+        #expect(text.contains(#"rotator_requests_total{slug="metered",status="200",format="openai_compatible"} 3"#), "\(text)")
+        #expect(text.contains(#"rotator_cooldowns_total{slug="metered"} 1"#))
+        #expect(text.contains(#"rotator_retries_total{slug="metered"} 1"#))
+        #expect(text.contains("rotator_upstream_latency_seconds_bucket"))
+        #expect(text.contains(#"slug="unknown""#), "unknown slugs share one label value")
+        #expect(!text.contains("nobody-knows-this-slug"))
     }
 }

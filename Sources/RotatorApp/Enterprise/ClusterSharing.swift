@@ -2,6 +2,7 @@ import ConfigCatalog
 import Foundation
 import KeyCoordination
 import Logging
+import Metrics
 import RedisClient
 import RedisCoordination
 import RotatorAdmin
@@ -16,8 +17,13 @@ final class ClusterSharing: Sendable {
     let publisher: RedisChangePublisher
     let nodeID: String
     let logger: Logger
+    let metricsFactory: any MetricsFactory
 
-    private init(client: RedisClient, subscriber: RedisSubscriber, coordinator: RedisKeyCoordinator, nodeID: String, logger: Logger) {
+    private init(
+        client: RedisClient, subscriber: RedisSubscriber, coordinator: RedisKeyCoordinator, nodeID: String, logger: Logger,
+        metricsFactory: any MetricsFactory
+    ) {
+        self.metricsFactory = metricsFactory
         self.client = client
         self.subscriber = subscriber
         self.coordinator = coordinator
@@ -27,14 +33,16 @@ final class ClusterSharing: Sendable {
     }
 
     /// Nil unless `CACHE_TYPE=redis` (or `REDIS_URL`).
-    static func make(settings: Settings, policy: CoordinationPolicy, logger: Logger) -> ClusterSharing? {
+    static func make(settings: Settings, policy: CoordinationPolicy, logger: Logger, metricsFactory: any MetricsFactory) -> ClusterSharing? {
         guard settings.cacheType == .redis, let redis = settings.redis else { return nil }
         let configuration = RedisConfiguration(host: redis.host, port: redis.port, password: redis.password, database: redis.database)
         let client = RedisClient(configuration: configuration, logger: logger)
         let subscriber = RedisSubscriber(configuration: configuration, logger: logger)
-        let coordinator = RedisKeyCoordinator(client: client, policy: policy, logger: logger)
+        let coordinator = RedisKeyCoordinator(client: client, policy: policy, logger: logger, metricsFactory: metricsFactory)
         let nodeID = "\(ProcessInfo.processInfo.hostName)-\(settings.port)-\(UUID().uuidString.prefix(8).lowercased())"
-        return ClusterSharing(client: client, subscriber: subscriber, coordinator: coordinator, nodeID: nodeID, logger: logger)
+        return ClusterSharing(
+            client: client, subscriber: subscriber, coordinator: coordinator, nodeID: nodeID, logger: logger, metricsFactory: metricsFactory
+        )
     }
 
     func services(catalog: ConfigCatalog, settings: Settings) -> [any Service] {
@@ -43,7 +51,7 @@ final class ClusterSharing: Sendable {
             started_at: Date().timeIntervalSince1970, last_seen: 0
         )
         return [
-            InvalidationListener(subscriber: subscriber, catalog: catalog, logger: logger),
+            InvalidationListener(subscriber: subscriber, catalog: catalog, logger: logger, metricsFactory: metricsFactory),
             NodeHeartbeat(client: client, coordinator: coordinator, node: info, interval: .seconds(2), logger: logger),
         ]
     }
@@ -61,8 +69,8 @@ final class ClusterSharing: Sendable {
         return nodes.map { ClusterNode(id: $0.id, address: $0.address, mode: $0.mode, lastSeen: Date(timeIntervalSince1970: $0.last_seen)) }
     }
 
+    /// The subscriber is closed by its listener when that service stops; this closes the command client.
     func shutdown() async {
-        await subscriber.shutdown()
         await client.shutdown()
     }
 }

@@ -1,5 +1,6 @@
 import ConfigCatalog
 import Logging
+import Metrics
 import RedisClient
 import ServiceLifecycle
 import Synchronization
@@ -11,8 +12,10 @@ final class InvalidationListener: Service, Sendable {
     private let catalog: ConfigCatalog
     private let logger: Logger
     private let received = Atomic<Int>(0)
+    private let invalidations: Counter
 
-    init(subscriber: RedisSubscriber, catalog: ConfigCatalog, logger: Logger) {
+    init(subscriber: RedisSubscriber, catalog: ConfigCatalog, logger: Logger, metricsFactory: any MetricsFactory) {
+        self.invalidations = Counter(label: "rotator_cache_invalidations_total", factory: metricsFactory)
         self.subscriber = subscriber
         self.catalog = catalog
         self.logger = logger
@@ -26,6 +29,7 @@ final class InvalidationListener: Service, Sendable {
             switch event {
             case .message(let payload):
                 received.add(1, ordering: .relaxed)
+                invalidations.increment()
                 await handle(String(decoding: payload, as: UTF8.self))
             case .resubscribed:
                 logger.notice("invalidation channel back after a gap: reloading every config")
