@@ -3,12 +3,15 @@ import Hummingbird
 import RotatorHTTP
 
 
-/// `/healthz`: the process answers, with `degraded` details. `/readyz`: the catalog is loaded, so the node can
-/// serve; it stays ready through later store or Redis blips (it serves from its cache). Neither waits on the
-/// store: they report the last periodic check, so a hanging database cannot make a probe time out.
+/// `/healthz`: the process answers, with `degraded` details. `/readyz`: the catalog is loaded and, on one node
+/// with its own SQLite file, the store answers. An enterprise node stays ready through later MySQL or Redis
+/// blips (it serves from its cache). Neither probe waits on the store: they report the last periodic check,
+/// so a hanging database cannot make a probe time out.
 struct HealthRoutes: Sendable {
     let catalog: ConfigCatalog
     let mode: String
+    /// Lightweight mode: a node whose local store fails is not ready.
+    let readinessNeedsStore: Bool
     /// What shared component is unreachable right now (empty when none).
     let degradation: @Sendable () -> [String: String]
 
@@ -32,8 +35,9 @@ struct HealthRoutes: Sendable {
             let details = problems()
             return JSONBody.response(Health(status: "ok", mode: mode, degraded: !details.isEmpty, details: details))
         }
+        let readinessNeedsStore = self.readinessNeedsStore
         router.get("/readyz") { _, _ in
-            let ready = catalog.isLoaded
+            let ready = catalog.isLoaded && (!readinessNeedsStore || catalog.storeReachable)
             let problems = problems()
             var details = problems
             details["config_cache"] = ready ? "loaded" : "not loaded"

@@ -97,7 +97,7 @@ public struct RotatorNode: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: registry.emitToString()))
             )
         }
-        HealthRoutes(catalog: catalog, mode: mode, degradation: { [sharing] in sharing?.degradation() ?? [:] }).register(on: router)
+        HealthRoutes(catalog: catalog, mode: mode, readinessNeedsStore: !settings.isEnterprise, degradation: { [sharing] in sharing?.degradation() ?? [:] }).register(on: router)
 
         var app = Application(
             router: router,

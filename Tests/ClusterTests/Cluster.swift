@@ -77,6 +77,10 @@ final class Cluster: Sendable {
         do {
             try await body(cluster)
         } catch {
+            if ProcessInfo.processInfo.environment["CLUSTER_KEEP_ON_FAILURE"] == "1" {
+                FileHandle.standardError.write(Data("CLUSTER-FAILED \(cluster.directory) ports \(cluster.ports)\n".utf8))
+                try? await Task.sleep(for: .seconds(40))
+            }
             await cluster.stop()
             throw error
         }
