@@ -21,7 +21,8 @@ extension RotatorNode {
         var lines = [
             "",
             "API Key Rotator listening on \(settings.host):\(settings.port)",
-            "  admin API:   \(settings.publicBaseURL)/admin  (user '\(settings.adminUsername)')",
+            "  admin page:  \(settings.publicBaseURL)/  (user '\(settings.adminUsername)')",
+            "  admin API:   \(settings.publicBaseURL)/admin  (OpenAPI: /admin/openapi.json)",
             "  proxy:       \(settings.publicBaseURL)/llm/<slug>/...  and  \(settings.publicBaseURL)/proxy/<slug>/...",
             "  data:        \(settings.databasePath)",
         ]
