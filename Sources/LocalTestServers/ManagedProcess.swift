@@ -93,9 +93,24 @@ public final class ManagedProcess: Sendable {
     }
 
     /// Sends `signal` (SIGSTOP, SIGCONT, SIGKILL, ...) to the process if it is still running.
+    /// A SIGSTOP returns only once the process is really stopped: signals are delivered asynchronously, and a
+    /// test that pauses a server must not race a request that slips in first.
     public func kill(signal: Int32) {
         guard isRunning else { return }
         Self.send(signal, to: pid)
+        if signal == SIGSTOP { waitForState("T", timeout: 2) }
+    }
+
+    /// Polls `/proc/<pid>/stat` until the process is in `state` (Linux; elsewhere it returns at once).
+    private func waitForState(_ state: Character, timeout: Double) {
+        let path = "/proc/\(pid)/stat"
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard let stat = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+            // The state follows the parenthesised command name: "pid (name) S ...".
+            if let close = stat.lastIndex(of: ")"), stat[stat.index(after: close)...].dropFirst().first == state { return }
+            usleep(1_000)
+        }
     }
 
     /// Waits until the process has exited. Returns false if it is still running after `timeout`.
