@@ -184,7 +184,7 @@ public final class RedisKeyCoordinator: KeyCoordinator {
                 try await client.evalScript(Self.script, keys: keys, args: args)
             }
             let elapsed = ContinuousClock.now - started
-            roundTrips.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            roundTrips.recordNanoseconds(elapsed.nanoseconds)
             recovered()
             return reply
         } catch {

@@ -1,4 +1,5 @@
 import Metrics
+import RotatorCore
 
 /// What the proxy counts, through swift-metrics (Prometheus in production, nothing in unit tests).
 /// Slug labels only ever hold configured slugs, so a client cannot blow up label cardinality.
@@ -27,11 +28,5 @@ public struct ProxyMetrics: Sendable {
 
     private func count(_ label: String, _ slug: String) {
         Counter(label: label, dimensions: [("slug", slug)], factory: factory).increment()
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

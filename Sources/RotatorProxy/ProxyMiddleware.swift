@@ -50,7 +50,7 @@ public struct ProxyMiddleware: RouterMiddleware {
         let label = pool?.config.slug ?? "unknown"
         let format = kind == .generic ? "generic" : pool?.config.apiFormat.rawValue ?? "unknown"
         do {
-            let response = try await forward(request, context: context, kind: kind, slug: String(slug), rest: rest)
+            let response = try await forward(request, context: context, kind: kind, slug: String(slug), pool: pool, rest: rest)
             metrics.requestFinished(slug: label, status: Int(response.status.code), format: format)
             return response
         } catch let error as APIError {
@@ -59,14 +59,16 @@ public struct ProxyMiddleware: RouterMiddleware {
         }
     }
 
-    private func forward(_ request: Request, context: Context, kind: ProxyRouteKind, slug: String, rest: Substring) async throws -> Response {
+    private func forward(
+        _ request: Request, context: Context, kind: ProxyRouteKind, slug: String, pool: ServingPool?, rest: Substring
+    ) async throws -> Response {
         context.accessLogFields.update { $0.slug = slug }
         let defaultFormat: APIFormat? = kind == .llm ? .openAICompatible : nil
         guard catalog.isLoaded else {
             throw proxyError(.serviceUnavailable, .upstreamUnavailable, "this node has not loaded its configuration yet; retry shortly",
                              format: defaultFormat, headers: [.retryAfter: "1"])
         }
-        guard let pool = catalog.pool(slug: slug) else {
+        guard let pool else {
             throw proxyError(.notFound, .notFound, "no proxy config with slug '\(slug)'", format: defaultFormat)
         }
         let config = pool.config
