@@ -10,9 +10,9 @@ run:
 test:
 	scripts/test.sh
 
-## The multi-node suite (3 rotator processes, Redis, MariaDB); opt-in while a flaky hang is investigated.
+## Only the multi-node suite (3 rotator processes, Redis, MariaDB); `make test` runs it too.
 test-cluster:
-	ROTATOR_CLUSTER_TESTS=1 scripts/test.sh --filter ClusterTests
+	scripts/test.sh --filter ClusterTests
 
 build:
 	swift build

@@ -37,7 +37,11 @@ struct ProxyAttempt {
         let slug = pool.config.slug
         let started = ContinuousClock.now
         let deadline = started + .milliseconds(Int64(settings.timeout * 1000))
-        // Keys that failed this request: skipped while any other key can serve it.
+        var secrets = pool.secrets
+        // Keys the coordinator offered that this node's cache does not hold: another node has already synced a
+        // newer version of the pool into the shared coordinator. Skipped for the whole request.
+        var unknown = Set<Int64>()
+        // Keys that failed this request, plus the unknown ones: skipped while any other key can serve it.
         var excluded = Set<Int64>()
         var retries = 0
         var attempts = 0
@@ -51,21 +55,31 @@ struct ProxyAttempt {
             case .empty:
                 return try finalAnswer(after: lastFailure, soonestFree: nil)
             case .unavailable(let wait):
-                if wait <= 0, !excluded.isEmpty {
+                if wait <= 0 {
+                    guard unknown.isEmpty || excluded != unknown else {
+                        // Only keys this node does not know yet are free: its cache is behind the coordinator.
+                        throw proxyError(.serviceUnavailable, .upstreamUnavailable,
+                                         "the keys of '\(slug)' are being updated on this node; retry shortly", format: format,
+                                         headers: [.retryAfter: "1"])
+                    }
                     // Only keys that already failed this request (with 5xx) are free: let them serve the retry.
-                    excluded.removeAll()
+                    excluded = unknown
                     continue
                 }
                 let remaining = deadline - ContinuousClock.now
                 if wait <= settings.pacingMaxWait, .milliseconds(Int64(wait * 1000)) < remaining {
                     try await Task.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up)) + 1))
-                    excluded.removeAll()
+                    excluded = unknown
                     continue
                 }
                 return try finalAnswer(after: lastFailure, soonestFree: wait)
             }
-            guard let secret = pool.secrets[keyID] else {
-                // The coordinator knows a key this cache entry no longer has (a refresh is in flight).
+            if secrets[keyID] == nil, let fresher = catalog.pool(configID: poolID)?.secrets, fresher[keyID] != nil {
+                // The catalog has caught up since this request started.
+                secrets = fresher
+            }
+            guard let secret = secrets[keyID] else {
+                unknown.insert(keyID)
                 excluded.insert(keyID)
                 continue
             }

@@ -5,12 +5,10 @@ import NIOHTTP1
 import Testing
 
 let clusterTestsEnabled =
-    ProcessInfo.processInfo.environment["ROTATOR_CLUSTER_TESTS"] == "1" && RedisTestServer.shouldRun && MariaDBTestServer.shouldRunTests
+    ProcessInfo.processInfo.environment["ROTATOR_CLUSTER_TESTS"] != "0" && RedisTestServer.shouldRun && MariaDBTestServer.shouldRunTests
 
 /// The enterprise deployment, for real: 3 rotator processes, one Redis, one MariaDB, one mock upstream.
-/// Opt-in (`ROTATOR_CLUSTER_TESTS=1`, `make test-cluster`) until an intermittent hang is fixed: in roughly one
-/// run in three, a node accepts a proxy request right after start-up and never answers it (all its threads
-/// idle, so a task waits on something that never comes). Enterprise mode is not claimed done until it is.
+/// Part of the default suite (about 2 minutes); `ROTATOR_CLUSTER_TESTS=0` skips it locally.
 @Suite(.serialized, .enabled(if: clusterTestsEnabled))
 struct ClusterTests {
     /// (1) An edit on node 0 is seen by nodes 1 and 2; propagation p50/p99 over 100 edits.

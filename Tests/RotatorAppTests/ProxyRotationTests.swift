@@ -1,4 +1,5 @@
 import Foundation
+import KeyCoordination
 import MockUpstream
 import NIOHTTP1
 import Testing
@@ -160,5 +161,32 @@ import Testing
         let reply = try await node.proxy("empty")
         #expect(reply.status == 503)
         #expect(reply.text.contains("add keys"))
+    }
+
+    /// In a cluster another node can sync a newer version of a pool into the shared coordinator before this
+    /// node's cache has it: the coordinator then offers keys this node cannot use. The request must use the keys
+    /// it knows, or answer at once when there are none, never spin.
+    @Test func keysTheCacheDoesNotHoldYetAreSkipped() async throws {
+        let node = try await TestNode.start()
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "ahead")
+        try await node.addKeys(configID: id, sampleKeys(1, prefix: "sk-ahead"))
+        let known = try #require(try await node.keys(configID: id).first?["id"] as? Int)
+        let pool = try #require(node.node.catalog.pool(configID: Int64(id)))
+
+        // The coordinator is ahead: one unknown key beside the known one.
+        await node.node.coordinator.syncPool(PoolDefinition(id: Int64(id), keyIDs: [Int64(known), 9_001], pacingInterval: 0,
+                                                            version: pool.config.version + 1))
+        for _ in 0..<6 { #expect(try await node.proxy("ahead").status == 200) }
+
+        // Only unknown keys: a prompt 503 with a retry hint.
+        await node.node.coordinator.syncPool(PoolDefinition(id: Int64(id), keyIDs: [9_001, 9_002], pacingInterval: 0,
+                                                            version: pool.config.version + 2))
+        let started = ContinuousClock.now
+        let reply = try await node.proxy("ahead")
+        #expect(reply.status == 503, "\(reply.text)")
+        #expect(reply.headers.first(name: "retry-after") == "1")
+        #expect(reply.text.contains("being updated"))
+        #expect(ContinuousClock.now - started < .seconds(4), "answered, not spinning until a timeout")
     }
 }
