@@ -77,7 +77,8 @@ struct ClusterTests {
         }
     }
 
-    /// (4) Redis killed and restarted, (5) FLUSHALL, (6) a node SIGKILLed, under steady traffic: no client errors.
+    /// (4) Redis killed and restarted, then paused with SIGSTOP, (5) FLUSHALL, (6) a node SIGKILLed, under steady
+    /// traffic: no client errors.
     @Test func survivesRedisLossFlushAndANodeKill() async throws {
         try await Cluster.run { cluster in
             let token = try await cluster.token()
@@ -111,6 +112,19 @@ struct ClusterTests {
             #expect(metrics.contains("rotator_degraded 0"))
             #expect(metrics.contains("rotator_redis_roundtrip_seconds_bucket"))
             #expect(metrics.contains("rotator_redis_errors_total"))
+
+            // A Redis that stops answering without closing its sockets (SIGSTOP): calls time out once, then
+            // the nodes select locally until it answers again.
+            cluster.redis.pause()
+            let duringPause = try await traffic(60, nodes: [0, 1, 2])
+            let pausedHealth = try await cluster.send(1, .GET, "/healthz").object()
+            cluster.redis.resume()
+            try await Task.sleep(for: .seconds(3))
+            let afterResume = try await traffic(30, nodes: [0, 1, 2])
+            print("redis paused: \(duringPause); after resume: \(afterResume)")
+            #expect(duringPause == [200: 60], "SIGSTOP: \(duringPause)")
+            #expect(pausedHealth["degraded"] as? Bool == true, "\(pausedHealth)")
+            #expect(afterResume == [200: 30])
 
             _ = try await RedisFlush.flushAll(port: cluster.redis.port)
             let afterFlush = try await traffic(60, nodes: [0, 1, 2])
