@@ -23,7 +23,9 @@ struct Admission: Sendable {
     /// Global plus the key's profile; the request's own `x-mock-latency-ms` is added by the responder.
     var latencyMilliseconds: Int
     var retryAfterStyle: RetryAfterStyle
+    /// The key's profile over the server's settings; the request's `x-mock-chunks*` headers override both.
+    var chunks: Int
+    var chunkDelayMilliseconds: Int
     /// 1-based request number since the last reset, used to make response ids unique yet repeatable.
     var sequence: Int
-    var settings: MockUpstreamSettings
 }

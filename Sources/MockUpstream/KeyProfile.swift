@@ -20,6 +20,10 @@ public struct KeyProfile: Sendable, Equatable {
     public var latencyMilliseconds: Int
     /// How 429 answers for this key express their retry hint.
     public var retryAfterStyle: RetryAfterStyle
+    /// Content chunks of a streamed answer for this key (the server's `--chunks` when nil).
+    public var streamChunks: Int?
+    /// Pause between streamed chunks for this key (the server's `--chunk-delay-ms` when nil).
+    public var chunkDelayMilliseconds: Int?
 
     public init(
         revoked: Bool = false,
@@ -28,7 +32,9 @@ public struct KeyProfile: Sendable, Equatable {
         failureStatus: Int? = nil,
         failureRate: Double = 1,
         latencyMilliseconds: Int = 0,
-        retryAfterStyle: RetryAfterStyle = .seconds
+        retryAfterStyle: RetryAfterStyle = .seconds,
+        streamChunks: Int? = nil,
+        chunkDelayMilliseconds: Int? = nil
     ) {
         self.revoked = revoked
         self.rateLimitPerSecond = rateLimitPerSecond
@@ -37,12 +43,15 @@ public struct KeyProfile: Sendable, Equatable {
         self.failureRate = failureRate
         self.latencyMilliseconds = latencyMilliseconds
         self.retryAfterStyle = retryAfterStyle
+        self.streamChunks = streamChunks.map { max(0, $0) }
+        self.chunkDelayMilliseconds = chunkDelayMilliseconds.map { max(0, $0) }
     }
 }
 
 extension KeyProfile: Codable {
     enum CodingKeys: String, CodingKey {
-        case revoked, rateLimitPerSecond, forceRateLimitRetryAfter, failureStatus, failureRate, latencyMilliseconds, retryAfterStyle
+        case revoked, rateLimitPerSecond, forceRateLimitRetryAfter, failureStatus, failureRate, latencyMilliseconds, retryAfterStyle, streamChunks,
+            chunkDelayMilliseconds
     }
 
     /// Every field is optional in JSON, so a profile file or `PUT /__mock/profiles/{key}` names only what differs.
@@ -56,7 +65,9 @@ extension KeyProfile: Codable {
             failureStatus: try container.decodeIfPresent(Int.self, forKey: .failureStatus),
             failureRate: try container.decodeIfPresent(Double.self, forKey: .failureRate) ?? defaults.failureRate,
             latencyMilliseconds: try container.decodeIfPresent(Int.self, forKey: .latencyMilliseconds) ?? defaults.latencyMilliseconds,
-            retryAfterStyle: try container.decodeIfPresent(RetryAfterStyle.self, forKey: .retryAfterStyle) ?? defaults.retryAfterStyle
+            retryAfterStyle: try container.decodeIfPresent(RetryAfterStyle.self, forKey: .retryAfterStyle) ?? defaults.retryAfterStyle,
+            streamChunks: try container.decodeIfPresent(Int.self, forKey: .streamChunks),
+            chunkDelayMilliseconds: try container.decodeIfPresent(Int.self, forKey: .chunkDelayMilliseconds)
         )
     }
 }

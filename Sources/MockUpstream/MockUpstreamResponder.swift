@@ -49,8 +49,8 @@ struct MockUpstreamResponder: HTTPResponder {
         let reply = Reply(
             keySuffix: credential.suffix,
             sequence: admission.sequence,
-            chunks: overrides.chunks ?? max(0, admission.settings.chunks),
-            chunkDelay: .milliseconds(overrides.chunkDelayMilliseconds ?? max(0, admission.settings.chunkDelayMilliseconds))
+            chunks: overrides.chunks ?? admission.chunks,
+            chunkDelay: .milliseconds(overrides.chunkDelayMilliseconds ?? admission.chunkDelayMilliseconds)
         )
         var response: Response
         switch route {

@@ -155,8 +155,9 @@ public final class MockUpstreamState: Sendable {
                 outcome: outcome,
                 latencyMilliseconds: storage.settings.latencyMilliseconds + (key == nil ? 0 : profile.latencyMilliseconds),
                 retryAfterStyle: profile.retryAfterStyle,
-                sequence: storage.sequence,
-                settings: storage.settings
+                chunks: max(0, profile.streamChunks ?? storage.settings.chunks),
+                chunkDelayMilliseconds: max(0, profile.chunkDelayMilliseconds ?? storage.settings.chunkDelayMilliseconds),
+                sequence: storage.sequence
             )
         }
     }

@@ -9,8 +9,8 @@ let usage = """
 
       --profiles FILE   JSON object mapping key -> profile, e.g. {"sk-a": {"rateLimitPerSecond": 5}}; the key "*"
                         sets the default profile. Profile fields: revoked, rateLimitPerSecond, forceRateLimitRetryAfter,
-                        failureStatus, failureRate, latencyMilliseconds, retryAfterStyle
-                        (seconds | httpDate | openAIResetHeaders | geminiRetryInfo | none).
+                        failureStatus, failureRate, latencyMilliseconds, streamChunks,
+                        chunkDelayMilliseconds, retryAfterStyle (seconds | httpDate | openAIResetHeaders | geminiRetryInfo | none).
       --record-limit N  recent requests kept for GET /__mock/requests; 0 turns recording off.
     """
 

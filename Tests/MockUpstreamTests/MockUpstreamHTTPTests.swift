@@ -217,6 +217,27 @@ struct MockUpstreamHTTPTests {
         }
     }
 
+    @Test func streamShapeComesFromTheKeysProfileUnlessTheRequestSetsIt() async throws {
+        let state = MockUpstreamState(
+            settings: MockUpstreamSettings(chunks: 2),
+            profiles: ["sk-long-0001": KeyProfile(streamChunks: 7, chunkDelayMilliseconds: 0)]
+        )
+        try await MockUpstreamFixture.run(state) { mock in
+            func contentEvents(key: String, headers: [(String, String)] = []) async throws -> Int {
+                let response = try await mock.send(
+                    "POST", "/v1/chat/completions", headers: [("Authorization", "Bearer \(key)")] + headers, body: #"{"stream":true}"#
+                )
+                return response.body.split(separator: "\n").filter { $0.contains(#""content":"#) }.count
+            }
+            let fromProfile = try await contentEvents(key: "sk-long-0001")
+            let fromSettings = try await contentEvents(key: "sk-other-0001")
+            let fromRequest = try await contentEvents(key: "sk-long-0001", headers: [("x-mock-chunks", "3")])
+            #expect(fromProfile == 7)
+            #expect(fromSettings == 2)
+            #expect(fromRequest == 3)
+        }
+    }
+
     @Test func profilesCanBeScriptedOverHTTP() async throws {
         try await MockUpstreamFixture.run { mock in
             let put = try await mock.send("PUT", "/__mock/profiles/sk-remote-0001", body: #"{"revoked":true}"#)
