@@ -14,6 +14,8 @@ let package = Package(
     products: [
         .executable(name: "rotator", targets: ["rotator"]),
         .executable(name: "mock-upstream", targets: ["mock-upstream"]),
+        .executable(name: "rotator-load", targets: ["rotator-load"]),
+        .executable(name: "rotator-loadtest", targets: ["rotator-loadtest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -26,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Domain model: configs, keys, masking, constant-time comparison. No I/O.
@@ -109,6 +112,23 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "mock-upstream", dependencies: ["MockUpstream", hummingbird]),
+        // The mock as a separate process, scripted over its /__mock API (cluster tests, load tests).
+        .target(name: "MockUpstreamClient", dependencies: [
+            "MockUpstream", "LocalTestServers", nioCore, nioHTTP1, .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+
+        // Load tests: a driver (closed and open loop, HDR histograms) and the runner of the scenarios.
+        .target(name: "LoadDriver", dependencies: [
+            nioCore, nioHTTP1, .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        .executableTarget(name: "rotator-load", dependencies: ["LoadDriver"]),
+        .executableTarget(name: "rotator-loadtest", dependencies: [
+            "LoadDriver", "LocalTestServers", "MockUpstream", "MockUpstreamClient", nioCore, nioHTTP1,
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        .testTarget(name: "LoadDriverTests", dependencies: ["LoadDriver", "MockUpstream", hummingbird]),
 
         .testTarget(name: "MockUpstreamTests", dependencies: ["MockUpstream", hummingbird, .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "RotatorCoreTests", dependencies: ["RotatorCore"]),
@@ -126,7 +146,7 @@ let package = Package(
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "ClusterTests", dependencies: [
-            "LocalTestServers", "MockUpstream", "RedisClient", nioCore, nioHTTP1,
+            "LocalTestServers", "MockUpstream", "MockUpstreamClient", "RedisClient", nioCore, nioHTTP1,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "RotatorAppTests", dependencies: [

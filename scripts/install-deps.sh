@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, only when something is missing.
-# Usage: scripts/install-deps.sh run|test
+# Usage: scripts/install-deps.sh run|test|loadtest
 set -euo pipefail
 
 case "${1:-run}" in
   # The binary links SQLite, MariaDB Connector/C and hiredis (enterprise mode is in the same binary).
   run)  packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev) ;;
   # Tests also start private redis-server and mariadbd instances, and run the openai SDK in a virtualenv.
-  test) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv) ;;
-  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+  # The load-test smoke run is part of the suite: nginx is its reference proxy and load balancer.
+  test|loadtest) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv nginx-light) ;;
+  *) echo "usage: $0 run|test|loadtest" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -22,3 +22,19 @@ echo "running tests"
 # A crashed test process must not hang the run in the backtracer.
 export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=yes,interactive=no,timeout=10s}"
 timeout 1800 swift test --skip-build "$@"
+
+# The load-test suite in smoke mode (one-second windows on the debug build): every scenario must run and write
+# its table. Skipped when a filter picks particular tests.
+if [ $# -eq 0 ]; then
+  echo "load-test smoke run"
+  smoke=.build/loadtest-smoke
+  rm -rf "$smoke"
+  timeout 900 loadtest/run --smoke --out "$smoke"
+  report=$(ls -d "$smoke"/*/report.md | tail -1)
+  for scenario in 1 2 3 4 5 6 7; do
+    grep -q "^## $scenario\. " "$report" || { echo "load-test smoke: scenario $scenario missing from $report" >&2; exit 1; }
+    awk "/^## /{if (found) exit} /^## $scenario\. /{found=1} found && /^\| /{print; exit}" "$report" | grep -q . \
+      || { echo "load-test smoke: scenario $scenario has no table in $report" >&2; exit 1; }
+  done
+  echo "load-test smoke: all scenarios ran and wrote their tables ($report)"
+fi

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import LocalTestServers
 import MockUpstream
+import MockUpstreamClient
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -35,7 +36,7 @@ final class Cluster: Sendable {
         let database = "cluster_\(UUID().uuidString.prefix(8).lowercased())"
         try await mariadb.makeDatabase(named: database)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let mock = try await MockUpstreamProcess.start(directory: directory, client: client)
+        let mock = try await MockUpstreamProcess.start(binary: MockUpstreamProcess.binary(besides: rotatorBinary), directory: directory, client: client)
         var nodes: [ManagedProcess] = []
         var ports: [Int] = []
         for index in 0..<count {

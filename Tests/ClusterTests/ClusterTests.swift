@@ -1,6 +1,7 @@
 import Foundation
 import LocalTestServers
 import MockUpstream
+import MockUpstreamClient
 import NIOHTTP1
 import Testing
 

@@ -1,0 +1,82 @@
+import Foundation
+import LocalTestServers
+import MockUpstreamClient
+
+/// Everything a run needs, started on 127.0.0.1: the mock upstream, redis-server, mariadbd, one default-mode
+/// node, three enterprise nodes, nginx as the reference proxy and nginx as the load balancer in front of the three.
+final class Fleet: Sendable {
+    static let referenceKey = "sk-reference-00000-abcdefghijklmnop"
+
+    let directory: String
+    let mock: MockUpstreamProcess
+    let redis: RedisTestServer
+    let mariadb: MariaDBTestServer
+    let defaultNode: RotatorProcess
+    let cluster: [RotatorProcess]
+    let reference: NginxProcess
+    let balancer: NginxProcess
+
+    static func start(options: RunnerOptions, directory: String, log: @Sendable (String) -> Void) async throws -> Fleet {
+        let rotator = "\(options.binaries)/rotator"
+        guard FileManager.default.isExecutableFile(atPath: rotator) else {
+            throw RunnerError("no rotator binary at \(rotator): build it first (swift build -c release)")
+        }
+        log("starting mock-upstream, redis-server, mariadbd")
+        let mock = try await MockUpstreamProcess.start(
+            binary: MockUpstreamProcess.binary(besides: rotator), directory: directory, client: HTTP.shared.client,
+            arguments: ["--record-limit", "0"]
+        )
+        let redis = try await RedisTestServer.start()
+        let mariadb = try await MariaDBTestServer.start()
+        try await mariadb.makeDatabase(named: "rotator_loadtest")
+        log("starting rotator nodes: 1 default mode, 3 enterprise mode")
+        let defaultNode = try await RotatorProcess.start(name: "default", binary: rotator, directory: directory)
+        var cluster: [RotatorProcess] = []
+        for index in 0..<3 {
+            cluster.append(try await RotatorProcess.start(
+                name: "enterprise\(index)", binary: rotator, directory: directory,
+                databaseURL: "mysql://root@127.0.0.1:\(mariadb.port)/rotator_loadtest", redisURL: "redis://127.0.0.1:\(redis.port)/0"
+            ))
+        }
+        log("starting nginx: reference proxy and load balancer")
+        let templates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("loadtest/nginx").path
+        let reference = try await NginxProcess.start(
+            nginx: options.nginx, template: "\(templates)/reference-proxy.conf", name: "reference", directory: directory,
+            values: ["MOCK_PORT": String(mock.port), "KEY": referenceKey]
+        )
+        let servers = cluster.map { "        server 127.0.0.1:\($0.port) max_fails=1 fail_timeout=5s;" }.joined(separator: "\n")
+        let balancer = try await NginxProcess.start(
+            nginx: options.nginx, template: "\(templates)/load-balancer.conf", name: "balancer", directory: directory,
+            values: ["SERVERS": servers]
+        )
+        return Fleet(directory: directory, mock: mock, redis: redis, mariadb: mariadb, defaultNode: defaultNode, cluster: cluster,
+                     reference: reference, balancer: balancer)
+    }
+
+    private init(
+        directory: String, mock: MockUpstreamProcess, redis: RedisTestServer, mariadb: MariaDBTestServer, defaultNode: RotatorProcess,
+        cluster: [RotatorProcess], reference: NginxProcess, balancer: NginxProcess
+    ) {
+        self.directory = directory
+        self.mock = mock
+        self.redis = redis
+        self.mariadb = mariadb
+        self.defaultNode = defaultNode
+        self.cluster = cluster
+        self.reference = reference
+        self.balancer = balancer
+    }
+
+    /// Stops every process this run started, whatever state it is in.
+    func stop() async {
+        mariadb.kill(signal: SIGCONT)
+        redis.resume()
+        await balancer.stop()
+        await reference.stop()
+        for node in cluster + [defaultNode] { await node.stop() }
+        await mock.stop()
+        redis.stop()
+        await mariadb.stop(removingData: true)
+    }
+}

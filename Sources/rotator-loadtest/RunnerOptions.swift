@@ -1,0 +1,87 @@
+import Foundation
+
+/// What to run and how long; parsed from the command line, every mistake named.
+struct RunnerOptions {
+    enum Mode: String {
+        /// About two minutes: every scenario, short windows.
+        case quick
+        /// Longer windows, and the 10-minute soak.
+        case full
+        /// CI: every scenario with one-second windows, to prove they run and write their tables.
+        case smoke
+    }
+
+    var mode = Mode.quick
+    /// Seconds measured per load run (scenarios scale from it); nil takes the mode's default.
+    var duration: Double?
+    /// Where `rotator`, `mock-upstream` live (a SwiftPM build folder).
+    var binaries = ".build/release"
+    var output = "loadtest/results"
+    var scenarios: Set<Int> = Set(1...8)
+    /// nginx binary.
+    var nginx = "/usr/sbin/nginx"
+    /// Python with matplotlib, for the charts (none: the report has no charts and says so).
+    var python: String?
+
+    static let usage = """
+        usage: rotator-loadtest [--quick | --full | --smoke] [--duration S] [--scenarios 1,2,...] [--bin DIR]
+                                [--out DIR] [--nginx PATH] [--python PATH]
+
+          --quick        every scenario with short windows, about 2 minutes (default)
+          --full         longer windows and the 10-minute soak (scenario 8)
+          --smoke        one-second windows: proves every scenario runs and writes its table (CI)
+          --duration S   seconds per measured load run (default: quick 3, full 20, smoke 1)
+          --scenarios    which scenarios to run (1 overhead, 2 quota, 3 revoked keys, 4 streaming, 5 chaos,
+                         6 429 storm, 7 big pools, 8 soak)
+          --bin DIR      folder holding the rotator and mock-upstream binaries (default .build/release)
+          --out DIR      results go to DIR/<date>/ (default loadtest/results)
+          --python PATH  a python3 with matplotlib, for the PNG charts
+        """
+
+    init(arguments: [String]) throws {
+        var remaining = arguments[...]
+        while let flag = remaining.popFirst() {
+            switch flag {
+            case "--quick": mode = .quick
+            case "--full": mode = .full
+            case "--smoke": mode = .smoke
+            case "--help", "-h":
+                print(Self.usage)
+                exit(0)
+            default:
+                guard let value = remaining.popFirst() else { throw RunnerError("\(flag) needs a value") }
+                switch flag {
+                case "--duration":
+                    guard let seconds = Double(value), seconds > 0 else { throw RunnerError("--duration wants positive seconds, got '\(value)'") }
+                    duration = seconds
+                case "--scenarios":
+                    let numbers = value.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                    guard !numbers.isEmpty, numbers.allSatisfy({ $0.map { (1...8).contains($0) } ?? false }) else {
+                        throw RunnerError("--scenarios wants numbers from 1 to 8, e.g. 1,2,5; got '\(value)'")
+                    }
+                    scenarios = Set(numbers.compactMap { $0 })
+                case "--bin": binaries = value
+                case "--out": output = value
+                case "--nginx": nginx = value
+                case "--python": python = value
+                default: throw RunnerError("unknown flag \(flag)")
+                }
+            }
+        }
+    }
+
+    /// Seconds of one measured run.
+    var window: Double {
+        duration ?? [.quick: 3, .full: 20, .smoke: 1][mode]!
+    }
+
+    /// Seconds of warm-up before each measured run.
+    var warmup: Double {
+        mode == .smoke ? 0.3 : 1
+    }
+}
+
+struct RunnerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
