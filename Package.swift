@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(name: "KeyCoordinationTests", dependencies: [
             "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging,
         ]),
-        .testTarget(name: "RotatorProxyTests", dependencies: ["RotatorProxy", "RotatorCore"]),
+        .testTarget(name: "RotatorProxyTests", dependencies: ["RotatorProxy", "RotatorCore", "RotatorHTTP"]),
         .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore"]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -21,6 +21,7 @@ public struct AccessLogMiddleware: RouterMiddleware {
         let requestID = context.requestID
         let logger = self.logger
         let emit: @Sendable (Int, Bool) -> Void = { status, completed in
+            guard logger.logLevel <= .info else { return }
             let values = fields.snapshot
             let elapsed = ContinuousClock.now - start
             let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15

@@ -2,8 +2,6 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-import Foundation
-
 extension HTTPField.Name {
     public static let requestID = HTTPField.Name("X-Request-ID")!
 }
@@ -17,7 +15,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let id = Self.acceptable(request.headers[.requestID]) ?? UUID().uuidString.lowercased()
+        let id = Self.acceptable(request.headers[.requestID]) ?? RequestIdentifier.make()
         context.requestID = id
         context.logger[metadataKey: "request_id"] = .string(id)
         var response = try await next(request, context)

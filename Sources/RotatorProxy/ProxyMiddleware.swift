@@ -132,25 +132,48 @@ public struct ProxyMiddleware: RouterMiddleware {
 
     private func readBody(_ request: Request, format: APIFormat?) async throws -> ByteBuffer {
         let limit = settings.maxBodyBytes
-        let tooLarge = proxyError(.contentTooLarge, .tooLarge, "request body exceeds \(limit) bytes (MAX_BODY_BYTES)", format: format)
+        // Built only when thrown: an error body is JSON-encoded, which costs more than the rest of a request's path.
+        func tooLarge() -> APIError {
+            proxyError(.contentTooLarge, .tooLarge, "request body exceeds \(limit) bytes (MAX_BODY_BYTES)", format: format)
+        }
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
-            throw tooLarge
+            throw tooLarge()
         }
         do {
             return try await request.body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw tooLarge
+            throw tooLarge()
         }
     }
 
     /// Removes `"api_key"` from a JSON body (some SDKs send the key there); the body is only re-encoded when present.
     static func extractBodyAPIKey(from body: ByteBuffer) -> (key: String, body: ByteBuffer)? {
-        guard body.readableBytes > 0, body.readableBytesView.firstRange(of: Array("\"api_key\"".utf8)) != nil,
+        guard body.readableBytes > 0, Self.contains(body, "\"api_key\""),
             var object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any],
             let key = object.removeValue(forKey: "api_key") as? String,
             let data = try? JSONSerialization.data(withJSONObject: object)
         else { return nil }
         return (key, ByteBuffer(bytes: data))
+    }
+}
+
+extension ProxyMiddleware {
+    /// A plain byte search (memchr for the first byte, memcmp for the rest): the generic `firstRange(of:)` costs more
+    /// than it should on every request.
+    static func contains(_ buffer: ByteBuffer, _ needle: StaticString) -> Bool {
+        let length = needle.utf8CodeUnitCount
+        guard length > 0 else { return true }
+        let first = Int32(needle.utf8Start.pointee)
+        return buffer.withUnsafeReadableBytes { haystack in
+            guard let base = haystack.baseAddress, haystack.count >= length else { return false }
+            var offset = 0
+            while offset <= haystack.count - length {
+                guard let hit = memchr(base + offset, first, haystack.count - length - offset + 1) else { return false }
+                if memcmp(hit, needle.utf8Start, length) == 0 { return true }
+                offset = base.distance(to: UnsafeRawPointer(hit)) + 1
+            }
+            return false
+        }
     }
 }
 

@@ -70,15 +70,18 @@ enum ChaosScenario {
         let labels = ["steady load, admin edits"] + happened.map(\.label)
         var rows: [[String]] = []
         var outageErrors = 0
+        var nodeErrors = 0
         for (index, label) in labels.enumerated() {
-            let from = Int(boundaries[index]), to = Int(boundaries[index + 1].rounded(.up))
+            // A second belongs to the window in which it starts (events fall a few milliseconds into a second).
+            let from = Int(boundaries[index]), to = index + 1 == labels.count ? Int(total.rounded(.up)) : Int(boundaries[index + 1])
             let seconds = result.timeline.filter { $0.second >= from && $0.second < to }
             let errors = seconds.reduce(0) { $0 + $1.errors }
             let requests = seconds.reduce(0) { $0 + $1.requests }
             let lastBad = seconds.last { $0.errors > 0 }?.second
             let recovery = lastBad.map { Double($0 + 1) - boundaries[index] }
             let worstP99 = seconds.map(\.p99).max() ?? 0
-            if index > 0 { outageErrors += errors }
+            // The goal concerns Redis and MariaDB; a SIGKILLed node loses the requests it was serving.
+            if labels[index].contains("Redis") || labels[index].contains("MariaDB") { outageErrors += errors } else if index > 0 { nodeErrors += errors }
             var kinds: [String: Int] = [:]
             for second in seconds { for (status, count) in second.statuses where !status.hasPrefix("2") { kinds[status, default: 0] += count } }
             rows.append([label, String(format: "%.1f s", boundaries[index]), "\(requests)", "\(errors)", Format.statuses(kinds),
@@ -102,8 +105,11 @@ enum ChaosScenario {
                         rows: [["\(propagation.count)", Format.ms(percentile(0.5)), Format.ms(percentile(0.99)), Format.ms(sortedPropagation.last ?? 0)]]),
         ]
         report.goals = [
-            GoalCheck(goal: "no errors caused by the Redis, node and MariaDB events beyond requests in flight", met: outageErrors == 0,
+            GoalCheck(goal: "zero errors attributable to the Redis and MariaDB outages", met: outageErrors == 0,
                       measured: "\(outageErrors) errors in \(result.requests) requests"),
+            GoalCheck(goal: "a SIGKILLed node costs at most the requests it had in flight (about rate × p99 ÷ nodes)",
+                      met: Double(nodeErrors) <= max(2, rate * result.latency.p99 / 1000 / 3 * 2),
+                      measured: "\(nodeErrors) errors"),
         ]
         report.notes = ["Overall: \(Format.statuses(result.outcomes)); p50 \(Format.ms(result.latency.p50)) ms, "
             + "p99 \(Format.ms(result.latency.p99)) ms, p99.9 \(Format.ms(result.latency.p999)) ms."]

@@ -10,11 +10,7 @@ do {
     FileHandle.standardError.write(Data("configuration error: \(error)\n".utf8))
     exit(2)
 }
-LoggingSystem.bootstrap { label in
-    var handler = StreamLogHandler.standardOutput(label: label)
-    handler.logLevel = settings.logLevel
-    return handler
-}
+LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: settings.logLevel) }
 let logger = Logger(label: "rotator")
 do {
     let node = try await RotatorNode.make(settings: settings, logger: logger)

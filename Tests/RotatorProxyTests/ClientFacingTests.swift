@@ -59,4 +59,18 @@ import Testing
         #expect(rest.contains("\"model\""))
         #expect(ProxyMiddleware.extractBodyAPIKey(from: ByteBuffer(string: #"{"model":"m"}"#)) == nil)
     }
+
+    @Test func byteSearchFindsTheNeedleAnywhereAndOnlyWhole() {
+        func has(_ text: String) -> Bool { ProxyMiddleware.contains(ByteBuffer(string: text), "\"api_key\"") }
+        #expect(has(#""api_key""#))
+        #expect(has(#"{"api_key":1}"#))
+        #expect(has(#"{"a":"\"api_","api_key"#) == false)
+        #expect(has(#"{"x":1,"api_key""#))
+        #expect(has(#""api_ke"api_key""#))
+        #expect(has(#""api_ke""#) == false)
+        #expect(has("") == false)
+        var sliced = ByteBuffer(string: #"xx"api_key"yy"#)
+        sliced.moveReaderIndex(forwardBy: 3)
+        #expect(ProxyMiddleware.contains(sliced, "\"api_key\"") == false, "only the readable bytes count")
+    }
 }
