@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import ScalarFormatter  # noqa: E402
 
 
 def bars(chart, axis):
@@ -57,6 +58,7 @@ def main():
             timeline(chart, axis)
         if chart.get("logScale"):
             axis.set_yscale("log")
+            axis.yaxis.set_major_formatter(ScalarFormatter())
         axis.set_title(chart["title"])
         axis.set_ylabel(chart["yLabel"])
         axis.grid(axis="y", alpha=0.3)
