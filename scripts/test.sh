@@ -6,15 +6,18 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
 
-# The openai package lives in a private virtualenv, never in the system Python.
+# The openai package (SDK test) and PyYAML (deploy check) live in a private virtualenv, never in the system Python.
 venv=.build/test-venv
 python=${PYTHON:-python3}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
-  echo "preparing $venv with the openai package"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, yaml" 2>/dev/null; then
+  echo "preparing $venv with the openai and pyyaml packages"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check openai
+  "$venv/bin/pip" install --quiet --disable-pip-version-check openai pyyaml
 fi
 export ROTATOR_TEST_PYTHON="$PWD/$venv/bin/python"
+
+# deploy/ is written, not run (no Docker engine or cluster here): check it statically.
+"$venv/bin/python" scripts/check_deploy.py
 
 echo "building tests"
 swift build --build-tests

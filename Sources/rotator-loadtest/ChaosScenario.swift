@@ -12,7 +12,7 @@ enum ChaosScenario {
 
     static func run(_ context: ScenarioContext) async throws -> ScenarioReport {
         let fleet = context.fleet
-        let total: Double = context.options.duration.map { max(20, $0 * 12) } ?? [.quick: 40, .full: 120, .smoke: 20][context.options.mode]!
+        let total: Double = context.options.duration.map { max(20, $0 * 12) } ?? [.quick: 32, .full: 120, .smoke: 20][context.options.mode]!
         let rate = context.scaled(200.0, smoke: 50.0)
         let edits = context.scaled(50, smoke: 10)
         let admin = try await AdminClient.login(fleet.cluster[0].url)

@@ -17,7 +17,7 @@ enum RevokedKeysScenario {
 
         // With the standard policy a key is invalid after its third 401 in a row, quarantined 2 s after the first
         // and 10 s after the second: about 12 s. The run lasts long enough to see that, and then some.
-        let duration: Double = [.quick: 30, .full: 90, .smoke: 16][context.options.mode]!
+        let duration: Double = [.quick: 22, .full: 90, .smoke: 16][context.options.mode]!
         let cutoff: Double = [.quick: 15, .full: 60, .smoke: 14][context.options.mode]!
         let rate = context.scaled(100.0, smoke: 40.0)
         let started = ContinuousClock.now + .seconds(context.options.warmup)
