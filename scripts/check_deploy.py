@@ -107,6 +107,9 @@ def check_nginx():
         text = (DEPLOY / "nginx-balancer.conf").read_text()
         # Compose service names resolve only inside compose's network.
         text = re.sub(r"rotator-(\d):8000", r"127.0.0.1:800\1", text)
+        # Logs and temp files inside the folder, so the check needs no root.
+        paths = " ".join(f"{kind}_temp_path {folder}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        text = text.replace("http {", f"http {{\n    access_log off;\n    {paths}", 1)
         config = pathlib.Path(folder) / "nginx.conf"
         config.write_text(text)
         result = subprocess.run(

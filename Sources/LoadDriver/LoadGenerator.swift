@@ -65,7 +65,7 @@ public struct LoadGenerator: Sendable {
             await withDiscardingTaskGroup { group in
                 for _ in 0..<plan.connections {
                     group.addTask {
-                        while true {
+                        while !Task.isCancelled {
                             let due = ContinuousClock.now
                             guard due - start < duration else { return }
                             recorder.record(await send(client: client, due: due, offset: due - start))
@@ -79,10 +79,13 @@ public struct LoadGenerator: Sendable {
             let limit = plan.connections
             await withDiscardingTaskGroup { group in
                 var index = 0
-                while let offset = schedule.offset(of: index) {
+                while let offset = schedule.offset(of: index), !Task.isCancelled {
                     index += 1
                     let due = start + offset
-                    if due > ContinuousClock.now { try? await Task.sleep(until: due, tolerance: .microseconds(50), clock: .continuous) }
+                    if due > ContinuousClock.now {
+                        // A cancelled run stops here rather than firing the rest of its schedule at once.
+                        do { try await Task.sleep(until: due, tolerance: .microseconds(50), clock: .continuous) } catch { break }
+                    }
                     guard inFlight.enter(limit: limit) else {
                         recorder.recordDrop(at: offset)
                         continue
@@ -118,8 +121,8 @@ public struct LoadGenerator: Sendable {
             if plan.stream, sample.timeToFirstByte == nil { sample.timeToFirstByte = ContinuousClock.now - due }
             sample.latency = ContinuousClock.now - due
         } catch {
-            sample.status = nil
-            sample.error = Self.describe(error)
+            // A stream that broke off is an error, not a sample of time to first byte or chunk gaps.
+            sample = RequestSample(offset: offset, error: Self.describe(error))
         }
         return sample
     }

@@ -28,10 +28,15 @@ public struct LineLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        if let error = event.error {
+            merged["error.message"] = "\(error)"
+            merged["error.type"] = "\(type(of: error))"
+        }
         var line = "\(Self.timestamp()) \(event.level) \(label):"
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
         line += " [\(event.source)] \(event.message)\n"
-        Self.output.withLock { _ in FileHandle.standardOutput.write(Data(line.utf8)) }
+        // A full disk or a closed pipe loses the line; it must not stop the node.
+        Self.output.withLock { _ in try? FileHandle.standardOutput.write(contentsOf: Data(line.utf8)) }
     }
 
     /// Lines from concurrent tasks never interleave.

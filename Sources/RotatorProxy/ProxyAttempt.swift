@@ -43,6 +43,7 @@ struct ProxyAttempt {
         var unknown = Set<Int64>()
         // Keys that failed this request, plus the unknown ones: skipped while any other key can serve it.
         var excluded = Set<Int64>()
+        var refreshedCatalog = false
         var retries = 0
         var attempts = 0
         var lastFailure: Failure?
@@ -55,14 +56,23 @@ struct ProxyAttempt {
             case .empty:
                 return try finalAnswer(after: lastFailure, soonestFree: nil)
             case .unavailable(let wait):
-                if wait <= 0 {
-                    guard unknown.isEmpty || excluded != unknown else {
-                        // Only keys this node does not know yet are free: its cache is behind the coordinator.
-                        throw proxyError(.serviceUnavailable, .upstreamUnavailable,
-                                         "the keys of '\(slug)' are being updated on this node; retry shortly", format: format,
-                                         headers: [.retryAfter: "1"])
+                if wait <= 0, !excluded.isEmpty {
+                    if excluded == unknown {
+                        // Only keys this node does not know yet are free: its cache is behind the coordinator. Catch up
+                        // once (a store read, only in this rare case), then answer if that did not help.
+                        guard !refreshedCatalog else {
+                            throw proxyError(.serviceUnavailable, .upstreamUnavailable,
+                                             "the keys of '\(slug)' are being updated on this node; retry shortly", format: format,
+                                             headers: [.retryAfter: "1"])
+                        }
+                        refreshedCatalog = true
+                        try? await catalog.refresh(configID: poolID)
+                        if let fresher = catalog.pool(configID: poolID)?.secrets {
+                            secrets = fresher
+                            unknown = unknown.filter { fresher[$0] == nil }
+                        }
                     }
-                    // Only keys that already failed this request (with 5xx) are free: let them serve the retry.
+                    // Only keys that failed this request (with 5xx) are free: let them serve the retry.
                     excluded = unknown
                     continue
                 }

@@ -23,18 +23,21 @@ enum ChaosScenario {
         try await Task.sleep(for: .milliseconds(500))
 
         let events = [
-            Event(at: 0.20 * total, label: "Redis killed (SIGKILL)") { fleet.redis.kill(signal: SIGKILL) },
-            Event(at: 0.35 * total, label: "Redis restarted") { try await fleet.redis.restart() },
-            Event(at: 0.50 * total, label: "node 3 killed (SIGKILL)") { fleet.cluster[2].process.kill(signal: SIGKILL) },
-            Event(at: 0.60 * total, label: "node 3 restarted") { try await fleet.cluster[2].restart() },
-            Event(at: 0.70 * total, label: "MariaDB frozen (SIGSTOP)") { fleet.mariadb.kill(signal: SIGSTOP) },
-            Event(at: 0.85 * total, label: "MariaDB resumed (SIGCONT)") { fleet.mariadb.kill(signal: SIGCONT) },
+            Event(at: (0.20 * total).rounded(), label: "Redis killed (SIGKILL)") { fleet.redis.kill(signal: SIGKILL) },
+            Event(at: (0.35 * total).rounded(), label: "Redis restarted") { try await fleet.redis.restart() },
+            Event(at: (0.50 * total).rounded(), label: "node 3 killed (SIGKILL)") { fleet.cluster[2].process.kill(signal: SIGKILL) },
+            Event(at: (0.60 * total).rounded(), label: "node 3 restarted") { try await fleet.cluster[2].restart() },
+            Event(at: (0.70 * total).rounded(), label: "MariaDB frozen (SIGSTOP)") { fleet.mariadb.kill(signal: SIGSTOP) },
+            Event(at: (0.85 * total).rounded(), label: "MariaDB resumed (SIGCONT)") { fleet.mariadb.kill(signal: SIGCONT) },
         ]
         let started = ContinuousClock.now
         let load = Task {
             try await context.run(context.plan("chaos", url: context.proxyURL(fleet.balancer.url, slug: "chaos"), mode: .open,
                                                connections: 1024, rate: rate, duration: total, warmup: 0))
         }
+        // If anything below fails, the background load must not run on into the next scenario.
+        var loadFinished = false
+        defer { if !loadFinished { load.cancel() } }
         // Admin edits under load, before anything breaks: toggle a probe config on node 1, wait until nodes 2 and 3 see it.
         var propagation: [Double] = []
         var active = true
@@ -58,11 +61,12 @@ enum ChaosScenario {
         for event in events {
             try? await Task.sleep(until: started + .milliseconds(Int64(event.at * 1000)), clock: .continuous)
             let second = (ContinuousClock.now - started).seconds
-            print("chaos: \(event.label) at \(String(format: "%.1f", second)) s")
+            say("chaos: \(event.label) at \(String(format: "%.1f", second)) s")
             try await event.action()
             happened.append((second, event.label))
         }
         let result = try await load.value
+        loadFinished = true
         try await fleet.cluster[2].waitReady()
 
         // Errors by the window each event opens (until the next event or the end).
@@ -72,7 +76,7 @@ enum ChaosScenario {
         var outageErrors = 0
         var nodeErrors = 0
         for (index, label) in labels.enumerated() {
-            // A second belongs to the window in which it starts (events fall a few milliseconds into a second).
+            // Events start on whole seconds (a few milliseconds late), so each one-second bucket lies in one window.
             let from = Int(boundaries[index]), to = index + 1 == labels.count ? Int(total.rounded(.up)) : Int(boundaries[index + 1])
             let seconds = result.timeline.filter { $0.second >= from && $0.second < to }
             let errors = seconds.reduce(0) { $0 + $1.errors }

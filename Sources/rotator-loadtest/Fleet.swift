@@ -21,37 +21,51 @@ final class Fleet: Sendable {
         guard FileManager.default.isExecutableFile(atPath: rotator) else {
             throw RunnerError("no rotator binary at \(rotator): build it first (swift build -c release)")
         }
-        log("starting mock-upstream, redis-server, mariadbd")
-        let mock = try await MockUpstreamProcess.start(
-            binary: MockUpstreamProcess.binary(besides: rotator), directory: directory, client: HTTP.shared.client,
-            arguments: ["--record-limit", "0"]
-        )
-        let redis = try await RedisTestServer.start()
-        let mariadb = try await MariaDBTestServer.start()
-        try await mariadb.makeDatabase(named: "rotator_loadtest")
-        log("starting rotator nodes: 1 default mode, 3 enterprise mode")
-        let defaultNode = try await RotatorProcess.start(name: "default", binary: rotator, directory: directory)
-        var cluster: [RotatorProcess] = []
-        for index in 0..<3 {
-            cluster.append(try await RotatorProcess.start(
-                name: "enterprise\(index)", binary: rotator, directory: directory,
-                databaseURL: "mysql://root@127.0.0.1:\(mariadb.port)/rotator_loadtest", redisURL: "redis://127.0.0.1:\(redis.port)/0"
-            ))
+        // Whatever started before a failure is stopped again, in reverse order.
+        var cleanup: [@Sendable () async -> Void] = []
+        do {
+            log("starting mock-upstream, redis-server, mariadbd")
+            let mock = try await MockUpstreamProcess.start(
+                binary: MockUpstreamProcess.binary(besides: rotator), directory: directory, client: HTTP.shared.client,
+                arguments: ["--record-limit", "0"]
+            )
+            cleanup.append { await mock.stop() }
+            let redis = try await RedisTestServer.start()
+            cleanup.append { redis.stop() }
+            let mariadb = try await MariaDBTestServer.start()
+            cleanup.append { await mariadb.stop(removingData: true) }
+            try await mariadb.makeDatabase(named: "rotator_loadtest")
+            log("starting rotator nodes: 1 default mode, 3 enterprise mode")
+            let defaultNode = try await RotatorProcess.start(name: "default", binary: rotator, directory: directory)
+            cleanup.append { await defaultNode.stop() }
+            var cluster: [RotatorProcess] = []
+            for index in 0..<3 {
+                let node = try await RotatorProcess.start(
+                    name: "enterprise\(index)", binary: rotator, directory: directory,
+                    databaseURL: "mysql://root@127.0.0.1:\(mariadb.port)/rotator_loadtest", redisURL: "redis://127.0.0.1:\(redis.port)/0"
+                )
+                cleanup.append { await node.stop() }
+                cluster.append(node)
+            }
+            log("starting nginx: reference proxy and load balancer")
+            let templates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("loadtest/nginx").path
+            let reference = try await NginxProcess.start(
+                nginx: options.nginx, template: "\(templates)/reference-proxy.conf", name: "reference", directory: directory,
+                values: ["MOCK_PORT": String(mock.port), "KEY": referenceKey]
+            )
+            cleanup.append { await reference.stop() }
+            let servers = cluster.map { "        server 127.0.0.1:\($0.port) max_fails=1 fail_timeout=5s;" }.joined(separator: "\n")
+            let balancer = try await NginxProcess.start(
+                nginx: options.nginx, template: "\(templates)/load-balancer.conf", name: "balancer", directory: directory,
+                values: ["SERVERS": servers]
+            )
+            return Fleet(directory: directory, mock: mock, redis: redis, mariadb: mariadb, defaultNode: defaultNode, cluster: cluster,
+                         reference: reference, balancer: balancer)
+        } catch {
+            for step in cleanup.reversed() { await step() }
+            throw error
         }
-        log("starting nginx: reference proxy and load balancer")
-        let templates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("loadtest/nginx").path
-        let reference = try await NginxProcess.start(
-            nginx: options.nginx, template: "\(templates)/reference-proxy.conf", name: "reference", directory: directory,
-            values: ["MOCK_PORT": String(mock.port), "KEY": referenceKey]
-        )
-        let servers = cluster.map { "        server 127.0.0.1:\($0.port) max_fails=1 fail_timeout=5s;" }.joined(separator: "\n")
-        let balancer = try await NginxProcess.start(
-            nginx: options.nginx, template: "\(templates)/load-balancer.conf", name: "balancer", directory: directory,
-            values: ["SERVERS": servers]
-        )
-        return Fleet(directory: directory, mock: mock, redis: redis, mariadb: mariadb, defaultNode: defaultNode, cluster: cluster,
-                     reference: reference, balancer: balancer)
     }
 
     private init(
@@ -66,6 +80,14 @@ final class Fleet: Sendable {
         self.cluster = cluster
         self.reference = reference
         self.balancer = balancer
+    }
+
+    /// After a scenario failed half-way: every server running and answering again, for the next scenario.
+    func repair() async {
+        mariadb.kill(signal: SIGCONT)
+        redis.resume()
+        if !redis.isRunning { try? await redis.restart() }
+        for node in cluster + [defaultNode] where !node.process.isRunning { try? await node.restart() }
     }
 
     /// Stops every process this run started, whatever state it is in.

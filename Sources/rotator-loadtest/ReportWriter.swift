@@ -24,7 +24,7 @@ struct ReportWriter {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let python = options.python ?? ProcessInfo.processInfo.environment["LOADTEST_PYTHON"] ?? root.appendingPathComponent(".build/loadtest-venv/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: python) else {
-            print("no python with matplotlib at \(python): the report has tables only (loadtest/run prepares one)")
+            say("no python with matplotlib at \(python): the report has tables only (loadtest/run prepares one)")
             return false
         }
         let process = Process()
@@ -34,7 +34,7 @@ struct ReportWriter {
             try process.run()
             process.waitUntilExit()
         } catch {
-            print("could not run \(python): \(error)")
+            say("could not run \(python): \(error)")
             return false
         }
         return process.terminationStatus == 0

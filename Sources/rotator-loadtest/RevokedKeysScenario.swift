@@ -39,6 +39,10 @@ enum RevokedKeysScenario {
             let counters = (try? await fleet.mock.counters()) ?? [:]
             return revoked.reduce(0) { $0 + (counters[$1]?.requests ?? 0) }
         }
+        defer {
+            watcher.cancel()
+            atCutoff.cancel()
+        }
         let result = try await context.run(context.plan(
             "revoked keys", url: context.proxyURL(fleet.balancer.url, slug: "revoked"), mode: .open, connections: 256, rate: rate,
             duration: duration

@@ -46,7 +46,7 @@ struct RunnerOptions {
             case "--full": mode = .full
             case "--smoke": mode = .smoke
             case "--help", "-h":
-                print(Self.usage)
+                say(Self.usage)
                 exit(0)
             default:
                 guard let value = remaining.popFirst() else { throw RunnerError("\(flag) needs a value") }

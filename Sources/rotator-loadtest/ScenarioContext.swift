@@ -40,7 +40,7 @@ final class ScenarioContext: Sendable {
             ProgressLine.show(ProgressLine.render(plan: plan, elapsed: elapsed, recorder: recorder), elapsed: elapsed)
         }
         ProgressLine.clear()
-        print(ResultSummary.text(result))
+        say(ResultSummary.text(result))
         collected.withLock { $0.append(result) }
         return result
     }

@@ -32,21 +32,23 @@ let selected = scenarios.filter { scenario in
     options.scenarios.contains(scenario.number) && (scenario.number != 8 || options.mode == .full || options.scenarios != Set(1...8))
 }
 
-print("rotator-loadtest: \(options.mode.rawValue) mode, \(options.window) s windows, scenarios \(selected.map(\.number)); "
+say("rotator-loadtest: \(options.mode.rawValue) mode, \(options.window) s windows, scenarios \(selected.map(\.number)); "
     + "processes and logs in \(workDirectory)")
 let runStarted = Date()
+Interruption.install()
 let fleet: Fleet
 do {
-    fleet = try await Fleet.start(options: options, directory: workDirectory) { print($0) }
+    fleet = try await Fleet.start(options: options, directory: workDirectory) { say($0) }
 } catch {
     FileHandle.standardError.write(Data("rotator-loadtest: could not start the fleet: \(error)\n".utf8))
     exit(1)
 }
+Interruption.track(fleet)
 let context = ScenarioContext(fleet: fleet, options: options)
 var reports: [ScenarioReport] = []
 var failures: [String] = []
 for scenario in selected {
-    print("\n== \(scenario.number). \(scenario.name)")
+    say("\n== \(scenario.number). \(scenario.name)")
     do {
         let report = try await scenario.run(context)
         if report.tables.isEmpty { failures.append("scenario \(scenario.number) produced no table") }
@@ -54,9 +56,11 @@ for scenario in selected {
     } catch {
         failures.append("scenario \(scenario.number) (\(scenario.name)) failed: \(error)")
         reports.append(ScenarioReport(number: scenario.number, title: scenario.name, setup: "**Did not complete:** \(error)"))
-        print("scenario \(scenario.number) failed: \(error)")
+        say("scenario \(scenario.number) failed: \(error)")
+        await fleet.repair()
     }
 }
+Interruption.track(nil)
 await fleet.stop()
 try? await HTTP.shared.client.shutdown()
 
@@ -64,7 +68,7 @@ let writer = ReportWriter(directory: resultsDirectory, options: options, started
                           failures: failures)
 let chartsDrawn = writer.drawCharts()
 try writer.write(chartsDrawn: chartsDrawn)
-print("\nreport: \(resultsDirectory)/report.md")
+say("\nreport: \(resultsDirectory)/report.md")
 if !failures.isEmpty {
     for failure in failures { FileHandle.standardError.write(Data("rotator-loadtest: \(failure)\n".utf8)) }
     exit(1)

