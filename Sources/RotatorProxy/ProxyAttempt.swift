@@ -120,7 +120,7 @@ struct ProxyAttempt {
             let verdict = UpstreamVerdict(status: status)
             if verdict == .deliver {
                 await coordinator.report(.success, key: keyID, pool: poolID)
-                return stream(response)
+                return try await deliver(response, method: request.method)
             }
             let body = (try? await response.body.collect(upTo: Self.errorBodyLimit)) ?? ByteBuffer()
             lastFailure = .response(status: status, headers: response.headers, body: body, verdict: verdict)
@@ -154,18 +154,47 @@ struct ProxyAttempt {
         }
     }
 
-    /// Streams the upstream answer chunk by chunk: SSE events reach the client as the upstream sends them.
-    private func stream(_ response: HTTPClientResponse) -> Response {
+    /// A small answer of declared length (a JSON completion) is read whole and goes to the client in one write: head,
+    /// body and end together. Anything else (SSE, chunked, large downloads) streams chunk by chunk, so events reach the
+    /// client as the upstream sends them.
+    private func deliver(_ response: HTTPClientResponse, method: HTTPMethod) async throws -> Response {
+        let status = HTTPResponse.Status(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase)
         let contentLength = response.headers.first(name: "content-length").flatMap(Int.init)
         let headers = HeaderPolicy.clientHeaders(from: response.headers, keepContentLength: contentLength != nil)
-        let upstreamBody = response.body
+        guard let contentLength, contentLength <= Self.wholeAnswerLimit, method != .HEAD, status != .noContent, status != .notModified,
+            !response.headers["content-type"].contains(where: { $0.lowercased().hasPrefix("text/event-stream") })
+        else {
+            return stream(response.body, status: status, headers: headers, contentLength: contentLength)
+        }
+        var body = ByteBuffer()
+        do {
+            for try await chunk in response.body where body.readableBytes + chunk.readableBytes <= contentLength {
+                body.writeImmutableBuffer(chunk)
+            }
+        } catch where Self.isTimeout(error) {
+            throw proxyError(.gatewayTimeout, .timeout, "the upstream stopped sending its answer for \(Int(settings.timeout)) s", format: format)
+        } catch {
+            logger.debug("upstream answer broke off", metadata: ["error": "\(Self.describe(error))"])
+        }
+        guard body.readableBytes == contentLength else {
+            // Nothing has reached the client yet: a clear error beats a truncated answer under a 200.
+            throw proxyError(.badGateway, .upstreamUnavailable,
+                             "the upstream's answer broke off after \(body.readableBytes) of \(contentLength) bytes", format: format)
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// Answers up to this declared size are read whole before they are sent; larger ones stream.
+    private static let wholeAnswerLimit = 256 * 1024
+
+    private func stream(_ upstreamBody: HTTPClientResponse.Body, status: HTTPResponse.Status, headers: HTTPFields, contentLength: Int?) -> Response {
         let body = ResponseBody(contentLength: contentLength) { writer in
             for try await chunk in upstreamBody {
                 try await writer.write(chunk)
             }
             try await writer.finish(nil)
         }
-        return Response(status: .init(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase), headers: headers, body: body)
+        return Response(status: status, headers: headers, body: body)
     }
 
     /// No key can serve (any more): say why, in the client's format.

@@ -153,6 +153,28 @@ import Testing
         #expect(reply.text.contains("inactive"))
     }
 
+    /// A JSON answer is read whole before it is sent; one that breaks off is a clear 502, never a truncated 200.
+    @Test func anAnswerThatBreaksOffIs502() async throws {
+        let node = try await TestNode.start()
+        defer { Task { await node.stop() } }
+        let upstream = try await TruncatingUpstream.start()
+        defer { Task { await upstream.stop() } }
+        let id = try await node.createConfig(slug: "truncated", base: upstream.baseURL + "/v1")
+        try await node.addKeys(configID: id, sampleKeys(1, prefix: "sk-trunc"))
+        let reply = try await node.proxy("truncated")
+        #expect(reply.status == 502, "\(reply.status): \(reply.text)")
+        let message = (try reply.object()["error"] as? [String: Any])?["message"] as? String
+        #expect(message?.contains("broke off after 12 of \(TruncatingUpstream.declaredLength) bytes") == true, "\(reply.text)")
+
+        // A whole answer of declared length passes unchanged, length included.
+        let whole = try await node.createConfig(slug: "whole")
+        try await node.addKeys(configID: whole, sampleKeys(1, prefix: "sk-whole"))
+        let served = try await node.proxy("whole")
+        #expect(served.status == 200)
+        #expect(served.headers.first(name: "content-length") == String(served.body.readableBytes))
+        #expect(try served.object()["object"] as? String == "chat.completion")
+    }
+
     @Test func sseChunksArriveAsTheUpstreamSendsThem() async throws {
         let state = MockUpstreamState(settings: MockUpstreamSettings(chunks: 5, chunkDelayMilliseconds: 300))
         let node = try await TestNode.start(mockState: state)

@@ -1,0 +1,44 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A loopback upstream that declares a 100-byte JSON answer, sends 12 bytes of it and closes the connection: the
+/// misbehaviour the mock never shows.
+struct TruncatingUpstream {
+    static let declaredLength = 100
+    private static let sentPart = #"{"id":"trunc"#
+
+    let channel: any Channel
+
+    var baseURL: String { "http://127.0.0.1:\(channel.localAddress?.port ?? 0)" }
+
+    static func start() async throws -> TruncatingUpstream {
+        let channel = try await ServerBootstrap(group: NIOSingletons.posixEventLoopGroup)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(AnswerHandler())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return TruncatingUpstream(channel: channel)
+    }
+
+    func stop() async {
+        try? await channel.close()
+    }
+
+    private final class AnswerHandler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case .end = unwrapInboundIn(data) else { return }
+            let headers = HTTPHeaders([("content-type", "application/json"), ("content-length", String(TruncatingUpstream.declaredLength))])
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: TruncatingUpstream.sentPart)))), promise: nil)
+            context.close(promise: nil)
+        }
+    }
+}
