@@ -10,7 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import ScalarFormatter  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter  # noqa: E402
 
 
 def bars(chart, axis):
@@ -58,7 +58,9 @@ def main():
             timeline(chart, axis)
         if chart.get("logScale"):
             axis.set_yscale("log")
-            axis.yaxis.set_major_formatter(ScalarFormatter())
+            # Plain numbers (2, 10, 30), not 2×10⁰, on major and minor ticks alike.
+            axis.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+            axis.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
         axis.set_title(chart["title"])
         axis.set_ylabel(chart["yLabel"])
         axis.grid(axis="y", alpha=0.3)

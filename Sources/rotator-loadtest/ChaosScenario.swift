@@ -31,13 +31,8 @@ enum ChaosScenario {
             Event(at: (0.85 * total).rounded(), label: "MariaDB resumed (SIGCONT)") { fleet.mariadb.kill(signal: SIGCONT) },
         ]
         let started = ContinuousClock.now
-        let load = Task {
-            try await context.run(context.plan("chaos", url: context.proxyURL(fleet.balancer.url, slug: "chaos"), mode: .open,
-                                               connections: 1024, rate: rate, duration: total, warmup: 0))
-        }
-        // If anything below fails, the background load must not run on into the next scenario.
-        var loadFinished = false
-        defer { if !loadFinished { load.cancel() } }
+        let load = context.runInBackground(context.plan("chaos", url: context.proxyURL(fleet.balancer.url, slug: "chaos"), mode: .open,
+                                                        connections: 1024, rate: rate, duration: total, warmup: 0))
         // Admin edits under load, before anything breaks: toggle a probe config on node 1, wait until nodes 2 and 3 see it.
         var propagation: [Double] = []
         var active = true
@@ -65,8 +60,7 @@ enum ChaosScenario {
             try await event.action()
             happened.append((second, event.label))
         }
-        let result = try await load.value
-        loadFinished = true
+        let result = try await load.result
         try await fleet.cluster[2].waitReady()
 
         // Errors by the window each event opens (until the next event or the end).

@@ -48,6 +48,10 @@ struct ReportWriter {
                 caption: nil, columns: ["scenario", "goal", "met", "measured"],
                 rows: checks.map { ["\($0.0)", $0.1.goal, $0.1.met ? "yes" : "**no**", $0.1.measured] }
             ).markdown)
+            if checks.contains(where: { $0.0 == 1 && !$0.1.met }) {
+                parts.append("Where the overhead aims are missed: what the profiles show, what was fixed (before and after), and "
+                    + "what is left, in [loadtest/profiling.md](../../profiling.md).")
+            }
         }
         if !failures.isEmpty { parts.append("## Failures\n\n" + failures.map { "- \($0)" }.joined(separator: "\n")) }
         parts += reports.map { $0.markdown(chartsDrawn: chartsDrawn) }

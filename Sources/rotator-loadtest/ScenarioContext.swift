@@ -44,6 +44,28 @@ final class ScenarioContext: Sendable {
         collected.withLock { $0.append(result) }
         return result
     }
+
+    /// Starts one plan that runs while the scenario acts on the fleet (kills, restarts, storms).
+    func runInBackground(_ plan: LoadPlan) -> BackgroundLoad {
+        BackgroundLoad(Task { try await self.run(plan) })
+    }
+}
+
+/// A load run going on in the background. If the scenario leaves early (an error), the load is cancelled rather than
+/// running on into the next scenario.
+final class BackgroundLoad: Sendable {
+    private let task: Task<LoadResult, any Error>
+
+    fileprivate init(_ task: Task<LoadResult, any Error>) {
+        self.task = task
+    }
+
+    /// Waits for the run to end.
+    var result: LoadResult {
+        get async throws { try await task.value }
+    }
+
+    deinit { task.cancel() }
 }
 
 import Synchronization

@@ -17,19 +17,13 @@ enum StormScenario {
         try await Task.sleep(for: .milliseconds(300))
 
         let started = ContinuousClock.now
-        let load = Task {
-            try await context.run(context.plan("429 storm", url: context.proxyURL(fleet.balancer.url, slug: "storm"), mode: .open,
-                                               connections: 1024, rate: rate, duration: total, warmup: 0))
-        }
-        // If anything below fails, the background load must not run on into the next scenario.
-        var loadFinished = false
-        defer { if !loadFinished { load.cancel() } }
+        let load = context.runInBackground(context.plan("429 storm", url: context.proxyURL(fleet.balancer.url, slug: "storm"), mode: .open,
+                                                        connections: 1024, rate: rate, duration: total, warmup: 0))
         try await Task.sleep(until: started + .milliseconds(Int64(before * 1000)), clock: .continuous)
         let stormStart = (ContinuousClock.now - started).seconds
         try await fleet.mock.startStorm(seconds: storm)
         let stormEnd = stormStart + Double(storm)
-        let result = try await load.value
-        loadFinished = true
+        let result = try await load.result
         let statuses = try await admin.keyStatuses(configID: configID)
         let invalid = statuses.filter { $0.status == "invalid" }.count
 

@@ -62,7 +62,7 @@ for scenario in selected {
 }
 Interruption.track(nil)
 await fleet.stop()
-try? await HTTP.shared.client.shutdown()
+try? await HTTP.shared.client.shutdown().get()
 
 let writer = ReportWriter(directory: resultsDirectory, options: options, started: runStarted, reports: reports, results: context.results,
                           failures: failures)
