@@ -16,4 +16,13 @@ public struct ServingPool: Sendable {
         for key in keys { secrets[key.id] = key.secret }
         self.secrets = secrets
     }
+
+    /// Whether a request built for this pool may use `other`'s keys: same upstream, same format, key in the same
+    /// place. A request that started before an admin pointed the config elsewhere must not send the new provider's
+    /// keys to the old host.
+    public func routesLike(_ other: ServingPool) -> Bool {
+        config.configType == other.config.configType && config.upstreamBase == other.config.upstreamBase
+            && config.apiFormat == other.config.apiFormat && config.apiKeyLocation == other.config.apiKeyLocation
+            && config.apiKeyName == other.config.apiKeyName
+    }
 }

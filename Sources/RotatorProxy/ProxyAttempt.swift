@@ -30,6 +30,14 @@ struct ProxyAttempt {
     private enum Failure {
         case response(status: Int, headers: HTTPHeaders, body: ByteBuffer, verdict: UpstreamVerdict)
         case transport(any Error)
+        /// A 2xx answer of declared length ended (or stalled) early, before anything reached the client.
+        case brokenAnswer(received: Int, declared: Int, timedOut: Bool)
+    }
+
+    /// A 2xx answer ready for the client, or one that broke off while it was read whole.
+    private enum Delivery {
+        case ready(Response)
+        case brokeOff(received: Int, declared: Int, timedOut: Bool)
     }
 
     func run(using client: HTTPClient) async throws -> Response {
@@ -59,17 +67,20 @@ struct ProxyAttempt {
                 if wait <= 0, !excluded.isEmpty {
                     if excluded == unknown {
                         // Only keys this node does not know yet are free: its cache is behind the coordinator. Catch up
-                        // once (a store read, only in this rare case), then answer if that did not help.
-                        guard !refreshedCatalog else {
+                        // once (a store read, only in this rare case, and never longer than the request may wait), then
+                        // answer if that did not help.
+                        guard !refreshedCatalog, catalog.storeReachable else {
                             throw proxyError(.serviceUnavailable, .upstreamUnavailable,
                                              "the keys of '\(slug)' are being updated on this node; retry shortly", format: format,
                                              headers: [.retryAfter: "1"])
                         }
                         refreshedCatalog = true
-                        try? await catalog.refresh(configID: poolID)
-                        if let fresher = catalog.pool(configID: poolID)?.secrets {
-                            secrets = fresher
-                            unknown = unknown.filter { fresher[$0] == nil }
+                        let catalog = self.catalog
+                        let refresh = Task { _ = try? await catalog.refresh(configID: poolID) }
+                        await Self.wait(for: refresh, atMost: min(Self.refreshWaitLimit, deadline - ContinuousClock.now))
+                        if let fresher = catalog.pool(configID: poolID), fresher.routesLike(pool) {
+                            secrets = fresher.secrets
+                            unknown = unknown.filter { fresher.secrets[$0] == nil }
                         }
                     }
                     // Only keys that failed this request (with 5xx) are free: let them serve the retry.
@@ -84,9 +95,9 @@ struct ProxyAttempt {
                 }
                 return try finalAnswer(after: lastFailure, soonestFree: wait)
             }
-            if secrets[keyID] == nil, let fresher = catalog.pool(configID: poolID)?.secrets, fresher[keyID] != nil {
-                // The catalog has caught up since this request started.
-                secrets = fresher
+            if secrets[keyID] == nil, let fresher = catalog.pool(configID: poolID), fresher.secrets[keyID] != nil, fresher.routesLike(pool) {
+                // The catalog has caught up since this request started (and the config still points where it did).
+                secrets = fresher.secrets
             }
             guard let secret = secrets[keyID] else {
                 unknown.insert(keyID)
@@ -119,8 +130,21 @@ struct ProxyAttempt {
             fields.update { $0.upstreamStatus = status }
             let verdict = UpstreamVerdict(status: status)
             if verdict == .deliver {
-                await coordinator.report(.success, key: keyID, pool: poolID)
-                return try await deliver(response, method: request.method)
+                switch await delivery(of: response, method: request.method) {
+                case .ready(let answer):
+                    await coordinator.report(.success, key: keyID, pool: poolID)
+                    return answer
+                case .brokeOff(let received, let declared, let timedOut):
+                    // Nothing has reached the client: like a transport error, another key may serve the retry.
+                    let reason = "answer broke off after \(received) of \(declared) bytes"
+                    await coordinator.report(.upstreamFailure(reason: reason), key: keyID, pool: poolID)
+                    logger.debug("upstream answer broke off", metadata: ["key_id": "\(keyID)", "received": "\(received)", "declared": "\(declared)"])
+                    lastFailure = .brokenAnswer(received: received, declared: declared, timedOut: timedOut)
+                    retries += 1
+                    if retries > settings.maxRetries { return try finalAnswer(after: lastFailure, soonestFree: nil) }
+                    excluded.insert(keyID)
+                    continue
+                }
             }
             let body = (try? await response.body.collect(upTo: Self.errorBodyLimit)) ?? ByteBuffer()
             lastFailure = .response(status: status, headers: response.headers, body: body, verdict: verdict)
@@ -157,31 +181,48 @@ struct ProxyAttempt {
     /// A small answer of declared length (a JSON completion) is read whole and goes to the client in one write: head,
     /// body and end together. Anything else (SSE, chunked, large downloads) streams chunk by chunk, so events reach the
     /// client as the upstream sends them.
-    private func deliver(_ response: HTTPClientResponse, method: HTTPMethod) async throws -> Response {
+    private func delivery(of response: HTTPClientResponse, method: HTTPMethod) async -> Delivery {
         let status = HTTPResponse.Status(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase)
         let contentLength = response.headers.first(name: "content-length").flatMap(Int.init)
         let headers = HeaderPolicy.clientHeaders(from: response.headers, keepContentLength: contentLength != nil)
         guard let contentLength, contentLength <= Self.wholeAnswerLimit, method != .HEAD, status != .noContent, status != .notModified,
             !response.headers["content-type"].contains(where: { $0.lowercased().hasPrefix("text/event-stream") })
         else {
-            return stream(response.body, status: status, headers: headers, contentLength: contentLength)
+            return .ready(stream(response.body, status: status, headers: headers, contentLength: contentLength))
         }
         var body = ByteBuffer()
+        var timedOut = false
         do {
             for try await chunk in response.body where body.readableBytes + chunk.readableBytes <= contentLength {
                 body.writeImmutableBuffer(chunk)
             }
-        } catch where Self.isTimeout(error) {
-            throw proxyError(.gatewayTimeout, .timeout, "the upstream stopped sending its answer for \(Int(settings.timeout)) s", format: format)
         } catch {
-            logger.debug("upstream answer broke off", metadata: ["error": "\(Self.describe(error))"])
+            timedOut = Self.isTimeout(error)
         }
         guard body.readableBytes == contentLength else {
-            // Nothing has reached the client yet: a clear error beats a truncated answer under a 200.
-            throw proxyError(.badGateway, .upstreamUnavailable,
-                             "the upstream's answer broke off after \(body.readableBytes) of \(contentLength) bytes", format: format)
+            return .brokeOff(received: body.readableBytes, declared: contentLength, timedOut: timedOut)
         }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+        return .ready(Response(status: status, headers: headers, body: .init(byteBuffer: body)))
+    }
+
+    /// The longest a request waits for its config to be re-read when its node's cache is behind the coordinator.
+    private static let refreshWaitLimit = Duration.seconds(2)
+
+    /// Waits until `task` ends or `limit` passes, whichever comes first; the task goes on by itself after a timeout.
+    private static func wait(for task: Task<Void, Never>, atMost limit: Duration) async {
+        guard limit > .zero else { return }
+        let (ended, signal) = AsyncStream<Void>.makeStream()
+        let watcher = Task {
+            await task.value
+            signal.finish()
+        }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            signal.finish()
+        }
+        for await _ in ended {}
+        watcher.cancel()
+        timer.cancel()
     }
 
     /// Answers up to this declared size are read whole before they are sent; larger ones stream.
@@ -213,6 +254,13 @@ struct ProxyAttempt {
                 throw proxyError(.gatewayTimeout, .timeout, "the upstream did not answer within \(Int(settings.timeout)) s", format: format)
             }
             throw proxyError(.badGateway, .upstreamUnavailable, "the upstream could not be reached", format: format)
+        case .brokenAnswer(let received, let declared, let timedOut):
+            // A clear error beats a truncated answer under a 200.
+            if timedOut {
+                throw proxyError(.gatewayTimeout, .timeout,
+                                 "the upstream stopped sending its answer for \(Int(settings.timeout)) s (\(received) of \(declared) bytes)", format: format)
+            }
+            throw proxyError(.badGateway, .upstreamUnavailable, "the upstream's answer broke off after \(received) of \(declared) bytes", format: format)
         default:
             break
         }

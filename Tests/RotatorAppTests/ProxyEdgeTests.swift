@@ -153,8 +153,9 @@ import Testing
         #expect(reply.text.contains("inactive"))
     }
 
-    /// A JSON answer is read whole before it is sent; one that breaks off is a clear 502, never a truncated 200.
-    @Test func anAnswerThatBreaksOffIs502() async throws {
+    /// A JSON answer is read whole before it is sent; one that breaks off is retried like a transport error (nothing
+    /// has reached the client), and once retries are spent the client gets a clear 502, never a truncated 200.
+    @Test func anAnswerThatBreaksOffIsRetriedThen502() async throws {
         let node = try await TestNode.start()
         defer { Task { await node.stop() } }
         let upstream = try await TruncatingUpstream.start()
@@ -165,6 +166,7 @@ import Testing
         #expect(reply.status == 502, "\(reply.status): \(reply.text)")
         let message = (try reply.object()["error"] as? [String: Any])?["message"] as? String
         #expect(message?.contains("broke off after 12 of \(TruncatingUpstream.declaredLength) bytes") == true, "\(reply.text)")
+        #expect(upstream.requests == 1 + 3, "the first attempt and MAX_RETRIES (3) retries")
 
         // A whole answer of declared length passes unchanged, length included.
         let whole = try await node.createConfig(slug: "whole")

@@ -2,6 +2,7 @@ import Foundation
 import KeyCoordination
 import MockUpstream
 import NIOHTTP1
+import RotatorCore
 import Testing
 
 /// End to end through a real node and a real mock upstream: rotation, cooldowns, revoked keys, retries.
@@ -187,5 +188,44 @@ import Testing
         #expect(reply.status == 200, "\(reply.text)")
         #expect(await node.node.coordinator.runtimeStates(pool: Int64(id)).keys.sorted() == [Int64(known)], "the pool is the store's again")
         #expect(ContinuousClock.now - started < .seconds(4), "answered, not spinning until a timeout")
+    }
+
+    /// The same case after an admin pointed the config at another provider with new keys: a request that started on
+    /// the old upstream must not carry the new provider's keys there. It answers 503 (retry shortly); the next
+    /// request goes to the new upstream.
+    @Test func newKeysNeverGoToTheOldUpstream() async throws {
+        let node = try await TestNode.start()
+        defer { Task { await node.stop() } }
+        let newState = MockUpstreamState()
+        let newUpstream = try await MockUpstreamServer.start(state: newState)
+        defer { Task { await newUpstream.stop() } }
+        let id = try await node.createConfig(slug: "moved")
+        try await node.addKeys(configID: id, sampleKeys(1, prefix: "sk-old"))
+        let oldKeyID = try #require(try await node.keys(configID: id).first?["id"] as? Int)
+        #expect(try await node.proxy("moved").status == 200)
+
+        // Behind this node's back (another node's admin write whose message this node has not seen yet).
+        let store = node.node.store
+        let config = try #require(try await store.config(id: Int64(id)))
+        _ = try await store.updateConfig(id: Int64(id), with: ProxyConfigDraft(
+            name: config.name, slug: config.slug, configType: config.configType, apiKeyLocation: config.apiKeyLocation,
+            apiKeyName: config.apiKeyName, isActive: true, method: config.method, targetURL: nil,
+            targetBaseURL: newUpstream.baseURL + "/v1", apiFormat: config.apiFormat, outputFormat: config.outputFormat, keyRPM: 0
+        ))
+        let newKey = sampleKeys(1, prefix: "sk-new")[0]
+        let added = try await store.addKey(configID: Int64(id), secret: newKey, isActive: true)
+        _ = try await store.setKeyActive(id: Int64(oldKeyID), isActive: false)
+        await node.node.coordinator.syncPool(PoolDefinition(id: Int64(id), keyIDs: [added.id], pacingInterval: 0,
+                                                            version: config.version + 1))
+
+        let caughtUp = try await node.proxy("moved")
+        #expect(caughtUp.status == 503, "\(caughtUp.text)")
+        #expect(caughtUp.headers.first(name: "retry-after") == "1")
+        #expect(!node.mockState.recordedRequests.contains { $0.header("authorization") == "Bearer \(newKey)" },
+                "the new provider's key never reached the old upstream")
+
+        let served = try await node.proxy("moved")
+        #expect(served.status == 200, "\(served.text)")
+        #expect(newState.recordedRequests.last?.header("authorization") == "Bearer \(newKey)")
     }
 }
