@@ -11,7 +11,7 @@ let usage = """
       --mode open       --rate requests per second on a fixed schedule; latency counts from the intended start, and a
                         request due while --connections are in flight is counted as dropped
       --stream          read answers chunk by chunk: time to first byte and chunk gaps
-      --json FILE       write the result as JSON ('-' for stdout); a summary is printed either way
+      --json FILE       write the result as JSON ('-' for stdout, the summary then goes to stderr)
     """
 
 func fail(_ message: String) -> Never {
@@ -69,7 +69,12 @@ let result = try await LoadGenerator(plan: finalPlan).run { elapsed, recorder in
     ProgressLine.show(ProgressLine.render(plan: finalPlan, elapsed: elapsed, recorder: recorder), elapsed: elapsed)
 }
 if showProgress { ProgressLine.clear() }
-print(ResultSummary.text(result))
+if jsonPath == "-" {
+    // Standard output carries only the JSON, so it can be piped into a parser.
+    FileHandle.standardError.write(Data((ResultSummary.text(result) + "\n").utf8))
+} else {
+    print(ResultSummary.text(result))
+}
 if let jsonPath {
     let data = try ResultJSON.encode(result)
     if jsonPath == "-" {
