@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
@@ -69,7 +71,7 @@ let package = Package(
         ]),
 
         // Which key serves the next request: cooldowns, quarantine, pacing, usage counters.
-        .target(name: "KeyCoordination", dependencies: ["RotatorCore"]),
+        .target(name: "KeyCoordination", dependencies: ["RotatorCore", nioCore]),
 
         // The node's in-memory view of configs and keys, and the write path that keeps it fresh.
         .target(name: "ConfigCatalog", dependencies: ["RotatorCore", "RotatorStore", "KeyCoordination", logging]),
@@ -77,10 +79,15 @@ let package = Package(
         // HTTP plumbing shared by proxy and admin: request context, JSON errors, request ids, access log.
         .target(name: "RotatorHTTP", dependencies: ["RotatorCore", hummingbird, logging, httpTypes, nioCore]),
 
-        // The proxy: client auth, upstream request building, retries, streaming.
+        // The proxy path: channel handlers on the client connection's event loop (client auth from the head, key choice,
+        // per-loop upstream pools with TLS, retries as a state machine, relay with back-pressure).
         .target(name: "RotatorProxy", dependencies: [
-            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", hummingbird, logging, httpTypes, nioCore, nioHTTP1, metrics,
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", logging, nioCore, nioHTTP1, metrics,
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
         ]),
 
         // Admin JSON API: login, JWT, configs, keys, OpenAPI document.
@@ -97,6 +104,7 @@ let package = Package(
         .target(name: "RotatorApp", dependencies: [
             "RotatorCore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
             "RedisClient", "RedisCoordination", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", hummingbird, logging, httpTypes, nioCore,
+            .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
             metrics, .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
