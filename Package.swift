@@ -148,7 +148,10 @@ let package = Package(
         .testTarget(name: "KeyCoordinationTests", dependencies: [
             "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging,
         ]),
-        .testTarget(name: "RotatorProxyTests", dependencies: ["RotatorProxy", "RotatorCore", "RotatorHTTP"]),
+        .testTarget(name: "RotatorProxyTests", dependencies: [
+            "RotatorProxy", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "RotatorStore", "SQLiteDriver", logging, nioCore, nioHTTP1,
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore"]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -55,7 +55,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
     /// The connection must close after this exchange (a refusal before the body was read, `Connection: close`).
     private var closeAfter: Bool
     private var isFinished = false
-    private var refusedWhileReceiving = false
+    private var isRefused = false
+    /// A refusal was written while a small rest of the body still arrives: it is read and dropped, then the connection
+    /// serves the next request.
+    private var awaitsEndAfterRefusal = false
+    /// A refused request's unread body this large or larger (or of unknown length) is not worth reading: the
+    /// connection closes instead.
+    private static let bodyWorthDraining = 64 * 1024
     /// The browser origin to allow in the answer's CORS headers, when it is on the list.
     private var corsOrigin: String?
 
@@ -120,7 +126,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     }
 
     func receiveBody(_ part: ByteBuffer) {
-        guard !isFinished, admission != nil else { return }
+        guard !isFinished, !isRefused, admission != nil else { return }
         var part = part
         if body.readableBytes + part.readableBytes > service.settings.maxBodyBytes {
             refuse(ProxyRequestGate.tooLarge(service.settings.maxBodyBytes, format: admission?.format))
@@ -135,7 +141,12 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     func receiveEnd() {
         isReceivingRequest = false
-        guard !isFinished, let admission else { return }
+        if awaitsEndAfterRefusal {
+            awaitsEndAfterRefusal = false
+            finish(completed: true)
+            return
+        }
+        guard !isFinished, !isRefused, let admission else { return }
         if admission.credential == .expectedInBody {
             guard route.kind == .llm, let extracted = ClientCredential.extractBodyAPIKey(from: body),
                 ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys)
@@ -503,11 +514,17 @@ final class ProxyExchange: UpstreamResponseReceiver {
     }
 
     private func refuse(_ refusal: ProxyRequestGate.Refusal) {
-        guard !isFinished else { return }
+        guard !isFinished, !isRefused else { return }
+        isRefused = true
         if isReceivingRequest {
-            // The body was not (fully) read: it is not worth reading, so the connection closes after the answer.
-            closeAfter = true
-            refusedWhileReceiving = true
+            // The body was not (fully) read. A small rest is read and dropped so the connection stays usable; a large or
+            // unknown one is not worth reading: the connection closes after the answer.
+            let declared = head.headers.first(name: "content-length").flatMap(Int.init)
+            if let declared, declared - body.readableBytes <= Self.bodyWorthDraining, refusal.status != .payloadTooLarge {
+                awaitsEndAfterRefusal = true
+            } else {
+                closeAfter = true
+            }
         }
         writeError(status: refusal.status, kind: refusal.kind, message: refusal.message, format: refusal.format, extraHeaders: refusal.extraHeaders)
     }
@@ -530,12 +547,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
         }
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-        if refusedWhileReceiving {
-            // Closing the socket now, with the client's body still arriving, would reset the connection and could lose
-            // this answer: close our side only; the owner discards the rest of the body, then closes.
-            context.close(mode: .output, promise: nil)
-        }
-        finish(completed: true)
+        // With the rest of a refused body still to drop, the exchange ends with the request's end.
+        if !awaitsEndAfterRefusal { finish(completed: true) }
     }
 
     private func finish(completed: Bool) {

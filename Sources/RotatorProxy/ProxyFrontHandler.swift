@@ -43,6 +43,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
     private var isDraining = false
     private var isQuiescing = false
     private var isClosing = false
+    /// The loop's clock (virtual in tests) when a byte last arrived or an answer last ended.
     private var lastActivity = NIODeadline.now()
     private var timer: Scheduled<Void>?
 
@@ -56,6 +57,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        lastActivity = context.eventLoop.now
         if context.channel.isActive { armTimer(context) }
     }
 
@@ -82,7 +84,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         guard !isClosing else { return }
         let part = unwrapInboundIn(data)
         if !queued.isEmpty {
@@ -196,7 +198,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
     /// The request and its answer are over: serve what waited behind it.
     private func requestDone(_ context: ChannelHandlerContext) {
         current = .idle
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         if isQuiescing, queued.isEmpty {
             closeConnection(context)
             return
@@ -208,7 +210,8 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
         guard !isDraining else { return }
         isDraining = true
         defer { isDraining = false }
-        while case .idle = current, !isClosing, let part = queued.popFirst() {
+        // Route while a request can take parts: none is running, or the running one is still arriving.
+        while !isClosing, isIdle || isReceivingRequest, let part = queued.popFirst() {
             route(part, context: context)
         }
     }
@@ -222,6 +225,11 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
 
     // MARK: Timeouts
 
+    private var isIdle: Bool {
+        if case .idle = current { return true }
+        return false
+    }
+
     private var isReceivingRequest: Bool {
         switch current {
         case .idle: return false
@@ -234,7 +242,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
     /// One timer per connection, re-armed when it fires: a request costs a clock read, not a reschedule.
     private func armTimer(_ context: ChannelHandlerContext, at deadline: NIODeadline? = nil) {
         guard timer == nil else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline ?? lastActivity + timeouts.idle) { [weak self] in
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline ?? lastActivity + min(timeouts.idle, timeouts.read)) { [weak self] in
             self?.timerFired()
         }
     }
@@ -242,10 +250,11 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
     private func timerFired() {
         timer = nil
         guard let context, !isClosing else { return }
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         if case .idle = current {
             guard now - lastActivity < timeouts.idle else { return closeConnection(context) }
-            return armTimer(context, at: lastActivity + timeouts.idle)
+            // Look again by the read timeout at the latest: a request that starts meanwhile is bounded by it.
+            return armTimer(context, at: min(lastActivity + timeouts.idle, now + timeouts.read))
         }
         guard isReceivingRequest else {
             // An answer is going out: the upstream's own timeout bounds it; look again later.

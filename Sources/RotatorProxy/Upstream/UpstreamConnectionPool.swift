@@ -120,9 +120,14 @@ public final class UpstreamPools: Sendable {
     private let connectTimeout: TimeAmount
     private let idleExpiry: TimeAmount
 
-    public init(group: any EventLoopGroup, tls: UpstreamTLS, connectTimeout: TimeAmount, idleExpiry: TimeAmount = .seconds(20)) {
+    public convenience init(group: any EventLoopGroup, tls: UpstreamTLS, connectTimeout: TimeAmount, idleExpiry: TimeAmount = .seconds(20)) {
+        self.init(loops: Array(group.makeIterator()), tls: tls, connectTimeout: connectTimeout, idleExpiry: idleExpiry)
+    }
+
+    /// - Parameter loops: the loops that get a pool up front (none: every connection makes its own, as in tests).
+    public init(loops: [any EventLoop], tls: UpstreamTLS, connectTimeout: TimeAmount, idleExpiry: TimeAmount = .seconds(20)) {
         var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
-        for loop in group.makeIterator() {
+        for loop in loops {
             // NIOLoopBound must be made on its loop; the pool itself is only ever touched there.
             let pool = try? loop.submit {
                 NIOLoopBound(UpstreamConnectionPool(eventLoop: loop, tls: tls, connectTimeout: connectTimeout, idleExpiry: idleExpiry), eventLoop: loop)
