@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "mock-upstream", targets: ["mock-upstream"]),
         .executable(name: "rotator-load", targets: ["rotator-load"]),
         .executable(name: "rotator-loadtest", targets: ["rotator-loadtest"]),
+        .executable(name: "bare-relay", targets: ["bare-relay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -116,7 +117,7 @@ let package = Package(
 
         // A scriptable fake upstream (OpenAI, Anthropic, Gemini shapes) for tests and load tests.
         .target(name: "MockUpstream", dependencies: [
-            hummingbird, logging, httpTypes, nioCore,
+            hummingbird, logging, httpTypes, nioCore, .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "mock-upstream", dependencies: ["MockUpstream", hummingbird]),
@@ -132,6 +133,8 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "rotator-load", dependencies: ["LoadDriver"]),
+        // The load test's Swift baseline: a minimal SwiftNIO relay with no rotator logic.
+        .executableTarget(name: "bare-relay", dependencies: [nioCore, nioHTTP1, .product(name: "NIOPosix", package: "swift-nio")]),
         .executableTarget(name: "rotator-loadtest", dependencies: [
             "LoadDriver", "LocalTestServers", "MockUpstream", "MockUpstreamClient", nioCore, nioHTTP1,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -161,7 +164,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "RotatorAppTests", dependencies: [
-            "RotatorApp", "RotatorCore", "MockUpstream", "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
+            "RotatorApp", "RotatorCore", "MockUpstream", .product(name: "NIOSSL", package: "swift-nio-ssl"), "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "NIOPosix", package: "swift-nio"),

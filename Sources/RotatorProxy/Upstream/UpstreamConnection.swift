@@ -123,7 +123,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let failure: UpstreamConnectionFailure
-        if error is NIOSSLError || error is BoringSSLError {
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
             failure = .tls(Self.describeTLS(error))
         } else {
             failure = .broken(String(describing: type(of: error)))
@@ -147,7 +147,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private static func describeTLS(_ error: any Error) -> String {
         let text = String(describing: error)
         if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("certificate verify failed") { return "certificate verify failed" }
-        if case NIOSSLError.unableToValidateCertificate = error { return "certificate does not match the host name" }
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname { return "certificate does not match the host name" }
         return text.count > 120 ? String(text.prefix(120)) : text
     }
 }
