@@ -44,6 +44,7 @@ public struct ProxyChildChannel: ServerChildChannel, HTTPChannelHandler {
         channel.eventLoop.makeCompletedFuture {
             guard openConnections.admit() else {
                 logger.warning("client connection refused: MAX_CONNECTIONS reached", metadata: ["limit": "\(limits.maxConnections)"])
+                channel.close(promise: nil)
                 throw ChannelError.inappropriateOperationForState
             }
             let counter = openConnections
