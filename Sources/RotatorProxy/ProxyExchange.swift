@@ -79,6 +79,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private var upstreamStatus: Int?
     private var metricsSlug = "unknown"
     private var metricsFormat = "unknown"
+    /// The slug's metric handles, looked up once per request.
+    private lazy var slugMetrics = service.metrics.forSlug(metricsSlug)
 
     init(
         head: HTTPRequestHead, route: ProxyRoute, context: ChannelHandlerContext, owner: any ProxyExchangeOwner, service: ProxyService,
@@ -191,9 +193,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 self.handle(.keyOffered(acquisition, isKnown: isKnown, now: .now()))
             }
         case .send(let keyID):
-            let metrics = service.metrics.forSlug(metricsSlug)
-            metrics.selections.increment()
-            if (machine?.attempts ?? 1) > 1 { metrics.retries.increment() }
+            slugMetrics.selections.increment()
+            if (machine?.attempts ?? 1) > 1 { slugMetrics.retries.increment() }
             send(keyID: keyID, freshConnection: false)
         case .wait(let time):
             context.eventLoop.assumeIsolated().scheduleTask(in: time) { self.handle(.waited) }
@@ -226,7 +227,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     private func report(_ outcome: KeyOutcome, key: Int64) {
         guard let admission else { return }
-        let metrics = service.metrics.forSlug(metricsSlug)
+        let metrics = slugMetrics
         switch outcome {
         case .rateLimited: metrics.cooldowns.increment()
         case .rejected: metrics.quarantines.increment()
@@ -322,7 +323,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         case (.head(let answer), .awaitingHead(let sentAt)):
             let status = Int(answer.status.code)
             upstreamStatus = status
-            service.metrics.forSlug(metricsSlug).upstreamLatency.recordNanoseconds(Int64((NIODeadline.now() - sentAt).nanoseconds))
+            slugMetrics.upstreamLatency.recordNanoseconds(Int64((NIODeadline.now() - sentAt).nanoseconds))
             let delivery = machine?.delivery(status: status, headers: answer.headers, method: head.method) ?? .stream
             switch delivery {
             case .stream:
@@ -508,7 +509,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             addOwnHeaders(&headers)
             writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body)
         case .error(let status, let kind, let message, let retryAfter):
-            if answer.isAllKeysCooling { service.metrics.forSlug(metricsSlug).allKeysCooling.increment() }
+            if answer.isAllKeysCooling { slugMetrics.allKeysCooling.increment() }
             writeError(status: status, kind: kind, message: message, format: admission?.format, extraHeaders: retryAfter.map { [("Retry-After", String($0))] } ?? [])
         }
     }
