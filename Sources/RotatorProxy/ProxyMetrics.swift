@@ -25,6 +25,12 @@ public struct ProxyMetrics: Sendable {
     func quarantined(slug: String) { count("rotator_quarantines_total", slug) }
     func invalidated(slug: String) { count("rotator_keys_invalidated_total", slug) }
     func allKeysCooling(slug: String) { count("rotator_all_keys_cooling_total", slug) }
+    /// The whole pool was rested for an account- or IP-wide rate limit (`PoolRateLimitDetector`).
+    func poolCooled(slug: String) { count("rotator_pool_cooldowns_total", slug) }
+    /// A key's quota or credit is gone (`AnswerBlame.keyExhausted`).
+    func quotaExhausted(slug: String) { count("rotator_quota_exhausted_total", slug) }
+    /// The request's own fault ended the rotation; no key was blamed (`AnswerBlame.request`).
+    func blamedRequest(slug: String) { count("rotator_request_faults_total", slug) }
 
     private func count(_ label: String, _ slug: String) {
         Counter(label: label, dimensions: [("slug", slug)], factory: factory).increment()
