@@ -12,14 +12,18 @@ public struct ProxySettings: Sendable {
     public var maxBodyBytes: Int
     /// How long a request may wait for a paced-out key before the proxy answers 429.
     public var pacingMaxWait: Double
+    /// Cooldown of a key whose quota or credit is gone (OpenAI `insufficient_quota`, Anthropic `billing_error`),
+    /// unless the provider says longer: an hour, not a rate limit's minute.
+    public var quotaCooldown: Double
 
     public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30,
-                maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2) {
+                maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, quotaCooldown: Double = 3600) {
         self.proxyKeys = proxyKeys
         self.maxRetries = maxRetries
         self.defaultCooldown = defaultCooldown
         self.timeout = timeout
         self.maxBodyBytes = maxBodyBytes
         self.pacingMaxWait = pacingMaxWait
+        self.quotaCooldown = quotaCooldown
     }
 }
