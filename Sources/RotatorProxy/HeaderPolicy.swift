@@ -15,9 +15,16 @@ public enum HeaderPolicy {
         "authorization", "x-proxy-key", "x-api-key", "x-goog-api-key", "api-key", "cookie",
     ]
 
+    /// Headers that choose which organisation or project a key's usage is billed to: a client could otherwise spend
+    /// another organisation's budget through a key that belongs to several.
+    static let billingSelection: Set<String> = ["openai-organization", "openai-project", "x-goog-user-project"]
+
     /// Headers for the upstream request: the client's end-to-end headers minus credentials,
-    /// plus the request id. `extraRemoved` holds a generic config's own key header name.
-    public static func upstreamHeaders(from fields: HTTPFields, requestID: String, extraRemoved: String?) -> HTTPHeaders {
+    /// plus the request id. `extraRemoved` holds a generic config's own key header name. Billing-selection headers
+    /// pass only when the config allows them (`forward_billing_headers`).
+    public static func upstreamHeaders(
+        from fields: HTTPFields, requestID: String, extraRemoved: String?, forwardBillingHeaders: Bool = false
+    ) -> HTTPHeaders {
         let connectionListed = listedInConnection(fields)
         let extra = extraRemoved?.lowercased()
         var headers = HTTPHeaders()
@@ -26,14 +33,16 @@ public enum HeaderPolicy {
             let name = field.name.canonicalName
             if hopByHop.contains(name) || clientCredentials.contains(name) || connectionListed.contains(name) { continue }
             if name == "x-request-id" || name == extra { continue }
+            if !forwardBillingHeaders, billingSelection.contains(name) { continue }
             headers.add(name: field.name.rawName, value: field.value)
         }
         headers.add(name: "X-Request-ID", value: requestID)
         return headers
     }
 
-    /// Headers for the client's response: the upstream's end-to-end headers.
-    public static func clientHeaders(from headers: HTTPHeaders, keepContentLength: Bool) -> HTTPFields {
+    /// Headers for the client's response: the upstream's end-to-end headers, scrubbed of the injected key when a
+    /// scrubber is given.
+    public static func clientHeaders(from headers: HTTPHeaders, keepContentLength: Bool, scrubbing scrubber: SecretScrubber? = nil) -> HTTPFields {
         var connectionListed: Set<String> = []
         for value in headers["connection"] {
             for token in value.split(separator: ",") {
@@ -50,7 +59,7 @@ public enum HeaderPolicy {
             }
             if hopByHop.contains(lower) || connectionListed.contains(lower) { continue }
             guard let fieldName = HTTPField.Name(name) else { continue }
-            fields.append(HTTPField(name: fieldName, value: value))
+            fields.append(HTTPField(name: fieldName, value: scrubber?.scrub(value) ?? value))
         }
         return fields
     }

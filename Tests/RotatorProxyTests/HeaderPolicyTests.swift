@@ -19,6 +19,19 @@ import Testing
         #expect(!headers.contains { $0.value.contains("proxy-key") })
     }
 
+    @Test func billingSelectionHeadersPassOnlyWhenTheConfigAllows() {
+        let fields: HTTPFields = [
+            HTTPField.Name("OpenAI-Organization")!: "org-other", HTTPField.Name("OpenAI-Project")!: "proj-other",
+            HTTPField.Name("x-goog-user-project")!: "other-project", .accept: "*/*",
+        ]
+        let dropped = HeaderPolicy.upstreamHeaders(from: fields, requestID: "r", extraRemoved: nil)
+        #expect(Set(dropped.map { $0.name.lowercased() }) == ["accept", "x-request-id"])
+        let allowed = HeaderPolicy.upstreamHeaders(from: fields, requestID: "r", extraRemoved: nil, forwardBillingHeaders: true)
+        #expect(allowed.first(name: "openai-organization") == "org-other")
+        #expect(allowed.first(name: "openai-project") == "proj-other")
+        #expect(allowed.first(name: "x-goog-user-project") == "other-project")
+    }
+
     @Test func dropsGenericKeyHeader() {
         let fields: HTTPFields = [HTTPField.Name("X-Service-Token")!: "client", .accept: "*/*"]
         let headers = HeaderPolicy.upstreamHeaders(from: fields, requestID: "r", extraRemoved: "x-service-token")
