@@ -20,15 +20,15 @@ struct AnswerOverrideInput: Decodable, Sendable {
     private func validated(at index: Int) throws(ValidationError) -> AnswerOverride {
         let field = "answer_overrides[\(index)]"
         let choices = AnswerOverride.Blame.allCases.map(\.rawValue).joined(separator: ", ")
-        guard let blame, let parsed = AnswerOverride.Blame(rawValue: blame.lowercased()) else {
+        guard let blame, let parsed = AnswerOverride.Blame(rawValue: blame) else {
             throw ValidationError("field '\(field).blame' is required and must be one of \(choices)")
         }
         if let status, !(100...599).contains(status) {
             throw ValidationError("field '\(field).status' must be an HTTP status between 100 and 599")
         }
-        let text = body_contains.flatMap { $0.isEmpty ? nil : $0 }
-        if let text, text.count > AnswerOverride.maximumTextLength {
-            throw ValidationError("field '\(field).body_contains' must be at most \(AnswerOverride.maximumTextLength) characters")
+        let text = body_contains
+        if let text, text.isEmpty || text.count > AnswerOverride.maximumTextLength {
+            throw ValidationError("field '\(field).body_contains' must be 1 to \(AnswerOverride.maximumTextLength) characters")
         }
         guard status != nil || text != nil else {
             throw ValidationError("field '\(field)' needs 'status', 'body_contains' or both: an override that matches every answer is refused")

@@ -1,6 +1,8 @@
 import NIOCore
 import RotatorCore
 
+import Foundation
+
 /// What the proxy knows about one upstream wire format: where its key goes, what its error codes mean, and the shape
 /// of the errors its SDKs parse. `/proxy/` routes speak `.generic` whatever the config's `api_format` says.
 public enum UpstreamDialect: Sendable, Equatable {
@@ -40,6 +42,19 @@ public enum UpstreamDialect: Sendable, Equatable {
     /// Query parameters a client of this format may carry its credential in (dropped before the upstream).
     var credentialQueryNames: Set<String> {
         self == .gemini ? ["key"] : []
+    }
+
+    /// An error the proxy itself answers, in the shape this format's SDKs parse.
+    func errorBody(kind: ClientErrorShape.Kind, status: Int, message: String) -> ByteBuffer {
+        let object: [String: Any]
+        switch self {
+        case .openAI: object = ["error": ["message": message, "type": kind.openAIType, "code": kind.openAICode]]
+        case .anthropic: object = ["type": "error", "error": ["type": kind.anthropicType, "message": message]]
+        case .gemini: object = ["error": ["code": status, "message": message, "status": kind.googleStatus]]
+        case .generic: object = ["error": message]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return ByteBuffer(bytes: data)
     }
 
     /// The verdict of this provider's error codes, or nil when they say nothing the status does not.

@@ -10,7 +10,7 @@ import Testing
     }
 
     @Test func acceptsOverridesAndFlags() throws {
-        let parsed = try draft(#","answer_overrides":[{"status":400,"body_contains":"token expired","blame":"KEY_INVALID"},{"status":418,"blame":"upstream"}],"retry_after_read_timeout":true,"forward_billing_headers":true"#)
+        let parsed = try draft(#","answer_overrides":[{"status":400,"body_contains":"token expired","blame":"key_invalid"},{"status":418,"blame":"upstream"}],"retry_after_read_timeout":true,"forward_billing_headers":true"#)
         #expect(parsed.answerOverrides == [
             AnswerOverride(status: 400, bodyContains: "token expired", blame: .keyInvalid),
             AnswerOverride(status: 418, bodyContains: nil, blame: .upstream),
@@ -41,7 +41,8 @@ import Testing
         (#","answer_overrides":[{"status":400}]"#, "answer_overrides[0].blame"),
         (#","answer_overrides":[{"status":400,"blame":"nobody"}]"#, "answer_overrides[0].blame"),
         (#","answer_overrides":[{"blame":"request"}]"#, "answer_overrides[0]"),
-        (#","answer_overrides":[{"body_contains":"","blame":"request"}]"#, "answer_overrides[0]"),
+        (#","answer_overrides":[{"status":400,"body_contains":"","blame":"request"}]"#, "answer_overrides[0].body_contains"),
+        (#","answer_overrides":[{"status":400,"blame":"KEY_INVALID"}]"#, "answer_overrides[0].blame"),
         (#","answer_overrides":[{"status":99,"blame":"request"}]"#, "answer_overrides[0].status"),
         (#","answer_overrides":[{"status":400,"blame":"request"},{"status":600,"blame":"request"}]"#, "answer_overrides[1].status"),
     ])

@@ -39,3 +39,16 @@ import Testing
         #expect(detector.rateLimited(key: 1, cooldown: 30, request: "b", poolSize: 1, now: 101) == nil)
     }
 }
+
+@Suite struct PoolRateLimitWatchTests {
+    @Test func keepsOneDetectorPerPool() {
+        let watch = PoolRateLimitWatch()
+        #expect(watch.rateLimited(pool: 1, key: 1, cooldown: 30, request: "a", poolSize: 2, now: 100) == nil)
+        // Another pool's answers do not count towards pool 1.
+        #expect(watch.rateLimited(pool: 2, key: 2, cooldown: 30, request: "b", poolSize: 2, now: 100) == nil)
+        #expect(watch.rateLimited(pool: 1, key: 2, cooldown: 30, request: "b", poolSize: 2, now: 101) != nil)
+        watch.served(pool: 2, key: 2)
+        #expect(watch.rateLimited(pool: 2, key: 1, cooldown: 30, request: "c", poolSize: 2, now: 101) == nil, "key 2 served: one limited key is no majority")
+        watch.forget(pool: 2)
+    }
+}
