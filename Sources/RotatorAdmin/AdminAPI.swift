@@ -136,7 +136,7 @@ public struct AdminAPI: Sendable {
         let configs = try await storeCall { try await store.listConfigs() }
         var views: [ProxyConfigView] = []
         for config in configs {
-            views.append(ProxyConfigView(config, keys: try await keyViews(configID: config.id)))
+            views.append(try await configView(config))
         }
         return JSONBody.response(views)
     }
@@ -144,7 +144,7 @@ public struct AdminAPI: Sendable {
     private func getConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         await flushUsage()
         let config = try await existingConfig(context)
-        return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: config.id)))
+        return JSONBody.response(try await configView(config))
     }
 
     private func createConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
@@ -164,7 +164,7 @@ public struct AdminAPI: Sendable {
             throw APIError.notFound("no proxy config with id \(current.id)")
         }
         await catalog.commitChange(configID: config.id)
-        return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: config.id)))
+        return JSONBody.response(try await configView(config))
     }
 
     private struct StatusInput: Decodable {
@@ -178,7 +178,7 @@ public struct AdminAPI: Sendable {
             throw APIError.notFound("no proxy config with id \(id)")
         }
         await catalog.commitChange(configID: id)
-        return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: id)))
+        return JSONBody.response(try await configView(config))
     }
 
     private func deleteConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
@@ -269,6 +269,11 @@ public struct AdminAPI: Sendable {
     }
 
     // MARK: Helpers
+
+    /// A config with its keys and, when the pool rests as a whole, until when and why.
+    private func configView(_ config: ProxyConfig) async throws -> ProxyConfigView {
+        ProxyConfigView(config, keys: try await keyViews(configID: config.id), poolCooling: await coordinator.poolCooling(pool: config.id))
+    }
 
     private func keyViews(configID: Int64) async throws -> [KeyView] {
         let records = try await storeCall { try await store.keys(configID: configID) }

@@ -14,6 +14,12 @@ public final class ProxyMetrics: Sendable {
         let quarantines: Counter
         let invalidated: Counter
         let allKeysCooling: Counter
+        /// The whole pool was rested for an account- or IP-wide rate limit (`PoolRateLimitDetector`).
+        let poolCooled: Counter
+        /// A key's quota or credit is gone (`AnswerBlame.keyExhausted`).
+        let quotaExhausted: Counter
+        /// The request's own fault ended the rotation; no key was blamed (`AnswerBlame.request`).
+        let blamedRequest: Counter
         let upstreamLatency: Timer
 
         init(slug: String, factory: any MetricsFactory) {
@@ -24,6 +30,9 @@ public final class ProxyMetrics: Sendable {
             quarantines = counter("rotator_quarantines_total")
             invalidated = counter("rotator_keys_invalidated_total")
             allKeysCooling = counter("rotator_all_keys_cooling_total")
+            poolCooled = counter("rotator_pool_cooldowns_total")
+            quotaExhausted = counter("rotator_quota_exhausted_total")
+            blamedRequest = counter("rotator_request_faults_total")
             upstreamLatency = Timer(label: "rotator_upstream_latency_seconds", dimensions: [("slug", slug)], factory: factory)
         }
     }

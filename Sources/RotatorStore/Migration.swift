@@ -21,7 +21,7 @@ struct Migration: Sendable {
 
 extension Migration {
     /// In ascending version order; append, never edit a migration that has shipped.
-    static let all: [Migration] = [initialSchema]
+    static let all: [Migration] = [initialSchema, answerPolicy]
 
     /// The bookkeeping table itself, created before any migration runs.
     static func bootstrap(for dialect: SQLDialect) -> String {
@@ -137,6 +137,26 @@ extension Migration {
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
             """,
             "INSERT IGNORE INTO store_meta (id, global_version) VALUES (1, 0)",
+        ]
+    )
+
+    /// How a config's upstream answers are judged (overrides as JSON, NULL for none), whether a request the upstream
+    /// may have processed is retried after a read timeout, and whether billing-selection headers are forwarded.
+    /// SQLite runs a migration in one transaction; MariaDB's `IF NOT EXISTS` makes the one statement re-runnable.
+    static let answerPolicy = Migration(
+        version: 2,
+        summary: "answer overrides, retry after read timeout, billing headers",
+        sqlite: [
+            "ALTER TABLE proxy_configs ADD COLUMN answer_overrides TEXT NULL",
+            "ALTER TABLE proxy_configs ADD COLUMN retry_after_read_timeout INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE proxy_configs ADD COLUMN forward_billing_headers INTEGER NOT NULL DEFAULT 0",
+        ],
+        mysql: [
+            """
+            ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS answer_overrides TEXT NULL, \
+            ADD COLUMN IF NOT EXISTS retry_after_read_timeout TINYINT NOT NULL DEFAULT 0, \
+            ADD COLUMN IF NOT EXISTS forward_billing_headers TINYINT NOT NULL DEFAULT 0
+            """,
         ]
     )
 }
