@@ -103,7 +103,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     /// The head arrived: refuse it now, or admit it and wait for the body.
     func start() {
-        service.logger.trace("proxy head", metadata: ["request_id": "\(requestID)"])
         if !service.settings.corsAllowedOrigins.isEmpty, let origin = head.headers.first(name: "origin"),
             service.settings.corsAllowedOrigins.contains(origin) || service.settings.corsAllowedOrigins.contains("*") {
             corsOrigin = origin
@@ -322,7 +321,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
         let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
         reading = .awaitingHead(sentAt: .now())
         lastUpstreamActivity = .now()
-        service.logger.trace("proxy send", metadata: ["request_id": "\(requestID)", "key_id": "\(keyID)", "fresh": "\(freshConnection)"])
         armTimer()
         if !freshConnection, let idle = connector.idleConnection(to: origin) {
             connectionWasReused = true
@@ -420,7 +418,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
     }
 
     func upstreamFailed(_ failure: UpstreamConnectionFailure) {
-        service.logger.trace("proxy upstream failed", metadata: ["request_id": "\(requestID)", "failure": "\(failure)"])
         guard !isFinished else { return }
         connection = nil
         cancelTimer()
@@ -597,7 +594,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     private func finish(completed: Bool) {
         guard !isFinished else { return }
-        service.logger.trace("proxy finished", metadata: ["request_id": "\(requestID)", "status": "\(responseStatus)"])
         isFinished = true
         cancelTimer()
         let status = responseStatus == 0 ? 499 : responseStatus

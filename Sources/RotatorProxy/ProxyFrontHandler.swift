@@ -207,13 +207,16 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
     }
 
     private func drain(_ context: ChannelHandlerContext) {
-        guard !isDraining else { return }
+        guard !isDraining, !queued.isEmpty else { return }
         isDraining = true
         defer { isDraining = false }
         // Route while a request can take parts: none is running, or the running one is still arriving.
         while !isClosing, isIdle || isReceivingRequest, let part = queued.popFirst() {
             route(part, context: context)
         }
+        // Parts that waited were passed on outside a read: Hummingbird's async channel hands what it buffered to its
+        // reader at the end of a read, so end it here too (without this, a pipelined request would wait forever).
+        context.fireChannelReadComplete()
     }
 
     private func closeConnection(_ context: ChannelHandlerContext) {
