@@ -32,6 +32,8 @@ public final class SQLConfigStore: ConfigStore {
         try await perform { connection in
             try SchemaMigrator.migrate(connection, dialect: dialect, nowMilliseconds: timestamp)
         }
+        try await verifyEncryptionKey()
+        try await rebindLegacyCiphertexts()
     }
 
     public func ping() async throws {
