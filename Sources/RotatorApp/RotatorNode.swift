@@ -9,6 +9,7 @@ import MariaDBDriver
 import Metrics
 import NIOCore
 import Prometheus
+import RedisCoordination
 import RotatorAdmin
 import RotatorCore
 import RotatorHTTP
@@ -32,6 +33,8 @@ public struct RotatorNode: Sendable {
     let sharing: ClusterSharing?
     /// Everything `/metrics` shows; each node has its own.
     let metricsRegistry: PrometheusCollectorRegistry
+    /// Admin login attempts: in Redis when nodes share it, so every node applies the same limit.
+    let loginLimiter: any LoginAttemptLimiter
 
     var mode: String { settings.isEnterprise ? "enterprise" : "lightweight" }
 
@@ -53,7 +56,8 @@ public struct RotatorNode: Sendable {
         )
         let coordinator: any KeyCoordinator = sharing?.coordinator ?? InMemoryKeyCoordinator(policy: coordinationPolicy)
         let catalog = ConfigCatalog(
-            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger
+            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger,
+            metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry)
         )
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
@@ -66,8 +70,11 @@ public struct RotatorNode: Sendable {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         return RotatorNode(
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
-            usageFlusher: UsageFlusher(coordinator: coordinator, store: store, logger: logger),
-            database: database, httpClient: httpClient, logger: logger, sharing: sharing, metricsRegistry: metricsRegistry
+            usageFlusher: UsageFlusher(
+                coordinator: coordinator, store: store, interval: .milliseconds(Int64(settings.usageFlushSeconds * 1000)), logger: logger
+            ),
+            database: database, httpClient: httpClient, logger: logger, sharing: sharing, metricsRegistry: metricsRegistry,
+            loginLimiter: sharing.map { RedisLoginAttemptLimiter(client: $0.client, logger: logger) } ?? InMemoryLoginAttemptLimiter()
         )
     }
 
@@ -109,23 +116,30 @@ public struct RotatorNode: Sendable {
         let catalog = self.catalog
         let database = self.database
         let httpClient = self.httpClient
+        let flusher = self.usageFlusher
+        let sharing = self.sharing
         app.beforeServerStarts {
             try await store.migrate()
             try await catalog.reloadAll()
         }
+        // The service group stops services in reverse order, each after the one before has returned: the
+        // server (draining requests) first, then the services below from last to first, and the teardown last.
+        app.addServices(NodeTeardown(logger: logger, steps: [
+            // Nothing may start a store read or write after this: queued loads and invalid marks finish first.
+            .init("config catalog") { await catalog.close() },
+            // The last seconds' usage, drained from the coordinator (Redis in enterprise mode) into the store.
+            .init("final usage flush") { await flusher.flushAtShutdown() },
+            .init("HTTP client") { try await httpClient.shutdown() },
+            .init("Redis") { await sharing?.shutdown() },
+            .init("database") { try await database.close() },
+        ]))
+        app.addServices(
+            usageFlusher,
+            CatalogRefresher(catalog: catalog, interval: .milliseconds(Int64(settings.catalogCheckSeconds * 1000)), logger: logger)
+        )
         if let sharing {
             app.addServices(sharing.services(catalog: catalog, settings: settings))
         }
-        app.addServices(
-            usageFlusher,
-            // A few seconds: how long a node may miss an invalidation message before it notices the version moved.
-            CatalogRefresher(catalog: catalog, interval: .seconds(3), logger: logger),
-            HTTPClientShutdown { [sharing] in
-                try await httpClient.shutdown()
-                await sharing?.shutdown()
-                try await database.close()
-            }
-        )
         return app
     }
 }
@@ -168,9 +182,11 @@ extension RotatorNode {
             store: store, catalog: catalog, coordinator: coordinator,
             settings: AdminSettings(
                 username: settings.adminUsername, password: secrets.adminPassword, jwtSecret: secrets.jwtSecret,
-                tokenLifetimeSeconds: lifetime, publicBaseURL: settings.publicBaseURL
+                tokenLifetimeSeconds: lifetime, publicBaseURL: settings.publicBaseURL,
+                clientAddresses: ClientAddressResolver(trustedProxies: settings.trustedProxies)
             ),
             tokens: await AdminTokens(secret: secrets.jwtSecret, lifetimeSeconds: lifetime),
+            loginLimiter: loginLimiter,
             flushUsage: { await flusher.flush() },
             clusterNodes: { [sharing, mode] in
                 if let sharing { return await sharing.clusterNodes() }

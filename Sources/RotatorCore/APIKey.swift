@@ -54,6 +54,8 @@ public enum KeyStatus: String, Sendable, Codable {
     case disabled
     case cooling
     case invalid
+    /// Its stored ciphertext does not open on this node: out of rotation until replaced.
+    case undecryptable
 }
 
 /// Usage gathered on the hot path and flushed to the store in batches.
