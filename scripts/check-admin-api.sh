@@ -38,7 +38,7 @@ curl -fsS "$base/admin/proxy-configs" -H "Authorization: Bearer $token" -H 'Cont
   -d '{"name":"Seed","slug":"seed","target_base_url":"https://api.example.com/v1"}' > /dev/null
 
 status=0
-timeout 900 "$schemathesis" run Sources/RotatorAdmin/Resources/openapi.json --url "$base" \
+timeout 900 "$schemathesis" --config-file scripts/schemathesis.toml run Sources/RotatorAdmin/Resources/openapi.json --url "$base" \
   --checks all --max-examples "$examples" --seed 1 --workers 2 --no-color \
   --header "Authorization: Bearer $token" --request-timeout 20 \
   --generation-database none || status=$?

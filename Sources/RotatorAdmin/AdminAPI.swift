@@ -61,7 +61,27 @@ public struct AdminAPI: Sendable {
         ]
     }
 
+    /// Methods a client may try on an admin path; those a path does not declare answer 405 with `Allow`.
+    static let probedMethods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options, .trace] + [
+        HTTPRequest.Method("QUERY")!,
+    ]
+
     public func register(on router: Router<RotatorRequestContext>) {
+        var declared: [String: [HTTPRequest.Method]] = [:]
+        var pathOrder: [String] = []
+        for route in routes {
+            if declared[route.routerPath] == nil { pathOrder.append(route.routerPath) }
+            declared[route.routerPath, default: []].append(route.method)
+        }
+        for path in pathOrder {
+            let methods = declared[path] ?? []
+            let allow = methods.map(\.rawValue).joined(separator: ", ")
+            for method in Self.probedMethods where !methods.contains(method) {
+                router.on(RouterPath(path), method: method) { _, _ -> Response in
+                    throw APIError(.methodNotAllowed, "\(method.rawValue) is not allowed here; use \(allow)", headers: [.allow: allow])
+                }
+            }
+        }
         for route in routes {
             let handler = route.handler
             if route.requiresToken {
@@ -217,11 +237,12 @@ public struct AdminAPI: Sendable {
     private func addKey(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let config = try await existingConfig(context)
         let input = try await AdminJSON.decode(KeyInput.self, from: request, context: context)
-        let secret = input.key_value.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The document's KeyInput: printable ASCII, no spaces, 1 to 4096 characters, taken as it is.
+        let secret = input.key_value
         guard !secret.isEmpty else { throw APIError.unprocessable("field 'key_value' must not be blank") }
-        guard secret.utf8.count <= 4096 else { throw APIError.unprocessable("field 'key_value' must be at most 4096 bytes") }
-        guard !secret.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control }) else {
-            throw APIError.unprocessable("field 'key_value' must not contain spaces or control characters")
+        guard secret.utf8.count <= 4096 else { throw APIError.unprocessable("field 'key_value' must be at most 4096 characters") }
+        guard secret.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError.unprocessable("field 'key_value' must be printable ASCII without spaces or control characters")
         }
         let record = try await storeCall { try await editor.addKey(configID: config.id, secret: secret, isActive: input.is_active ?? true) }
         return JSONBody.response(KeyView(record, runtime: nil), status: .created)
@@ -231,8 +252,8 @@ public struct AdminAPI: Sendable {
         let config = try await existingConfig(context)
         let input = try await AdminJSON.decode(BatchInput.self, from: request, context: context)
         guard input.keys.count <= 100_000 else { throw APIError.unprocessable("field 'keys' holds at most 100000 keys per call") }
-        if let tooLong = input.keys.firstIndex(where: { $0.utf8.count > 4096 }) {
-            throw APIError.unprocessable("field 'keys[\(tooLong)]' is longer than 4096 bytes")
+        if let tooLong = input.keys.firstIndex(where: { $0.unicodeScalars.count > 4096 }) {
+            throw APIError.unprocessable("field 'keys[\(tooLong)]' is longer than 4096 characters")
         }
         let result = try await storeCall { try await editor.addKeys(configID: config.id, secrets: input.keys) }
         context.logger.info("keys imported", metadata: [
@@ -297,7 +318,7 @@ public struct AdminAPI: Sendable {
         do {
             return try body()
         } catch let error as ValidationError {
-            throw APIError.unprocessable(error.message)
+            throw error.isConflict ? APIError.conflict(error.message) : APIError.unprocessable(error.message)
         }
     }
 
