@@ -155,7 +155,7 @@ let package = Package(
         ]),
         .testTarget(name: "RotatorAppTests", dependencies: [
             "RotatorApp", "RotatorCore", "MockUpstream", "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
-            "RotatorAdmin", "RotatorProxy", "ConfigCatalog", "RedisClient", "MariaDBDriver",
+            "RotatorAdmin", "RotatorProxy", "ConfigCatalog", "RedisClient", "MariaDBDriver", "RotatorSQL",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "NIOPosix", package: "swift-nio"),
