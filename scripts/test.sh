@@ -13,7 +13,7 @@ python=${PYTHON:-python3}
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, yaml, schemathesis" 2>/dev/null; then
   echo "preparing $venv with the openai, pyyaml and schemathesis packages"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check openai pyyaml schemathesis
+  "$venv/bin/pip" install --quiet --disable-pip-version-check openai pyyaml schemathesis==4.32.5
 fi
 export ROTATOR_TEST_PYTHON="$PWD/$venv/bin/python"
 
