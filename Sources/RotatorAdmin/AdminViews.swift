@@ -89,6 +89,8 @@ struct ProxyConfigView: Encodable, Sendable {
     var api_format: String
     var output_format: String?
     var key_rpm: Int
+    var model_map: [String: String]
+    var default_model: String?
     var created_at: String
     var updated_at: String
     var api_keys: [KeyView]
@@ -107,6 +109,8 @@ struct ProxyConfigView: Encodable, Sendable {
         api_format = config.apiFormat.rawValue
         output_format = config.outputFormat
         key_rpm = config.keyRPM
+        model_map = config.modelMap
+        default_model = config.defaultModel
         created_at = Timestamp.string(config.createdAt)
         updated_at = Timestamp.string(config.updatedAt)
         api_keys = keys
@@ -128,6 +132,8 @@ struct ProxyConfigView: Encodable, Sendable {
         try container.encode(api_format, forKey: .api_format)
         try container.encode(output_format, forKey: .output_format)
         try container.encode(key_rpm, forKey: .key_rpm)
+        try container.encode(model_map, forKey: .model_map)
+        try container.encode(default_model, forKey: .default_model)
         try container.encode(created_at, forKey: .created_at)
         try container.encode(updated_at, forKey: .updated_at)
         try container.encode(api_keys, forKey: .api_keys)
@@ -135,6 +141,6 @@ struct ProxyConfigView: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case id, name, slug, config_type, api_key_location, api_key_name, is_active, method, target_url, target_base_url
-        case api_format, output_format, key_rpm, created_at, updated_at, api_keys
+        case api_format, output_format, key_rpm, model_map, default_model, created_at, updated_at, api_keys
     }
 }

@@ -16,6 +16,10 @@ struct ProxyConfigInput: Decodable, Sendable {
     var api_format: String?
     var output_format: String?
     var key_rpm: Int?
+    /// Client model -> upstream model, for configs that convert formats. `{}` clears it.
+    var model_map: [String: String]?
+    /// Upstream model for any other client model; an empty string clears it.
+    var default_model: String?
 
     static let allowedMethods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
@@ -65,11 +69,20 @@ struct ProxyConfigInput: Decodable, Sendable {
         let rpm = key_rpm ?? base?.keyRPM ?? 0
         guard (0...1_000_000).contains(rpm) else { throw ValidationError("field 'key_rpm' must be between 0 (unlimited) and 1000000") }
 
-        let outputFormat = (output_format ?? base?.outputFormat).flatMap { $0.isEmpty ? nil : $0 }
+        let outputFormat = try Self.outputFormat(output_format, base: base?.outputFormat)
+        let modelMap = model_map ?? base?.modelMap ?? [:]
+        guard modelMap.count <= 200 else { throw ValidationError("field 'model_map' may name at most 200 models") }
+        for (client, upstream) in modelMap where !Self.isModelName(client) || !Self.isModelName(upstream) {
+            throw ValidationError("field 'model_map' maps model names to model names: each 1 to 200 characters without spaces (got '\(client.prefix(80))': '\(upstream.prefix(80))')")
+        }
+        let defaultModel = (default_model ?? base?.defaultModel).flatMap { $0.isEmpty ? nil : $0 }
+        if let defaultModel, !Self.isModelName(defaultModel) {
+            throw ValidationError("field 'default_model' must be a model name of 1 to 200 characters without spaces")
+        }
         return ProxyConfigDraft(
             name: name, slug: slug, configType: configType, apiKeyLocation: location, apiKeyName: keyName,
             isActive: is_active ?? base?.isActive ?? true, method: method, targetURL: targetURL, targetBaseURL: targetBaseURL,
-            apiFormat: apiFormat, outputFormat: outputFormat, keyRPM: rpm
+            apiFormat: apiFormat, outputFormat: outputFormat, keyRPM: rpm, modelMap: modelMap, defaultModel: defaultModel
         )
     }
 
@@ -80,6 +93,21 @@ struct ProxyConfigInput: Decodable, Sendable {
             throw ValidationError("field '\(field)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(value.prefix(80))')")
         }
         return parsed
+    }
+
+    /// One of `OutputFormat`'s names (case-insensitive, stored lower-case), or nil for empty. A stored value from
+    /// before validation existed is kept as long as the admin does not send a new one.
+    private static func outputFormat(_ value: String?, base: String?) throws(ValidationError) -> String? {
+        guard let value else { return base.flatMap { $0.isEmpty ? nil : $0 } }
+        if value.isEmpty { return nil }
+        guard let format = OutputFormat(rawValue: value.lowercased()) else {
+            throw ValidationError("field 'output_format' must be empty or one of \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(value.prefix(80))')")
+        }
+        return format.rawValue
+    }
+
+    private static func isModelName(_ name: String) -> Bool {
+        (1...200).contains(name.count) && !name.contains(where: { $0.isWhitespace || $0.isNewline })
     }
 
     /// An http(s) URL with a host, or nil when neither given nor present before. An empty string clears it.

@@ -40,11 +40,16 @@ public struct ProxyConfig: Sendable, Equatable, Identifiable {
     public var updatedAt: Date
     /// Bumped on every change of the config or its keys; lets caches notice missed updates.
     public var version: Int64
+    /// Client model name -> upstream model name, used when the config converts formats (`output_format`).
+    public var modelMap: [String: String]
+    /// The upstream model for any client model the map does not name (nil: the client's name goes up).
+    public var defaultModel: String?
 
     public init(
         id: Int64, name: String, slug: String, configType: ConfigType, apiKeyLocation: APIKeyLocation,
         apiKeyName: String, isActive: Bool, method: String?, targetURL: String?, targetBaseURL: String?,
-        apiFormat: APIFormat, outputFormat: String?, keyRPM: Int, createdAt: Date, updatedAt: Date, version: Int64
+        apiFormat: APIFormat, outputFormat: String?, keyRPM: Int, createdAt: Date, updatedAt: Date, version: Int64,
+        modelMap: [String: String] = [:], defaultModel: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -62,7 +67,12 @@ public struct ProxyConfig: Sendable, Equatable, Identifiable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.version = version
+        self.modelMap = modelMap
+        self.defaultModel = defaultModel
     }
+
+    /// The clients' format; a stored value no release knows reads as pass-through.
+    public var clientFormat: OutputFormat { OutputFormat(stored: outputFormat) ?? .none }
 
     /// The upstream base every request of this config goes to.
     public var upstreamBase: String? {
@@ -97,11 +107,13 @@ public struct ProxyConfigDraft: Sendable, Equatable {
     public var apiFormat: APIFormat
     public var outputFormat: String?
     public var keyRPM: Int
+    public var modelMap: [String: String]
+    public var defaultModel: String?
 
     public init(
         name: String, slug: String, configType: ConfigType, apiKeyLocation: APIKeyLocation, apiKeyName: String,
         isActive: Bool, method: String?, targetURL: String?, targetBaseURL: String?, apiFormat: APIFormat,
-        outputFormat: String?, keyRPM: Int
+        outputFormat: String?, keyRPM: Int, modelMap: [String: String] = [:], defaultModel: String? = nil
     ) {
         self.name = name
         self.slug = slug
@@ -115,5 +127,7 @@ public struct ProxyConfigDraft: Sendable, Equatable {
         self.apiFormat = apiFormat
         self.outputFormat = outputFormat
         self.keyRPM = keyRPM
+        self.modelMap = modelMap
+        self.defaultModel = defaultModel
     }
 }

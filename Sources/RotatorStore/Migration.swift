@@ -21,7 +21,7 @@ struct Migration: Sendable {
 
 extension Migration {
     /// In ascending version order; append, never edit a migration that has shipped.
-    static let all: [Migration] = [initialSchema]
+    static let all: [Migration] = [initialSchema, modelNames]
 
     /// The bookkeeping table itself, created before any migration runs.
     static func bootstrap(for dialect: SQLDialect) -> String {
@@ -137,6 +137,21 @@ extension Migration {
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
             """,
             "INSERT IGNORE INTO store_meta (id, global_version) VALUES (1, 0)",
+        ]
+    )
+
+    /// Per-config model names for format conversion. SQLite has no `ADD COLUMN IF NOT EXISTS`, but its DDL is
+    /// transactional (the migrator's transaction rolls a half-run back); MariaDB's statements are idempotent.
+    static let modelNames = Migration(
+        version: 2,
+        summary: "model map and default model per config",
+        sqlite: [
+            "ALTER TABLE proxy_configs ADD COLUMN model_map TEXT NULL",
+            "ALTER TABLE proxy_configs ADD COLUMN default_model TEXT NULL",
+        ],
+        mysql: [
+            "ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS model_map TEXT NULL",
+            "ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS default_model VARCHAR(255) NULL",
         ]
     )
 }

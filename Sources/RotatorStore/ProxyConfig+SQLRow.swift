@@ -10,7 +10,7 @@ extension ProxyConfig {
     /// The columns `init(row:)` reads, for `SELECT \(ProxyConfig.selectColumns) FROM proxy_configs`.
     static let selectColumns = """
         id, name, slug, config_type, api_key_location, api_key_name, is_active, method, target_url, \
-        target_base_url, api_format, output_format, key_rpm, created_at, updated_at, version
+        target_base_url, api_format, output_format, key_rpm, created_at, updated_at, version, model_map, default_model
         """
 
     init(row: SQLRow) throws {
@@ -37,7 +37,9 @@ extension ProxyConfig {
             keyRPM: try row.int("key_rpm"),
             createdAt: Date(millisecondsSince1970: try row.int64("created_at")),
             updatedAt: Date(millisecondsSince1970: try row.int64("updated_at")),
-            version: try row.int64("version")
+            version: try row.int64("version"),
+            modelMap: try ModelMapColumn.decode(row.optionalString("model_map"), configID: id),
+            defaultModel: try row.optionalString("default_model")
         )
     }
 }
@@ -49,6 +51,7 @@ extension ProxyConfigDraft {
             .text(name), .text(slug), .text(configType.rawValue), .text(apiKeyLocation.rawValue), .text(apiKeyName),
             .bool(isActive), .optional(method), .optional(targetURL), .optional(targetBaseURL),
             .text(apiFormat.rawValue), .optional(outputFormat), .int(keyRPM),
+            .optional(ModelMapColumn.encode(modelMap)), .optional(defaultModel),
         ]
     }
 }
