@@ -6,13 +6,13 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
 
-# The openai package (SDK test) and PyYAML (deploy check) live in a private virtualenv, never in the system Python.
+# The openai, anthropic and google-genai packages (SDK tests) and PyYAML (deploy check) live in a private virtualenv, never in the system Python.
 venv=.build/test-venv
 python=${PYTHON:-python3}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, yaml" 2>/dev/null; then
-  echo "preparing $venv with the openai and pyyaml packages"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, anthropic, google.genai, yaml" 2>/dev/null; then
+  echo "preparing $venv with the openai, anthropic, google-genai and pyyaml packages"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check openai pyyaml
+  "$venv/bin/pip" install --quiet --disable-pip-version-check openai anthropic google-genai pyyaml
 fi
 export ROTATOR_TEST_PYTHON="$PWD/$venv/bin/python"
 
