@@ -109,18 +109,11 @@ extension AnthropicFormat {
             body["system"] = .array(request.system.map { .object(JSONObject([("type", "text"), ("text", .string($0))])) })
         }
         // Anthropic wants user and assistant turns alternating: tool results join the user turn that follows.
-        var turns: [(role: String, blocks: [JSONValue])] = []
+        var turns = AlternatingTurns()
         for message in request.messages {
-            let role = message.role == .assistant ? "assistant" : "user"
-            let blocks = message.parts.compactMap { block(for: $0, dropped: &dropped) }
-            if blocks.isEmpty { continue }
-            if let last = turns.indices.last, turns[last].role == role {
-                turns[last].blocks += blocks
-            } else {
-                turns.append((role, blocks))
-            }
+            turns.append(role: message.role == .assistant ? "assistant" : "user", message.parts.compactMap { block(for: $0, dropped: &dropped) })
         }
-        body["messages"] = .array(turns.map { .object(JSONObject([("role", .string($0.role)), ("content", .array($0.blocks))])) })
+        body["messages"] = turns.json(itemsKey: "content")
         if !request.tools.isEmpty {
             body["tools"] = .array(request.tools.map { tool in
                 var entry = JSONObject([("name", .string(tool.name))])

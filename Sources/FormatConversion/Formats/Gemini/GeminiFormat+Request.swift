@@ -128,18 +128,11 @@ extension GeminiFormat {
             throw ConversionFailure("Invalid request: a model is required (the request names none and the config has no default model).")
         }
         var body = JSONObject()
-        var contents: [(role: String, parts: [JSONValue])] = []
+        var contents = AlternatingTurns()
         for message in request.messages {
-            let role = message.role == .assistant ? "model" : "user"
-            let parts = message.parts.compactMap { part(for: $0, dropped: &dropped) }
-            if parts.isEmpty { continue }
-            if let last = contents.indices.last, contents[last].role == role {
-                contents[last].parts += parts
-            } else {
-                contents.append((role, parts))
-            }
+            contents.append(role: message.role == .assistant ? "model" : "user", message.parts.compactMap { part(for: $0, dropped: &dropped) })
         }
-        body["contents"] = .array(contents.map { .object(JSONObject([("role", .string($0.role)), ("parts", .array($0.parts))])) })
+        body["contents"] = contents.json(itemsKey: "parts")
         if !request.system.isEmpty {
             body["systemInstruction"] = .object(JSONObject([("parts", .array(request.system.map { .object(JSONObject([("text", .string($0))])) }))]))
         }

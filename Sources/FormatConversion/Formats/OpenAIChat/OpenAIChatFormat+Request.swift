@@ -15,7 +15,8 @@ extension OpenAIChatFormat {
             case "system"?, "developer"?:
                 request.system.append(try text(of: message["content"], field: "messages[\(position)].content"))
             case "user"?:
-                request.messages.append(ChatMessage(role: .user, parts: try userParts(message["content"], position: position, dropped: &dropped)))
+                let parts = try OpenAIContentParts.chat.parts(message["content"], field: "messages[\(position)].content", dropped: &dropped)
+                request.messages.append(ChatMessage(role: .user, parts: parts))
             case "assistant"?:
                 var parts: [MessagePart] = []
                 if let content = message["content"], !content.isNull {
@@ -102,27 +103,6 @@ extension OpenAIChatFormat {
         case .string(let text)?: return text
         case .array(let parts)?: return parts.compactMap { $0["text"]?.string }.joined()
         default: throw .field(field, "must be a string or an array of parts")
-        }
-    }
-
-    private static func userParts(_ content: JSONValue?, position: Int, dropped: inout DroppedFeatures) throws(ConversionFailure) -> [MessagePart] {
-        switch content {
-        case .string(let text)?: return [.text(text)]
-        case .array(let parts)?:
-            var result: [MessagePart] = []
-            for part in parts {
-                switch part["type"]?.string {
-                case "text"?: result.append(.text(part["text"]?.string ?? ""))
-                case "image_url"?:
-                    guard let url = part["image_url"]?["url"]?.string ?? part["image_url"]?.string else {
-                        throw .field("messages[\(position)].content.image_url", "needs a url")
-                    }
-                    result.append(.image(ImageSource(urlOrDataURI: url)))
-                case let other: dropped.add("content part '\(other ?? "?")'")
-                }
-            }
-            return result
-        default: throw .field("messages[\(position)].content", "must be a string or an array of parts")
         }
     }
 

@@ -55,7 +55,7 @@ extension OpenAIResponsesFormat {
         switch object["type"]?.string ?? "message" {
         case "message":
             let role = try object.string("role", required: true)
-            let parts = try contentParts(object["content"], position: position, dropped: &dropped)
+            let parts = try OpenAIContentParts.responses.parts(object["content"], field: "input[\(position)].content", dropped: &dropped)
             switch role {
             case "system"?, "developer"?:
                 request.system.append(parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined())
@@ -94,28 +94,6 @@ extension OpenAIResponsesFormat {
             }
         case let other:
             dropped.add("input item '\(other)'")
-        }
-    }
-
-    private static func contentParts(_ content: JSONValue?, position: Int, dropped: inout DroppedFeatures) throws(ConversionFailure) -> [MessagePart] {
-        switch content {
-        case .string(let text)?: return [.text(text)]
-        case .array(let parts)?:
-            var result: [MessagePart] = []
-            for part in parts {
-                switch part["type"]?.string {
-                case "input_text"?, "output_text"?, "text"?: result.append(.text(part["text"]?.string ?? ""))
-                case "input_image"?:
-                    guard let url = part["image_url"]?.string else {
-                        dropped.add("input_image without image_url (file_id)")
-                        continue
-                    }
-                    result.append(.image(ImageSource(urlOrDataURI: url)))
-                case let other: dropped.add("content part '\(other ?? "?")'")
-                }
-            }
-            return result
-        default: throw .field("input[\(position)].content", "must be a string or an array of parts")
         }
     }
 }
