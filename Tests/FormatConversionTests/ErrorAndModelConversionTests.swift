@@ -127,3 +127,17 @@ import Testing
         #expect(geminiBody["error"]?["details"]?.array?.first?["retryDelay"]?.string == "3s")
     }
 }
+
+extension ErrorAndModelConversionTests {
+    @Test func aGeminiClientWithoutAltSSEGetsOneJSONArray() throws {
+        let pair = try #require(FormatPair(client: .gemini, upstream: .anthropicNative))
+        var stream = StreamConversion(pair: pair, options: ClientStreamOptions(serverSentEvents: false))
+        #expect(stream.contentType == "application/json")
+        let input = try Golden.bytes("streams/anthropic_native.upstream.sse")
+        let output = stream.feed(input) + stream.finish()
+        let array = try #require(try JSONParser.parse(output).array)
+        #expect(array.count == 5, "two text chunks, two function calls, the finish")
+        #expect(array.last?["candidates"]?.array?.first?["finishReason"]?.string == "STOP")
+        #expect(StreamConversion(pair: pair, options: ClientStreamOptions()).contentType == "text/event-stream")
+    }
+}

@@ -10,8 +10,11 @@ public struct StreamConversion: Sendable {
     private var failed = false
     public private(set) var usage: TokenUsage?
     public private(set) var dropped = DroppedFeatures()
+    /// The client's `Content-Type`: an event stream, or JSON for a Gemini client that did not ask for `alt=sse`.
+    public let contentType: String
 
     public init(pair: FormatPair, options: ClientStreamOptions, eventLimit: Int = SSEParser.defaultLimit) {
+        contentType = pair.client == .gemini && !options.serverSentEvents ? "application/json" : "text/event-stream"
         parser = SSEParser(limit: eventLimit)
         decoder = pair.upstreamFormat.makeStreamDecoder()
         encoder = pair.clientFormat.makeStreamEncoder(options)

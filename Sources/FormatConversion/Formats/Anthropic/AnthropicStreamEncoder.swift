@@ -58,7 +58,8 @@ struct AnthropicStreamEncoder: ClientStreamEncoder {
         closeBlock(into: &out)
         write("message_delta", [
             ("delta", .object(JSONObject([("stop_reason", .string(stopReason)), ("stop_sequence", .null)]))),
-            ("usage", .object(JSONObject([("output_tokens", .int(usage.outputTokens))]))),
+            // Input tokens too: an upstream that reports usage only at its end (OpenAI) could not say them in message_start.
+            ("usage", .object(JSONObject([("input_tokens", .int(usage.inputTokens)), ("output_tokens", .int(usage.outputTokens))]))),
         ], into: &out)
         write("message_stop", [], into: &out)
     }
