@@ -1,4 +1,5 @@
 import FormatConversion
+import Foundation
 import RotatorCore
 import Testing
 
@@ -34,5 +35,23 @@ import Testing
         for working in ClientRoute.paths(for: format) { #expect(message.contains(working), "\(message)") }
         if format == .anthropic { #expect(error["error"]?["type"]?.string == "not_found_error") }
         if format == .gemini { #expect(error["error"]?["status"]?.string == "NOT_FOUND") }
+    }
+}
+
+extension ClientRouteTests {
+    @Test func aConfigSaysWhetherAndHowItConverts() {
+        func config(_ output: String?, _ type: ConfigType = .llm) -> ProxyConfig {
+            ProxyConfig(
+                id: 1, name: "c", slug: "c", configType: type, apiKeyLocation: .header, apiKeyName: "Authorization", isActive: true,
+                method: nil, targetURL: nil, targetBaseURL: "https://x.io", apiFormat: .anthropicNative, outputFormat: output, keyRPM: 0,
+                createdAt: .now, updatedAt: .now, version: 1, modelMap: ["gpt-4o": "claude-sonnet-4-5"], defaultModel: "claude-haiku-4-5")
+        }
+        #expect(config("openai").formatPair == FormatPair(client: .openAI, upstream: .anthropicNative))
+        #expect(config(nil).formatPair == nil)
+        #expect(config("none").formatPair == nil)
+        #expect(config("").formatPair == nil)
+        #expect(config("openai", .generic).formatPair == nil)
+        #expect(config("openai").modelMapping.upstreamModel(for: "gpt-4o") == "claude-sonnet-4-5")
+        #expect(config("openai").modelMapping.upstreamModel(for: "other") == "claude-haiku-4-5")
     }
 }
