@@ -77,6 +77,11 @@ let package = Package(
         // The node's in-memory view of configs and keys, and the write path that keeps it fresh.
         .target(name: "ConfigCatalog", dependencies: ["RotatorCore", "RotatorStore", "KeyCoordination", logging, metrics]),
 
+        // Client format <-> upstream format: requests, answers, streams, errors, model lists. Pure functions over
+        // bytes, no HTTP server: the proxy's relay calls it.
+        .target(name: "FormatConversion", dependencies: ["RotatorCore"]),
+        .executableTarget(name: "format-conversion-bench", dependencies: ["FormatConversion", "RotatorCore"]),
+
         // HTTP plumbing shared by proxy and admin: request context, JSON errors, request ids, access log.
         .target(name: "RotatorHTTP", dependencies: ["RotatorCore", hummingbird, logging, httpTypes, nioCore]),
 
@@ -141,8 +146,9 @@ let package = Package(
         ]),
         .testTarget(name: "LoadDriverTests", dependencies: ["LoadDriver", "MockUpstream", hummingbird]),
 
-        .testTarget(name: "MockUpstreamTests", dependencies: ["MockUpstream", hummingbird, .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "MockUpstreamTests", dependencies: ["MockUpstream", "FormatConversion", "RotatorCore", hummingbird, .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "RotatorCoreTests", dependencies: ["RotatorCore"]),
+        .testTarget(name: "FormatConversionTests", dependencies: ["FormatConversion", "RotatorCore"], exclude: ["Golden"]),  // read from the source folder
         .testTarget(name: "RotatorStoreTests", dependencies: [
             "RotatorStore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "LocalTestServers", "RotatorCore",
             .product(name: "Crypto", package: "swift-crypto"),

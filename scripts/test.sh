@@ -6,14 +6,14 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
 
-# The openai package (SDK test), schemathesis (admin API check) and the deploy checks' tools (pinned in
-# scripts/deploy_checks/requirements.txt) live in a private virtualenv, never in the system Python.
+# The openai, anthropic and google-genai packages (SDK tests), schemathesis (admin API check) and the deploy checks'
+# tools (pinned in scripts/deploy_checks/requirements.txt) live in a private virtualenv, never in the system Python.
 venv=.build/test-venv
 python=${PYTHON:-python3}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, schemathesis" 2>/dev/null; then
-  echo "preparing $venv with the openai and schemathesis packages"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, anthropic, google.genai, schemathesis" 2>/dev/null; then
+  echo "preparing $venv with the openai, anthropic, google-genai and schemathesis packages"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check openai schemathesis==4.32.5
+  "$venv/bin/pip" install --quiet --disable-pip-version-check openai anthropic google-genai schemathesis==4.32.5
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/deploy_checks/requirements.txt
 export ROTATOR_TEST_PYTHON="$PWD/$venv/bin/python"

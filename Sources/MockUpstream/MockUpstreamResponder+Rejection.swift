@@ -14,7 +14,7 @@ extension MockUpstreamResponder {
         case .serve:
             message = "Not an error."
         case .missingKey:
-            message = "No API key provided."
+            message = dialect.missingKeyMessage
         case .revoked:
             message = "Incorrect API key provided: \(key)."
         case .rateLimited(let seconds, let accountWide):

@@ -30,19 +30,26 @@ struct MockUpstreamResponder: HTTPResponder {
             return Self.json(413, ProviderDialect.generic.errorBody(status: 413, message: "Request body too large."))
         }
         let path = request.uri.path
-        let credential = Credential(request: request, settings: settings)
         let route = MockRoute(method: request.method, path: path)
+        let found = Credential(request: request, settings: settings)
+        let dialect = Self.dialect(for: route, credential: found, headers: request.headers)
+        // A key in another provider's header is no key at all to this provider: its 401.
+        let credential = found.flatMap { dialect.accepts($0.source) ? $0 : nil }
         let overrides = RequestOverrides(headers: request.headers)
-        let record = settings.recordedRequestLimit > 0 ? Self.record(request, body: body, key: credential?.key) : nil
+        let record = settings.recordedRequestLimit > 0 ? Self.record(request, body: body, key: found?.key) : nil
+        let checked = ProviderRequestCheck.check(route, body: body, headers: request.headers)
+        let refusal: ProviderRequestCheck.Refusal? = if case .failure(let refusal) = checked { refusal } else { nil }
 
-        let admission = state.admit(key: credential?.key, forcedStatus: overrides.status, record: record)
+        let admission = state.admit(key: credential?.key, forcedStatus: overrides.status, refusal: refusal?.status, record: record)
 
         let latency = admission.latencyMilliseconds + overrides.latencyMilliseconds
         if latency > 0 {
             try? await Task.sleep(for: .milliseconds(latency))
         }
-        let dialect = Self.dialect(for: route, credential: credential, headers: request.headers)
-        guard admission.outcome == .serve, let credential else {
+        if let refusal, admission.outcome == .status(refusal.status) {
+            return Self.json(refusal.status, dialect.errorBody(status: refusal.status, message: refusal.message))
+        }
+        guard admission.outcome == .serve, let credential, case .success(let generation) = checked else {
             return Self.rejection(admission.outcome, style: admission.retryAfterStyle, dialect: dialect, keySuffix: credential?.suffix)
         }
 
@@ -50,21 +57,24 @@ struct MockUpstreamResponder: HTTPResponder {
             keySuffix: credential.suffix,
             sequence: admission.sequence,
             chunks: overrides.chunks ?? admission.chunks,
-            chunkDelay: .milliseconds(overrides.chunkDelayMilliseconds ?? admission.chunkDelayMilliseconds)
+            chunkDelay: .milliseconds(overrides.chunkDelayMilliseconds ?? admission.chunkDelayMilliseconds),
+            toolCall: generation.toolToCall
         )
         var response: Response
         switch route {
         case .chatCompletions:
-            response = Self.chatCompletion(reply, request: GenerationRequest.parse(body))
+            response = Self.chatCompletion(reply, request: generation)
+        case .responses:
+            response = Self.openAIResponse(reply, request: generation)
         case .messages:
-            response = Self.anthropicMessage(reply, request: GenerationRequest.parse(body))
+            response = Self.anthropicMessage(reply, request: generation)
         case .generateContent(let model):
             response = Self.geminiContent(reply, model: model)
         case .streamGenerateContent(let model):
             response = Self.geminiStream(reply, model: model, sse: request.uri.queryParameters["alt"] == "sse")
         case .models:
             response = Self.models(dialect)
-        case .generic:
+        case .generic, .unsupported:
             response = Self.echo(request, body: body, keySuffix: credential.suffix)
         }
         response.headers[.xMockServedBy] = "...\(credential.suffix)"
@@ -91,15 +101,18 @@ struct MockUpstreamResponder: HTTPResponder {
 
     private static func dialect(for route: MockRoute, credential: Credential?, headers: HTTPFields) -> ProviderDialect {
         switch route {
-        case .chatCompletions: return .openAI
+        case .chatCompletions, .responses: return .openAI
         case .messages: return .anthropic
+        case .unsupported(let dialect): return dialect
         case .generateContent, .streamGenerateContent: return .gemini
         case .generic: return .generic
         case .models:
-            // `/models` exists at all three providers; the credential's placement says which one is asked.
+            // `/models` exists at all three providers; the credential's placement (and Anthropic's version
+            // header, which its SDK sends with a Bearer key too) says which one is asked.
             switch credential?.source {
             case .googleHeader, .googleQuery: return .gemini
-            case .anthropicHeader where headers[.anthropicVersion] != nil: return .anthropic
+            case .anthropicHeader: return .anthropic
+            case _ where headers[.anthropicVersion] != nil: return .anthropic
             default: return .openAI
             }
         }

@@ -144,12 +144,14 @@ public final class MockUpstreamState: Sendable {
 
     /// Records the request, decides its answer and counts it, all under one lock.
     /// `forcedStatus` is the request's `x-mock-status`: it wins over the key's profile, not over a missing key.
-    func admit(key: String?, forcedStatus: Int?, record: RecordedRequest?, now: ContinuousClock.Instant = .now) -> Admission {
+    /// `refusal` is the provider's verdict on the request itself (400 bad body, 404 no such path), given after the key
+    /// checks as the providers do: a bad key is a 401 whatever the body, a bad body a 400 before any rate limit.
+    func admit(key: String?, forcedStatus: Int?, refusal: Int? = nil, record: RecordedRequest?, now: ContinuousClock.Instant = .now) -> Admission {
         storage.withLock { storage in
             storage.sequence += 1
             if let record { storage.recent.append(record) }
             let profile = key.flatMap { storage.profiles[$0] } ?? storage.defaultProfile
-            let outcome = Self.decide(key: key, profile: profile, forcedStatus: forcedStatus, storage: &storage, seed: seed, now: now)
+            let outcome = Self.decide(key: key, profile: profile, forcedStatus: forcedStatus, refusal: refusal, storage: &storage, seed: seed, now: now)
             storage.counters[key ?? Self.missingKeyLabel, default: KeyCounters()].count(status: outcome.status)
             return Admission(
                 outcome: outcome,
@@ -163,7 +165,7 @@ public final class MockUpstreamState: Sendable {
     }
 
     private static func decide(
-        key: String?, profile: KeyProfile, forcedStatus: Int?, storage: inout Storage, seed: UInt64, now: ContinuousClock.Instant
+        key: String?, profile: KeyProfile, forcedStatus: Int?, refusal: Int?, storage: inout Storage, seed: UInt64, now: ContinuousClock.Instant
     ) -> Admission.Outcome {
         guard let key else { return .missingKey }
         if let forcedStatus {
@@ -174,6 +176,7 @@ public final class MockUpstreamState: Sendable {
             }
         }
         if profile.revoked { return .revoked }
+        if let refusal { return .status(refusal) }
         if let until = storage.stormUntil {
             if until > now {
                 return .rateLimited(retryAfterSeconds: max(1, Int((until - now).seconds.rounded(.up))), accountWide: true)

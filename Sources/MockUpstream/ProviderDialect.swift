@@ -6,6 +6,25 @@ enum ProviderDialect: Sendable, Equatable {
     /// Arbitrary REST behind `/proxy/{slug}`: errors borrow OpenAI's shape, the most common one.
     case generic
 
+    /// Whether the provider reads its key from there: OpenAI `Authorization: Bearer`, Anthropic `x-api-key` (or
+    /// `Authorization: Bearer`, which its SDK sends since 2.x), Gemini `x-goog-api-key` or `?key=`. Generic REST takes any.
+    func accepts(_ source: Credential.Source) -> Bool {
+        switch (self, source) {
+        case (.generic, _), (.openAI, .bearer), (.anthropic, .anthropicHeader), (.anthropic, .bearer), (.gemini, .googleHeader), (.gemini, .googleQuery): true
+        default: false
+        }
+    }
+
+    /// What the provider says when it finds no key where it looks.
+    var missingKeyMessage: String {
+        switch self {
+        case .openAI, .generic:
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        case .anthropic: "x-api-key header is required"
+        case .gemini: "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."
+        }
+    }
+
     /// The provider's error JSON. `retryDelaySeconds` adds Gemini's RetryInfo detail (Gemini only).
     func errorBody(status: Int, message: String, retryDelaySeconds: Int? = nil) -> String {
         switch self {

@@ -105,6 +105,8 @@ struct ProxyConfigView: Encodable, Sendable {
     var forward_billing_headers: Bool
     var pool_cooling_until: String?
     var pool_cooling_reason: String?
+    var model_map: [String: String]
+    var default_model: String?
     var created_at: String
     var updated_at: String
     var api_keys: [KeyView]
@@ -128,6 +130,8 @@ struct ProxyConfigView: Encodable, Sendable {
         forward_billing_headers = config.forwardBillingHeaders
         pool_cooling_until = poolCooling.map { Timestamp.string(Date(timeIntervalSince1970: $0.until)) }
         pool_cooling_reason = poolCooling?.reason
+        model_map = config.modelMap
+        default_model = config.defaultModel
         created_at = Timestamp.string(config.createdAt)
         updated_at = Timestamp.string(config.updatedAt)
         api_keys = keys
@@ -154,6 +158,8 @@ struct ProxyConfigView: Encodable, Sendable {
         try container.encode(forward_billing_headers, forKey: .forward_billing_headers)
         try container.encode(pool_cooling_until, forKey: .pool_cooling_until)
         try container.encode(pool_cooling_reason, forKey: .pool_cooling_reason)
+        try container.encode(model_map, forKey: .model_map)
+        try container.encode(default_model, forKey: .default_model)
         try container.encode(created_at, forKey: .created_at)
         try container.encode(updated_at, forKey: .updated_at)
         try container.encode(api_keys, forKey: .api_keys)
@@ -162,6 +168,6 @@ struct ProxyConfigView: Encodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case id, name, slug, config_type, api_key_location, api_key_name, is_active, method, target_url, target_base_url
         case api_format, output_format, key_rpm, answer_overrides, retry_after_read_timeout, forward_billing_headers
-        case pool_cooling_until, pool_cooling_reason, created_at, updated_at, api_keys
+        case pool_cooling_until, pool_cooling_reason, model_map, default_model, created_at, updated_at, api_keys
     }
 }

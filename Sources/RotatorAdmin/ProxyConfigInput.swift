@@ -24,6 +24,10 @@ struct ProxyConfigInput: Decodable, Sendable {
     var answer_overrides: [AnswerOverrideInput]?
     var retry_after_read_timeout: Bool?
     var forward_billing_headers: Bool?
+    /// Client model -> upstream model, for configs that convert formats. `{}` clears it.
+    var model_map: [String: String]?
+    /// Upstream model for any other client model; an empty string clears it.
+    var default_model: String?
 
     static let allowedMethods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
@@ -76,9 +80,15 @@ struct ProxyConfigInput: Decodable, Sendable {
         let rpm = key_rpm ?? base?.keyRPM ?? 0
         guard (0...1_000_000).contains(rpm) else { throw ValidationError("field 'key_rpm' must be between 0 (unlimited) and 1000000") }
 
-        let outputFormat = (output_format ?? base?.outputFormat).flatMap { $0.isEmpty ? nil : $0 }
-        if let outputFormat, outputFormat.unicodeScalars.count > 64 {
-            throw ValidationError("field 'output_format' must be at most 64 characters")
+        let outputFormat = try Self.outputFormat(output_format, base: base?.outputFormat)
+        let modelMap = model_map ?? base?.modelMap ?? [:]
+        guard modelMap.count <= 200 else { throw ValidationError("field 'model_map' may name at most 200 models") }
+        for (client, upstream) in modelMap where !Self.isModelName(client) || !Self.isModelName(upstream) {
+            throw ValidationError("field 'model_map' maps model names to model names: each 1 to 200 characters without spaces (got '\(client.prefix(80))': '\(upstream.prefix(80))')")
+        }
+        let defaultModel = (default_model ?? base?.defaultModel).flatMap { $0.isEmpty ? nil : $0 }
+        if let defaultModel, !Self.isModelName(defaultModel) {
+            throw ValidationError("field 'default_model' must be a model name of 1 to 200 characters without spaces")
         }
         let overrides = try answer_overrides.map(AnswerOverrideInput.validated) ?? base?.answerOverrides ?? []
         return ProxyConfigDraft(
@@ -86,7 +96,7 @@ struct ProxyConfigInput: Decodable, Sendable {
             isActive: is_active ?? base?.isActive ?? true, method: method, targetURL: targetURL, targetBaseURL: targetBaseURL,
             apiFormat: apiFormat, outputFormat: outputFormat, keyRPM: rpm, answerOverrides: overrides,
             retryAfterReadTimeout: retry_after_read_timeout ?? base?.retryAfterReadTimeout ?? false,
-            forwardBillingHeaders: forward_billing_headers ?? base?.forwardBillingHeaders ?? false
+            forwardBillingHeaders: forward_billing_headers ?? base?.forwardBillingHeaders ?? false, modelMap: modelMap, defaultModel: defaultModel
         )
     }
 
@@ -97,6 +107,21 @@ struct ProxyConfigInput: Decodable, Sendable {
             throw ValidationError("field '\(field)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(value.prefix(80))')")
         }
         return parsed
+    }
+
+    /// One of `OutputFormat`'s names (case-insensitive, stored lower-case), or nil for empty. A stored value from
+    /// before validation existed is kept as long as the admin does not send a new one.
+    private static func outputFormat(_ value: String?, base: String?) throws(ValidationError) -> String? {
+        guard let value else { return base.flatMap { $0.isEmpty ? nil : $0 } }
+        if value.isEmpty { return nil }
+        guard let format = OutputFormat(rawValue: value.lowercased()) else {
+            throw ValidationError("field 'output_format' must be empty or one of \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(value.prefix(80))')")
+        }
+        return format.rawValue
+    }
+
+    private static func isModelName(_ name: String) -> Bool {
+        (1...200).contains(name.count) && !name.contains(where: { $0.isWhitespace || $0.isNewline })
     }
 
     /// An http(s) URL with a host, or nil when neither given nor present before. An empty string clears it.

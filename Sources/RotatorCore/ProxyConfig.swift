@@ -48,12 +48,17 @@ public struct ProxyConfig: Sendable, Equatable, Identifiable {
     /// Forward the client's billing-selection headers (`OpenAI-Organization`, `OpenAI-Project`,
     /// `x-goog-user-project`); dropped otherwise, so a client cannot bill another organisation of a key.
     public var forwardBillingHeaders: Bool
+    /// Client model name -> upstream model name, used when the config converts formats (`output_format`).
+    public var modelMap: [String: String]
+    /// The upstream model for any client model the map does not name (nil: the client's name goes up).
+    public var defaultModel: String?
 
     public init(
         id: Int64, name: String, slug: String, configType: ConfigType, apiKeyLocation: APIKeyLocation,
         apiKeyName: String, isActive: Bool, method: String?, targetURL: String?, targetBaseURL: String?,
         apiFormat: APIFormat, outputFormat: String?, keyRPM: Int, createdAt: Date, updatedAt: Date, version: Int64,
-        answerOverrides: [AnswerOverride] = [], retryAfterReadTimeout: Bool = false, forwardBillingHeaders: Bool = false
+        answerOverrides: [AnswerOverride] = [], retryAfterReadTimeout: Bool = false, forwardBillingHeaders: Bool = false,
+        modelMap: [String: String] = [:], defaultModel: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -74,7 +79,12 @@ public struct ProxyConfig: Sendable, Equatable, Identifiable {
         self.answerOverrides = answerOverrides
         self.retryAfterReadTimeout = retryAfterReadTimeout
         self.forwardBillingHeaders = forwardBillingHeaders
+        self.modelMap = modelMap
+        self.defaultModel = defaultModel
     }
+
+    /// The clients' format; a stored value no release knows reads as pass-through.
+    public var clientFormat: OutputFormat { OutputFormat(stored: outputFormat) ?? .none }
 
     /// The upstream base every request of this config goes to.
     public var upstreamBase: String? {
@@ -112,12 +122,14 @@ public struct ProxyConfigDraft: Sendable, Equatable {
     public var answerOverrides: [AnswerOverride]
     public var retryAfterReadTimeout: Bool
     public var forwardBillingHeaders: Bool
+    public var modelMap: [String: String]
+    public var defaultModel: String?
 
     public init(
         name: String, slug: String, configType: ConfigType, apiKeyLocation: APIKeyLocation, apiKeyName: String,
         isActive: Bool, method: String?, targetURL: String?, targetBaseURL: String?, apiFormat: APIFormat,
         outputFormat: String?, keyRPM: Int, answerOverrides: [AnswerOverride] = [], retryAfterReadTimeout: Bool = false,
-        forwardBillingHeaders: Bool = false
+        forwardBillingHeaders: Bool = false, modelMap: [String: String] = [:], defaultModel: String? = nil
     ) {
         self.name = name
         self.slug = slug
@@ -134,5 +146,7 @@ public struct ProxyConfigDraft: Sendable, Equatable {
         self.answerOverrides = answerOverrides
         self.retryAfterReadTimeout = retryAfterReadTimeout
         self.forwardBillingHeaders = forwardBillingHeaders
+        self.modelMap = modelMap
+        self.defaultModel = defaultModel
     }
 }

@@ -21,7 +21,7 @@ struct Migration: Sendable {
 
 extension Migration {
     /// In ascending version order; append, never edit a migration that has shipped.
-    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck]
+    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames]
 
     /// The bookkeeping table itself, created before any migration runs.
     static func bootstrap(for dialect: SQLDialect) -> String {
@@ -177,6 +177,21 @@ extension Migration {
                 CONSTRAINT ck_store_key_check_single_row CHECK (id = 1)
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
             """,
+        ]
+    )
+
+    /// Per-config model names for format conversion. SQLite has no `ADD COLUMN IF NOT EXISTS`, but its DDL is
+    /// transactional (the migrator's transaction rolls a half-run back); MariaDB's statements are idempotent.
+    static let modelNames = Migration(
+        version: 4,
+        summary: "model map and default model per config",
+        sqlite: [
+            "ALTER TABLE proxy_configs ADD COLUMN model_map TEXT NULL",
+            "ALTER TABLE proxy_configs ADD COLUMN default_model TEXT NULL",
+        ],
+        mysql: [
+            "ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS model_map TEXT NULL",
+            "ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS default_model VARCHAR(255) NULL",
         ]
     )
 }

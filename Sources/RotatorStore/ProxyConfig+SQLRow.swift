@@ -11,7 +11,7 @@ extension ProxyConfig {
     static let selectColumns = """
         id, name, slug, config_type, api_key_location, api_key_name, is_active, method, target_url, \
         target_base_url, api_format, output_format, key_rpm, created_at, updated_at, version, answer_overrides, \
-        retry_after_read_timeout, forward_billing_headers
+        retry_after_read_timeout, forward_billing_headers, model_map, default_model
         """
 
     init(row: SQLRow) throws {
@@ -41,7 +41,9 @@ extension ProxyConfig {
             version: try row.int64("version"),
             answerOverrides: try Self.answerOverrides(row.optionalString("answer_overrides"), configID: id),
             retryAfterReadTimeout: try row.bool("retry_after_read_timeout"),
-            forwardBillingHeaders: try row.bool("forward_billing_headers")
+            forwardBillingHeaders: try row.bool("forward_billing_headers"),
+            modelMap: try ModelMapColumn.decode(row.optionalString("model_map"), configID: id),
+            defaultModel: try row.optionalString("default_model")
         )
     }
 
@@ -62,7 +64,7 @@ extension ProxyConfigDraft {
             .text(name), .text(slug), .text(configType.rawValue), .text(apiKeyLocation.rawValue), .text(apiKeyName),
             .bool(isActive), .optional(method), .optional(targetURL), .optional(targetBaseURL),
             .text(apiFormat.rawValue), .optional(outputFormat), .int(keyRPM), .optional(answerOverridesJSON),
-            .bool(retryAfterReadTimeout), .bool(forwardBillingHeaders),
+            .bool(retryAfterReadTimeout), .bool(forwardBillingHeaders), .optional(ModelMapColumn.encode(modelMap)), .optional(defaultModel),
         ]
     }
 

@@ -109,7 +109,7 @@ import Testing
         let state = MockUpstreamState(settings: MockUpstreamSettings(chunks: 5, chunkDelayMilliseconds: 40))
         try await Self.withMock(state) { base in
             let plan = LoadPlan(label: "sse", url: base + "/v1/chat/completions", headers: [["Authorization", "Bearer sk-sse-0001"]],
-                                body: #"{"model":"m","stream":true,"messages":[]}"#, mode: .closed, connections: 3, duration: 0.6, warmup: 0,
+                                body: #"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#, mode: .closed, connections: 3, duration: 0.6, warmup: 0,
                                 stream: true, minimumRequestsPerConnection: 1)
             let result = try await LoadGenerator(plan: plan).run()
             // Lower bounds only: the mock's sleeps guarantee them; a busy machine only makes everything slower.

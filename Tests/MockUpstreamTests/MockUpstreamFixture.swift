@@ -47,8 +47,16 @@ struct MockUpstreamFixture {
     }
 
     func chat(key: String, headers: [(String, String)] = []) async throws -> MockResponse {
-        try await send("POST", "/v1/chat/completions", headers: [("Authorization", "Bearer \(key)")] + headers, body: #"{"model":"gpt-test"}"#)
+        try await send("POST", "/v1/chat/completions", headers: [("Authorization", "Bearer \(key)")] + headers, body: Self.chatBody)
     }
+
+    /// The smallest request each provider accepts.
+    static let chatBody = #"{"model":"gpt-test","messages":[{"role":"user","content":"hi"}]}"#
+    static let streamedChatBody = #"{"model":"gpt-test","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+    static let messagesBody = #"{"model":"claude-test","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#
+    static let streamedMessagesBody = #"{"model":"claude-test","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+    static let geminiBody = #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#
+    static let anthropicVersion = ("anthropic-version", "2023-06-01")
 }
 
 struct MockResponse {

@@ -8,7 +8,7 @@ struct MockUpstreamHTTPTests {
     @Test func chatCompletionNamesTheKeyThatServedIt() async throws {
         try await MockUpstreamFixture.run { mock in
             for path in ["/v1/chat/completions", "/api/v1/chat/completions"] {
-                let response = try await mock.send("POST", path, headers: [("Authorization", "Bearer sk-live-abcd")], body: #"{"model":"gpt-test"}"#)
+                let response = try await mock.send("POST", path, headers: [("Authorization", "Bearer sk-live-abcd")], body: MockUpstreamFixture.chatBody)
                 #expect(response.status == 200)
                 #expect(response.header("content-type") == "application/json")
                 #expect(response.header("x-mock-served-by") == "...abcd")
@@ -26,7 +26,7 @@ struct MockUpstreamHTTPTests {
             let request = mock.request(
                 "POST", "/v1/chat/completions",
                 headers: [("Authorization", "Bearer sk-live-abcd"), ("x-mock-chunks", "3"), ("x-mock-chunk-delay-ms", "100")],
-                body: #"{"model":"gpt-test","stream":true}"#
+                body: MockUpstreamFixture.streamedChatBody
             )
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
             #expect(response.status.code == 200)
@@ -150,16 +150,16 @@ struct MockUpstreamHTTPTests {
     }
 
     @Test(arguments: [
-        ("/v1/chat/completions", [("Authorization", "Bearer key-bearer-1111")], "1111"),
-        ("/v1/messages", [("x-api-key", "key-anthropic-2222")], "2222"),
-        ("/v1beta/models/gemini-pro:generateContent", [("x-goog-api-key", "key-goog-3333")], "3333"),
-        ("/v1beta/models/gemini-pro:generateContent?key=key-query-4444", [], "4444"),
-        ("/anything", [("X-Api-Key", "key-generic-5555")], "5555"),
-        ("/anything?api_key=key-param-6666", [], "6666"),
+        ("/v1/chat/completions", [("Authorization", "Bearer key-bearer-1111")], "1111", MockUpstreamFixture.chatBody),
+        ("/v1/messages", [("x-api-key", "key-anthropic-2222"), MockUpstreamFixture.anthropicVersion], "2222", MockUpstreamFixture.messagesBody),
+        ("/v1beta/models/gemini-pro:generateContent", [("x-goog-api-key", "key-goog-3333")], "3333", MockUpstreamFixture.geminiBody),
+        ("/v1beta/models/gemini-pro:generateContent?key=key-query-4444", [], "4444", MockUpstreamFixture.geminiBody),
+        ("/anything", [("X-Api-Key", "key-generic-5555")], "5555", "{}"),
+        ("/anything?api_key=key-param-6666", [], "6666", "{}"),
     ])
-    func readsTheKeyWhereEachProviderPutsIt(path: String, headers: [(String, String)], suffix: String) async throws {
+    func readsTheKeyWhereEachProviderPutsIt(path: String, headers: [(String, String)], suffix: String, body: String) async throws {
         try await MockUpstreamFixture.run { mock in
-            let response = try await mock.send("POST", path, headers: headers, body: "{}")
+            let response = try await mock.send("POST", path, headers: headers, body: body)
             #expect(response.status == 200)
             #expect(response.header("x-mock-served-by") == "...\(suffix)")
         }
@@ -170,7 +170,8 @@ struct MockUpstreamHTTPTests {
         let state = MockUpstreamState(profiles: ["gk-limited-8888": profile])
         try await MockUpstreamFixture.run(state) { mock in
             let response = try await mock.send(
-                "POST", "/v1beta/models/gemini-pro:generateContent", headers: [("x-goog-api-key", "gk-limited-8888")], body: "{}"
+                "POST", "/v1beta/models/gemini-pro:generateContent", headers: [("x-goog-api-key", "gk-limited-8888")],
+                body: MockUpstreamFixture.geminiBody
             )
             #expect(response.status == 429)
             #expect(response.header("retry-after") == nil)
@@ -208,7 +209,8 @@ struct MockUpstreamHTTPTests {
         let state = MockUpstreamState(settings: MockUpstreamSettings(chunks: 2))
         try await MockUpstreamFixture.run(state) { mock in
             let response = try await mock.send(
-                "POST", "/v1/messages", headers: [("x-api-key", "ak-stream-9999")], body: #"{"stream":true}"#
+                "POST", "/v1/messages", headers: [("x-api-key", "ak-stream-9999"), MockUpstreamFixture.anthropicVersion],
+                body: MockUpstreamFixture.streamedMessagesBody
             )
             let events = response.body.split(separator: "\n").filter { $0.hasPrefix("event: ") }.map { $0.dropFirst(7) }
             #expect(events == [
@@ -226,7 +228,8 @@ struct MockUpstreamHTTPTests {
         try await MockUpstreamFixture.run(state) { mock in
             func contentEvents(key: String, headers: [(String, String)] = []) async throws -> Int {
                 let response = try await mock.send(
-                    "POST", "/v1/chat/completions", headers: [("Authorization", "Bearer \(key)")] + headers, body: #"{"stream":true}"#
+                    "POST", "/v1/chat/completions", headers: [("Authorization", "Bearer \(key)")] + headers,
+                    body: MockUpstreamFixture.streamedChatBody
                 )
                 return response.body.split(separator: "\n").filter { $0.contains(#""content":"#) }.count
             }

@@ -38,6 +38,10 @@ import Testing
         (#"{"name":"a","slug":"a","target_base_url":"https://x.io","key_rpm":-1}"#, "key_rpm"),
         (#"{"name":"a","slug":"a","target_base_url":"https://x.io","method":"BREW"}"#, "method"),
         (#"{"name":"a","slug":"a","target_base_url":"https://x.io","api_key_name":"bad header"}"#, "api_key_name"),
+        (#"{"name":"a","slug":"a","target_base_url":"https://x.io","output_format":"cohere"}"#, "none, openai, openai_responses, anthropic, gemini"),
+        (#"{"name":"a","slug":"a","target_base_url":"https://x.io","model_map":{"gpt-4o":""}}"#, "model_map"),
+        (#"{"name":"a","slug":"a","target_base_url":"https://x.io","model_map":{"a b":"c"}}"#, "model_map"),
+        (#"{"name":"a","slug":"a","target_base_url":"https://x.io","default_model":"two words"}"#, "default_model"),
     ])
     func rejectsBadInputNamingTheField(json: String, field: String) throws {
         do {
@@ -46,6 +50,32 @@ import Testing
         } catch let error as ValidationError {
             #expect(error.message.contains(field), "\(error.message)")
         }
+    }
+
+    @Test(arguments: [("openai", "openai"), ("OpenAI_Responses", "openai_responses"), ("anthropic", "anthropic"), ("gemini", "gemini"),
+                      ("none", "none"), ("", nil)] as [(String, String?)])
+    func outputFormatTakesTheSeedsNames(given: String, stored: String?) throws {
+        let draft = try input(#"{"name":"a","slug":"a","target_base_url":"https://x.io","output_format":"\#(given)"}"#).draft(over: nil)
+        #expect(draft.outputFormat == stored)
+    }
+
+    @Test func modelMapAndDefaultModelAreKeptAndCleared() throws {
+        let draft = try input(#"{"name":"a","slug":"a","target_base_url":"https://x.io","model_map":{"gpt-4o":"claude-sonnet-4-5"},"default_model":"claude-haiku-4-5"}"#)
+            .draft(over: nil)
+        #expect(draft.modelMap == ["gpt-4o": "claude-sonnet-4-5"])
+        #expect(draft.defaultModel == "claude-haiku-4-5")
+        let base = ProxyConfig(
+            id: 1, name: "a", slug: "a", configType: .llm, apiKeyLocation: .header, apiKeyName: "Authorization", isActive: true,
+            method: nil, targetURL: nil, targetBaseURL: "https://x.io", apiFormat: .anthropicNative, outputFormat: "openai", keyRPM: 0,
+            createdAt: Date(), updatedAt: Date(), version: 1, modelMap: draft.modelMap, defaultModel: draft.defaultModel
+        )
+        let kept = try input(#"{"name":"b"}"#).draft(over: base)
+        #expect(kept.modelMap == draft.modelMap)
+        #expect(kept.defaultModel == "claude-haiku-4-5")
+        #expect(kept.outputFormat == "openai")
+        let cleared = try input(#"{"model_map":{},"default_model":""}"#).draft(over: base)
+        #expect(cleared.modelMap.isEmpty)
+        #expect(cleared.defaultModel == nil)
     }
 
     @Test func updateKeepsFieldsLeftOut() throws {

@@ -110,11 +110,11 @@ import Testing
         defer { Task { await node.stop() } }
         let id = try await node.createConfig(slug: "bodykey")
         try await node.addKeys(configID: id, sampleKeys(1))
-        let reply = try await node.proxy("bodykey", body: #"{"model":"m","api_key":"\#(TestNode.proxyKey)","messages":[]}"#, headers: [])
+        let reply = try await node.proxy("bodykey", body: #"{"model":"m","api_key":"\#(TestNode.proxyKey)","messages":[{"role":"user","content":"hi"}]}"#, headers: [])
         #expect(reply.status == 200, "\(reply.text)")
         let forwarded = try #require(node.mockState.recordedRequests.last)
         #expect(!String(decoding: forwarded.body, as: UTF8.self).contains("api_key"), "the body key is not forwarded")
-        let wrong = try await node.proxy("bodykey", body: #"{"model":"m","api_key":"wrong","messages":[]}"#, headers: [])
+        let wrong = try await node.proxy("bodykey", body: #"{"model":"m","api_key":"wrong","messages":[{"role":"user","content":"hi"}]}"#, headers: [])
         #expect(wrong.status == 401)
     }
 }

@@ -18,7 +18,8 @@ import Testing
         #expect(try await node.proxy("auth", headers: [("Authorization", "Bearer wrong")]).status == 401)
         #expect(try await node.proxy("auth", headers: [("X-Proxy-Key", TestNode.proxyKey)]).status == 200)
         // The key in the JSON body is accepted and removed before forwarding.
-        let inBody = try await node.proxy("auth", body: #"{"model":"m","api_key":"\#(TestNode.proxyKey)"}"#, headers: [])
+        let inBody = try await node.proxy(
+            "auth", body: #"{"model":"m","api_key":"\#(TestNode.proxyKey)","messages":[{"role":"user","content":"hi"}]}"#, headers: [])
         #expect(inBody.status == 200)
         let forwarded = try #require(node.mockState.recordedRequests.last)
         #expect(!forwarded.bodyText.contains("api_key"))
@@ -54,7 +55,7 @@ import Testing
         let anthropic = try await node.createConfig(slug: "claude", format: "anthropic_native")
         let anthropicKey = sampleKeys(1, prefix: "sk-ant")[0]
         try await node.addKeys(configID: anthropic, [anthropicKey])
-        let message = try await node.proxy("claude", "/v1/messages", body: #"{"model":"c","max_tokens":5,"messages":[]}"#,
+        let message = try await node.proxy("claude", "/v1/messages", body: #"{"model":"c","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#,
                                           headers: [("x-api-key", TestNode.proxyKey), ("anthropic-version", "2023-06-01")])
         #expect(message.status == 200, "\(message.text)")
         let sent = try #require(node.mockState.recordedRequests.last)
@@ -69,7 +70,7 @@ import Testing
         let geminiKey = sampleKeys(1, prefix: "gm")[0]
         try await node.addKeys(configID: gemini, [geminiKey])
         let generated = try await node.send(.POST, "/llm/gemini/v1beta/models/gemini-pro:generateContent?key=\(TestNode.proxyKey)&alt=json",
-                                            body: #"{"contents":[]}"#)
+                                            body: #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#)
         #expect(generated.status == 200, "\(generated.text)")
         let geminiSent = try #require(node.mockState.recordedRequests.last)
         #expect(geminiSent.header("x-goog-api-key") == geminiKey)
@@ -187,7 +188,7 @@ import Testing
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(TestNode.proxyKey)")
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: #"{"model":"m","stream":true,"messages":[]}"#))
+        request.body = .bytes(ByteBuffer(string: #"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#))
         let started = ContinuousClock.now
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         #expect(response.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
@@ -213,7 +214,7 @@ import Testing
         var request = HTTPClientRequest(url: node.baseURL + "/llm/drain/v1/chat/completions")
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(TestNode.proxyKey)")
-        request.body = .bytes(ByteBuffer(string: #"{"model":"m","stream":true}"#))
+        request.body = .bytes(ByteBuffer(string: #"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         var text = ""
         var shutdownTriggered = false

@@ -78,6 +78,44 @@ struct ConfigStoreBehaviourTests {
         }
     }
 
+    /// A store created before migration 4 (no model columns) keeps its configs and gains the columns.
+    @Test(arguments: StoreBackend.all)
+    func aVersionOneStoreUpgradesToModelNames(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, database in
+            let created = try await store.createConfig(TestFixtures.draft())
+            try await database.withConnection { connection in
+                try connection.execute("ALTER TABLE proxy_configs DROP COLUMN model_map")
+                try connection.execute("ALTER TABLE proxy_configs DROP COLUMN default_model")
+                try connection.execute("DELETE FROM schema_migrations WHERE version = 4")
+            }
+            try await store.migrate()
+            let upgraded = try #require(try await store.config(id: created.id))
+            #expect(upgraded == created)
+            #expect(upgraded.modelMap.isEmpty && upgraded.defaultModel == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func storesTheModelMapAndDefaultModel(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            var draft = TestFixtures.draft()
+            draft.outputFormat = "openai"
+            draft.modelMap = ["gpt-4o": "claude-sonnet-4-5", "gpt-4o-mini": "claude-haiku-4-5"]
+            draft.defaultModel = "claude-sonnet-4-5"
+            let created = try await store.createConfig(draft)
+            #expect(created.modelMap == draft.modelMap)
+            #expect(created.defaultModel == "claude-sonnet-4-5")
+            #expect(try await store.config(id: created.id)?.modelMap == draft.modelMap)
+
+            draft.modelMap = [:]
+            draft.defaultModel = nil
+            let cleared = try #require(try await store.updateConfig(id: created.id, with: draft))
+            #expect(cleared.modelMap.isEmpty)
+            #expect(cleared.defaultModel == nil)
+            #expect(try await store.listConfigs().first?.modelMap.isEmpty == true)
+        }
+    }
+
     @Test(arguments: StoreBackend.all)
     func updatesConfigs(_ backend: StoreBackend) async throws {
         let clock = TestClock()

@@ -1,0 +1,105 @@
+/// Typed reads of request fields that fail with a message naming the field.
+extension JSONObject {
+    func string(_ key: String, required: Bool = false) throws(ConversionFailure) -> String? {
+        switch self[key] {
+        case nil, .null?:
+            if required { throw .field(key, "is required") }
+            return nil
+        case .string(let value)?: return value
+        default: throw .field(key, "must be a string")
+        }
+    }
+
+    func number(_ key: String) throws(ConversionFailure) -> Double? {
+        switch self[key] {
+        case nil, .null?: return nil
+        case .number(let value)?: return value
+        default: throw .field(key, "must be a number")
+        }
+    }
+
+    func integer(_ key: String) throws(ConversionFailure) -> Int? {
+        switch self[key] {
+        case nil, .null?: return nil
+        case let value?:
+            guard let int = value.int else { throw .field(key, "must be an integer") }
+            return int
+        }
+    }
+
+    func flag(_ key: String) throws(ConversionFailure) -> Bool? {
+        switch self[key] {
+        case nil, .null?: return nil
+        case .bool(let value)?: return value
+        default: throw .field(key, "must be a boolean")
+        }
+    }
+
+    func array(_ key: String, required: Bool = false) throws(ConversionFailure) -> [JSONValue]? {
+        switch self[key] {
+        case nil, .null?:
+            if required { throw .field(key, "is required") }
+            return nil
+        case .array(let value)?: return value
+        default: throw .field(key, "must be an array")
+        }
+    }
+
+    func objectValue(_ key: String) throws(ConversionFailure) -> JSONObject? {
+        switch self[key] {
+        case nil, .null?: return nil
+        case .object(let value)?: return value
+        default: throw .field(key, "must be an object")
+        }
+    }
+
+    /// The first of several spellings present (Gemini's REST API takes both camelCase and snake_case).
+    subscript(either names: String...) -> JSONValue? {
+        for name in names { if let value = self[name] { return value } }
+        return nil
+    }
+
+    /// Keys not in `known`, for the dropped list.
+    func unknownKeys(_ known: Set<String>) -> [String] {
+        keys.filter { !known.contains($0) }
+    }
+}
+
+extension JSONValue {
+    /// The request body as an object, or the failure a client gets for anything else.
+    static func requestObject(_ bytes: some Collection<UInt8>) throws(ConversionFailure) -> JSONObject {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(bytes)
+        } catch {
+            throw .invalidJSON(error)
+        }
+        guard let object = value.object else { throw ConversionFailure("The request body must be a JSON object.") }
+        return object
+    }
+}
+
+/// Tool-call arguments: JSON text in OpenAI's formats, an object in Anthropic's and Gemini's.
+enum ToolArguments {
+    /// The arguments as an object; text that is not a JSON object becomes `{}` and is reported.
+    static func object(_ text: String, dropped: inout DroppedFeatures) -> JSONValue {
+        if text.isEmpty { return .object(JSONObject()) }
+        if let value = try? JSONParser.parse(text), case .object = value { return value }
+        dropped.add("tool call arguments that are not a JSON object")
+        return .object(JSONObject())
+    }
+
+    static func text(_ value: JSONValue?) -> String {
+        guard let value, !value.isNull else { return "{}" }
+        return JSONWriter.string(value)
+    }
+}
+
+extension JSONValue {
+    /// The first of several spellings present, on an object value.
+    subscript(either names: String...) -> JSONValue? {
+        guard case .object(let object) = self else { return nil }
+        for name in names { if let value = object[name] { return value } }
+        return nil
+    }
+}

@@ -1,0 +1,40 @@
+/// An error answer in no provider's shape: the status, what kind of failure, the message, and the retry hint.
+public struct UpstreamError: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case invalidRequest
+        case authentication
+        case permission
+        case notFound
+        case requestTooLarge
+        case rateLimited
+        case overloaded
+        case server
+
+        /// The kind an HTTP status implies, when the body says nothing better.
+        public init(status: Int) {
+            switch status {
+            case 401: self = .authentication
+            case 403: self = .permission
+            case 404: self = .notFound
+            case 413: self = .requestTooLarge
+            case 429: self = .rateLimited
+            case 503, 529: self = .overloaded
+            case 500..<600: self = .server
+            default: self = .invalidRequest
+            }
+        }
+    }
+
+    public var status: Int
+    public var kind: Kind
+    public var message: String
+    /// Seconds to wait, from `Retry-After` or the body (Gemini's RetryInfo).
+    public var retryAfterSeconds: Int?
+
+    public init(status: Int, kind: Kind? = nil, message: String, retryAfterSeconds: Int? = nil) {
+        self.status = status
+        self.kind = kind ?? Kind(status: status)
+        self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// One of the SDK scripts in `Python/`, run with the test virtualenv's interpreter (`scripts/test.sh` installs
+/// openai, anthropic and google-genai there and sets ROTATOR_TEST_PYTHON). In CI a missing interpreter is a
+/// failure, never a skip.
+enum PythonSDKScript: String, CaseIterable, Sendable {
+    case openAI = "sdk_openai.py"
+    case anthropic = "sdk_anthropic.py"
+    case gemini = "sdk_gemini.py"
+
+    struct Run: Sendable {
+        var status: Int32
+        var output: String
+    }
+
+    static var python: String? {
+        guard let configured = ProcessInfo.processInfo.environment["ROTATOR_TEST_PYTHON"], !configured.isEmpty else { return nil }
+        return configured
+    }
+
+    /// The interpreter, or nil (recording an issue in CI) when the suite runs without the virtualenv.
+    static func interpreter(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        if let python { return python }
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            Issue.record("CI=true but ROTATOR_TEST_PYTHON is unset: run the suite with scripts/test.sh", sourceLocation: sourceLocation)
+        }
+        return nil
+    }
+
+    /// Runs the script against `baseURL` with `key` (and a model name when given) and returns what it printed.
+    func run(python: String, baseURL: String, key: String, model: String? = nil) async throws -> Run {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python/\(rawValue)").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script, baseURL, key] + (model.map { [$0] } ?? [])
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        // Reading to the end and waiting block for the script's whole run: on a thread of their own, never on
+        // the two cooperative threads that every other test (and the in-process servers) share.
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self)))
+            }
+        }
+    }
+}
