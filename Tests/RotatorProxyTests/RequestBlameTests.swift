@@ -14,10 +14,10 @@ import Testing
         let permission = answer(403, .request(dependsOnKey: true), signature: "403|permission_error")
         let first = blame.judge(permission, key: 1)
         #expect(first.next == .tryAnotherKey, "another key may have the permission")
-        #expect(first.report == .success, "the key authenticated: it is not benched")
+        #expect(first.outcomes == [.success], "the key authenticated: it is not benched")
         let second = blame.judge(permission, key: 2)
         #expect(second.next == .deliver)
-        #expect(second.report == .success)
+        #expect(second.outcomes == [.success])
         #expect(blame.upstreamCalls == 2)
     }
 
@@ -33,7 +33,7 @@ import Testing
         var blame = RequestBlame(rules: rules, method: "POST")
         let step = blame.judge(answer(400, .request(dependsOnKey: false)), key: 1)
         #expect(step.next == .deliver)
-        #expect(step.report == .success)
+        #expect(step.outcomes == [.success])
     }
 
     /// Whatever the keys answer for the request's own reasons, it never costs more than `requestAnswerLimit` calls.
@@ -42,7 +42,7 @@ import Testing
         var calls = 0
         var next = RequestBlame.Next.tryAnotherKey
         var key: Int64 = 0
-        while next == .tryAnotherKey {
+        while next == .tryAnotherKey, key < 10 {
             key += 1
             calls += 1
             // Every key gives a different key-dependent refusal: no two agree.
@@ -55,14 +55,14 @@ import Testing
 
     @Test func onlyKeyEvidenceBenchesAKey() {
         var blame = RequestBlame(rules: rules, method: "POST")
-        #expect(blame.judge(answer(401, .keyInvalid), key: 1) == .init(report: .rejected(reason: "upstream answered 401"), next: .tryAnotherKey))
+        #expect(blame.judge(answer(401, .keyInvalid), key: 1) == .init(reports: [.init(key: 1, outcome: .rejected(reason: "upstream answered 401"))], next: .tryAnotherKey))
         let exhausted = blame.judge(answer(429, .keyExhausted(retryAfter: nil)), key: 2)
-        #expect(exhausted.report == .quotaExhausted(cooldown: 3600, reason: "upstream answered 429"), "a long cooldown, not 60 s")
+        #expect(exhausted.outcomes == [.quotaExhausted(cooldown: 3600, reason: "upstream answered 429")], "a long cooldown, not 60 s")
         let longer = blame.judge(answer(429, .keyExhausted(retryAfter: 7200)), key: 3)
-        #expect(longer.report == .quotaExhausted(cooldown: 7200, reason: "upstream answered 429"))
-        #expect(blame.judge(answer(429, .rateLimited(retryAfter: 12)), key: 4).report == .rateLimited(cooldown: 12))
-        #expect(blame.judge(answer(429, .rateLimited(retryAfter: nil)), key: 5).report == .rateLimited(cooldown: 60))
-        #expect(blame.judge(answer(200, .success), key: 6) == .init(report: .success, next: .deliver))
+        #expect(longer.outcomes == [.quotaExhausted(cooldown: 7200, reason: "upstream answered 429")])
+        #expect(blame.judge(answer(429, .rateLimited(retryAfter: 12)), key: 4).outcomes == [.rateLimited(cooldown: 12)])
+        #expect(blame.judge(answer(429, .rateLimited(retryAfter: nil)), key: 5).outcomes == [.rateLimited(cooldown: 60)])
+        #expect(blame.judge(answer(200, .success), key: 6) == .init(reports: [.init(key: 6, outcome: .success)], next: .deliver))
     }
 
     @Test func upstreamFailuresSpendTheBudgetAndStopWhenKeysAgree() {
@@ -71,7 +71,7 @@ import Testing
         #expect(blame.judge(answer(502, .upstream, signature: "502"), key: 2).next == .tryAnotherKey)
         let agreed = blame.judge(answer(503, .upstream, signature: "503|a"), key: 3)
         #expect(agreed.next == .deliver, "two keys got the same failure: the upstream's answer goes to the client")
-        #expect(agreed.report == .upstreamFailure(reason: "upstream answered 503"))
+        #expect(agreed.outcomes == [.upstreamFailure(reason: "upstream answered 503")])
 
         var budget = RequestBlame(rules: RequestBlame.Rules(maxRetries: 1, defaultCooldown: 60, quotaCooldown: 3600, retryAfterReadTimeout: false, timeout: 30),
                                   method: "POST")
@@ -85,7 +85,7 @@ import Testing
         var blame = RequestBlame(rules: rules, method: "POST")
         let step = blame.judge(.notSent(timedOut: false), key: 1)
         #expect(step.next == .tryAnotherKey)
-        #expect(step.report == .upstreamFailure(reason: "upstream unreachable"))
+        #expect(step.outcomes == [.upstreamFailure(reason: "upstream unreachable")])
         #expect(blame.judge(.noAnswer(requestFullySent: false, timedOut: true), key: 2).next == .tryAnotherKey, "not sent in full: not processed")
     }
 
@@ -96,7 +96,7 @@ import Testing
         #expect(failure.status == 504)
         #expect(failure.kind == .timeout)
         #expect(failure.message.contains("may already have processed it"))
-        #expect(step.report == .upstreamFailure(reason: "upstream did not answer in time"))
+        #expect(step.outcomes == [.upstreamFailure(reason: "upstream did not answer in time")])
         // The same after a broken 2xx answer: the upstream did the work.
         var broken = RequestBlame(rules: rules, method: "POST")
         guard case .fail(let brokeOff) = broken.judge(.answerBrokeOff(received: 10, declared: 90, timedOut: false), key: 1).next else {
@@ -130,33 +130,101 @@ import Testing
     @Test func outOfKeysSaysWhy() {
         var request = RequestBlame(rules: rules, method: "POST")
         _ = request.judge(answer(403, .request(dependsOnKey: true)), key: 1)
-        #expect(request.outOfKeys(slug: "s", soonestFree: nil) == .deliverLastAnswer, "the upstream's own answer, blaming no key")
+        #expect(request.outOfKeys(slug: "s", soonestFree: nil).answer == .deliverLastAnswer, "the upstream's own answer, blaming no key")
 
         var rejected = RequestBlame(rules: rules, method: "POST")
         _ = rejected.judge(answer(401, .keyInvalid), key: 1)
-        guard case .fail(let invalid) = rejected.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
+        guard case .fail(let invalid) = rejected.outOfKeys(slug: "s", soonestFree: nil).answer else { Issue.record("expected a failure"); return }
         #expect(invalid.status == 503)
 
         var exhausted = RequestBlame(rules: rules, method: "POST")
         _ = exhausted.judge(answer(429, .keyExhausted(retryAfter: nil)), key: 1)
-        guard case .fail(let noQuota) = exhausted.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
+        guard case .fail(let noQuota) = exhausted.outOfKeys(slug: "s", soonestFree: nil).answer else { Issue.record("expected a failure"); return }
         #expect(noQuota.status == 503)
         #expect(noQuota.message.contains("out of credit or quota"))
 
         var limited = RequestBlame(rules: rules, method: "POST")
         _ = limited.judge(answer(429, .rateLimited(retryAfter: 4)), key: 1)
-        #expect(limited.outOfKeys(slug: "s", soonestFree: 3.2)
+        #expect(limited.outOfKeys(slug: "s", soonestFree: 3.2).answer
             == .fail(ProxyFailure(status: 429, kind: .rateLimited, message: "every key of 's' is rate limited; retry after 4 s", retryAfter: 4)))
-        guard case .fail(let pool) = limited.outOfKeys(slug: "s", soonestFree: 20, poolCooling: PoolCooling(until: 0, reason: "3 of 4 keys rate limited"))
+        guard case .fail(let pool) = limited.outOfKeys(slug: "s", soonestFree: 20, poolCooling: PoolCooling(until: 0, reason: "3 of 4 keys rate limited")).answer
         else { Issue.record("expected a failure"); return }
         #expect(pool.retryAfter == 20)
         #expect(pool.message.contains("every key of 's' at once (3 of 4 keys rate limited)"))
-        guard case .fail(let outOfTime) = limited.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
+        guard case .fail(let outOfTime) = limited.outOfKeys(slug: "s", soonestFree: nil).answer else { Issue.record("expected a failure"); return }
         #expect(outOfTime.status == 429)
 
-        let fresh = RequestBlame(rules: rules, method: "POST")
-        guard case .fail(let empty) = fresh.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
+        var fresh = RequestBlame(rules: rules, method: "POST")
+        guard case .fail(let empty) = fresh.outOfKeys(slug: "s", soonestFree: nil).answer else { Issue.record("expected a failure"); return }
         #expect(empty.status == 503)
         #expect(empty.message.contains("no usable keys"))
     }
+
+    // MARK: A bare 401 blames a key only when another key answered differently
+
+    private func bare401(_ signature: String = "401") -> UpstreamAnswer {
+        UpstreamAnswer(status: 401, blame: .keyInvalid, signature: signature, reason: "upstream answered 401", isStatusOnly: true)
+    }
+
+    @Test func twoKeysGivingTheSameBare401IsTheRequestsDoing() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        let first = blame.judge(bare401(), key: 1)
+        #expect(first.reports.isEmpty, "not blamed yet")
+        #expect(first.next == .tryAnotherKey)
+        let second = blame.judge(bare401(), key: 2)
+        #expect(second.next == .deliver, "the upstream's 401 goes to the client")
+        #expect(second.reports == [
+            .init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401")),
+            .init(key: 2, outcome: .upstreamFailure(reason: "upstream answered 401")),
+        ], "an error each, never a rejection")
+    }
+
+    @Test func aBare401ThatAnotherKeyServesBlamesItsKey() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        _ = blame.judge(bare401(), key: 1)
+        let served = blame.judge(answer(200, .success), key: 2)
+        #expect(served.next == .deliver)
+        #expect(served.reports == [.init(key: 1, outcome: .rejected(reason: "upstream answered 401")), .init(key: 2, outcome: .success)])
+        // A different 401 from the second key also settles the first as the key's fault.
+        var other = RequestBlame(rules: rules, method: "POST")
+        _ = other.judge(bare401("401|a"), key: 1)
+        let differs = other.judge(bare401("401|b"), key: 2)
+        #expect(differs.reports == [.init(key: 1, outcome: .rejected(reason: "upstream answered 401"))])
+        #expect(differs.next == .tryAnotherKey)
+    }
+
+    @Test func aBare401NoOtherKeyAnsweredBlamesNoKey() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        _ = blame.judge(bare401(), key: 1)
+        let ending = blame.outOfKeys(slug: "s", soonestFree: nil)
+        #expect(ending.answer == .deliverLastAnswer)
+        #expect(ending.reports == [.init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401"))])
+        // Nor when the next key's attempt failed without an answer and the request ended there.
+        var failed = RequestBlame(rules: rules, method: "POST")
+        _ = failed.judge(bare401(), key: 1)
+        let timeout = failed.judge(.noAnswer(requestFullySent: true, timedOut: true), key: 2)
+        #expect(timeout.reports.map(\.outcome) == [.upstreamFailure(reason: "upstream did not answer in time"), .upstreamFailure(reason: "upstream answered 401")])
+    }
+
+    /// The issue's attack: a client sending requests no key can serve must not invalidate the pool's keys.
+    @Test func repeatedBare401sNeverRejectAKey() {
+        var rejections = 0
+        for _ in 0..<10 {
+            var blame = RequestBlame(rules: rules, method: "POST")
+            var key: Int64 = 0
+            var next = RequestBlame.Next.tryAnotherKey
+            while next == .tryAnotherKey, key < 10 {
+                key += 1
+                let step = blame.judge(bare401(), key: key)
+                rejections += step.reports.filter { if case .rejected = $0.outcome { return true } else { return false } }.count
+                next = step.next
+            }
+            #expect(key == 2)
+        }
+        #expect(rejections == 0)
+    }
+}
+
+extension RequestBlame.Step {
+    var outcomes: [KeyOutcome] { reports.map(\.outcome) }
 }
