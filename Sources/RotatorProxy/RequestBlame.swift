@@ -62,13 +62,16 @@ public struct RequestBlame: Sendable {
     }
 
     public struct Step: Sendable, Equatable {
-        /// Tell the coordinator these, in order (about this key, and about an earlier one whose answer this one
-        /// settled).
-        public var reports: [KeyReport]
+        /// What to tell the coordinator about the key that made this attempt (nil: nothing).
+        public var report: KeyOutcome?
+        /// What to tell it about earlier keys whose answers this one settled (a bare 401 another key confirmed or
+        /// refuted), in order.
+        public var settled: [KeyReport]
         public var next: Next
 
-        public init(reports: [KeyReport], next: Next) {
-            self.reports = reports
+        public init(report: KeyOutcome?, settled: [KeyReport] = [], next: Next) {
+            self.report = report
+            self.settled = settled
             self.next = next
         }
     }
@@ -83,16 +86,10 @@ public struct RequestBlame: Sendable {
     }
 
     /// The answer once the coordinator has no key left to offer (or the deadline passed).
-    public struct Ending: Sendable, Equatable {
-        public enum Answer: Sendable, Equatable {
-            /// Pass the last upstream answer on, as it came (scrubbed).
-            case deliverLastAnswer
-            case fail(ProxyFailure)
-        }
-
-        /// Still owed to the coordinator (an unsettled bare 401: charged as an error, not a rejection).
-        public var reports: [KeyReport]
-        public var answer: Answer
+    public enum Ending: Sendable, Equatable {
+        /// Pass the last upstream answer on, as it came (scrubbed).
+        case deliverLastAnswer
+        case fail(ProxyFailure)
     }
 
     private enum Last: Sendable {
@@ -127,23 +124,20 @@ public struct RequestBlame: Sendable {
                 // Two keys, the same bare 401: the request's doing. Charged as errors, blaming neither key.
                 requestAnswers += 1
                 last = .answer(.request(dependsOnKey: false), status: answer.status)
-                return Step(reports: [
-                    KeyReport(key: pending.key, outcome: .upstreamFailure(reason: pending.reason)),
-                    KeyReport(key: key, outcome: .upstreamFailure(reason: answer.reason)),
-                ], next: .deliver)
+                return Step(report: .upstreamFailure(reason: answer.reason),
+                            settled: [KeyReport(key: pending.key, outcome: .upstreamFailure(reason: pending.reason))], next: .deliver)
             }
             // Another key answered differently: the 401 was about that key.
             settled.append(KeyReport(key: pending.key, outcome: .rejected(reason: pending.reason)))
         }
         last = .answer(answer.blame, status: answer.status)
         let (outcome, next) = verdict(on: answer, key: key)
-        var step = Step(reports: settled + (outcome.map { [KeyReport(key: key, outcome: $0)] } ?? []), next: next)
         if next != .tryAnotherKey, let pending = unsettled {
             // The request ends on the key that left the 401 unsettled: nothing else will settle it.
             unsettled = nil
-            step.reports.append(KeyReport(key: pending.key, outcome: .upstreamFailure(reason: pending.reason)))
+            settled.append(KeyReport(key: pending.key, outcome: .upstreamFailure(reason: pending.reason)))
         }
-        return step
+        return Step(report: outcome, settled: settled, next: next)
     }
 
     private mutating func verdict(on answer: UpstreamAnswer, key: Int64) -> (KeyOutcome?, Next) {
@@ -176,7 +170,7 @@ public struct RequestBlame: Sendable {
     public mutating func judge(_ failure: TransportFailure, key: Int64) -> Step {
         upstreamCalls += 1
         last = .transport(failure)
-        let report = KeyReport(key: key, outcome: .upstreamFailure(reason: failure.description))
+        let report = KeyOutcome.upstreamFailure(reason: failure.description)
         let next: Next
         if failure.mayHaveBeenProcessed, !isIdempotent, !rules.retryAfterReadTimeout {
             next = .fail(notRetried(failure))
@@ -185,27 +179,30 @@ public struct RequestBlame: Sendable {
             next = retries <= rules.maxRetries ? .tryAnotherKey : .fail(unreachable(failure))
         }
         // No answer settles nothing; an unsettled 401 is owed once the request ends.
-        return Step(reports: [report] + (next == .tryAnotherKey ? [] : settleAtEnd()), next: next)
+        return Step(report: report, settled: next == .tryAnotherKey ? [] : settleAtEnd(), next: next)
     }
 
     /// An unsettled bare 401 when the request ends: no other key answered, so it cannot blame its key.
     private mutating func settleAtEnd() -> [KeyReport] {
-        guard let pending = unsettled else { return [] }
+        let owed = owedReports
         unsettled = nil
-        return [KeyReport(key: pending.key, outcome: .upstreamFailure(reason: pending.reason))]
+        return owed
+    }
+
+    /// What the coordinator is still owed when the request ends without another judged answer (out of keys, out of
+    /// time): an unsettled bare 401, charged as an error, never a rejection. Report these once, at the end.
+    public var owedReports: [KeyReport] {
+        unsettled.map { [KeyReport(key: $0.key, outcome: .upstreamFailure(reason: $0.reason))] } ?? []
     }
 
     /// - Parameters:
     ///   - soonestFree: the coordinator's wait when it answered `.unavailable`; nil when the pool is empty or the
     ///     request's deadline passed.
     ///   - poolCooling: the pool's cooling, when the coordinator rests it as a whole.
-    public mutating func outOfKeys(slug: String, soonestFree: Double?, poolCooling: PoolCooling? = nil) -> Ending {
+    /// Report `owedReports` too when the request ends here.
+    public func outOfKeys(slug: String, soonestFree: Double?, poolCooling: PoolCooling? = nil) -> Ending {
         // An unsettled bare 401 is the upstream's answer to pass on, not a verdict on the keys.
-        if unsettled != nil, case .answer = last { return Ending(reports: settleAtEnd(), answer: .deliverLastAnswer) }
-        return Ending(reports: settleAtEnd(), answer: answer(slug: slug, soonestFree: soonestFree, poolCooling: poolCooling))
-    }
-
-    private func answer(slug: String, soonestFree: Double?, poolCooling: PoolCooling?) -> Ending.Answer {
+        if unsettled != nil, case .answer = last { return .deliverLastAnswer }
         switch last {
         case .answer(.upstream, _), .answer(.request, _):
             return .deliverLastAnswer

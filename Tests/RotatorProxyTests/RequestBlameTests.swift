@@ -55,14 +55,14 @@ import Testing
 
     @Test func onlyKeyEvidenceBenchesAKey() {
         var blame = RequestBlame(rules: rules, method: "POST")
-        #expect(blame.judge(answer(401, .keyInvalid), key: 1) == .init(reports: [.init(key: 1, outcome: .rejected(reason: "upstream answered 401"))], next: .tryAnotherKey))
+        #expect(blame.judge(answer(401, .keyInvalid), key: 1) == .init(report: .rejected(reason: "upstream answered 401"), next: .tryAnotherKey))
         let exhausted = blame.judge(answer(429, .keyExhausted(retryAfter: nil)), key: 2)
         #expect(exhausted.outcomes == [.quotaExhausted(cooldown: 3600, reason: "upstream answered 429")], "a long cooldown, not 60 s")
         let longer = blame.judge(answer(429, .keyExhausted(retryAfter: 7200)), key: 3)
         #expect(longer.outcomes == [.quotaExhausted(cooldown: 7200, reason: "upstream answered 429")])
         #expect(blame.judge(answer(429, .rateLimited(retryAfter: 12)), key: 4).outcomes == [.rateLimited(cooldown: 12)])
         #expect(blame.judge(answer(429, .rateLimited(retryAfter: nil)), key: 5).outcomes == [.rateLimited(cooldown: 60)])
-        #expect(blame.judge(answer(200, .success), key: 6) == .init(reports: [.init(key: 6, outcome: .success)], next: .deliver))
+        #expect(blame.judge(answer(200, .success), key: 6) == .init(report: .success, next: .deliver))
     }
 
     @Test func upstreamFailuresSpendTheBudgetAndStopWhenKeysAgree() {
@@ -130,32 +130,32 @@ import Testing
     @Test func outOfKeysSaysWhy() {
         var request = RequestBlame(rules: rules, method: "POST")
         _ = request.judge(answer(403, .request(dependsOnKey: true)), key: 1)
-        #expect(request.outOfKeys(slug: "s", soonestFree: nil).answer == .deliverLastAnswer, "the upstream's own answer, blaming no key")
+        #expect(request.outOfKeys(slug: "s", soonestFree: nil) == .deliverLastAnswer, "the upstream's own answer, blaming no key")
 
         var rejected = RequestBlame(rules: rules, method: "POST")
         _ = rejected.judge(answer(401, .keyInvalid), key: 1)
-        guard case .fail(let invalid) = rejected.outOfKeys(slug: "s", soonestFree: nil).answer else { Issue.record("expected a failure"); return }
+        guard case .fail(let invalid) = rejected.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
         #expect(invalid.status == 503)
 
         var exhausted = RequestBlame(rules: rules, method: "POST")
         _ = exhausted.judge(answer(429, .keyExhausted(retryAfter: nil)), key: 1)
-        guard case .fail(let noQuota) = exhausted.outOfKeys(slug: "s", soonestFree: nil).answer else { Issue.record("expected a failure"); return }
+        guard case .fail(let noQuota) = exhausted.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
         #expect(noQuota.status == 503)
         #expect(noQuota.message.contains("out of credit or quota"))
 
         var limited = RequestBlame(rules: rules, method: "POST")
         _ = limited.judge(answer(429, .rateLimited(retryAfter: 4)), key: 1)
-        #expect(limited.outOfKeys(slug: "s", soonestFree: 3.2).answer
+        #expect(limited.outOfKeys(slug: "s", soonestFree: 3.2)
             == .fail(ProxyFailure(status: 429, kind: .rateLimited, message: "every key of 's' is rate limited; retry after 4 s", retryAfter: 4)))
-        guard case .fail(let pool) = limited.outOfKeys(slug: "s", soonestFree: 20, poolCooling: PoolCooling(until: 0, reason: "3 of 4 keys rate limited")).answer
+        guard case .fail(let pool) = limited.outOfKeys(slug: "s", soonestFree: 20, poolCooling: PoolCooling(until: 0, reason: "3 of 4 keys rate limited"))
         else { Issue.record("expected a failure"); return }
         #expect(pool.retryAfter == 20)
         #expect(pool.message.contains("every key of 's' at once (3 of 4 keys rate limited)"))
-        guard case .fail(let outOfTime) = limited.outOfKeys(slug: "s", soonestFree: nil).answer else { Issue.record("expected a failure"); return }
+        guard case .fail(let outOfTime) = limited.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
         #expect(outOfTime.status == 429)
 
-        var fresh = RequestBlame(rules: rules, method: "POST")
-        guard case .fail(let empty) = fresh.outOfKeys(slug: "s", soonestFree: nil).answer else { Issue.record("expected a failure"); return }
+        let fresh = RequestBlame(rules: rules, method: "POST")
+        guard case .fail(let empty) = fresh.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
         #expect(empty.status == 503)
         #expect(empty.message.contains("no usable keys"))
     }
@@ -169,14 +169,12 @@ import Testing
     @Test func twoKeysGivingTheSameBare401IsTheRequestsDoing() {
         var blame = RequestBlame(rules: rules, method: "POST")
         let first = blame.judge(bare401(), key: 1)
-        #expect(first.reports.isEmpty, "not blamed yet")
+        #expect(first.outcomes.isEmpty, "not blamed yet")
         #expect(first.next == .tryAnotherKey)
         let second = blame.judge(bare401(), key: 2)
         #expect(second.next == .deliver, "the upstream's 401 goes to the client")
-        #expect(second.reports == [
-            .init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401")),
-            .init(key: 2, outcome: .upstreamFailure(reason: "upstream answered 401")),
-        ], "an error each, never a rejection")
+        #expect(second.report == .upstreamFailure(reason: "upstream answered 401"))
+        #expect(second.settled == [.init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401"))], "an error each, never a rejection")
     }
 
     @Test func aBare401ThatAnotherKeyServesBlamesItsKey() {
@@ -184,26 +182,29 @@ import Testing
         _ = blame.judge(bare401(), key: 1)
         let served = blame.judge(answer(200, .success), key: 2)
         #expect(served.next == .deliver)
-        #expect(served.reports == [.init(key: 1, outcome: .rejected(reason: "upstream answered 401")), .init(key: 2, outcome: .success)])
+        #expect(served.report == .success)
+        #expect(served.settled == [.init(key: 1, outcome: .rejected(reason: "upstream answered 401"))])
         // A different 401 from the second key also settles the first as the key's fault.
         var other = RequestBlame(rules: rules, method: "POST")
         _ = other.judge(bare401("401|a"), key: 1)
         let differs = other.judge(bare401("401|b"), key: 2)
-        #expect(differs.reports == [.init(key: 1, outcome: .rejected(reason: "upstream answered 401"))])
+        #expect(differs.settled == [.init(key: 1, outcome: .rejected(reason: "upstream answered 401"))])
+        #expect(differs.report == nil, "the second bare 401 waits for its own settling")
         #expect(differs.next == .tryAnotherKey)
     }
 
     @Test func aBare401NoOtherKeyAnsweredBlamesNoKey() {
         var blame = RequestBlame(rules: rules, method: "POST")
         _ = blame.judge(bare401(), key: 1)
-        let ending = blame.outOfKeys(slug: "s", soonestFree: nil)
-        #expect(ending.answer == .deliverLastAnswer)
-        #expect(ending.reports == [.init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401"))])
+        #expect(blame.outOfKeys(slug: "s", soonestFree: nil) == .deliverLastAnswer)
+        #expect(blame.owedReports == [.init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401"))])
         // Nor when the next key's attempt failed without an answer and the request ended there.
         var failed = RequestBlame(rules: rules, method: "POST")
         _ = failed.judge(bare401(), key: 1)
         let timeout = failed.judge(.noAnswer(requestFullySent: true, timedOut: true), key: 2)
-        #expect(timeout.reports.map(\.outcome) == [.upstreamFailure(reason: "upstream did not answer in time"), .upstreamFailure(reason: "upstream answered 401")])
+        #expect(timeout.report == .upstreamFailure(reason: "upstream did not answer in time"))
+        #expect(timeout.settled == [.init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401"))])
+        #expect(failed.owedReports.isEmpty, "settled once")
     }
 
     /// The issue's attack: a client sending requests no key can serve must not invalidate the pool's keys.
@@ -216,7 +217,7 @@ import Testing
             while next == .tryAnotherKey, key < 10 {
                 key += 1
                 let step = blame.judge(bare401(), key: key)
-                rejections += step.reports.filter { if case .rejected = $0.outcome { return true } else { return false } }.count
+                rejections += step.outcomes.filter { if case .rejected = $0 { return true } else { return false } }.count
                 next = step.next
             }
             #expect(key == 2)
@@ -226,5 +227,6 @@ import Testing
 }
 
 extension RequestBlame.Step {
-    var outcomes: [KeyOutcome] { reports.map(\.outcome) }
+    /// Everything this step tells the coordinator, about any key.
+    var outcomes: [KeyOutcome] { settled.map(\.outcome) + (report.map { [$0] } ?? []) }
 }
