@@ -1,3 +1,4 @@
+import NIOCore
 import RotatorCore
 
 import Foundation
@@ -17,6 +18,12 @@ public protocol KeyCoordinator: Sendable {
     func runtimeStates(pool: Int64) async -> [Int64: KeyRuntimeState]
     /// Usage counted since the last drain, to be added to the store.
     func drainUsage() async -> [KeyUsageDelta]
+
+    /// `acquireKey` for a caller on an event loop (the proxy): the future completes on `eventLoop`, without a Swift
+    /// task where the implementation can (in memory: at once; Redis: on a connection owned by that loop).
+    func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition>
+    /// `report` for a caller on an event loop; same contract as `acquireKey(pool:excluding:on:)`.
+    func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect>
     /// Rests the whole pool for `seconds` (an account- or IP-wide rate limit): until then `acquireKey` answers
     /// `.unavailable(retryAfter:)` with the pool's remaining wait. Returns the pool's cooling state afterwards
     /// (nil when the pool is unknown). A shorter cooling never shortens a longer one already set.
@@ -24,6 +31,17 @@ public protocol KeyCoordinator: Sendable {
     func coolPool(pool: Int64, seconds: Double, reason: String) async -> PoolCooling?
     /// The pool's live cooling, for admin views and metrics; nil when the pool is not cooling.
     func poolCooling(pool: Int64) async -> PoolCooling?
+}
+
+extension KeyCoordinator {
+    /// Bridges through a task: correct for any coordinator, but the two built in answer on the loop itself.
+    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition> {
+        eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded) }
+    }
+
+    public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect> {
+        eventLoop.makeFutureWithTask { await self.report(outcome, key: key, pool: pool) }
+    }
 }
 
 /// A pool rested as a whole.

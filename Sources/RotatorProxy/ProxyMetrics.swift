@@ -1,38 +1,74 @@
 import Metrics
 import RotatorCore
+import Synchronization
 
-/// What the proxy counts, through swift-metrics (Prometheus in production, nothing in unit tests).
-/// Slug labels only ever hold configured slugs, so a client cannot blow up label cardinality.
-public struct ProxyMetrics: Sendable {
+/// What the proxy counts, through swift-metrics (Prometheus in production, nothing in unit tests). Handles are made
+/// once per label set and kept, so a request costs a dictionary lookup, not a handle allocation. Slug labels only
+/// ever hold configured slugs, so a client cannot blow up label cardinality.
+public final class ProxyMetrics: Sendable {
+    /// The counters and timer of one slug.
+    final class SlugMetrics: Sendable {
+        let selections: Counter
+        let retries: Counter
+        let cooldowns: Counter
+        let quarantines: Counter
+        let invalidated: Counter
+        let allKeysCooling: Counter
+        /// The whole pool was rested for an account- or IP-wide rate limit (`PoolRateLimitDetector`).
+        let poolCooled: Counter
+        /// A key's quota or credit is gone (`AnswerBlame.keyExhausted`).
+        let quotaExhausted: Counter
+        /// The request's own fault ended the rotation; no key was blamed (`AnswerBlame.request`).
+        let blamedRequest: Counter
+        let upstreamLatency: Timer
+
+        init(slug: String, factory: any MetricsFactory) {
+            func counter(_ label: String) -> Counter { Counter(label: label, dimensions: [("slug", slug)], factory: factory) }
+            selections = counter("rotator_key_selections_total")
+            retries = counter("rotator_retries_total")
+            cooldowns = counter("rotator_cooldowns_total")
+            quarantines = counter("rotator_quarantines_total")
+            invalidated = counter("rotator_keys_invalidated_total")
+            allKeysCooling = counter("rotator_all_keys_cooling_total")
+            poolCooled = counter("rotator_pool_cooldowns_total")
+            quotaExhausted = counter("rotator_quota_exhausted_total")
+            blamedRequest = counter("rotator_request_faults_total")
+            upstreamLatency = Timer(label: "rotator_upstream_latency_seconds", dimensions: [("slug", slug)], factory: factory)
+        }
+    }
+
+    private struct FinishedLabels: Hashable {
+        var slug: String
+        var status: Int
+        var format: String
+    }
+
     private let factory: any MetricsFactory
+    private let slugs = Mutex<[String: SlugMetrics]>([:])
+    private let finished = Mutex<[FinishedLabels: Counter]>([:])
 
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.factory = factory
     }
 
+    func forSlug(_ slug: String) -> SlugMetrics {
+        slugs.withLock { slugs in
+            if let existing = slugs[slug] { return existing }
+            let made = SlugMetrics(slug: slug, factory: factory)
+            slugs[slug] = made
+            return made
+        }
+    }
+
     func requestFinished(slug: String, status: Int, format: String) {
-        Counter(label: "rotator_requests_total", dimensions: [("slug", slug), ("status", String(status)), ("format", format)], factory: factory)
-            .increment()
-    }
-
-    func upstreamAnswered(slug: String, after duration: Duration) {
-        Timer(label: "rotator_upstream_latency_seconds", dimensions: [("slug", slug)], factory: factory).recordNanoseconds(duration.nanoseconds)
-    }
-
-    func keySelected(slug: String) { count("rotator_key_selections_total", slug) }
-    func retried(slug: String) { count("rotator_retries_total", slug) }
-    func cooledDown(slug: String) { count("rotator_cooldowns_total", slug) }
-    func quarantined(slug: String) { count("rotator_quarantines_total", slug) }
-    func invalidated(slug: String) { count("rotator_keys_invalidated_total", slug) }
-    func allKeysCooling(slug: String) { count("rotator_all_keys_cooling_total", slug) }
-    /// The whole pool was rested for an account- or IP-wide rate limit (`PoolRateLimitDetector`).
-    func poolCooled(slug: String) { count("rotator_pool_cooldowns_total", slug) }
-    /// A key's quota or credit is gone (`AnswerBlame.keyExhausted`).
-    func quotaExhausted(slug: String) { count("rotator_quota_exhausted_total", slug) }
-    /// The request's own fault ended the rotation; no key was blamed (`AnswerBlame.request`).
-    func blamedRequest(slug: String) { count("rotator_request_faults_total", slug) }
-
-    private func count(_ label: String, _ slug: String) {
-        Counter(label: label, dimensions: [("slug", slug)], factory: factory).increment()
+        let labels = FinishedLabels(slug: slug, status: status, format: format)
+        let counter = finished.withLock { finished in
+            if let existing = finished[labels] { return existing }
+            let made = Counter(label: "rotator_requests_total", dimensions: [("slug", slug), ("status", String(status)), ("format", format)],
+                               factory: factory)
+            finished[labels] = made
+            return made
+        }
+        counter.increment()
     }
 }

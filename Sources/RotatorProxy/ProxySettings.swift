@@ -12,12 +12,16 @@ public struct ProxySettings: Sendable {
     public var maxBodyBytes: Int
     /// How long a request may wait for a paced-out key before the proxy answers 429.
     public var pacingMaxWait: Double
+    /// Browser origins allowed to call the proxy (`CORS_ALLOWED_ORIGINS`; `*` for any); empty: no CORS headers.
+    public var corsAllowedOrigins: Set<String>
     /// Cooldown of a key whose quota or credit is gone (OpenAI `insufficient_quota`, Anthropic `billing_error`),
     /// unless the provider says longer: an hour, not a rate limit's minute.
     public var quotaCooldown: Double
 
     public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30,
-                maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, quotaCooldown: Double = 3600) {
+                maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, corsAllowedOrigins: [String] = [],
+                quotaCooldown: Double = 3600) {
+        self.corsAllowedOrigins = Set(corsAllowedOrigins)
         self.proxyKeys = proxyKeys
         self.maxRetries = maxRetries
         self.defaultCooldown = defaultCooldown

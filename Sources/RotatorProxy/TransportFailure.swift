@@ -16,12 +16,14 @@ public enum TransportFailure: Sendable, Equatable {
         }
     }
 
-    /// Whether the upstream may have processed the request.
+    /// Whether the upstream may have processed the request and may still be at it: a read timeout after the whole
+    /// request was sent, or an answer that stalled. A connection closed without an answer, or an answer that broke off,
+    /// is the upstream saying it failed: another key may try (a short answer is never passed on as a 200).
     var mayHaveBeenProcessed: Bool {
         switch self {
         case .notSent: return false
-        case .noAnswer(let requestFullySent, _): return requestFullySent
-        case .answerBrokeOff: return true
+        case .noAnswer(let requestFullySent, let timedOut): return requestFullySent && timedOut
+        case .answerBrokeOff(_, _, let timedOut): return timedOut
         }
     }
 

@@ -1,0 +1,40 @@
+{{/* Refuses values that cannot work, each with a message that says what to set. Included by deployment.yaml. */}}
+{{- define "rotator.validate" -}}
+{{- $v := .Values -}}
+{{- if not (has $v.mode (list "lightweight" "enterprise")) -}}
+{{- fail (printf "mode must be \"lightweight\" (one pod on SQLite) or \"enterprise\" (MySQL/MariaDB + Redis), not %q" (toString $v.mode)) -}}
+{{- end -}}
+{{- if eq $v.mode "lightweight" -}}
+{{- if gt (int $v.replicaCount) 1 -}}
+{{- fail (printf "mode=lightweight keeps key state in one pod's memory and SQLite on one volume: replicaCount must be 0 or 1 (got %d); use mode=enterprise with MySQL/MariaDB and Redis to run more" (int $v.replicaCount)) -}}
+{{- end -}}
+{{- if $v.autoscaling.enabled -}}
+{{- fail "mode=lightweight runs one pod: autoscaling.enabled needs mode=enterprise" -}}
+{{- end -}}
+{{- else -}}
+{{- $s := $v.secrets -}}
+{{- if and (not $s.existingSecret) (not (and $s.adminPassword $s.jwtSecret $s.encryptionKey $s.globalProxyKeys)) -}}
+{{- fail "mode=enterprise shares its secrets between pods: set secrets.existingSecret, or all of secrets.adminPassword, secrets.jwtSecret, secrets.encryptionKey and secrets.globalProxyKeys" -}}
+{{- end -}}
+{{- $db := $v.database -}}
+{{- if not (and $db.urlSecret.name $db.urlSecret.key) -}}
+{{- if not $db.host -}}
+{{- fail "mode=enterprise needs MySQL/MariaDB: set database.host (with database.port, user, name and a password), or database.urlSecret.name and .key" -}}
+{{- end -}}
+{{- if not (or (and $db.passwordSecret.name $db.passwordSecret.key) $db.password) -}}
+{{- fail "mode=enterprise needs the database password: set database.passwordSecret.name and .key (an existing Secret), or database.password" -}}
+{{- end -}}
+{{- end -}}
+{{- if not (or (and $v.redis.urlSecret.name $v.redis.urlSecret.key) $v.redis.host) -}}
+{{- fail "mode=enterprise needs Redis: set redis.host (with redis.port and, if Redis asks for one, a password), or redis.urlSecret.name and .key" -}}
+{{- end -}}
+{{- if and $v.autoscaling.enabled (gt (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) -}}
+{{- fail (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) -}}
+{{- end -}}
+{{- end -}}
+{{- range $name, $_ := $v.env -}}
+{{- if has $name (list "BIND_HOST" "BACKEND_PORT" "DATABASE_PATH" "DB_TYPE" "DB_HOST" "DB_PORT" "DB_USER" "DB_PASSWORD" "DB_NAME" "DATABASE_URL" "CACHE_TYPE" "REDIS_HOST" "REDIS_PORT" "REDIS_PASSWORD" "REDIS_URL" "ADMIN_PASSWORD" "JWT_SECRET" "ENCRYPTION_KEY" "GLOBAL_PROXY_KEYS" "SHUTDOWN_GRACE_SECONDS") -}}
+{{- fail (printf "env.%s is set by the chart: use mode, database.*, redis.*, secrets.* or shutdownGraceSeconds instead" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
