@@ -47,20 +47,20 @@ let package = Package(
 
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .target(name: "MariaDBDriver", dependencies: [
-            "RotatorSQL", "CMariaDB", logging,
+            "RotatorSQL", "CMariaDB", "RotatorCore", logging,
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
         // Redis: a non-blocking client on a SwiftNIO channel, replies parsed by hiredis' reader.
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "RedisClient", dependencies: [
-            "CHiredis", logging, nioCore,
+            "CHiredis", "RotatorCore", logging, nioCore,
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
         // Key coordination shared through Redis: one Lua script, local fallback while Redis is away.
         .target(name: "RedisCoordination", dependencies: ["KeyCoordination", "RotatorCore", "RedisClient", logging, metrics],
-                resources: [.copy("Resources/key_coordinator.lua")]),
+                resources: [.copy("Resources/key_coordinator.lua"), .copy("Resources/login_attempts.lua")]),
 
         // Starts private redis-server / mariadbd instances on free loopback ports (tests, load tests).
         .target(name: "LocalTestServers"),
@@ -75,7 +75,7 @@ let package = Package(
         .target(name: "KeyCoordination", dependencies: ["RotatorCore", nioCore]),
 
         // The node's in-memory view of configs and keys, and the write path that keeps it fresh.
-        .target(name: "ConfigCatalog", dependencies: ["RotatorCore", "RotatorStore", "KeyCoordination", logging]),
+        .target(name: "ConfigCatalog", dependencies: ["RotatorCore", "RotatorStore", "KeyCoordination", logging, metrics]),
 
         // HTTP plumbing shared by proxy and admin: request context, JSON errors, request ids, access log.
         .target(name: "RotatorHTTP", dependencies: ["RotatorCore", hummingbird, logging, httpTypes, nioCore]),
@@ -145,6 +145,7 @@ let package = Package(
         .testTarget(name: "RotatorCoreTests", dependencies: ["RotatorCore"]),
         .testTarget(name: "RotatorStoreTests", dependencies: [
             "RotatorStore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "LocalTestServers", "RotatorCore",
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "MariaDBDriverTests", dependencies: ["MariaDBDriver", "RotatorSQL", "LocalTestServers"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "LocalTestServers", nioCore]),
@@ -155,7 +156,10 @@ let package = Package(
             "RotatorProxy", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "RotatorStore", "SQLiteDriver", logging, nioCore, nioHTTP1,
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore"]),
+        .testTarget(name: "ConfigCatalogTests", dependencies: [
+            "ConfigCatalog", "RotatorStore", "RotatorSQL", "SQLiteDriver", "KeyCoordination", "RotatorCore", logging,
+        ]),
+        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore", "RotatorHTTP"]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
@@ -165,6 +169,7 @@ let package = Package(
         ]),
         .testTarget(name: "RotatorAppTests", dependencies: [
             "RotatorApp", "RotatorCore", "MockUpstream", .product(name: "NIOSSL", package: "swift-nio-ssl"), "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
+            "RotatorAdmin", "RotatorProxy", "ConfigCatalog", "RedisClient", "MariaDBDriver", "RotatorSQL",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -7,8 +7,9 @@ case "${1:-run}" in
   # The binary links SQLite, MariaDB Connector/C and hiredis (enterprise mode is in the same binary).
   run)  packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev) ;;
   # Tests also start private redis-server and mariadbd instances, and run the openai SDK in a virtualenv.
-  # The load-test smoke run is part of the suite: nginx is its reference proxy and load balancer.
-  test|loadtest) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv nginx-light wrk openssl) ;;
+  # The load-test smoke run is part of the suite: nginx is its reference proxy and load balancer, wrk drives its
+  # closed loops; openssl makes the TLS tests' certificates; curl drives the admin API contract check.
+  test|loadtest) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv nginx-light wrk openssl curl) ;;
   *) echo "usage: $0 run|test|loadtest" >&2; exit 2 ;;
 esac
 # The deploy checks resolve the compose files with Debian's docker-compose (`config` needs no engine). Installed

@@ -6,14 +6,14 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
 
-# The openai package (SDK test) and the deploy checks' tools (pinned in scripts/deploy_checks/requirements.txt)
-# live in a private virtualenv, never in the system Python.
+# The openai package (SDK test), schemathesis (admin API check) and the deploy checks' tools (pinned in
+# scripts/deploy_checks/requirements.txt) live in a private virtualenv, never in the system Python.
 venv=.build/test-venv
 python=${PYTHON:-python3}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
-  echo "preparing $venv with the openai package"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, schemathesis" 2>/dev/null; then
+  echo "preparing $venv with the openai and schemathesis packages"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check openai
+  "$venv/bin/pip" install --quiet --disable-pip-version-check openai schemathesis==4.32.5
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/deploy_checks/requirements.txt
 export ROTATOR_TEST_PYTHON="$PWD/$venv/bin/python"
@@ -37,6 +37,13 @@ echo "running tests"
 # A crashed test process must not hang the run in the backtracer.
 export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=yes,interactive=no,timeout=10s}"
 timeout 1800 swift test --skip-build "$@"
+
+# The admin API against its own OpenAPI document: schemathesis, every check, on a real node (a temp SQLite
+# file). Skipped when a filter picks particular tests.
+if [ $# -eq 0 ]; then
+  echo "admin API contract check (schemathesis)"
+  SCHEMATHESIS="$venv/bin/schemathesis" scripts/check-admin-api.sh .build/debug/rotator
+fi
 
 # The load-test suite in smoke mode (one-second windows on the debug build): every scenario must run and write
 # its table. Skipped when a filter picks particular tests.

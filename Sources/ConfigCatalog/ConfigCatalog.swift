@@ -1,40 +1,66 @@
 import KeyCoordination
 import Logging
+import Metrics
 import RotatorCore
 import RotatorStore
 import Synchronization
 
 /// The node's in-memory view of every config and its usable keys. The proxy reads it without touching the
-/// store; every admin write goes through `commitChange`, which reloads the entry, re-syncs the coordinator's
-/// pool and tells the other nodes.
+/// store. Writes reach it through `ConfigEditor` (this node) or `apply(_:)` (another node's message); the
+/// periodic `reloadIfStale` repairs what a lost message left behind, one config at a time.
 public final class ConfigCatalog: Sendable {
     private struct Entries {
         var bySlug: [String: ServingPool] = [:]
         var slugByID: [Int64: String] = [:]
-        var loadedVersion: Int64 = -1
+        /// The store's global version when this node last made sure every config matched it.
+        var checkedVersion: Int64 = -1
         var isLoaded = false
         /// Outcome of the last store round trip made by a reload or a version check.
         var storeReachable = true
+        /// Keys the coordinator took out as invalid whose mark did not reach the store yet, by key id.
+        var pendingInvalidations: [Int64: PendingInvalidation] = [:]
+    }
+
+    struct PendingInvalidation: Sendable {
+        var configID: Int64
+        var reason: String
+    }
+
+    /// What the serial queue coalesces on.
+    enum Job: Hashable, Sendable {
+        case everything
+        case config(Int64)
+        case removal(Int64)
+        case versionCheck
     }
 
     public let store: any ConfigStore
-    private let coordinator: any KeyCoordinator
-    private let publisher: any ConfigChangePublisher
-    private let logger: Logger
+    let coordinator: any KeyCoordinator
+    let publisher: any ConfigChangePublisher
+    let logger: Logger
     private let entries = Mutex(Entries())
-    private let refreshes = AsyncSerialQueue()
+    private let jobs = CoalescingSerialQueue<Job>()
+    private let undecryptableGauge: Gauge
+    private let fullReloads: Counter
+    private let configReloads: Counter
 
     public init(
         store: any ConfigStore, coordinator: any KeyCoordinator,
-        publisher: any ConfigChangePublisher = LocalOnlyChangePublisher(), logger: Logger
+        publisher: any ConfigChangePublisher = LocalOnlyChangePublisher(), logger: Logger,
+        metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
         self.store = store
         self.coordinator = coordinator
         self.publisher = publisher
         self.logger = logger
+        self.undecryptableGauge = Gauge(label: "rotator_keys_undecryptable", factory: metricsFactory)
+        self.fullReloads = Counter(label: "rotator_catalog_full_reloads_total", factory: metricsFactory)
+        self.configReloads = Counter(label: "rotator_catalog_config_reloads_total", factory: metricsFactory)
+        undecryptableGauge.record(0)
     }
 
-    /// The hot-path lookup: one lock, no I/O.
+    // MARK: Reading (hot path: one lock, no I/O)
+
     public func pool(slug: String) -> ServingPool? {
         entries.withLock { $0.bySlug[slug] }
     }
@@ -48,14 +74,28 @@ public final class ConfigCatalog: Sendable {
         entries.withLock { $0.isLoaded }
     }
 
-    /// Loads every config from the store, replacing the cache in one step.
+    /// Whether the store answered the last periodic check: health probes read this instead of waiting on a
+    /// store that may be hanging.
+    public var storeReachable: Bool {
+        entries.withLock { $0.storeReachable }
+    }
+
+    /// Why a key is out of rotation as invalid while the store does not say so yet (its mark failed to reach
+    /// the store and is being retried); nil for any other key.
+    public func pendingInvalidation(keyID: Int64) -> String? {
+        entries.withLock { $0.pendingInvalidations[keyID]?.reason }
+    }
+
+    // MARK: Loading
+
+    /// Loads every config from the store, replacing the cache in one step. Concurrent calls share one load.
     public func reloadAll() async throws {
-        try await refreshes.run { [self] in
+        try await jobs.run(coalescing: .everything) { [self] in
             let version = try await store.globalVersion()
             var pools: [ServingPool] = []
             for config in try await store.listConfigs() {
                 guard let snapshot = try await store.servingSnapshot(configID: config.id) else { continue }
-                pools.append(ServingPool(config: snapshot.config, keys: snapshot.keys))
+                pools.append(servingPool(snapshot))
             }
             for pool in pools { await syncCoordinator(with: pool) }
             let removed: [Int64] = entries.withLock { entries in
@@ -66,37 +106,44 @@ public final class ConfigCatalog: Sendable {
                     entries.bySlug[pool.config.slug] = pool
                     entries.slugByID[pool.config.id] = pool.config.slug
                 }
-                entries.loadedVersion = version
+                entries.checkedVersion = version
                 entries.isLoaded = true
                 return Array(previous.subtracting(entries.slugByID.keys))
             }
             for id in removed { await coordinator.removePool(id: id) }
+            fullReloads.increment()
+            updateUndecryptableGauge()
             logger.debug("config catalog loaded", metadata: ["configs": .stringConvertible(pools.count)])
         }
     }
 
-    /// Reloads one config (after a local write or another node's message).
+    /// Reloads one config (after a write). Concurrent requests for one config share one reload.
     public func refresh(configID: Int64) async throws {
-        try await refreshes.run { [self] in
-            let snapshot = try await store.servingSnapshot(configID: configID)
-            if let snapshot {
-                let pool = ServingPool(config: snapshot.config, keys: snapshot.keys)
-                await syncCoordinator(with: pool)
-                entries.withLock { entries in
-                    if let oldSlug = entries.slugByID[configID] { entries.bySlug[oldSlug] = nil }
-                    entries.bySlug[pool.config.slug] = pool
-                    entries.slugByID[configID] = pool.config.slug
-                }
-            } else {
-                entries.withLock { entries in
-                    if let oldSlug = entries.slugByID.removeValue(forKey: configID) { entries.bySlug[oldSlug] = nil }
-                }
-                await coordinator.removePool(id: configID)
+        try await jobs.run(coalescing: .config(configID)) { [self] in
+            try await load(configID: configID)
+        }
+    }
+
+    /// Another node's message.
+    public func apply(_ message: ConfigChangeMessage) async throws {
+        switch message {
+        case .changed(let id, let version):
+            if let version, let cached = pool(configID: id)?.config.version, cached >= version {
+                return  // This node made the change (or already saw it).
+            }
+            try await refresh(configID: id)
+        case .removed(let id):
+            // No store read: the writer has committed the delete, and a store that is down must not delay it.
+            try await jobs.run(coalescing: .removal(id)) { [self] in
+                await drop(configID: id)
             }
         }
     }
 
-    /// Reloads everything when the store changed behind this node's back (a missed message, another tool).
+    /// The periodic check. When the store's global version moved since the last check (a write on any node,
+    /// or an edit made in the database), compares each config's version with the cached one and reloads only
+    /// the configs that differ; configs gone from the store are dropped. Also retries invalid marks that
+    /// failed to reach the store.
     public func reloadIfStale() async throws {
         let current: Int64
         do {
@@ -106,45 +153,159 @@ public final class ConfigCatalog: Sendable {
             entries.withLock { $0.storeReachable = false }
             throw error
         }
-        let loaded = entries.withLock { $0.loadedVersion }
-        if current != loaded { try await reloadAll() }
+        await retryPendingInvalidations()
+        guard current != entries.withLock({ $0.checkedVersion }) else { return }
+        try await jobs.run(coalescing: .versionCheck) { [self] in
+            let versions = try await store.configVersions()
+            let cached: [Int64: Int64] = entries.withLock { entries in
+                entries.slugByID.compactMapValues { entries.bySlug[$0]?.config.version }
+            }
+            for (id, version) in versions.sorted(by: { $0.key < $1.key }) where cached[id] != version {
+                try await load(configID: id)
+            }
+            for id in cached.keys where versions[id] == nil {
+                await drop(configID: id)
+            }
+            entries.withLock { $0.checkedVersion = max($0.checkedVersion, current) }
+        }
     }
 
-    /// Whether the store answered the last periodic check: health probes read this instead of waiting on a
-    /// store that may be hanging.
-    public var storeReachable: Bool {
-        entries.withLock { $0.storeReachable }
+    /// Refuses new loads and waits for the ones queued: called at shutdown, before the store closes.
+    public func close() async {
+        await jobs.close()
     }
 
-    /// Called after every committed admin write: refresh this node, then tell the others.
+    // MARK: Writes from this node (see `ConfigEditor`)
+
+    /// After a committed write to a config or its keys: refresh this node, then tell the others.
     /// A failed refresh is logged, not thrown: the write itself has succeeded, and the periodic check repairs it.
-    public func commitChange(configID: Int64) async {
+    func commitChange(configID: Int64) async {
+        var version: Int64?
         do {
             try await refresh(configID: configID)
+            version = pool(configID: configID)?.config.version
         } catch {
             logger.warning("cache refresh after write failed", metadata: ["config_id": "\(configID)", "error": "\(error)"])
         }
-        let version = pool(configID: configID)?.config.version ?? 0
-        await publisher.publishChange(configID: configID, version: version)
+        // Without a version the others reload unconditionally.
+        await publisher.publish(version.map { .changed(configID: configID, version: $0) } ?? .changed(configID: configID, version: nil))
     }
 
-    /// The proxy's answer to a key the upstream keeps rejecting: mark it invalid everywhere.
+    /// After a committed delete of a config: drop it here and on every other node, without a store read.
+    func commitRemoval(configID: Int64) async {
+        try? await jobs.run(coalescing: .removal(configID)) { [self] in
+            await drop(configID: configID)
+        }
+        await publisher.publish(.removed(configID: configID))
+    }
+
+    /// The proxy's answer to a key the upstream keeps rejecting: mark it invalid everywhere. The coordinator
+    /// has already taken it out; if the store cannot take the mark now, the mark is kept, shown to admins as
+    /// invalid, and retried on every periodic check.
     public func invalidateKey(id keyID: Int64, configID: Int64, reason: String) async {
         do {
-            _ = try await store.markKeyInvalid(id: keyID, reason: reason)
+            try await markInvalid(keyID: keyID, reason: reason)
             logger.warning("key marked invalid", metadata: ["config_id": "\(configID)", "key_id": "\(keyID)", "reason": "\(reason)"])
         } catch {
-            logger.error("could not mark key invalid", metadata: ["key_id": "\(keyID)", "error": "\(error)"])
+            entries.withLock { $0.pendingInvalidations[keyID] = PendingInvalidation(configID: configID, reason: reason) }
+            logger.error("could not mark key invalid in the store; retrying on every version check", metadata: [
+                "config_id": "\(configID)", "key_id": "\(keyID)", "error": "\(error)",
+            ])
+            return
         }
         await commitChange(configID: configID)
     }
 
-    private func syncCoordinator(with pool: ServingPool) async {
-        await coordinator.syncPool(
-            PoolDefinition(
-                id: pool.config.id, keyIDs: pool.secrets.keys.sorted(), pacingInterval: pool.config.keyPacingInterval,
-                version: pool.config.version
-            )
+    /// An admin decided about the key (enabled, disabled, deleted it): a pending mark must not overrule that.
+    /// Returns whether a mark was pending.
+    func forgetPendingInvalidation(keyID: Int64) -> Bool {
+        entries.withLock { $0.pendingInvalidations.removeValue(forKey: keyID) != nil }
+    }
+
+    func retryPendingInvalidations() async {
+        let pending = entries.withLock { $0.pendingInvalidations }
+        for (keyID, mark) in pending.sorted(by: { $0.key < $1.key }) {
+            do {
+                try await markInvalid(keyID: keyID, reason: mark.reason)
+            } catch {
+                return  // the store is still unreachable: next check
+            }
+            let stillPending = entries.withLock { $0.pendingInvalidations.removeValue(forKey: keyID) != nil }
+            logger.notice("pending invalid mark reached the store", metadata: ["config_id": "\(mark.configID)", "key_id": "\(keyID)"])
+            if stillPending { await commitChange(configID: mark.configID) }
+        }
+    }
+
+    /// Puts a key back into rotation with a clean slate in the coordinator (an admin re-enabled it): the
+    /// coordinator keeps a key it judged invalid out for as long as the store lists it, so the pool is synced
+    /// once without the key, then with it.
+    func resetInCoordinator(keyID: Int64, configID: Int64) async {
+        guard let pool = pool(configID: configID) else { return }
+        var without = poolDefinition(pool)
+        without.keyIDs.removeAll { $0 == keyID }
+        await coordinator.syncPool(without)
+        await syncCoordinator(with: pool)
+    }
+
+    // MARK: Internals (run inside a queued job)
+
+    private func markInvalid(keyID: Int64, reason: String) async throws {
+        try await jobs.run(coalescing: nil) { [self] in
+            _ = try await store.markKeyInvalid(id: keyID, reason: reason)
+        }
+    }
+
+    private func load(configID: Int64) async throws {
+        configReloads.increment()
+        guard let snapshot = try await store.servingSnapshot(configID: configID) else {
+            await drop(configID: configID)
+            return
+        }
+        let pool = servingPool(snapshot)
+        await syncCoordinator(with: pool)
+        entries.withLock { entries in
+            if let oldSlug = entries.slugByID[configID] { entries.bySlug[oldSlug] = nil }
+            entries.bySlug[pool.config.slug] = pool
+            entries.slugByID[configID] = pool.config.slug
+        }
+        updateUndecryptableGauge()
+    }
+
+    private func drop(configID: Int64) async {
+        let wasCached = entries.withLock { entries -> Bool in
+            guard let oldSlug = entries.slugByID.removeValue(forKey: configID) else { return false }
+            entries.bySlug[oldSlug] = nil
+            entries.pendingInvalidations = entries.pendingInvalidations.filter { $0.value.configID != configID }
+            return true
+        }
+        // Also when it was not cached: another node's pool state in Redis must go with the config.
+        await coordinator.removePool(id: configID)
+        if wasCached { updateUndecryptableGauge() }
+    }
+
+    private func servingPool(_ snapshot: ServingSnapshot) -> ServingPool {
+        if !snapshot.undecryptableKeyIDs.isEmpty {
+            logger.error("keys cannot be decrypted and are left out of rotation (altered, moved or encrypted with another ENCRYPTION_KEY)", metadata: [
+                "config_id": "\(snapshot.config.id)", "slug": .string(snapshot.config.slug),
+                "key_ids": "\(snapshot.undecryptableKeyIDs.map(String.init).joined(separator: ","))",
+            ])
+        }
+        return ServingPool(config: snapshot.config, keys: snapshot.keys, undecryptableKeyIDs: snapshot.undecryptableKeyIDs)
+    }
+
+    private func updateUndecryptableGauge() {
+        let count = entries.withLock { $0.bySlug.values.reduce(0) { $0 + $1.undecryptableKeyIDs.count } }
+        undecryptableGauge.record(count)
+    }
+
+    private func poolDefinition(_ pool: ServingPool) -> PoolDefinition {
+        PoolDefinition(
+            id: pool.config.id, keyIDs: pool.secrets.keys.sorted(), pacingInterval: pool.config.keyPacingInterval,
+            version: pool.config.version
         )
+    }
+
+    private func syncCoordinator(with pool: ServingPool) async {
+        await coordinator.syncPool(poolDefinition(pool))
     }
 }

@@ -7,14 +7,17 @@ public struct ServingPool: Sendable {
     public let target: UpstreamTarget?
     /// Secrets by key id.
     public let secrets: [Int64: String]
+    /// Active keys whose ciphertext did not open: out of rotation, reported to admins, in the log and metrics.
+    public let undecryptableKeyIDs: [Int64]
 
-    public init(config: ProxyConfig, keys: [UsableKey]) {
+    public init(config: ProxyConfig, keys: [UsableKey], undecryptableKeyIDs: [Int64] = []) {
         self.config = config
         self.target = config.upstreamBase.flatMap(UpstreamTarget.init)
         var secrets: [Int64: String] = [:]
         secrets.reserveCapacity(keys.count)
         for key in keys { secrets[key.id] = key.secret }
         self.secrets = secrets
+        self.undecryptableKeyIDs = undecryptableKeyIDs
     }
 
     /// Whether a request built for this pool may use `other`'s keys: same upstream, same format, key in the same

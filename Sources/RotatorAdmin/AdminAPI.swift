@@ -9,15 +9,16 @@ import RotatorCore
 import RotatorHTTP
 import RotatorStore
 
-/// The admin JSON API: login, configs, keys. Writes go to the store, then through the catalog so the
-/// cache, the coordinator and (in enterprise mode) the other nodes follow.
+/// The admin JSON API: login, configs, keys. Reads go to the store; writes go through `ConfigEditor`, so
+/// the cache, the coordinator and (in enterprise mode) the other nodes follow.
 public struct AdminAPI: Sendable {
     private let store: any ConfigStore
     private let catalog: ConfigCatalog
+    private let editor: ConfigEditor
     private let coordinator: any KeyCoordinator
     private let settings: AdminSettings
     private let tokens: AdminTokens
-    private let throttle: LoginThrottle
+    private let loginLimiter: any LoginAttemptLimiter
     /// Called before key counters are read, so they include usage not yet flushed to the store.
     private let flushUsage: @Sendable () async -> Void
     /// The nodes currently alive (this one alone in lightweight mode).
@@ -25,15 +26,16 @@ public struct AdminAPI: Sendable {
 
     public init(
         store: any ConfigStore, catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: AdminSettings,
-        tokens: AdminTokens, throttle: LoginThrottle = LoginThrottle(), flushUsage: @escaping @Sendable () async -> Void,
+        tokens: AdminTokens, loginLimiter: any LoginAttemptLimiter = InMemoryLoginAttemptLimiter(), flushUsage: @escaping @Sendable () async -> Void,
         clusterNodes: @escaping @Sendable () async -> [ClusterNode]
     ) {
         self.store = store
         self.catalog = catalog
+        self.editor = ConfigEditor(catalog: catalog)
         self.coordinator = coordinator
         self.settings = settings
         self.tokens = tokens
-        self.throttle = throttle
+        self.loginLimiter = loginLimiter
         self.flushUsage = flushUsage
         self.clusterNodes = clusterNodes
     }
@@ -59,7 +61,27 @@ public struct AdminAPI: Sendable {
         ]
     }
 
+    /// Methods a client may try on an admin path; those a path does not declare answer 405 with `Allow`.
+    static let probedMethods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options, .trace] + [
+        HTTPRequest.Method("QUERY")!,
+    ]
+
     public func register(on router: Router<RotatorRequestContext>) {
+        var declared: [String: [HTTPRequest.Method]] = [:]
+        var pathOrder: [String] = []
+        for route in routes {
+            if declared[route.routerPath] == nil { pathOrder.append(route.routerPath) }
+            declared[route.routerPath, default: []].append(route.method)
+        }
+        for path in pathOrder {
+            let methods = declared[path] ?? []
+            let allow = methods.map(\.rawValue).joined(separator: ", ")
+            for method in Self.probedMethods where !methods.contains(method) {
+                router.on(RouterPath(path), method: method) { _, _ -> Response in
+                    throw APIError(.methodNotAllowed, "\(method.rawValue) is not allowed here; use \(allow)", headers: [.allow: allow])
+                }
+            }
+        }
         for route in routes {
             let handler = route.handler
             if route.requiresToken {
@@ -99,23 +121,27 @@ public struct AdminAPI: Sendable {
     }
 
     private func login(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
-        let address = context.clientAddress
-        if let wait = throttle.waitTime(for: address) {
-            let seconds = Int(wait.rounded(.up))
+        let address = settings.clientAddresses.clientAddress(
+            peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: Self.forwardedFor]
+        )
+        let input = try await AdminJSON.decode(LoginInput.self, from: request, context: context)
+        // Counted before the password is compared: concurrent guesses cannot all pass one check.
+        if case .throttled(let wait) = await loginLimiter.admit(address: address, username: input.username) {
+            let seconds = max(Int(wait.rounded(.up)), 1)
             throw APIError(.tooManyRequests, "too many failed logins; retry after \(seconds) s", headers: [.retryAfter: String(seconds)])
         }
-        let input = try await AdminJSON.decode(LoginInput.self, from: request, context: context)
         // Both comparisons always run, so timing does not tell which one failed.
         let userMatches = ConstantTime.equals(input.username, settings.username)
         let passwordMatches = ConstantTime.equals(input.password, settings.password)
         guard userMatches && passwordMatches else {
-            throttle.recordFailure(for: address)
             context.logger.notice("admin login failed", metadata: ["client": .string(address)])
             throw APIError.unauthorized("wrong username or password")
         }
-        throttle.recordSuccess(for: address)
+        await loginLimiter.succeeded(address: address, username: input.username)
         return JSONBody.response(LoginOutput(access_token: try await tokens.issue(subject: input.username)))
     }
+
+    private static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
     private func appConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         JSONBody.response(["proxy_public_base_url": settings.publicBaseURL])
@@ -150,8 +176,7 @@ public struct AdminAPI: Sendable {
     private func createConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let input = try await AdminJSON.decode(ProxyConfigInput.self, from: request, context: context)
         let draft = try validated { try input.draft(over: nil) }
-        let config = try await storeCall { try await store.createConfig(draft) }
-        await catalog.commitChange(configID: config.id)
+        let config = try await storeCall { try await editor.createConfig(draft) }
         context.logger.info("config created", metadata: ["config_id": "\(config.id)", "slug": .string(config.slug)])
         return JSONBody.response(ProxyConfigView(config, keys: []), status: .created)
     }
@@ -160,10 +185,9 @@ public struct AdminAPI: Sendable {
         let current = try await existingConfig(context)
         let input = try await AdminJSON.decode(ProxyConfigInput.self, from: request, context: context)
         let draft = try validated { try input.draft(over: current) }
-        guard let config = try await storeCall({ try await store.updateConfig(id: current.id, with: draft) }) else {
+        guard let config = try await storeCall({ try await editor.updateConfig(id: current.id, with: draft) }) else {
             throw APIError.notFound("no proxy config with id \(current.id)")
         }
-        await catalog.commitChange(configID: config.id)
         return JSONBody.response(try await configView(config))
     }
 
@@ -174,19 +198,17 @@ public struct AdminAPI: Sendable {
     private func setConfigStatus(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let id = try Self.id(context)
         let input = try await AdminJSON.decode(StatusInput.self, from: request, context: context)
-        guard let config = try await storeCall({ try await store.setConfigActive(id: id, isActive: input.is_active) }) else {
+        guard let config = try await storeCall({ try await editor.setConfigActive(id: id, isActive: input.is_active) }) else {
             throw APIError.notFound("no proxy config with id \(id)")
         }
-        await catalog.commitChange(configID: id)
         return JSONBody.response(try await configView(config))
     }
 
     private func deleteConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let id = try Self.id(context)
-        guard try await storeCall({ try await store.deleteConfig(id: id) }) else {
+        guard try await storeCall({ try await editor.deleteConfig(id: id) }) else {
             throw APIError.notFound("no proxy config with id \(id)")
         }
-        await catalog.commitChange(configID: id)
         return JSONBody.response(DeletedOutput(id: id, deleted: 1))
     }
 
@@ -215,14 +237,14 @@ public struct AdminAPI: Sendable {
     private func addKey(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let config = try await existingConfig(context)
         let input = try await AdminJSON.decode(KeyInput.self, from: request, context: context)
-        let secret = input.key_value.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The document's KeyInput: printable ASCII, no spaces, 1 to 4096 characters, taken as it is.
+        let secret = input.key_value
         guard !secret.isEmpty else { throw APIError.unprocessable("field 'key_value' must not be blank") }
-        guard secret.utf8.count <= 4096 else { throw APIError.unprocessable("field 'key_value' must be at most 4096 bytes") }
-        guard !secret.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control }) else {
-            throw APIError.unprocessable("field 'key_value' must not contain spaces or control characters")
+        guard secret.utf8.count <= 4096 else { throw APIError.unprocessable("field 'key_value' must be at most 4096 characters") }
+        guard secret.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError.unprocessable("field 'key_value' must be printable ASCII without spaces or control characters")
         }
-        let record = try await storeCall { try await store.addKey(configID: config.id, secret: secret, isActive: input.is_active ?? true) }
-        await catalog.commitChange(configID: config.id)
+        let record = try await storeCall { try await editor.addKey(configID: config.id, secret: secret, isActive: input.is_active ?? true) }
         return JSONBody.response(KeyView(record, runtime: nil), status: .created)
     }
 
@@ -230,11 +252,10 @@ public struct AdminAPI: Sendable {
         let config = try await existingConfig(context)
         let input = try await AdminJSON.decode(BatchInput.self, from: request, context: context)
         guard input.keys.count <= 100_000 else { throw APIError.unprocessable("field 'keys' holds at most 100000 keys per call") }
-        if let tooLong = input.keys.firstIndex(where: { $0.utf8.count > 4096 }) {
-            throw APIError.unprocessable("field 'keys[\(tooLong)]' is longer than 4096 bytes")
+        if let tooLong = input.keys.firstIndex(where: { $0.unicodeScalars.count > 4096 }) {
+            throw APIError.unprocessable("field 'keys[\(tooLong)]' is longer than 4096 characters")
         }
-        let result = try await storeCall { try await store.addKeys(configID: config.id, secrets: input.keys) }
-        await catalog.commitChange(configID: config.id)
+        let result = try await storeCall { try await editor.addKeys(configID: config.id, secrets: input.keys) }
         context.logger.info("keys imported", metadata: [
             "config_id": "\(config.id)", "added": "\(result.successCount)", "skipped": "\(result.skippedCount)", "failed": "\(result.failedCount)",
         ])
@@ -243,28 +264,25 @@ public struct AdminAPI: Sendable {
 
     private func deleteKeys(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let config = try await existingConfig(context)
-        let count = try await storeCall { try await store.deleteKeys(configID: config.id) }
-        await catalog.commitChange(configID: config.id)
+        let count = try await storeCall { try await editor.deleteKeys(configID: config.id) }
         return JSONBody.response(DeletedOutput(id: config.id, deleted: count))
     }
 
     private func setKeyStatus(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let id = try Self.id(context)
         let input = try await AdminJSON.decode(StatusInput.self, from: request, context: context)
-        guard let record = try await storeCall({ try await store.setKeyActive(id: id, isActive: input.is_active) }) else {
+        guard let record = try await storeCall({ try await editor.setKeyActive(id: id, isActive: input.is_active) }) else {
             throw APIError.notFound("no key with id \(id)")
         }
-        await catalog.commitChange(configID: record.proxyConfigID)
         let runtime = await coordinator.runtimeStates(pool: record.proxyConfigID)[id]
         return JSONBody.response(KeyView(record, runtime: runtime))
     }
 
     private func deleteKey(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let id = try Self.id(context)
-        guard let record = try await storeCall({ try await store.deleteKey(id: id) }) else {
+        guard let record = try await storeCall({ try await editor.deleteKey(id: id) }) else {
             throw APIError.notFound("no key with id \(id)")
         }
-        await catalog.commitChange(configID: record.proxyConfigID)
         return JSONBody.response(DeletedOutput(id: id, deleted: 1))
     }
 
@@ -278,7 +296,13 @@ public struct AdminAPI: Sendable {
     private func keyViews(configID: Int64) async throws -> [KeyView] {
         let records = try await storeCall { try await store.keys(configID: configID) }
         let runtime = await coordinator.runtimeStates(pool: configID)
-        return records.map { KeyView($0, runtime: runtime[$0.id]) }
+        let undecryptable = Set(catalog.pool(configID: configID)?.undecryptableKeyIDs ?? [])
+        return records.map { record in
+            KeyView(
+                record, runtime: runtime[record.id], pendingInvalidReason: catalog.pendingInvalidation(keyID: record.id),
+                isUndecryptable: undecryptable.contains(record.id)
+            )
+        }
     }
 
     private func existingConfig(_ context: RotatorRequestContext) async throws -> ProxyConfig {
@@ -299,7 +323,7 @@ public struct AdminAPI: Sendable {
         do {
             return try body()
         } catch let error as ValidationError {
-            throw APIError.unprocessable(error.message)
+            throw error.isConflict ? APIError.conflict(error.message) : APIError.unprocessable(error.message)
         }
     }
 

@@ -16,7 +16,7 @@ public struct AdminTokens: Sendable {
     }
 
     private let keys: JWTKeyCollection
-    private let lifetime: Double
+    let lifetime: Double
 
     public init(secret: String, lifetimeSeconds: Double) async {
         let keys = JWTKeyCollection()

@@ -28,7 +28,11 @@ struct KeyView: Encodable, Sendable {
     var created_at: String
     var updated_at: String
 
-    init(_ record: APIKeyRecord, runtime: KeyRuntimeState?) {
+    /// - Parameters:
+    ///   - pendingInvalidReason: set while the key is out of rotation as invalid but the mark has not reached
+    ///     the store yet: shown as `invalid`, what the rotation does.
+    ///   - isUndecryptable: the node could not decrypt the key, so it is out of rotation.
+    init(_ record: APIKeyRecord, runtime: KeyRuntimeState?, pendingInvalidReason: String? = nil, isUndecryptable: Bool = false) {
         id = record.id
         proxy_config_id = record.proxyConfigID
         key_value = record.maskedValue
@@ -36,8 +40,10 @@ struct KeyView: Encodable, Sendable {
         let coolingUntil = record.isUsable ? runtime?.coolingUntil : nil
         if !record.isActive {
             status = .disabled
-        } else if record.isInvalid {
+        } else if record.isInvalid || pendingInvalidReason != nil {
             status = .invalid
+        } else if isUndecryptable {
+            status = .undecryptable
         } else if record.isUsable, runtime?.quotaExhaustedUntil != nil {
             status = .exhausted
         } else if coolingUntil != nil {
@@ -49,7 +55,10 @@ struct KeyView: Encodable, Sendable {
         request_count = record.requestCount
         error_count = record.errorCount
         last_used_at = Timestamp.string(record.lastUsedAt)
-        last_error = record.lastError
+        last_error = record.isUsable ? (pendingInvalidReason ?? record.lastError) : record.lastError
+        if record.isUsable && isUndecryptable {
+            last_error = "cannot be decrypted: altered, moved from another row, or encrypted with another ENCRYPTION_KEY"
+        }
         created_at = Timestamp.string(record.createdAt)
         updated_at = Timestamp.string(record.updatedAt)
     }

@@ -3,6 +3,11 @@ import RotatorCore
 
 /// A config as sent by an admin. Every field is optional here: POST fills defaults, PUT keeps the current
 /// value of fields it leaves out. Validation turns it into a `ProxyConfigDraft` or a message saying what to fix.
+///
+/// Each rule is one the OpenAPI document states in its schemas (`ProxyConfigCreate`, `ProxyConfigInput`), to
+/// the character: lengths count Unicode scalars (JSON Schema's code points), blank means only ASCII spaces,
+/// tabs and line breaks, URLs follow one pattern. The one rule a schema cannot state, that a PUT must leave
+/// the config an upstream URL, is a conflict with the stored config (`ValidationError.conflict`).
 struct ProxyConfigInput: Decodable, Sendable {
     var name: String?
     var slug: String?
@@ -24,9 +29,12 @@ struct ProxyConfigInput: Decodable, Sendable {
 
     /// Validates against `base` (the current config for PUT, nil for POST).
     func draft(over base: ProxyConfig?) throws(ValidationError) -> ProxyConfigDraft {
-        let name = (self.name ?? base?.name)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        guard !name.isEmpty else { throw ValidationError("field 'name' is required and must not be blank") }
-        guard name.count <= 200 else { throw ValidationError("field 'name' must be at most 200 characters") }
+        let givenName = self.name ?? base?.name ?? ""
+        guard givenName.unicodeScalars.contains(where: { !Self.asciiBlank.contains($0) }) else {
+            throw ValidationError("field 'name' is required and must not be blank")
+        }
+        guard givenName.unicodeScalars.count <= 200 else { throw ValidationError("field 'name' must be at most 200 characters") }
+        let name = Self.trimmingASCIIBlanks(givenName)
 
         guard let slug = self.slug ?? base?.slug else { throw ValidationError("field 'slug' is required") }
         guard Self.isValidSlug(slug) else {
@@ -37,10 +45,11 @@ struct ProxyConfigInput: Decodable, Sendable {
         let apiFormat = try Self.parse(api_format, as: APIFormat.self, field: "api_format") ?? base?.apiFormat ?? .openAICompatible
         let location = try Self.parse(api_key_location, as: APIKeyLocation.self, field: "api_key_location") ?? base?.apiKeyLocation ?? .header
 
-        let keyName = (api_key_name ?? base?.apiKeyName ?? "Authorization").trimmingCharacters(in: .whitespaces)
-        guard !keyName.isEmpty, keyName.count <= 100 else { throw ValidationError("field 'api_key_name' must be 1 to 100 characters") }
-        if location == .header, !keyName.unicodeScalars.allSatisfy(Self.isHeaderTokenCharacter) {
-            throw ValidationError("field 'api_key_name' must be a valid HTTP header name when api_key_location is 'header'")
+        // A header name, or a query parameter name from the same characters.
+        let keyName = api_key_name ?? base?.apiKeyName ?? "Authorization"
+        guard (1...100).contains(keyName.unicodeScalars.count) else { throw ValidationError("field 'api_key_name' must be 1 to 100 characters") }
+        guard keyName.unicodeScalars.allSatisfy(Self.isHeaderTokenCharacter) else {
+            throw ValidationError("field 'api_key_name' must be a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)")
         }
 
         let method: String?
@@ -56,19 +65,21 @@ struct ProxyConfigInput: Decodable, Sendable {
 
         let targetURL = try Self.url(target_url, base: base?.targetURL, field: "target_url")
         let targetBaseURL = try Self.url(target_base_url, base: base?.targetBaseURL, field: "target_base_url")
-        switch configType {
-        case .llm where targetBaseURL == nil && targetURL == nil:
-            throw ValidationError("field 'target_base_url' is required for llm configs (e.g. https://openrouter.ai/api/v1)")
-        case .generic where targetURL == nil && targetBaseURL == nil:
-            throw ValidationError("field 'target_url' is required for generic configs (e.g. https://api.example.com)")
-        default:
-            break
+        if targetBaseURL == nil && targetURL == nil {
+            let field = configType == .generic ? "target_url" : "target_base_url"
+            let example = configType == .generic ? "https://api.example.com" : "https://openrouter.ai/api/v1"
+            let message = "field '\(field)' is required for \(configType.rawValue) configs (e.g. \(example))"
+            // On PUT the stored config had a URL: clearing the last one conflicts with it.
+            throw base == nil ? ValidationError(message) : ValidationError(conflict: "this change would leave the config without an upstream: " + message)
         }
 
         let rpm = key_rpm ?? base?.keyRPM ?? 0
         guard (0...1_000_000).contains(rpm) else { throw ValidationError("field 'key_rpm' must be between 0 (unlimited) and 1000000") }
 
         let outputFormat = (output_format ?? base?.outputFormat).flatMap { $0.isEmpty ? nil : $0 }
+        if let outputFormat, outputFormat.unicodeScalars.count > 64 {
+            throw ValidationError("field 'output_format' must be at most 64 characters")
+        }
         let overrides = try answer_overrides.map(AnswerOverrideInput.validated) ?? base?.answerOverrides ?? []
         return ProxyConfigDraft(
             name: name, slug: slug, configType: configType, apiKeyLocation: location, apiKeyName: keyName,
@@ -91,12 +102,27 @@ struct ProxyConfigInput: Decodable, Sendable {
     /// An http(s) URL with a host, or nil when neither given nor present before. An empty string clears it.
     private static func url(_ value: String?, base: String?, field: String) throws(ValidationError) -> String? {
         guard let value = value ?? base else { return nil }
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if trimmed.isEmpty { return nil }
-        guard trimmed.count <= 2048, UpstreamTarget(trimmed) != nil else {
+        if value.isEmpty { return nil }
+        guard value.unicodeScalars.count <= 2048, (try? urlPattern.wholeMatch(in: value)) != nil, UpstreamTarget(value) != nil else {
             throw ValidationError("field '\(field)' must be an http:// or https:// URL with a host and no credentials")
         }
-        return trimmed
+        return value
+    }
+
+    /// The document's `UpstreamURL` pattern: scheme, host, optional port, then path and query characters
+    /// (RFC 3986's unreserved and sub-delims, ':', '@', '/', '?', percent escapes); no credentials, no fragment.
+    nonisolated(unsafe) static let urlPattern = try! Regex(
+        #"https?://[A-Za-z0-9.\-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?]([A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?"#
+    )
+
+    static let asciiBlank: Set<Unicode.Scalar> = [" ", "\t", "\n", "\r"]
+
+    static func trimmingASCIIBlanks(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !asciiBlank.contains($0) }),
+            let last = scalars.lastIndex(where: { !asciiBlank.contains($0) })
+        else { return "" }
+        return String(scalars[first...last])
     }
 
     /// `^[a-z0-9][a-z0-9_-]{0,63}$`
@@ -119,8 +145,14 @@ struct ProxyConfigInput: Decodable, Sendable {
     }
 }
 
-/// Bad input that parsed as JSON: answered 422 with the message.
+/// Bad input that parsed as JSON: answered 422 with the message, or 409 when the input is fine but conflicts
+/// with the stored config it would change.
 struct ValidationError: Error {
     var message: String
+    var isConflict = false
     init(_ message: String) { self.message = message }
+    init(conflict message: String) {
+        self.message = message
+        self.isConflict = true
+    }
 }

@@ -22,13 +22,3 @@ struct CatalogRefresher: Service {
         }
     }
 }
-
-/// Shuts the shared HTTP client down once the server has drained.
-struct HTTPClientShutdown: Service {
-    let shutdown: @Sendable () async throws -> Void
-
-    func run() async throws {
-        try await gracefulShutdown()
-        try await shutdown()
-    }
-}

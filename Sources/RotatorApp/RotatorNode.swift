@@ -10,6 +10,7 @@ import Metrics
 import NIOCore
 import NIOPosix
 import Prometheus
+import RedisCoordination
 import RotatorAdmin
 import RotatorCore
 import RotatorHTTP
@@ -36,6 +37,8 @@ public struct RotatorNode: Sendable {
     let sharing: ClusterSharing?
     /// Everything `/metrics` shows; each node has its own.
     let metricsRegistry: PrometheusCollectorRegistry
+    /// Admin login attempts: in Redis when nodes share it, so every node applies the same limit.
+    let loginLimiter: any LoginAttemptLimiter
 
     var mode: String { settings.isEnterprise ? "enterprise" : "lightweight" }
 
@@ -60,7 +63,8 @@ public struct RotatorNode: Sendable {
         )
         let coordinator: any KeyCoordinator = sharing?.coordinator ?? InMemoryKeyCoordinator(policy: coordinationPolicy)
         let catalog = ConfigCatalog(
-            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger
+            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger,
+            metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry)
         )
         let tls: UpstreamTLS
         do {
@@ -81,9 +85,12 @@ public struct RotatorNode: Sendable {
         )
         return RotatorNode(
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
-            usageFlusher: UsageFlusher(coordinator: coordinator, store: store, logger: logger),
+            usageFlusher: UsageFlusher(
+                coordinator: coordinator, store: store, interval: .milliseconds(Int64(settings.usageFlushSeconds * 1000)), logger: logger
+            ),
             database: database, proxy: proxy, eventLoopGroup: eventLoopGroup, logger: logger, sharing: sharing,
-            metricsRegistry: metricsRegistry
+            metricsRegistry: metricsRegistry,
+            loginLimiter: sharing.map { RedisLoginAttemptLimiter(client: $0.client, logger: logger) } ?? InMemoryLoginAttemptLimiter()
         )
     }
 
@@ -127,25 +134,33 @@ public struct RotatorNode: Sendable {
         let store = self.store
         let catalog = self.catalog
         let database = self.database
-        app.beforeServerStarts { [sharing] in
+        let flusher = self.usageFlusher
+        let sharing = self.sharing
+        app.beforeServerStarts {
             try await store.migrate()
             try await catalog.reloadAll()
             await sharing?.coordinator.connectLoopClients()
         }
+        // The service group stops services in reverse order, each after the one before has returned: the
+        // server (draining requests) first, then the services below from last to first, and the teardown last.
+        app.addServices(NodeTeardown(logger: logger, steps: [
+            // Nothing may start a store read or write after this: queued loads and invalid marks finish first.
+            .init("config catalog") { await catalog.close() },
+            // The last seconds' usage, drained from the coordinator (Redis in enterprise mode) into the store.
+            .init("final usage flush") { await flusher.flushAtShutdown() },
+            // Idle upstream connections, and the access-log writer once the server has drained.
+            .init("upstream connections") { proxy.pools.shutdown() },
+            .init("access log") { proxy.accessLog.shutdown() },
+            .init("Redis") { await sharing?.shutdown() },
+            .init("database") { try await database.close() },
+        ]))
+        app.addServices(
+            usageFlusher,
+            CatalogRefresher(catalog: catalog, interval: .milliseconds(Int64(settings.catalogCheckSeconds * 1000)), logger: logger)
+        )
         if let sharing {
             app.addServices(sharing.services(catalog: catalog, settings: settings))
         }
-        app.addServices(
-            usageFlusher,
-            // A few seconds: how long a node may miss an invalidation message before it notices the version moved.
-            CatalogRefresher(catalog: catalog, interval: .seconds(3), logger: logger),
-            HTTPClientShutdown { [sharing, proxy] in
-                proxy.pools.shutdown()
-                proxy.accessLog.shutdown()
-                await sharing?.shutdown()
-                try await database.close()
-            }
-        )
         return app
     }
 }
@@ -188,9 +203,11 @@ extension RotatorNode {
             store: store, catalog: catalog, coordinator: coordinator,
             settings: AdminSettings(
                 username: settings.adminUsername, password: secrets.adminPassword, jwtSecret: secrets.jwtSecret,
-                tokenLifetimeSeconds: lifetime, publicBaseURL: settings.publicBaseURL
+                tokenLifetimeSeconds: lifetime, publicBaseURL: settings.publicBaseURL,
+                clientAddresses: ClientAddressResolver(trustedProxies: settings.trustedProxies)
             ),
             tokens: await AdminTokens(secret: secrets.jwtSecret, lifetimeSeconds: lifetime),
+            loginLimiter: loginLimiter,
             flushUsage: { await flusher.flush() },
             clusterNodes: { [sharing, mode] in
                 if let sharing { return await sharing.clusterNodes() }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RotatorHTTP
 
 /// Every setting of a node, read once from the environment at start-up and validated with messages that
 /// name the variable and say what to fix.
@@ -49,6 +50,8 @@ public struct Settings: Sendable, Equatable {
     public var cooldownSeconds: Double = 60
     public var maxBodyBytes: Int = 10 * 1024 * 1024
     public var corsAllowedOrigins: [String] = []
+    /// Proxies whose `X-Forwarded-For` is believed when they are the peer (`TRUSTED_PROXIES`, CIDRs).
+    public var trustedProxies: [IPNetwork] = []
     public var shutdownGraceSeconds: Double = 30
     /// A PEM file of extra CAs the proxy trusts for https upstreams (private CAs), beside the system's.
     public var upstreamCAFile: String?
@@ -60,6 +63,10 @@ public struct Settings: Sendable, Equatable {
     public var maxConnections: Int = 10_000
     /// Event loops (threads) serving connections; nil: one per core.
     public var eventLoops: Int?
+    /// How often a node checks the store's version for changes it missed (`CATALOG_CHECK_SECONDS`).
+    public var catalogCheckSeconds: Double = 3
+    /// How often usage counters are written to the store (`USAGE_FLUSH_SECONDS`); also once at shutdown.
+    public var usageFlushSeconds: Double = 5
 
     public init() {}
 
@@ -119,8 +126,18 @@ public struct Settings: Sendable, Equatable {
         settings.clientReadTimeout = try reader.number("CLIENT_READ_TIMEOUT", in: 1...3600) ?? settings.clientReadTimeout
         settings.maxConnections = try reader.integer("MAX_CONNECTIONS", in: 1...1_000_000) ?? settings.maxConnections
         settings.eventLoops = try reader.integer("EVENT_LOOPS", in: 1...256)
+        settings.catalogCheckSeconds = try reader.number("CATALOG_CHECK_SECONDS", in: 0.1...86_400) ?? settings.catalogCheckSeconds
+        settings.usageFlushSeconds = try reader.number("USAGE_FLUSH_SECONDS", in: 0.1...86_400) ?? settings.usageFlushSeconds
         if let origins = reader.string("CORS_ALLOWED_ORIGINS") {
             settings.corsAllowedOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if let proxies = reader.string("TRUSTED_PROXIES") {
+            settings.trustedProxies = try proxies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map {
+                guard let network = IPNetwork(cidr: $0) else {
+                    throw SettingsError("TRUSTED_PROXIES must be comma-separated IP addresses or CIDRs such as 10.0.0.0/8,::1 (got '\($0)')")
+                }
+                return network
+            }
         }
         try settings.readDatabase(&reader)
         try settings.readCache(&reader)

@@ -6,7 +6,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// Moves per-key usage counters from the coordinator to the store every few seconds, and once more at
-/// shutdown. Counters the store could not take are kept and retried, so a database blip loses nothing.
+/// shutdown (`flushAtShutdown`, called by `NodeTeardown` after the server has drained and before the store
+/// and Redis close). Counters the store could not take are kept and retried, so a database blip loses nothing.
 public final class UsageFlusher: Service, Sendable {
     private let coordinator: any KeyCoordinator
     private let store: any ConfigStore
@@ -24,9 +25,22 @@ public final class UsageFlusher: Service, Sendable {
     public func run() async throws {
         let interval = self.interval
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            // Woken early by shutdown, so the final flush happens at once.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            // At shutdown requests may still be in flight: the last flush waits for the teardown.
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
             await flush()
+        }
+    }
+
+    /// The last flush: what the store cannot take now is lost, so it says how much.
+    public func flushAtShutdown() async {
+        await flush()
+        let lost = pending.withLock { pending in
+            defer { pending.removeAll() }
+            return pending.values.reduce(0) { $0 + $1.requests }
+        }
+        if lost > 0 {
+            logger.error("usage counters could not be written at shutdown", metadata: ["requests": "\(lost)"])
         }
     }
 

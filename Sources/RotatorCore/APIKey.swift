@@ -56,6 +56,8 @@ public enum KeyStatus: String, Sendable, Codable {
     /// Resting because the upstream said its quota or credit is gone.
     case exhausted
     case invalid
+    /// Its stored ciphertext does not open on this node: out of rotation until replaced.
+    case undecryptable
 }
 
 /// Usage gathered on the hot path and flushed to the store in batches.

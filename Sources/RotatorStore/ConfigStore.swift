@@ -3,13 +3,17 @@ import RotatorCore
 /// The source of truth for configs and keys. Lightweight mode: SQLite; enterprise mode: MySQL/MariaDB.
 /// Nothing on the proxy's hot path calls it: the proxy reads the in-memory cache built from it.
 public protocol ConfigStore: Sendable {
-    /// Creates or upgrades the schema; safe to call from several processes at once.
+    /// Creates or upgrades the schema, refuses a master key that does not match the store's
+    /// (`StoreError.corrupt` naming `ENCRYPTION_KEY`), and re-encrypts keys stored in an older format;
+    /// safe to call from several processes at once.
     func migrate() async throws
     /// Cheap round trip proving the store answers (for `/readyz`).
     func ping() async throws
 
     func listConfigs() async throws -> [ProxyConfig]
     func config(id: Int64) async throws -> ProxyConfig?
+    /// Every config's `version`, by id: lets a node find which configs it missed a change to, without loading them.
+    func configVersions() async throws -> [Int64: Int64]
     /// Throws `StoreError.conflict` when the slug is taken.
     func createConfig(_ draft: ProxyConfigDraft) async throws -> ProxyConfig
     /// `nil` when no config has this id; `StoreError.conflict` when the new slug is taken.
@@ -21,7 +25,8 @@ public protocol ConfigStore: Sendable {
     /// Every key of a config, newest last, without secrets.
     func keys(configID: Int64) async throws -> [APIKeyRecord]
     func key(id: Int64) async throws -> APIKeyRecord?
-    /// The config with its active, valid keys decrypted: what a node caches to serve a slug.
+    /// The config with its active, valid keys decrypted: what a node caches to serve a slug. A key that cannot
+    /// be decrypted is left out and listed in `undecryptableKeyIDs`, never an error for the whole config.
     func servingSnapshot(configID: Int64) async throws -> ServingSnapshot?
     /// Throws `StoreError.conflict` when the config already holds this key, `StoreError.notFound` for a missing config.
     func addKey(configID: Int64, secret: String, isActive: Bool) async throws -> APIKeyRecord
@@ -45,10 +50,13 @@ public protocol ConfigStore: Sendable {
 public struct ServingSnapshot: Sendable, Equatable {
     public var config: ProxyConfig
     public var keys: [UsableKey]
+    /// Active, valid keys whose ciphertext did not open: left out of `keys`, to be reported.
+    public var undecryptableKeyIDs: [Int64]
 
-    public init(config: ProxyConfig, keys: [UsableKey]) {
+    public init(config: ProxyConfig, keys: [UsableKey], undecryptableKeyIDs: [Int64] = []) {
         self.config = config
         self.keys = keys
+        self.undecryptableKeyIDs = undecryptableKeyIDs
     }
 }
 

@@ -2,7 +2,7 @@
 public enum KeyCipherError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The master key is not 32 bytes (or not base64).
     case invalidMasterKey
-    /// The stored text is not in the `v1:` format.
+    /// The stored text is not in the `v2:` format.
     case malformedCiphertext
     /// The authentication tag did not verify: wrong master key, or the data was altered.
     case authenticationFailed

@@ -21,7 +21,7 @@ struct Migration: Sendable {
 
 extension Migration {
     /// In ascending version order; append, never edit a migration that has shipped.
-    static let all: [Migration] = [initialSchema, answerPolicy]
+    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck]
 
     /// The bookkeeping table itself, created before any migration runs.
     static func bootstrap(for dialect: SQLDialect) -> String {
@@ -156,6 +156,26 @@ extension Migration {
             ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS answer_overrides TEXT NULL, \
             ADD COLUMN IF NOT EXISTS retry_after_read_timeout TINYINT NOT NULL DEFAULT 0, \
             ADD COLUMN IF NOT EXISTS forward_billing_headers TINYINT NOT NULL DEFAULT 0
+            """,
+        ]
+    )
+
+    /// Where a store remembers which master key encrypted it (`KeyCipher.keyCheck`). Rows in the old `v1:`
+    /// format are re-encrypted bound to their row by `SQLConfigStore.migrate`, which needs the master key and
+    /// so cannot be SQL.
+    static let encryptionKeyCheck = Migration(
+        version: 3,
+        summary: "encryption key check",
+        sqlite: [
+            "CREATE TABLE IF NOT EXISTS store_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), check_value TEXT NOT NULL)",
+        ],
+        mysql: [
+            """
+            CREATE TABLE IF NOT EXISTS store_key_check (
+                id TINYINT NOT NULL PRIMARY KEY,
+                check_value VARCHAR(255) NOT NULL,
+                CONSTRAINT ck_store_key_check_single_row CHECK (id = 1)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
             """,
         ]
     )

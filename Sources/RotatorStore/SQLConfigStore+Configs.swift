@@ -8,6 +8,16 @@ extension SQLConfigStore {
         }
     }
 
+    public func configVersions() async throws -> [Int64: Int64] {
+        try await perform { connection in
+            var versions: [Int64: Int64] = [:]
+            for row in try connection.query("SELECT id, version FROM proxy_configs") {
+                versions[try row.int64("id")] = try row.int64("version")
+            }
+            return versions
+        }
+    }
+
     public func config(id: Int64) async throws -> ProxyConfig? {
         try await perform { connection in
             try Self.fetchConfig(id: id, connection)

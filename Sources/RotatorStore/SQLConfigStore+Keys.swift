@@ -18,29 +18,34 @@ extension SQLConfigStore {
     }
 
     public func servingSnapshot(configID: Int64) async throws -> ServingSnapshot? {
-        let stored = try await perform { connection -> (ProxyConfig, [(id: Int64, ciphertext: String)])? in
+        let stored = try await perform { connection -> (ProxyConfig, [EncryptedKeyRow])? in
             // One transaction: the keys belong to exactly this version of the config.
             try connection.transaction {
                 guard let config = try Self.fetchConfig(id: configID, connection) else { return nil }
                 let keys = try connection.query(
                     """
-                    SELECT id, key_ciphertext FROM api_keys \
+                    SELECT \(EncryptedKeyRow.selectColumns) FROM api_keys \
                     WHERE proxy_config_id = ? AND is_active = 1 AND is_invalid = 0 ORDER BY id
                     """,
                     [.int(configID)]
-                ).map { row in (id: try row.int64("id"), ciphertext: try row.string("key_ciphertext")) }
+                ).map(EncryptedKeyRow.init(row:))
                 return (config, keys)
             }
         }
         guard let (config, encrypted) = stored else { return nil }
-        let keys = try encrypted.map { key in
-            do {
-                return UsableKey(id: key.id, secret: try cipher.decrypt(key.ciphertext))
-            } catch {
-                throw StoreError.corrupt("cannot decrypt key \(key.id): wrong ENCRYPTION_KEY?")
+        // A key that does not open (altered, moved from another row, another ENCRYPTION_KEY) is left out and
+        // reported: it must not keep the config's other keys from serving.
+        var keys: [UsableKey] = []
+        var undecryptable: [Int64] = []
+        keys.reserveCapacity(encrypted.count)
+        for key in encrypted {
+            if let secret = try? cipher.decrypt(key.ciphertext, for: key.binding) {
+                keys.append(UsableKey(id: key.id, secret: secret))
+            } else {
+                undecryptable.append(key.id)
             }
         }
-        return ServingSnapshot(config: config, keys: keys)
+        return ServingSnapshot(config: config, keys: keys, undecryptableKeyIDs: undecryptable)
     }
 
     public func addKey(configID: Int64, secret: String, isActive: Bool) async throws -> APIKeyRecord {
@@ -52,7 +57,7 @@ extension SQLConfigStore {
             // StoreError has no "invalid input" case; callers validate first, this only guards the table.
             throw StoreError.conflict(KeySecretPolicy.message(for: rejection, raw: secret, position: nil))
         }
-        let stored = try storedKey(normalized)
+        let stored = try storedKey(normalized, configID: configID)
         let timestamp = now().millisecondsSince1970
         return try await perform(conflict: "this key is already in the pool") { connection in
             try connection.transaction {
@@ -78,7 +83,7 @@ extension SQLConfigStore {
             case .failure(let rejection):
                 failures.append(KeySecretPolicy.message(for: rejection, raw: raw, position: offset + 1))
             case .success(let secret):
-                let stored = try storedKey(secret)
+                let stored = try storedKey(secret, configID: configID)
                 if seen.insert(stored.fingerprint).inserted {
                     candidates.append(stored)
                 } else {
@@ -198,8 +203,10 @@ extension SQLConfigStore {
         }
     }
 
-    private func storedKey(_ secret: String) throws -> StoredKey {
-        StoredKey(fingerprint: cipher.fingerprint(secret), ciphertext: try cipher.encrypt(secret), mask: SecretMasking.mask(secret))
+    private func storedKey(_ secret: String, configID: Int64) throws -> StoredKey {
+        let fingerprint = cipher.fingerprint(secret)
+        let ciphertext = try cipher.encrypt(secret, for: KeyRowBinding(configID: configID, fingerprint: fingerprint))
+        return StoredKey(fingerprint: fingerprint, ciphertext: ciphertext, mask: SecretMasking.mask(secret))
     }
 
     static func fetchKey(id: Int64, _ connection: any SQLConnection) throws -> APIKeyRecord? {

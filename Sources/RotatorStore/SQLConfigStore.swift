@@ -15,6 +15,9 @@ import Foundation
 ///
 /// Cryptography runs before a connection is taken, so the driver's lock is held only for SQL.
 public final class SQLConfigStore: ConfigStore {
+    /// The newest schema version this build migrates to (one migration per version, applied in order).
+    public static var schemaVersion: Int64 { Migration.all.map(\.version).max() ?? 0 }
+
     let database: any SQLDatabase
     let cipher: KeyCipher
     let now: @Sendable () -> Date
@@ -32,6 +35,8 @@ public final class SQLConfigStore: ConfigStore {
         try await perform { connection in
             try SchemaMigrator.migrate(connection, dialect: dialect, nowMilliseconds: timestamp)
         }
+        try await verifyEncryptionKey()
+        try await rebindLegacyCiphertexts()
     }
 
     public func ping() async throws {

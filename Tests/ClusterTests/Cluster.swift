@@ -28,7 +28,11 @@ final class Cluster: Sendable {
         return root.appendingPathComponent(".build/debug/rotator").path
     }
 
-    static func start(nodes count: Int = 3) async throws -> Cluster {
+    /// The environment every node of the cluster gets (plus its own `BACKEND_PORT`).
+    let environment: [String: String]
+
+    /// - Parameter extraEnvironment: settings added to (or replacing) the standard ones on every node.
+    static func start(nodes count: Int = 3, extraEnvironment: [String: String] = [:]) async throws -> Cluster {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rotator-cluster-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let redis = try await RedisTestServer.start()
@@ -39,30 +43,36 @@ final class Cluster: Sendable {
         let mock = try await MockUpstreamProcess.start(binary: MockUpstreamProcess.binary(besides: rotatorBinary), directory: directory, client: client)
         var nodes: [ManagedProcess] = []
         var ports: [Int] = []
+        var shared: [String: String] = [:]
         for index in 0..<count {
             let port = try FreePort.find()
             let environment = [
-                "BACKEND_PORT": String(port), "BIND_HOST": "127.0.0.1", "LOG_LEVEL": "debug",
+                "BIND_HOST": "127.0.0.1", "LOG_LEVEL": "debug",
                 "DATABASE_URL": "mysql://root@127.0.0.1:\(mariadb.port)/\(database)",
                 "REDIS_URL": "redis://127.0.0.1:\(redis.port)/0",
                 "ADMIN_PASSWORD": adminPassword, "JWT_SECRET": "cluster-jwt-secret-0123456789abcdef",
                 "ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "GLOBAL_PROXY_KEYS": proxyKey,
                 "PROXY_TIMEOUT": "5", "SHUTDOWN_GRACE_SECONDS": "2",
-            ]
+            ].merging(extraEnvironment) { $1 }
+            shared = environment
             nodes.append(try ManagedProcess(
-                executable: rotatorBinary, arguments: [], environment: environment, logFile: "\(directory)/node\(index).log"
+                executable: rotatorBinary, arguments: [], environment: environment.merging(["BACKEND_PORT": String(port)]) { $1 },
+                logFile: "\(directory)/node\(index).log"
             ))
             ports.append(port)
         }
-        let cluster = Cluster(redis: redis, mariadb: mariadb, mock: mock, client: client, nodes: nodes, ports: ports, directory: directory)
+        let cluster = Cluster(
+            redis: redis, mariadb: mariadb, mock: mock, client: client, nodes: nodes, ports: ports, directory: directory, environment: shared
+        )
         for index in 0..<count { try await cluster.waitReady(index) }
         return cluster
     }
 
     private init(
         redis: RedisTestServer, mariadb: MariaDBTestServer, mock: MockUpstreamProcess, client: HTTPClient, nodes: [ManagedProcess],
-        ports: [Int], directory: String
+        ports: [Int], directory: String, environment: [String: String]
     ) {
+        self.environment = environment
         self.redis = redis
         self.mariadb = mariadb
         self.mock = mock
@@ -73,8 +83,8 @@ final class Cluster: Sendable {
     }
 
     /// Starts a cluster, runs `body`, and stops every process whatever happened.
-    static func run(nodes count: Int = 3, _ body: (Cluster) async throws -> Void) async throws {
-        let cluster = try await start(nodes: count)
+    static func run(nodes count: Int = 3, extraEnvironment: [String: String] = [:], _ body: (Cluster) async throws -> Void) async throws {
+        let cluster = try await start(nodes: count, extraEnvironment: extraEnvironment)
         do {
             try await body(cluster)
         } catch {
@@ -118,7 +128,13 @@ final class Cluster: Sendable {
 
     func send(_ node: Int, _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil,
               timeout: TimeAmount = .seconds(15)) async throws -> Reply {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(ports[node])\(path)")
+        try await send(port: ports[node], method, path, headers: headers, body: body, timeout: timeout)
+    }
+
+    /// To a node started apart from the cluster's own (same settings, another port).
+    func send(port: Int, _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil,
+              timeout: TimeAmount = .seconds(15)) async throws -> Reply {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
         request.headers.add(name: "Connection", value: "close")
         for (name, value) in headers { request.headers.add(name: name, value: value) }

@@ -115,4 +115,74 @@ import Testing
         #expect(recovered)
         await quick.shutdown()
     }
+
+    /// The schedule alone is gone (evicted, deleted by hand) while the pool's meta survives: the next request
+    /// re-seeds it instead of finding an empty pool.
+    @Test func reseedsASchedulesGoneWhileItsMetaSurvives() async throws {
+        let clock = ManualClock()
+        let coordinator = RedisKeyCoordinator(client: client, logger: Logger(label: "s"), clockOverride: { clock.now() })
+        await coordinator.syncPool(PoolDefinition(id: 21, keyIDs: [1, 2], pacingInterval: 0, version: 3))
+        _ = try await client.send(["DEL", "rk1:{pool:21}:schedule"])
+        #expect(try await client.send(["EXISTS", "rk1:{pool:21}:meta"]).int == 1)
+        guard case .key = await coordinator.acquireKey(pool: 21, excluding: []) else {
+            Issue.record("the pool was not re-seeded")
+            return
+        }
+        #expect(try await client.send(["ZCARD", "rk1:{pool:21}:schedule"]).int == 2)
+        #expect(!coordinator.isDegraded)
+
+        // A pool whose keys were all invalidated has no schedule either, and stays empty without a loop.
+        await coordinator.syncPool(PoolDefinition(id: 22, keyIDs: [5], pacingInterval: 0, version: 1))
+        for _ in 0..<CoordinationPolicy.standard.rejectionsBeforeInvalid {
+            await coordinator.report(.rejected(reason: "401"), key: 5, pool: 22)
+            clock.advance(by: 60)
+        }
+        #expect(await coordinator.acquireKey(pool: 22, excluding: []) == .empty)
+    }
+
+    /// Removing a pool leaves none of its keys in Redis, usage counters included.
+    @Test func removingAPoolRemovesEveryKeyOfIt() async throws {
+        let clock = ManualClock()
+        let coordinator = RedisKeyCoordinator(client: client, logger: Logger(label: "x"), clockOverride: { clock.now() })
+        await coordinator.syncPool(PoolDefinition(id: 23, keyIDs: [1, 2], pacingInterval: 0, version: 1))
+        _ = await coordinator.acquireKey(pool: 23, excluding: [])
+        await coordinator.report(.rateLimited(cooldown: 10), key: 1, pool: 23)
+        let before = try await client.send(["KEYS", "rk1:{pool:23}:*"]).array?.compactMap(\.string).sorted() ?? []
+        #expect(before == ["rk1:{pool:23}:keys", "rk1:{pool:23}:meta", "rk1:{pool:23}:schedule", "rk1:{pool:23}:usage"])
+        await coordinator.removePool(id: 23)
+        #expect(try await client.send(["KEYS", "rk1:{pool:23}:*"]).array?.isEmpty == true)
+    }
+
+    // MARK: Login attempts
+
+    private func loginHarness() async throws -> LoginLimiterHarness {
+        _ = try await client.send(["FLUSHALL"])
+        let clock = ManualClock()
+        return LoginLimiterHarness(
+            limiter: RedisLoginAttemptLimiter(client: client, policy: LoginLimiterHarness.policy, logger: Logger(label: "l"), clockOverride: { clock.now() }),
+            advance: { clock.advance(by: $0) }
+        )
+    }
+
+    @Test func loginLocksAnAddressAndBacksOff() async throws { await LoginLimiterBehaviour.locksAnAddressAndBacksOff(try await loginHarness()) }
+    @Test func loginLocksAUserNameAcrossAddresses() async throws { await LoginLimiterBehaviour.locksAUserNameAcrossAddresses(try await loginHarness()) }
+    @Test func loginSuccessClearsBoth() async throws { await LoginLimiterBehaviour.successClearsBoth(try await loginHarness()) }
+    @Test func loginLocksAreCappedAndForgotten() async throws { await LoginLimiterBehaviour.locksAreCappedAndForgotten(try await loginHarness()) }
+    @Test func loginConcurrentGuessesMeetTheLimit() async throws { await LoginLimiterBehaviour.concurrentGuessesMeetTheLimit(try await loginHarness()) }
+
+    /// Two nodes on one Redis count one address's attempts together.
+    @Test func loginAttemptsAreSharedByNodes() async throws {
+        _ = try await client.send(["FLUSHALL"])
+        let nodeA = RedisLoginAttemptLimiter(client: client, policy: LoginLimiterHarness.policy, logger: Logger(label: "a"))
+        let nodeB = RedisLoginAttemptLimiter(client: client, policy: LoginLimiterHarness.policy, logger: Logger(label: "b"))
+        for _ in 0..<3 { #expect(await nodeA.admit(address: "10.5.0.1", username: "admin") == .allowed) }
+        guard case .throttled = await nodeB.admit(address: "10.5.0.1", username: "admin") else {
+            Issue.record("the other node did not see the attempts")
+            return
+        }
+        // Every record expires by itself: Redis memory stays bounded.
+        let keys = try await client.send(["KEYS", "rotator:{login}:*"]).array?.compactMap(\.string) ?? []
+        #expect(keys.count == 2)
+        for key in keys { #expect((try await client.send(["TTL", key]).int ?? -1) > 0) }
+    }
 }

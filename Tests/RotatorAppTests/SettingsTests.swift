@@ -35,6 +35,17 @@ import Testing
         #expect(settings.maxBodyBytes == 2048)
     }
 
+    @Test func fleetAndEdgeVariablesAreParsed() throws {
+        let settings = try Settings.fromEnvironment([
+            "TRUSTED_PROXIES": "10.0.0.0/8, ::1", "CATALOG_CHECK_SECONDS": "1.5", "USAGE_FLUSH_SECONDS": "60",
+        ])
+        #expect(settings.trustedProxies.map(\.description) == ["10.0.0.0/8", "::1"])
+        #expect(settings.catalogCheckSeconds == 1.5)
+        #expect(settings.usageFlushSeconds == 60)
+        let defaults = try Settings.fromEnvironment([:])
+        #expect(defaults.trustedProxies.isEmpty && defaults.catalogCheckSeconds == 3 && defaults.usageFlushSeconds == 5)
+    }
+
     @Test func enterpriseVariablesAreParsed() throws {
         let url = try Settings.fromEnvironment(["DATABASE_URL": "mysql://rot:p%40ss@db.local:3307/keys", "REDIS_URL": "redis://:pw@cache:6380/2"])
         #expect(url.databaseType == .mysql)
@@ -65,6 +76,9 @@ import Testing
         (["PROXY_PUBLIC_BASE_URL": "localhost:8000"], "PROXY_PUBLIC_BASE_URL"),
         (["JWT_SECRET": "short"], "JWT_SECRET"),
         (["GLOBAL_PROXY_KEYS": " , "], "GLOBAL_PROXY_KEYS"),
+        (["TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"], "TRUSTED_PROXIES"),
+        (["CATALOG_CHECK_SECONDS": "0"], "CATALOG_CHECK_SECONDS"),
+        (["USAGE_FLUSH_SECONDS": "nan"], "USAGE_FLUSH_SECONDS"),
     ])
     func badValuesNameTheVariable(environment: [String: String], variable: String) {
         do {

@@ -398,19 +398,113 @@ struct ConfigStoreBehaviourTests {
     }
 
     @Test(arguments: StoreBackend.all)
-    func wrongEncryptionKeyIsReportedAsCorrupt(_ backend: StoreBackend) async throws {
+    func aStoreRefusesAnotherEncryptionKey(_ backend: StoreBackend) async throws {
         try await backend.withStore { store, database in
             let config = try await store.createConfig(TestFixtures.draft())
-            let key = try await store.addKey(configID: config.id, secret: TestFixtures.secret(), isActive: true)
+            _ = try await store.addKey(configID: config.id, secret: TestFixtures.secret(), isActive: true)
 
-            let otherCipher = try KeyCipher(base64: KeyCipher.generateKeyBase64())
-            let wrongStore = SQLConfigStore(database: database, cipher: otherCipher)
-            await #expect(throws: StoreError.corrupt("cannot decrypt key \(key.id): wrong ENCRYPTION_KEY?")) {
-                try await wrongStore.servingSnapshot(configID: config.id)
+            let wrongStore = SQLConfigStore(database: database, cipher: try KeyCipher(base64: KeyCipher.generateKeyBase64()))
+            let error = await #expect(throws: StoreError.self) { try await wrongStore.migrate() }
+            #expect("\(String(describing: error))".contains("ENCRYPTION_KEY does not match"))
+            // The right key still passes, again and again.
+            try await store.migrate()
+            try await SQLConfigStore(database: database, cipher: try KeyCipher(base64: TestFixtures.cipherKey)).migrate()
+        }
+    }
+
+    /// A store from before key checks existed has keys but no check value: the key must open one of them.
+    @Test(arguments: StoreBackend.all)
+    func aStoreWithoutCheckValueIsCheckedAgainstItsKeys(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, database in
+            let config = try await store.createConfig(TestFixtures.draft())
+            _ = try await store.addKey(configID: config.id, secret: TestFixtures.secret(), isActive: true)
+            try await Self.execute(database, "DELETE FROM store_key_check")
+
+            let wrongStore = SQLConfigStore(database: database, cipher: try KeyCipher(base64: KeyCipher.generateKeyBase64()))
+            await #expect(throws: StoreError.corrupt(SQLConfigStore.encryptionKeyMismatchMessage)) { try await wrongStore.migrate() }
+            try await store.migrate()
+            // Recorded now: the wrong key is refused without looking at keys.
+            try await Self.execute(database, "DELETE FROM api_keys")
+            await #expect(throws: StoreError.corrupt(SQLConfigStore.encryptionKeyMismatchMessage)) { try await wrongStore.migrate() }
+        }
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func aCiphertextMovedToAnotherRowDoesNotOpen(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, database in
+            let config = try await store.createConfig(TestFixtures.draft())
+            let other = try await store.createConfig(TestFixtures.draft(slug: "other"))
+            let first = try await store.addKey(configID: config.id, secret: TestFixtures.secret("first"), isActive: true)
+            let second = try await store.addKey(configID: config.id, secret: TestFixtures.secret("second"), isActive: true)
+            let elsewhere = try await store.addKey(configID: other.id, secret: TestFixtures.secret("elsewhere"), isActive: true)
+            let kept = try #require(try await store.servingSnapshot(configID: config.id)).keys
+            #expect(kept.map(\.id) == [first.id, second.id])
+
+            // Within one config: the second key's row gets the first key's ciphertext.
+            try await Self.execute(database, """
+                UPDATE api_keys SET key_ciphertext = (SELECT c FROM (SELECT key_ciphertext AS c FROM api_keys WHERE id = ?) AS source) WHERE id = ?
+                """, [.int(first.id), .int(second.id)])
+            // Across configs: the other config's key gets the first key's ciphertext.
+            try await Self.execute(database, """
+                UPDATE api_keys SET key_ciphertext = (SELECT c FROM (SELECT key_ciphertext AS c FROM api_keys WHERE id = ?) AS source) WHERE id = ?
+                """, [.int(first.id), .int(elsewhere.id)])
+
+            let snapshot = try #require(try await store.servingSnapshot(configID: config.id))
+            #expect(snapshot.keys == [kept[0]])
+            #expect(snapshot.undecryptableKeyIDs == [second.id])
+            let otherSnapshot = try #require(try await store.servingSnapshot(configID: other.id))
+            #expect(otherSnapshot.keys.isEmpty)
+            #expect(otherSnapshot.undecryptableKeyIDs == [elsewhere.id])
+        }
+    }
+
+    /// Rows written before row binding (`v1:`) are re-encrypted bound to their row by `migrate`; one that does
+    /// not open stays, is reported, and keeps nothing else from loading.
+    @Test(arguments: StoreBackend.all)
+    func migrationRebindsLegacyCiphertexts(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, database in
+            let config = try await store.createConfig(TestFixtures.draft())
+            let secrets = (0..<3).map { TestFixtures.secret("legacy\($0)") }
+            var ids: [Int64] = []
+            for secret in secrets {
+                let record = try await store.addKey(configID: config.id, secret: secret, isActive: true)
+                ids.append(record.id)
+                try await Self.execute(database, "UPDATE api_keys SET key_ciphertext = ? WHERE id = ?", [
+                    .text(try TestFixtures.legacyCiphertext(secret, cipherKey: TestFixtures.cipherKey)), .int(record.id),
+                ])
             }
-            // Fingerprints differ under another master key, so the store cannot spot this duplicate; the
-            // operator must not switch keys on a populated store.
-            #expect(try await wrongStore.keys(configID: config.id).count == 1)
+            // One legacy row under a master key the store never had.
+            try await Self.execute(database, "UPDATE api_keys SET key_ciphertext = ? WHERE id = ?", [
+                .text(try TestFixtures.legacyCiphertext(secrets[2], cipherKey: KeyCipher.generateKeyBase64())), .int(ids[2]),
+            ])
+            let before = try #require(try await store.servingSnapshot(configID: config.id))
+            #expect(before.keys.isEmpty, "v1 rows are not served before the migration rebinds them")
+
+            try await store.migrate()
+            let after = try #require(try await store.servingSnapshot(configID: config.id))
+            #expect(after.keys == [UsableKey(id: ids[0], secret: secrets[0]), UsableKey(id: ids[1], secret: secrets[1])])
+            #expect(after.undecryptableKeyIDs == [ids[2]])
+            let stored = try await Self.ciphertexts(database)
+            #expect(stored[ids[0]]?.hasPrefix("v2:") == true)
+            #expect(stored[ids[1]]?.hasPrefix("v2:") == true)
+            #expect(stored[ids[2]]?.hasPrefix("v1:") == true)
+            #expect(try await store.globalVersion() == 4, "rebinding is not a configuration change")
+        }
+    }
+
+    static func execute(_ database: any SQLDatabase, _ sql: String, _ bindings: [SQLValue] = []) async throws {
+        try await database.withConnection { connection in
+            _ = try connection.execute(sql, bindings)
+        }
+    }
+
+    static func ciphertexts(_ database: any SQLDatabase) async throws -> [Int64: String] {
+        try await database.withConnection { connection in
+            var result: [Int64: String] = [:]
+            for row in try connection.query("SELECT id, key_ciphertext FROM api_keys") {
+                result[try row.int64("id")] = try row.string("key_ciphertext")
+            }
+            return result
         }
     }
 

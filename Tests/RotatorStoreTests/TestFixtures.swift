@@ -1,16 +1,29 @@
+import Crypto
 import Foundation
+import Testing
 import RotatorCore
 import RotatorStore
 import Synchronization
 
 enum TestFixtures {
+    /// The master key of `cipher`, base64.
+    static let cipherKey = KeyCipher.generateKeyBase64()
+
     static let cipher: KeyCipher = {
         do {
-            return try KeyCipher(base64: KeyCipher.generateKeyBase64())
+            return try KeyCipher(base64: cipherKey)
         } catch {
             fatalError("a generated key must be accepted: \(error)")
         }
     }()
+
+    /// A key as releases before row binding stored it: `v1:` + base64(nonce ‖ ciphertext ‖ tag), AES-256-GCM
+    /// without associated data. Built here with swift-crypto directly, independently of `KeyCipher`.
+    static func legacyCiphertext(_ secret: String, cipherKey: String) throws -> String {
+        let key = SymmetricKey(data: try #require(Data(base64Encoded: cipherKey)))
+        let sealed = try AES.GCM.seal(Array(secret.utf8), using: key)
+        return "v1:" + (try #require(sealed.combined)).base64EncodedString()
+    }
 
     static func draft(
         slug: String = "openai",

@@ -10,7 +10,9 @@
 -- ARGV[1] operation, ARGV[2] clock override in seconds ('' in production: Redis TIME is the only clock).
 --
 -- Redis holds only derivable state: when the pool is missing or older than the caller's version the script
--- answers 'reseed' and the node re-seeds it from its cache (ZADD NX keeps what is already there).
+-- answers 'reseed' and the node re-seeds it from its cache (ZADD NX keeps what is already there). meta's
+-- `count` is how many keys the schedule should hold: a schedule gone while meta survives (evicted, deleted by
+-- hand) is re-seeded too, where it would otherwise look like a pool without keys.
 
 local schedule, meta, keys, usage = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local op = ARGV[1]
@@ -32,7 +34,13 @@ end
 -- The pool must exist and be at least as new as what the caller knows.
 local function needs_reseed(expected)
   local v = current_version()
-  return v < 0 or v < tonumber(expected)
+  if v < 0 or v < tonumber(expected) then return true end
+  local count = tonumber(redis.call('HGET', meta, 'count') or '0')
+  return count > 0 and redis.call('EXISTS', schedule) == 0
+end
+
+local function record_count()
+  redis.call('HSET', meta, 'count', redis.call('ZCARD', schedule))
 end
 
 if op == 'acquire' then
@@ -97,6 +105,7 @@ elseif op == 'report' then
   local rejections = redis.call('HINCRBY', keys, 'rej:' .. id, 1)
   if rejections >= tonumber(ARGV[8]) then
     redis.call('ZREM', schedule, id)
+    record_count()
     redis.call('HSET', keys, 'inv:' .. id, '1')
     redis.call('HDEL', keys, 'cool:' .. id)
     return {'invalidated'}
@@ -135,10 +144,12 @@ elseif op == 'sync' then
     if id and not wanted[id] then redis.call('HDEL', keys, field) end
   end
   redis.call('HSET', meta, 'version', version, 'interval', ARGV[4])
+  record_count()
   return 'ok'
 
 elseif op == 'remove' then
-  redis.call('DEL', schedule, meta, keys)
+  -- Every key of the pool: its usage too (the pool's keys are gone from the store, so are their counters).
+  redis.call('DEL', schedule, meta, keys, usage)
   return 'ok'
 
 elseif op == 'states' then

@@ -41,17 +41,17 @@ final class InvalidationListener: Service, Sendable {
         await subscriber.shutdown()
     }
 
-    private func handle(_ message: String) async {
-        let parts = message.split(separator: ":")
-        guard let id = parts.first.flatMap({ Int64($0) }) else { return }
-        let version = parts.dropFirst().first.flatMap { Int64($0) }
-        if let version, let cached = catalog.pool(configID: id)?.config.version, cached >= version {
-            return  // This node made the change (or already saw it).
+    private func handle(_ payload: String) async {
+        guard let message = ConfigChangeMessage(payload: payload) else {
+            logger.debug("ignored a malformed invalidation message")
+            return
         }
         do {
-            try await catalog.refresh(configID: id)
+            try await catalog.apply(message)
         } catch {
-            logger.warning("refresh after invalidation failed; the periodic check will retry", metadata: ["config_id": "\(id)", "error": "\(error)"])
+            logger.warning("refresh after invalidation failed; the periodic check will retry", metadata: [
+                "config_id": "\(message.configID)", "error": "\(error)",
+            ])
         }
     }
 }

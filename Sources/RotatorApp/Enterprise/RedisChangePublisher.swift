@@ -2,7 +2,7 @@ import ConfigCatalog
 import Logging
 import RedisClient
 
-/// Tells every node that a config changed: `PUBLISH rotator:invalidate "<config id>:<version>"`.
+/// Tells every node that a config changed: `PUBLISH rotator:invalidate <ConfigChangeMessage payload>`.
 /// Pub/sub is fire-and-forget; a node that misses it catches up through the catalog's version check.
 struct RedisChangePublisher: ConfigChangePublisher {
     static let channel = "rotator:invalidate"
@@ -10,12 +10,12 @@ struct RedisChangePublisher: ConfigChangePublisher {
     let client: RedisClient
     let logger: Logger
 
-    func publishChange(configID: Int64, version: Int64) async {
+    func publish(_ message: ConfigChangeMessage) async {
         do {
-            _ = try await client.publish("\(configID):\(version)", to: Self.channel)
+            _ = try await client.publish(message.payload, to: Self.channel)
         } catch {
             logger.warning("could not publish a config change; other nodes will catch up on their next version check",
-                           metadata: ["config_id": "\(configID)", "error": "\(error)"])
+                           metadata: ["config_id": "\(message.configID)", "error": "\(error)"])
         }
     }
 }

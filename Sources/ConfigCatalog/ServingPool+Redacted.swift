@@ -1,0 +1,7 @@
+import RotatorCore
+
+extension ServingPool: SecretRedacting {
+    public var redactedFields: [(label: String, value: Any)] {
+        [("config", config), ("keyIDs", secrets.keys.sorted()), ("secrets", RedactedSecret.present)]
+    }
+}

@@ -1,0 +1,10 @@
+import RotatorCore
+
+extension RedisConfiguration: SecretRedacting {
+    public var redactedFields: [(label: String, value: Any)] {
+        [
+            ("host", host), ("port", port), ("password", RedactedSecret(password)), ("username", username as Any),
+            ("database", database), ("connectTimeout", connectTimeout), ("commandTimeout", commandTimeout),
+        ]
+    }
+}

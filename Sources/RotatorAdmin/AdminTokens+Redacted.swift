@@ -1,0 +1,7 @@
+import RotatorCore
+
+extension AdminTokens: SecretRedacting {
+    public var redactedFields: [(label: String, value: Any)] {
+        [("signingKey", RedactedSecret.present), ("lifetimeSeconds", lifetime)]
+    }
+}

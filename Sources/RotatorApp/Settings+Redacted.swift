@@ -1,0 +1,29 @@
+import RotatorCore
+
+extension Settings: SecretRedacting {
+    public var redactedFields: [(label: String, value: Any)] {
+        [
+            ("host", host), ("port", port), ("logLevel", logLevel), ("adminUsername", adminUsername),
+            ("adminPassword", RedactedSecret(adminPassword)), ("jwtSecret", RedactedSecret(jwtSecret)),
+            ("tokenLifetimeMinutes", tokenLifetimeMinutes), ("proxyKeys", RedactedSecret(proxyKeys)),
+            ("proxyTimeout", proxyTimeout), ("publicBaseURL", publicBaseURL), ("databaseType", databaseType),
+            ("databasePath", databasePath), ("mysql", mysql as Any), ("cacheType", cacheType), ("redis", redis as Any),
+            ("encryptionKey", RedactedSecret(encryptionKey)), ("maxRetries", maxRetries), ("cooldownSeconds", cooldownSeconds),
+            ("maxBodyBytes", maxBodyBytes), ("corsAllowedOrigins", corsAllowedOrigins), ("trustedProxies", trustedProxies),
+            ("shutdownGraceSeconds", shutdownGraceSeconds), ("catalogCheckSeconds", catalogCheckSeconds),
+            ("usageFlushSeconds", usageFlushSeconds),
+        ]
+    }
+}
+
+extension Settings.MySQLSettings: SecretRedacting {
+    public var redactedFields: [(label: String, value: Any)] {
+        [("host", host), ("port", port), ("user", user), ("password", RedactedSecret(isSet: !password.isEmpty)), ("database", database)]
+    }
+}
+
+extension Settings.RedisSettings: SecretRedacting {
+    public var redactedFields: [(label: String, value: Any)] {
+        [("host", host), ("port", port), ("password", RedactedSecret(password)), ("database", database)]
+    }
+}

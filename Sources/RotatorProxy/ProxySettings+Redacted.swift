@@ -1,0 +1,10 @@
+import RotatorCore
+
+extension ProxySettings: SecretRedacting {
+    public var redactedFields: [(label: String, value: Any)] {
+        [
+            ("proxyKeys", "\(proxyKeys.count) keys"), ("maxRetries", maxRetries), ("defaultCooldown", defaultCooldown),
+            ("timeout", timeout), ("maxBodyBytes", maxBodyBytes), ("pacingMaxWait", pacingMaxWait),
+        ]
+    }
+}

@@ -1,0 +1,7 @@
+import RotatorCore
+
+extension KeyCipher: SecretRedacting {
+    public var redactedFields: [(label: String, value: Any)] {
+        [("masterKey", RedactedSecret.present)]
+    }
+}
