@@ -219,7 +219,11 @@ final class ProxyExchange: UpstreamResponseReceiver {
         machine.storeReachable = service.catalog.storeReachable
         let step = machine.handle(event)
         self.machine = machine
+        for settled in step.settled { report(settled.outcome, key: settled.key) }
         if let outcome = step.report, let key = machine.currentKey { report(outcome, key: key) }
+        if case .answer = step.action {
+            for owed in machine.owedReports { report(owed.outcome, key: owed.key) }
+        }
         perform(step.action)
     }
 
