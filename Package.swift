@@ -34,6 +34,9 @@ let package = Package(
         // Domain model: configs, keys, masking, constant-time comparison. No I/O.
         .target(name: "RotatorCore"),
 
+        // Per-minute traffic counters and per-key history of the last hour, in bounded ring buffers (admin charts).
+        .target(name: "TrafficStats", dependencies: ["RotatorCore"]),
+
         // SQL: one driver protocol, one C wrapper per database.
         .target(name: "RotatorSQL"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -79,14 +82,15 @@ let package = Package(
 
         // The proxy: client auth, upstream request building, retries, streaming.
         .target(name: "RotatorProxy", dependencies: [
-            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", hummingbird, logging, httpTypes, nioCore, nioHTTP1, metrics,
+            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "TrafficStats", hummingbird, logging, httpTypes, nioCore, nioHTTP1, metrics,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
 
         // Admin JSON API: login, JWT, configs, keys, OpenAPI document.
         .target(name: "RotatorAdmin", dependencies: [
-            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", hummingbird, logging, httpTypes, nioCore,
+            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", "TrafficStats", "RotatorProxy", hummingbird, logging, httpTypes, nioCore,
             .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], resources: [.copy("Resources/openapi.json")]),
 
@@ -96,7 +100,7 @@ let package = Package(
         // Settings from the environment and the wiring of one node.
         .target(name: "RotatorApp", dependencies: [
             "RotatorCore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
-            "RedisClient", "RedisCoordination", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", hummingbird, logging, httpTypes, nioCore,
+            "RedisClient", "RedisCoordination", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", "TrafficStats", hummingbird, logging, httpTypes, nioCore,
             metrics, .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,6 +136,7 @@ let package = Package(
 
         .testTarget(name: "MockUpstreamTests", dependencies: ["MockUpstream", hummingbird, .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "RotatorCoreTests", dependencies: ["RotatorCore"]),
+        .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats"]),
         .testTarget(name: "RotatorStoreTests", dependencies: [
             "RotatorStore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "LocalTestServers", "RotatorCore",
         ]),
@@ -141,7 +146,7 @@ let package = Package(
             "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging,
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: ["RotatorProxy", "RotatorCore", "RotatorHTTP"]),
-        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore"]),
+        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore", "TrafficStats", "KeyCoordination", nioHTTP1]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
@@ -150,7 +155,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "RotatorAppTests", dependencies: [
-            "RotatorApp", "RotatorCore", "MockUpstream", "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
+            "RotatorApp", "RotatorCore", "MockUpstream", "RotatorStore", "SQLiteDriver", "KeyCoordination", "LocalTestServers", "RedisClient", hummingbird, logging,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -8,26 +8,35 @@ import NIOCore
 import RotatorCore
 import RotatorHTTP
 import RotatorStore
+import TrafficStats
 
 /// The admin JSON API: login, configs, keys. Writes go to the store, then through the catalog so the
 /// cache, the coordinator and (in enterprise mode) the other nodes follow.
 public struct AdminAPI: Sendable {
-    private let store: any ConfigStore
-    private let catalog: ConfigCatalog
-    private let coordinator: any KeyCoordinator
-    private let settings: AdminSettings
-    private let tokens: AdminTokens
-    private let throttle: LoginThrottle
+    let store: any ConfigStore
+    let catalog: ConfigCatalog
+    let coordinator: any KeyCoordinator
+    let settings: AdminSettings
+    let tokens: AdminTokens
+    let throttle: LoginThrottle
     /// Called before key counters are read, so they include usage not yet flushed to the store.
-    private let flushUsage: @Sendable () async -> Void
+    let flushUsage: @Sendable () async -> Void
     /// The nodes currently alive (this one alone in lightweight mode).
-    private let clusterNodes: @Sendable () async -> [ClusterNode]
+    let clusterNodes: @Sendable () async -> [ClusterNode]
+    /// Charts and key events: this node's, or the fleet's.
+    let trafficSource: AdminTrafficSource
+    /// "Check now" and the check at import; nil where no HTTP client is at hand (checks then answer 503).
+    let probe: KeyProbe?
 
     public init(
         store: any ConfigStore, catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: AdminSettings,
         tokens: AdminTokens, throttle: LoginThrottle = LoginThrottle(), flushUsage: @escaping @Sendable () async -> Void,
-        clusterNodes: @escaping @Sendable () async -> [ClusterNode]
+        clusterNodes: @escaping @Sendable () async -> [ClusterNode],
+        trafficSource: AdminTrafficSource = .node(TrafficStats(clock: { Date().timeIntervalSince1970 })),
+        probe: KeyProbe? = nil
     ) {
+        self.trafficSource = trafficSource
+        self.probe = probe
         self.store = store
         self.catalog = catalog
         self.coordinator = coordinator
@@ -56,6 +65,10 @@ public struct AdminAPI: Sendable {
             AdminRoute(method: .patch, path: "/admin/keys/{id}", requiresToken: true, handler: setKeyStatus),
             AdminRoute(method: .delete, path: "/admin/keys/{id}", requiresToken: true, handler: deleteKey),
             AdminRoute(method: .get, path: "/admin/cluster", requiresToken: true, handler: cluster),
+            AdminRoute(method: .get, path: "/admin/proxy-configs/{id}/traffic", requiresToken: true, handler: configTraffic),
+            AdminRoute(method: .get, path: "/admin/proxy-configs/{id}/keys/export", requiresToken: true, handler: exportKeys),
+            AdminRoute(method: .post, path: "/admin/keys/{id}/check", requiresToken: true, handler: checkKey),
+            AdminRoute(method: .get, path: "/admin/audit-log", requiresToken: true, handler: auditLog),
         ]
     }
 
@@ -65,7 +78,8 @@ public struct AdminAPI: Sendable {
             if route.requiresToken {
                 let tokens = self.tokens
                 router.on(RouterPath(route.routerPath), method: route.method) { request, context in
-                    try await Self.authenticate(request, tokens: tokens)
+                    var context = context
+                    context.adminUser = try await Self.authenticate(request, tokens: tokens)
                     return try await handler(request, context)
                 }
             } else {
@@ -76,14 +90,16 @@ public struct AdminAPI: Sendable {
         }
     }
 
-    static func authenticate(_ request: Request, tokens: AdminTokens) async throws {
+    /// The user the token names; throws 401 without a valid token.
+    static func authenticate(_ request: Request, tokens: AdminTokens) async throws -> String {
         guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw APIError(.unauthorized, "missing token: send 'Authorization: Bearer <access_token>' from POST /admin/login",
                            headers: [.wwwAuthenticate: "Bearer"])
         }
-        guard await tokens.verify(String(header.dropFirst(7))) != nil else {
+        guard let user = await tokens.verify(String(header.dropFirst(7))) else {
             throw APIError(.unauthorized, "invalid or expired token: log in again", headers: [.wwwAuthenticate: "Bearer"])
         }
+        return user
     }
 
     // MARK: Login
@@ -111,9 +127,11 @@ public struct AdminAPI: Sendable {
         guard userMatches && passwordMatches else {
             throttle.recordFailure(for: address)
             context.logger.notice("admin login failed", metadata: ["client": .string(address)])
+            await audit(context, "login.failed", target: "session", actor: String(input.username.prefix(64)))
             throw APIError.unauthorized("wrong username or password")
         }
         throttle.recordSuccess(for: address)
+        await audit(context, "login", target: "session", actor: input.username)
         return JSONBody.response(LoginOutput(access_token: try await tokens.issue(subject: input.username)))
     }
 
@@ -152,6 +170,7 @@ public struct AdminAPI: Sendable {
         let draft = try validated { try input.draft(over: nil) }
         let config = try await storeCall { try await store.createConfig(draft) }
         await catalog.commitChange(configID: config.id)
+        await audit(context, "config.create", target: "config:\(config.id)", after: ProxyConfigView(config, keys: []))
         context.logger.info("config created", metadata: ["config_id": "\(config.id)", "slug": .string(config.slug)])
         return JSONBody.response(ProxyConfigView(config, keys: []), status: .created)
     }
@@ -164,6 +183,7 @@ public struct AdminAPI: Sendable {
             throw APIError.notFound("no proxy config with id \(current.id)")
         }
         await catalog.commitChange(configID: config.id)
+        await audit(context, "config.update", target: "config:\(config.id)", before: ProxyConfigView(current, keys: []), after: ProxyConfigView(config, keys: []))
         return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: config.id)))
     }
 
@@ -178,15 +198,19 @@ public struct AdminAPI: Sendable {
             throw APIError.notFound("no proxy config with id \(id)")
         }
         await catalog.commitChange(configID: id)
+        await audit(context, "config.status", target: "config:\(id)", before: ["is_active": !input.is_active], after: ["is_active": input.is_active])
         return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: id)))
     }
 
     private func deleteConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let id = try Self.id(context)
+        let before = try await storeCall { try await store.config(id: id) }
+        let keyCount = try await storeCall { try await store.keys(configID: id).count }
         guard try await storeCall({ try await store.deleteConfig(id: id) }) else {
             throw APIError.notFound("no proxy config with id \(id)")
         }
         await catalog.commitChange(configID: id)
+        await audit(context, "config.delete", target: "config:\(id)", before: before.map { DeletedConfigSummary(config: ProxyConfigView($0, keys: []), key_count: keyCount) })
         return JSONBody.response(DeletedOutput(id: id, deleted: 1))
     }
 
@@ -223,6 +247,7 @@ public struct AdminAPI: Sendable {
         }
         let record = try await storeCall { try await store.addKey(configID: config.id, secret: secret, isActive: input.is_active ?? true) }
         await catalog.commitChange(configID: config.id)
+        await audit(context, "key.add", target: "key:\(record.id)", after: KeyView(record, runtime: nil))
         return JSONBody.response(KeyView(record, runtime: nil), status: .created)
     }
 
@@ -235,28 +260,36 @@ public struct AdminAPI: Sendable {
         }
         let result = try await storeCall { try await store.addKeys(configID: config.id, secrets: input.keys) }
         await catalog.commitChange(configID: config.id)
+        let checks = Self.wantsCheck(request) ? await checkImported(input.keys, config: config) : nil
+        await audit(context, "keys.import", target: "config:\(config.id)", after: ImportSummary(result, checks: checks))
         context.logger.info("keys imported", metadata: [
             "config_id": "\(config.id)", "added": "\(result.successCount)", "skipped": "\(result.skippedCount)", "failed": "\(result.failedCount)",
         ])
-        return JSONBody.response(result)
+        return JSONBody.response(ImportReport(result: result, checks: checks))
     }
 
     private func deleteKeys(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let config = try await existingConfig(context)
+        let before = try await storeCall { try await store.keys(configID: config.id) }
         let count = try await storeCall { try await store.deleteKeys(configID: config.id) }
         await catalog.commitChange(configID: config.id)
+        await audit(context, "keys.clear", target: "config:\(config.id)", before: ClearedKeys(count: before.count, keys: before.prefix(100).map(\.maskedValue)))
         return JSONBody.response(DeletedOutput(id: config.id, deleted: count))
     }
 
     private func setKeyStatus(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let id = try Self.id(context)
         let input = try await AdminJSON.decode(StatusInput.self, from: request, context: context)
+        let before = try await storeCall { try await store.key(id: id) }
         guard let record = try await storeCall({ try await store.setKeyActive(id: id, isActive: input.is_active) }) else {
             throw APIError.notFound("no key with id \(id)")
         }
         await catalog.commitChange(configID: record.proxyConfigID)
+        await audit(context, input.is_active ? "key.enable" : "key.disable", target: "key:\(id)",
+                    before: before.map(KeyStateSummary.init), after: KeyStateSummary(record))
         let runtime = await coordinator.runtimeStates(pool: record.proxyConfigID)[id]
-        return JSONBody.response(KeyView(record, runtime: runtime))
+        let events = await trafficSource.events(record.proxyConfigID)[id] ?? []
+        return JSONBody.response(KeyView(record, runtime: runtime, events: events))
     }
 
     private func deleteKey(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
@@ -265,18 +298,21 @@ public struct AdminAPI: Sendable {
             throw APIError.notFound("no key with id \(id)")
         }
         await catalog.commitChange(configID: record.proxyConfigID)
+        await audit(context, "key.delete", target: "key:\(id)", before: KeyView(record, runtime: nil))
         return JSONBody.response(DeletedOutput(id: id, deleted: 1))
     }
 
     // MARK: Helpers
 
-    private func keyViews(configID: Int64) async throws -> [KeyView] {
+    func keyViews(configID: Int64) async throws -> [KeyView] {
         let records = try await storeCall { try await store.keys(configID: configID) }
         let runtime = await coordinator.runtimeStates(pool: configID)
-        return records.map { KeyView($0, runtime: runtime[$0.id]) }
+        let events = await trafficSource.events(configID)
+        let now = Date()
+        return records.map { KeyView($0, runtime: runtime[$0.id], events: events[$0.id] ?? [], now: now) }
     }
 
-    private func existingConfig(_ context: RotatorRequestContext) async throws -> ProxyConfig {
+    func existingConfig(_ context: RotatorRequestContext) async throws -> ProxyConfig {
         let id = try Self.id(context)
         guard let config = try await storeCall({ try await store.config(id: id) }) else {
             throw APIError.notFound("no proxy config with id \(id)")
@@ -284,7 +320,7 @@ public struct AdminAPI: Sendable {
         return config
     }
 
-    private static func id(_ context: RotatorRequestContext) throws -> Int64 {
+    static func id(_ context: RotatorRequestContext) throws -> Int64 {
         let raw = context.parameters.get("id") ?? ""
         guard let id = Int64(raw), id > 0 else { throw APIError.notFound("'\(raw.prefix(40))' is not an id: ids are positive integers") }
         return id
@@ -299,7 +335,7 @@ public struct AdminAPI: Sendable {
     }
 
     /// Store failures as HTTP answers: conflicts 409, missing 404, an unreachable database 503.
-    private func storeCall<T>(_ body: () async throws -> T) async throws -> T {
+    func storeCall<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as StoreError {

@@ -1,6 +1,7 @@
 import Foundation
 import KeyCoordination
 import RotatorCore
+import TrafficStats
 
 /// Timestamps in admin JSON: ISO 8601 UTC with milliseconds.
 enum Timestamp {
@@ -27,8 +28,10 @@ struct KeyView: Encodable, Sendable {
     var last_error: String?
     var created_at: String
     var updated_at: String
+    /// Why the key is out of rotation; nil while it serves.
+    var status_detail: KeyStatusDetail?
 
-    init(_ record: APIKeyRecord, runtime: KeyRuntimeState?) {
+    init(_ record: APIKeyRecord, runtime: KeyRuntimeState?, events: [KeyEvent] = [], now: Date = Date()) {
         id = record.id
         proxy_config_id = record.proxyConfigID
         key_value = record.maskedValue
@@ -50,6 +53,7 @@ struct KeyView: Encodable, Sendable {
         last_error = record.lastError
         created_at = Timestamp.string(record.createdAt)
         updated_at = Timestamp.string(record.updatedAt)
+        status_detail = KeyStatusDetail.explain(record, runtime: record.isUsable ? runtime : nil, events: events, now: now)
     }
 
     // Explicit so that nil optionals are written as `null`, not left out: clients read a fixed shape.
@@ -67,11 +71,12 @@ struct KeyView: Encodable, Sendable {
         try container.encode(last_error, forKey: .last_error)
         try container.encode(created_at, forKey: .created_at)
         try container.encode(updated_at, forKey: .updated_at)
+        try container.encode(status_detail, forKey: .status_detail)
     }
 
     enum CodingKeys: String, CodingKey {
         case id, proxy_config_id, key_value, is_active, status, cooldown_until, request_count, error_count, last_used_at
-        case last_error, created_at, updated_at
+        case last_error, created_at, updated_at, status_detail
     }
 }
 

@@ -16,6 +16,7 @@ import RotatorProxy
 import RotatorSQL
 import RotatorStore
 import SQLiteDriver
+import TrafficStats
 
 /// One rotator node: store, coordinator, catalog, proxy and admin API wired into a Hummingbird application.
 public struct RotatorNode: Sendable {
@@ -32,8 +33,12 @@ public struct RotatorNode: Sendable {
     let sharing: ClusterSharing?
     /// Everything `/metrics` shows; each node has its own.
     let metricsRegistry: PrometheusCollectorRegistry
+    /// The last hour of traffic per config and key (admin charts); pushed to Redis in enterprise mode.
+    let traffic: TrafficStats
 
     var mode: String { settings.isEnterprise ? "enterprise" : "lightweight" }
+    /// When this process made its node (shown by `/admin/cluster`).
+    let startedAt = Date()
 
     /// Opens the store and builds the node's parts; nothing listens yet.
     /// - Parameter coordinationPolicy: quarantine timings; tests shorten them, production keeps the standard.
@@ -67,7 +72,8 @@ public struct RotatorNode: Sendable {
         return RotatorNode(
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
             usageFlusher: UsageFlusher(coordinator: coordinator, store: store, logger: logger),
-            database: database, httpClient: httpClient, logger: logger, sharing: sharing, metricsRegistry: metricsRegistry
+            database: database, httpClient: httpClient, logger: logger, sharing: sharing, metricsRegistry: metricsRegistry,
+            traffic: TrafficStats(clock: { Date().timeIntervalSince1970 })
         )
     }
 
@@ -86,7 +92,7 @@ public struct RotatorNode: Sendable {
                 proxyKeys: secrets.proxyKeys, maxRetries: settings.maxRetries, defaultCooldown: settings.cooldownSeconds,
                 timeout: settings.proxyTimeout, maxBodyBytes: settings.maxBodyBytes
             ),
-            metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry))
+            metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic)
         ))
         await makeAdminAPI().register(on: router)
         AdminWebUI.register(on: router)
@@ -115,6 +121,7 @@ public struct RotatorNode: Sendable {
         }
         if let sharing {
             app.addServices(sharing.services(catalog: catalog, settings: settings))
+            app.addServices(TrafficPusher(client: sharing.client, stats: traffic, nodeID: sharing.nodeID, logger: logger))
         }
         app.addServices(
             usageFlusher,
@@ -172,10 +179,14 @@ extension RotatorNode {
             ),
             tokens: await AdminTokens(secret: secrets.jwtSecret, lifetimeSeconds: lifetime),
             flushUsage: { await flusher.flush() },
-            clusterNodes: { [sharing, mode] in
+            clusterNodes: { [sharing, mode, catalog, settings, startedAt] in
                 if let sharing { return await sharing.clusterNodes() }
-                return [ClusterNode(id: "local", address: "", mode: mode, lastSeen: Date())]
-            }
+                let degraded = catalog.storeReachable ? [:] : ["store": "unreachable: serving from cache, admin writes answer 503"]
+                return [ClusterNode(id: "local", address: "\(settings.host):\(settings.port)", mode: mode, lastSeen: Date(),
+                                    version: RotatorVersion.current, startedAt: startedAt, degradedReasons: degraded, isThisNode: true)]
+            },
+            trafficSource: sharing.map { FleetTraffic(client: $0.client, local: traffic).source } ?? .node(traffic),
+            probe: KeyProbe(client: httpClient)
         )
     }
 

@@ -106,6 +106,7 @@ struct ProxyAttempt {
             }
             attempts += 1
             metrics.keySelected(slug: slug)
+            metrics.keyUsed(pool: poolID, key: keyID)
             if attempts > 1 { metrics.retried(slug: slug) }
             fields.update {
                 $0.keyID = keyID
@@ -117,8 +118,10 @@ struct ProxyAttempt {
             do {
                 response = try await client.execute(request, deadline: .now() + .hours(24), logger: logger)
                 metrics.upstreamAnswered(slug: slug, after: ContinuousClock.now - sent)
+                metrics.upstreamTime(ContinuousClock.now - sent, fields: fields)
             } catch {
                 await coordinator.report(.upstreamFailure(reason: "upstream unreachable: \(Self.describe(error))"), key: keyID, pool: poolID)
+                metrics.upstreamFailed(pool: poolID, key: keyID)
                 logger.debug("upstream transport error", metadata: ["key_id": "\(keyID)", "error": "\(Self.describe(error))"])
                 lastFailure = .transport(error)
                 retries += 1
@@ -138,6 +141,7 @@ struct ProxyAttempt {
                     // Nothing has reached the client: like a transport error, another key may serve the retry.
                     let reason = "answer broke off after \(received) of \(declared) bytes"
                     await coordinator.report(.upstreamFailure(reason: reason), key: keyID, pool: poolID)
+                    metrics.upstreamFailed(pool: poolID, key: keyID)
                     logger.debug("upstream answer broke off", metadata: ["key_id": "\(keyID)", "received": "\(received)", "declared": "\(declared)"])
                     lastFailure = .brokenAnswer(received: received, declared: declared, timedOut: timedOut)
                     retries += 1
@@ -154,10 +158,12 @@ struct ProxyAttempt {
                 let cooldown = RateLimitReset.seconds(headers: response.headers, body: body) ?? settings.defaultCooldown
                 await coordinator.report(.rateLimited(cooldown: cooldown), key: keyID, pool: poolID)
                 metrics.cooledDown(slug: slug)
+                metrics.keyCooledDown(pool: poolID, key: keyID, seconds: cooldown, hinted: RateLimitReset.seconds(headers: response.headers, body: body) != nil)
                 logger.debug("key cooled down", metadata: ["key_id": "\(keyID)", "seconds": "\(cooldown)"])
             case .keyRejected:
                 let effect = await coordinator.report(.rejected(reason: "upstream answered \(status)"), key: keyID, pool: poolID)
                 metrics.quarantined(slug: slug)
+                metrics.keyRejected(pool: poolID, key: keyID, status: status, body: body.readableBytesView, secret: secret, effect: effect)
                 if effect == .invalidated {
                     metrics.invalidated(slug: slug)
                     let catalog = self.catalog
@@ -166,6 +172,7 @@ struct ProxyAttempt {
                 }
             case .retryableFailure:
                 await coordinator.report(.upstreamFailure(reason: "upstream answered \(status)"), key: keyID, pool: poolID)
+                metrics.upstreamFailed(pool: poolID, key: keyID)
                 retries += 1
                 if retries > settings.maxRetries { return try finalAnswer(after: lastFailure, soonestFree: nil) }
             case .deliver:

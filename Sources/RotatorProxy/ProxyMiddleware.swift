@@ -52,9 +52,11 @@ public struct ProxyMiddleware: RouterMiddleware {
         do {
             let response = try await forward(request, context: context, kind: kind, slug: String(slug), pool: pool, rest: rest)
             metrics.requestFinished(slug: label, status: Int(response.status.code), format: format)
+            metrics.requestCompleted(pool: pool?.config.id, status: Int(response.status.code), fields: context.accessLogFields)
             return response
         } catch let error as APIError {
             metrics.requestFinished(slug: label, status: Int(error.status.code), format: format)
+            metrics.requestCompleted(pool: pool?.config.id, status: Int(error.status.code), fields: context.accessLogFields)
             throw error
         }
     }

@@ -1,0 +1,79 @@
+import Foundation
+import LocalTestServers
+import NIOHTTP1
+import RedisClient
+import Logging
+import Testing
+
+/// Enterprise mode: each node pushes its per-minute counts to Redis every few seconds, never per request, and
+/// the admin route sums over nodes.
+@Suite(.serialized) struct FleetTrafficTests {
+    static func enterprise(_ redis: RedisTestServer) -> [String: String] {
+        [
+            "REDIS_URL": "redis://127.0.0.1:\(redis.port)/0", "JWT_SECRET": "fleet-traffic-jwt-secret-0123456789",
+            "ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ]
+    }
+
+    static func commandCalls(_ client: RedisClient, _ command: String) async throws -> Int {
+        let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
+        let line = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_\(command):") } ?? ""
+        return line.split(separator: ",").first?.split(separator: "=").last.flatMap { Int($0) } ?? 0
+    }
+
+    @Test func proxyStaysAtOneRedisCommandPerRequestAndTheFleetIsSummed() async throws {
+        let redis = try await RedisTestServer.start()
+        defer { redis.stop() }
+        let client = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: redis.port), logger: Logger(label: "fleet-test"))
+        let first = try await TestNode.start(environment: Self.enterprise(redis))
+        let second = try await TestNode.start(environment: Self.enterprise(redis))
+        defer {
+            Task {
+                await first.stop()
+                await second.stop()
+                await client.shutdown()
+            }
+        }
+        // Both SQLite stores number their first config 1: for the fleet's buckets they are one config.
+        let id = try await first.createConfig(slug: "fleet")
+        #expect(try await second.createConfig(slug: "fleet") == id)
+        try await first.addKeys(configID: id, sampleKeys(3, prefix: "sk-fleet"))
+        try await second.addKeys(configID: id, sampleKeys(3, prefix: "sk-fleet"))
+        #expect(try await first.proxy("fleet").status == 200)
+
+        _ = try await client.send(["CONFIG", "RESETSTAT"])
+        let requests = 120
+        for _ in 0..<requests { #expect(try await first.proxy("fleet").status == 200) }
+        let evalsha = try await Self.commandCalls(client, "evalsha")
+        let pushes = try await Self.commandCalls(client, "eval")
+        #expect(evalsha == requests, "one EVALSHA per request, nothing else per request")
+        #expect(pushes < requests / 4, "pushes are periodic, not per request (\(pushes) for \(requests) requests)")
+        for _ in 0..<5 { #expect(try await second.proxy("fleet").status == 200) }
+
+        // Both nodes push within seconds; either one shows the sum.
+        let expected = requests + 1 + 5
+        var seen = 0
+        var scope = ""
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let traffic = try await second.admin(.GET, "/admin/proxy-configs/\(id)/traffic").object()
+            scope = traffic["scope"] as? String ?? ""
+            seen = (traffic["minutes"] as? [[String: Any]] ?? []).compactMap { $0["requests"] as? Int }.reduce(0, +)
+            if seen == expected { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(scope == "fleet")
+        #expect(seen == expected)
+        let keys = try await client.send(["KEYS", "rk1:traffic:{config:\(id)}:*"]).array ?? []
+        #expect(!keys.isEmpty)
+        if let key = keys.first?.string {
+            let ttl = try await client.send(["TTL", RedisArgument(key)]).int ?? -1
+            #expect(ttl > 0 && ttl <= 7200, "buckets expire (TTL \(ttl))")
+        }
+
+        let nodes = try await first.admin(.GET, "/admin/cluster").array()
+        #expect(nodes.count == 2)
+        #expect(nodes.filter { $0["this_node"] as? Bool == true }.count == 1)
+        #expect(nodes.allSatisfy { $0["mode"] as? String == "enterprise" && $0["degraded"] as? Bool == false })
+    }
+}
