@@ -6,13 +6,14 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
 
-# The openai package (SDK test) and PyYAML (deploy check) live in a private virtualenv, never in the system Python.
+# The openai package (SDK test), PyYAML (deploy check), selenium and pytest (browser test) live in a private
+# virtualenv, never in the system Python.
 venv=.build/test-venv
 python=${PYTHON:-python3}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, yaml" 2>/dev/null; then
-  echo "preparing $venv with the openai and pyyaml packages"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, yaml, selenium, pytest" 2>/dev/null; then
+  echo "preparing $venv with the openai, pyyaml, selenium and pytest packages"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check openai pyyaml
+  "$venv/bin/pip" install --quiet --disable-pip-version-check openai pyyaml selenium pytest
 fi
 export ROTATOR_TEST_PYTHON="$PWD/$venv/bin/python"
 
@@ -25,6 +26,13 @@ echo "running tests"
 # A crashed test process must not hang the run in the backtracer.
 export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=yes,interactive=no,timeout=10s}"
 timeout 1800 swift test --skip-build "$@"
+
+# The admin page in headless Chromium against a real rotator and mock-upstream (built above). Skipped only when a
+# filter picks particular tests.
+if [ $# -eq 0 ]; then
+  echo "browser test of the admin page"
+  timeout 600 scripts/test-browser.sh
+fi
 
 # The load-test suite in smoke mode (one-second windows on the debug build): every scenario must run and write
 # its table. Skipped when a filter picks particular tests.
