@@ -131,7 +131,7 @@ struct ImportSummary: Encodable {
     var skipped_count: Int
     var checked: Int?
 
-    init(_ result: BatchImportResult, checks: [ImportedKeyCheck]?) {
+    init(_ result: BatchImportResult, checks: [KeyCheckView]?) {
         success_count = result.successCount
         failed_count = result.failedCount
         skipped_count = result.skippedCount

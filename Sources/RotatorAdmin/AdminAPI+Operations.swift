@@ -37,12 +37,12 @@ extension AdminAPI {
     static let importCheckLimit = 500
 
     /// Probes each distinct key of an import, eight at a time.
-    func checkImported(_ secrets: [String], config: ProxyConfig) async -> [ImportedKeyCheck] {
+    func checkImported(_ secrets: [String], config: ProxyConfig) async -> [KeyCheckView] {
         guard let probe else { return [] }
         var seen = Set<String>()
         let distinct = secrets.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty && seen.insert($0).inserted }
         let toCheck = Array(distinct.prefix(Self.importCheckLimit))
-        var results = [ImportedKeyCheck?](repeating: nil, count: toCheck.count)
+        var results = [KeyCheckView?](repeating: nil, count: toCheck.count)
         await withTaskGroup(of: (Int, KeyCheckResult).self) { group in
             var next = 0
             func startNext() {
@@ -53,7 +53,7 @@ extension AdminAPI {
             }
             for _ in 0..<8 { startNext() }
             for await (index, result) in group {
-                results[index] = ImportedKeyCheck(key_value: SecretMasking.mask(toCheck[index]), result: result)
+                results[index] = KeyCheckView(key_id: nil, key_value: SecretMasking.mask(toCheck[index]), result: result)
                 startNext()
             }
         }
@@ -78,16 +78,17 @@ extension AdminAPI {
     }
 }
 
-/// The answer of `POST /admin/keys/{id}/check`.
+/// One key's check: the answer of `POST /admin/keys/{id}/check` (with its id) and an entry of an import's `checks`
+/// (without: the key has none yet when it is checked).
 struct KeyCheckView: Encodable {
-    var key_id: Int64
+    var key_id: Int64?
     var key_value: String
     var result: KeyCheckResult
 
     func encode(to encoder: any Encoder) throws {
         try result.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(key_id, forKey: .key_id)
+        try container.encodeIfPresent(key_id, forKey: .key_id)
         try container.encode(key_value, forKey: .key_value)
     }
 
@@ -96,25 +97,10 @@ struct KeyCheckView: Encodable {
     }
 }
 
-struct ImportedKeyCheck: Encodable {
-    var key_value: String
-    var result: KeyCheckResult
-
-    func encode(to encoder: any Encoder) throws {
-        try result.encode(to: encoder)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(key_value, forKey: .key_value)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case key_value
-    }
-}
-
 /// The batch import's answer: the store's counts, and each key's check when one was asked for.
 struct ImportReport: Encodable {
     var result: BatchImportResult
-    var checks: [ImportedKeyCheck]?
+    var checks: [KeyCheckView]?
 
     func encode(to encoder: any Encoder) throws {
         try result.encode(to: encoder)

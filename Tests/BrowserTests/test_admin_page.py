@@ -146,6 +146,19 @@ def shot(driver, name, element=None):
     return path
 
 
+def screenshots(driver, lang, leave_narrow=False):
+    """Dashboard, charts and key manager at 1280 px and at 390 px."""
+    for width, height in ((1280, 900), (390, 844)):
+        driver.set_window_size(width, height)
+        time.sleep(0.5)
+        driver.execute_script("window.scrollTo(0, 0)")
+        shot(driver, f"dashboard-{lang}-{width}")
+        shot(driver, f"charts-{lang}-{width}", driver.find_element(By.CSS_SELECTOR, "section[id$='-traffic']"))
+        shot(driver, f"keys-{lang}-{width}", driver.find_element(By.CSS_SELECTOR, "section[id$='-keys']"))
+    if not leave_narrow:
+        driver.set_window_size(1280, 900)
+
+
 def click(driver, element):
     """Clicks like a person: the element scrolled into the middle of the window first (the header is sticky)."""
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
@@ -269,14 +282,7 @@ def test_an_operator_session(servers, browser):
     assert all(key not in exported for key in KEYS)
     assert "invalid" in exported and "disabled" in exported
 
-    for width, label in ((1280, "1280"), (390, "390")):
-        driver.set_window_size(width, 900 if width > 400 else 844)
-        time.sleep(0.5)
-        driver.execute_script("window.scrollTo(0, 0)")
-        shot(driver, f"dashboard-en-{label}")
-        shot(driver, f"charts-en-{label}", driver.find_element(By.CSS_SELECTOR, "section[id$='-traffic']"))
-        shot(driver, f"keys-en-{label}", driver.find_element(By.CSS_SELECTOR, "section[id$='-keys']"))
-    driver.set_window_size(1280, 900)
+    screenshots(driver, "en")
 
     # The cluster: this node.
     driver.find_element(By.CSS_SELECTOR, "#tabs button[data-view=cluster]").send_keys(Keys.ENTER)
@@ -314,13 +320,7 @@ def test_an_operator_session(servers, browser):
     assert "服务商消息" in reason
     assert driver.find_element(By.CSS_SELECTOR, "figure[data-series=requests] figcaption span").text == "请求数"
     assert key_row(driver, suffix).find_element(By.XPATH, ".//button[normalize-space()='立即检测']")
-    for width, label in ((1280, "1280"), (390, "390")):
-        driver.set_window_size(width, 900 if width > 400 else 844)
-        time.sleep(0.5)
-        driver.execute_script("window.scrollTo(0, 0)")
-        shot(driver, f"dashboard-zh-{label}")
-        shot(driver, f"charts-zh-{label}", driver.find_element(By.CSS_SELECTOR, "section[id$='-traffic']"))
-        shot(driver, f"keys-zh-{label}", driver.find_element(By.CSS_SELECTOR, "section[id$='-keys']"))
+    screenshots(driver, "zh", leave_narrow=True)
     # At 390 px nothing is wider than the window.
     overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
     culprits = driver.execute_script("""
