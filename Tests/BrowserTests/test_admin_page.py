@@ -202,7 +202,7 @@ def test_an_operator_session(servers, browser):
     click(driver, card(driver).find_element(By.CSS_SELECTOR, "button[aria-controls$='-keys']"))
     file_input = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "input[type=file]")), "file input")
     file_input.send_keys(str(keys_file))
-    wait(driver, lambda d: "Read 5 lines from keys.txt" in d.find_element(By.CSS_SELECTOR, ".file-row .hint[aria-live]").text, "file read")
+    wait(driver, lambda d: "Read 5 lines from keys.txt" in d.find_element(By.CSS_SELECTOR, ".file-row [aria-live]").text, "file read")
     click(driver, driver.find_element(By.CSS_SELECTOR, "input[id$='-batch-check']"))
     import_button = [b for b in driver.find_elements(By.CSS_SELECTOR, "form button[type=submit]") if b.text == "Import"][0]
     click(driver, import_button)
@@ -320,6 +320,7 @@ def test_an_operator_session(servers, browser):
     assert "服务商消息" in reason
     assert driver.find_element(By.CSS_SELECTOR, "figure[data-series=requests] figcaption span").text == "请求数"
     assert key_row(driver, suffix).find_element(By.XPATH, ".//button[normalize-space()='立即检测']")
+    assert driver.find_element(By.CSS_SELECTOR, "label.file-button").text == "选择文件…"
     screenshots(driver, "zh", leave_narrow=True)
     # At 390 px nothing is wider than the window.
     overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
