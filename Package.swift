@@ -16,11 +16,14 @@ let package = Package(
         .executable(name: "mock-upstream", targets: ["mock-upstream"]),
         .executable(name: "rotator-load", targets: ["rotator-load"]),
         .executable(name: "rotator-loadtest", targets: ["rotator-loadtest"]),
+        .executable(name: "bare-relay", targets: ["bare-relay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
@@ -72,7 +75,7 @@ let package = Package(
         ]),
 
         // Which key serves the next request: cooldowns, quarantine, pacing, usage counters.
-        .target(name: "KeyCoordination", dependencies: ["RotatorCore"]),
+        .target(name: "KeyCoordination", dependencies: ["RotatorCore", nioCore]),
 
         // The node's in-memory view of configs and keys, and the write path that keeps it fresh.
         .target(name: "ConfigCatalog", dependencies: ["RotatorCore", "RotatorStore", "KeyCoordination", logging]),
@@ -80,10 +83,15 @@ let package = Package(
         // HTTP plumbing shared by proxy and admin: request context, JSON errors, request ids, access log.
         .target(name: "RotatorHTTP", dependencies: ["RotatorCore", hummingbird, logging, httpTypes, nioCore]),
 
-        // The proxy: client auth, upstream request building, retries, streaming.
+        // The proxy path: channel handlers on the client connection's event loop (client auth from the head, key choice,
+        // per-loop upstream pools with TLS, retries as a state machine, relay with back-pressure).
         .target(name: "RotatorProxy", dependencies: [
-            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "TrafficStats", hummingbird, logging, httpTypes, nioCore, nioHTTP1, metrics,
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
         ]),
 
         // Admin JSON API: login, JWT, configs, keys, OpenAPI document.
@@ -101,6 +109,7 @@ let package = Package(
         .target(name: "RotatorApp", dependencies: [
             "RotatorCore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
             "RedisClient", "RedisCoordination", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", "TrafficStats", hummingbird, logging, httpTypes, nioCore,
+            .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
             metrics, .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -112,7 +121,7 @@ let package = Package(
 
         // A scriptable fake upstream (OpenAI, Anthropic, Gemini shapes) for tests and load tests.
         .target(name: "MockUpstream", dependencies: [
-            hummingbird, logging, httpTypes, nioCore,
+            hummingbird, logging, httpTypes, nioCore, .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "mock-upstream", dependencies: ["MockUpstream", hummingbird]),
@@ -128,6 +137,8 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "rotator-load", dependencies: ["LoadDriver"]),
+        // The load test's Swift baseline: a minimal SwiftNIO relay with no rotator logic.
+        .executableTarget(name: "bare-relay", dependencies: [nioCore, nioHTTP1, .product(name: "NIOPosix", package: "swift-nio")]),
         .executableTarget(name: "rotator-loadtest", dependencies: [
             "LoadDriver", "LocalTestServers", "MockUpstream", "MockUpstreamClient", nioCore, nioHTTP1,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -145,7 +156,10 @@ let package = Package(
         .testTarget(name: "KeyCoordinationTests", dependencies: [
             "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging,
         ]),
-        .testTarget(name: "RotatorProxyTests", dependencies: ["RotatorProxy", "RotatorCore", "RotatorHTTP"]),
+        .testTarget(name: "RotatorProxyTests", dependencies: [
+            "RotatorProxy", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "RotatorStore", "SQLiteDriver", logging, nioCore, nioHTTP1,
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore", "TrafficStats", "KeyCoordination", nioHTTP1]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -155,7 +169,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "RotatorAppTests", dependencies: [
-            "RotatorApp", "RotatorCore", "MockUpstream", "RotatorStore", "SQLiteDriver", "KeyCoordination", "LocalTestServers", "RedisClient", hummingbird, logging,
+            "RotatorApp", "RotatorCore", "MockUpstream", .product(name: "NIOSSL", package: "swift-nio-ssl"), "RotatorStore", "SQLiteDriver", "KeyCoordination", "LocalTestServers", "RedisClient", hummingbird, logging,
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "NIOPosix", package: "swift-nio"),

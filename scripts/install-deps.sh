@@ -9,8 +9,8 @@ case "${1:-run}" in
   # Tests also start private redis-server and mariadbd instances, and run the openai SDK in a virtualenv.
   # The load-test smoke run is part of the suite: nginx is its reference proxy and load balancer.
   # The admin page's browser test drives Debian's headless Chromium through chromedriver (a CJK font for 中文).
-  test) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv nginx-light chromium chromium-driver fonts-wqy-microhei) ;;
-  loadtest) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv nginx-light) ;;
+  test) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv nginx-light wrk openssl chromium chromium-driver fonts-wqy-microhei) ;;
+  loadtest) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv nginx-light wrk openssl) ;;
   *) echo "usage: $0 run|test|loadtest" >&2; exit 2 ;;
 esac
 

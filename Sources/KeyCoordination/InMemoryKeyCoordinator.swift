@@ -1,3 +1,4 @@
+import NIOCore
 import RotatorCore
 import Synchronization
 
@@ -74,6 +75,19 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
     }
 
     public func acquireKey(pool poolID: Int64, excluding excluded: Set<Int64>) async -> KeyAcquisition {
+        acquireKeyNow(pool: poolID, excluding: excluded)
+    }
+
+    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition> {
+        eventLoop.makeSucceededFuture(acquireKeyNow(pool: pool, excluding: excluded))
+    }
+
+    public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect> {
+        eventLoop.makeSucceededFuture(reportNow(outcome, key: key, pool: pool))
+    }
+
+    /// The synchronous selection: one lock, never held across a wait.
+    public func acquireKeyNow(pool poolID: Int64, excluding excluded: Set<Int64>) -> KeyAcquisition {
         let now = clock.now()
         return state.withLock { state in
             guard let pool = state.pools[poolID], !pool.schedule.isEmpty else { return .empty }
@@ -98,6 +112,11 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
 
     @discardableResult
     public func report(_ outcome: KeyOutcome, key: Int64, pool poolID: Int64) async -> OutcomeEffect {
+        reportNow(outcome, key: key, pool: poolID)
+    }
+
+    @discardableResult
+    public func reportNow(_ outcome: KeyOutcome, key: Int64, pool poolID: Int64) -> OutcomeEffect {
         let now = clock.now()
         return state.withLock { state in
             guard let pool = state.pools[poolID], var keyState = pool.keys[key], !keyState.isInvalid else { return .none }

@@ -1,3 +1,4 @@
+import NIOCore
 import RotatorCore
 
 import Foundation
@@ -17,6 +18,23 @@ public protocol KeyCoordinator: Sendable {
     func runtimeStates(pool: Int64) async -> [Int64: KeyRuntimeState]
     /// Usage counted since the last drain, to be added to the store.
     func drainUsage() async -> [KeyUsageDelta]
+
+    /// `acquireKey` for a caller on an event loop (the proxy): the future completes on `eventLoop`, without a Swift
+    /// task where the implementation can (in memory: at once; Redis: on a connection owned by that loop).
+    func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition>
+    /// `report` for a caller on an event loop; same contract as `acquireKey(pool:excluding:on:)`.
+    func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect>
+}
+
+extension KeyCoordinator {
+    /// Bridges through a task: correct for any coordinator, but the two built in answer on the loop itself.
+    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition> {
+        eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded) }
+    }
+
+    public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect> {
+        eventLoop.makeFutureWithTask { await self.report(outcome, key: key, pool: pool) }
+    }
 }
 
 /// The keys of one config and how each must be paced.

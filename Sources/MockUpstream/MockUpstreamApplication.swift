@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 
@@ -14,15 +16,18 @@ public func makeMockUpstreamApplication(
     host: String = "127.0.0.1",
     port: Int,
     logger: Logger? = nil,
+    tls: TLSConfiguration? = nil,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let logger = logger ?? {
         var logger = Logger(label: "mock-upstream")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         return logger
     }()
+    let server: HTTPServerBuilder = try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
     return Application(
         responder: MockUpstreamResponder(state: state),
+        server: server,
         configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
         onServerRunning: { channel in
             await onServerRunning(channel.localAddress?.port ?? port)

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -7,9 +8,12 @@ import Synchronization
 /// then `mock.baseURL`, then `await mock.stop()`.
 public enum MockUpstreamServer {
     /// Starts the mock on `host` (port 0 = a free one) and returns once it is accepting connections.
-    public static func start(state: MockUpstreamState, host: String = "127.0.0.1", port: Int = 0) async throws -> RunningMockUpstream {
+    /// - Parameter tls: serve https with this configuration (a certificate made by the test); nil: plain http.
+    public static func start(
+        state: MockUpstreamState, host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration? = nil
+    ) async throws -> RunningMockUpstream {
         let bound = BoundPort()
-        let app = makeMockUpstreamApplication(state: state, host: host, port: port) { port in
+        let app = try makeMockUpstreamApplication(state: state, host: host, port: port, tls: tls) { port in
             bound.succeed(port)
         }
         // No signal handling: the test process owns its signals; `stop()` shuts the group down.
@@ -24,7 +28,7 @@ public enum MockUpstreamServer {
         }
         do {
             let boundPort = try await bound.value()
-            return RunningMockUpstream(host: host, port: boundPort, group: group, task: task)
+            return RunningMockUpstream(host: host, port: boundPort, scheme: tls == nil ? "http" : "https", group: group, task: task)
         } catch {
             task.cancel()
             throw error

@@ -43,6 +43,9 @@ public final class RedisClient: Sendable {
         self.logger = logger
     }
 
+    /// The loop this client's connections run on, when it was made with a single loop (one client per proxy loop).
+    public var boundEventLoop: any EventLoop { eventLoopGroup.next() }
+
     /// True while a ready (authenticated, database selected) connection is open.
     public var isConnected: Bool {
         state.withLock { state in
@@ -69,6 +72,14 @@ public final class RedisClient: Sendable {
     /// Several commands in one write, replies in order; error replies are `.error` values, not thrown.
     public func pipeline(_ commands: [[RedisArgument]]) async throws -> [RESPValue] {
         try await connection().pipeline(commands)
+    }
+
+    /// The open connection, if there is one right now; never waits (callers on an event loop fall back instead).
+    public var readyConnection: RedisConnection? {
+        state.withLock { state in
+            if case .connected(let connection) = state.phase, connection.isOpen { return connection }
+            return nil
+        }
     }
 
     /// Stops reconnecting and closes the connection; later commands fail with `RedisError.unavailable`.

@@ -93,6 +93,34 @@ public final class RedisConnection: Sendable {
         return try await promise.futureResult.get()
     }
 
+    /// Like `sendReturningErrorReply`, for callers on an event loop: the future completes on this connection's loop.
+    public func sendFuture(_ arguments: [RedisArgument], timeout: Duration? = nil) -> EventLoopFuture<RESPValue> {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        enqueue(arguments, promise: promise, timeout: timeout ?? commandTimeout)
+        return promise.futureResult
+    }
+
+    /// One `EVALSHA`; `SCRIPT LOAD` and a second `EVALSHA` only after Redis lost its script cache. An error reply
+    /// fails the future with `RedisError.server`.
+    public func evalScriptFuture(_ script: RedisScript, keys: [RedisArgument], args: [RedisArgument]) -> EventLoopFuture<RESPValue> {
+        let command = ["EVALSHA", RedisArgument(script.sha1), RedisArgument(keys.count)] + keys + args
+        return sendFuture(command).flatMap { reply in
+            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+                return self.sendFuture(["SCRIPT", "LOAD", RedisArgument(script.source)]).flatMap { _ in self.sendFuture(command) }
+                    .flatMapThrowing(Self.failOnErrorReply)
+            }
+            return self.channel.eventLoop.makeCompletedFuture { try Self.failOnErrorReply(reply) }
+        }
+    }
+
+    private static func failOnErrorReply(_ reply: RESPValue) throws -> RESPValue {
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        return reply
+    }
+
+    /// The loop this connection's I/O runs on.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
     /// Sends several commands back to back in one write and returns their replies in order. Error replies
     /// come back as `.error` values (one failing command does not hide the others' results); losing the
     /// connection or a timeout throws.

@@ -2,6 +2,7 @@ import Foundation
 import KeyCoordination
 import Logging
 import Metrics
+import NIOCore
 import RedisClient
 import RotatorCore
 import Synchronization
@@ -11,6 +12,8 @@ import Synchronization
 /// paced at its rate divided by the live node count), flags itself degraded, and re-seeds Redis when it returns.
 public final class RedisKeyCoordinator: KeyCoordinator {
     private let client: RedisClient
+    /// One client per proxy event loop, keyed by the loop: the proxy's `EVALSHA` runs on its own loop's connection.
+    private let loopClients: [ObjectIdentifier: RedisClient]
     private let fallback: InMemoryKeyCoordinator
     private let policy: CoordinationPolicy
     private let logger: Logger
@@ -28,9 +31,12 @@ public final class RedisKeyCoordinator: KeyCoordinator {
     private let degradedGauge: Gauge
 
     public init(
-        client: RedisClient, policy: CoordinationPolicy = .standard, logger: Logger, clockOverride: (@Sendable () -> Double)? = nil,
-        metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
+        client: RedisClient, loopClients: [RedisClient] = [], policy: CoordinationPolicy = .standard, logger: Logger,
+        clockOverride: (@Sendable () -> Double)? = nil, metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
+        var byLoop: [ObjectIdentifier: RedisClient] = [:]
+        for loopClient in loopClients { byLoop[ObjectIdentifier(loopClient.boundEventLoop)] = loopClient }
+        self.loopClients = byLoop
         self.roundTrips = Timer(label: "rotator_redis_roundtrip_seconds", factory: metricsFactory)
         self.errors = Counter(label: "rotator_redis_errors_total", factory: metricsFactory)
         self.degradedEvents = Counter(label: "rotator_degraded_events_total", factory: metricsFactory)
@@ -65,29 +71,79 @@ public final class RedisKeyCoordinator: KeyCoordinator {
     }
 
     public func acquireKey(pool: Int64, excluding excluded: Set<Int64>) async -> KeyAcquisition {
-        let version = definition(pool)?.version ?? 0
-        let excludedList = excluded.sorted().map(String.init).joined(separator: ",")
         do {
             let reply = try await runReseeding(pool: pool) {
-                try await self.run(pool: pool, ["acquire", String(version), excludedList])
+                try await self.run(pool: pool, self.acquireArguments(pool: pool, excluding: excluded))
             }
-            guard let parts = reply.array, let kind = parts.first?.string else { throw RedisError.protocolError("acquire reply") }
-            switch kind {
-            case "key":
-                guard let id = parts.dropFirst().first?.string.flatMap(Int64.init) else { throw RedisError.protocolError("acquire id") }
-                let rejections = parts.dropFirst(2).first?.int ?? 0
-                keysWithRejections.withLock { keys in
-                    if rejections > 0 { keys.insert(id) } else { keys.remove(id) }
-                }
-                return .key(id)
-            case "wait":
-                return .unavailable(retryAfter: parts.dropFirst().first?.string.flatMap(Double.init) ?? 1)
-            default:
-                return .empty
-            }
+            return try acquisition(from: reply)
         } catch {
             return await degraded(error) { await self.fallback.acquireKey(pool: pool, excluding: excluded) }
         }
+    }
+
+    /// On the proxy's loop: one `EVALSHA` on that loop's connection. Before it has connected, and for the rare re-seed,
+    /// the task-based path answers instead.
+    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition> {
+        guard let connection = loopConnection(eventLoop) else {
+            return eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded) }
+        }
+        return runOnLoop(connection, pool: pool, acquireArguments(pool: pool, excluding: excluded)).flatMap { reply in
+            if reply.array?.first?.string == "reseed" {
+                return eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded) }
+            }
+            do {
+                return eventLoop.makeSucceededFuture(try self.acquisition(from: reply))
+            } catch {
+                return eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded) }
+            }
+        }.flatMapError { error in
+            eventLoop.makeFutureWithTask { await self.degraded(error) { await self.fallback.acquireKey(pool: pool, excluding: excluded) } }
+        }
+    }
+
+    public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect> {
+        if outcome == .success, !isDegraded, keysWithRejections.withLock({ !$0.contains(key) }) {
+            // The happy path stays one Redis round trip per request: a success needs none.
+            return eventLoop.makeSucceededFuture(.none)
+        }
+        return eventLoop.makeFutureWithTask { await self.report(outcome, key: key, pool: pool) }
+    }
+
+    private func acquireArguments(pool: Int64, excluding excluded: Set<Int64>) -> [String] {
+        let version = definition(pool)?.version ?? 0
+        let excludedList = excluded.isEmpty ? "" : excluded.sorted().map(String.init).joined(separator: ",")
+        return ["acquire", String(version), excludedList]
+    }
+
+    private func acquisition(from reply: RESPValue) throws -> KeyAcquisition {
+        guard let parts = reply.array, let kind = parts.first?.string else { throw RedisError.protocolError("acquire reply") }
+        switch kind {
+        case "key":
+            guard let id = parts.dropFirst().first?.string.flatMap(Int64.init) else { throw RedisError.protocolError("acquire id") }
+            let rejections = parts.dropFirst(2).first?.int ?? 0
+            keysWithRejections.withLock { keys in
+                if rejections > 0 { keys.insert(id) } else if !keys.isEmpty { keys.remove(id) }
+            }
+            return .key(id)
+        case "wait":
+            return .unavailable(retryAfter: parts.dropFirst().first?.string.flatMap(Double.init) ?? 1)
+        default:
+            return .empty
+        }
+    }
+
+    private func loopConnection(_ eventLoop: any EventLoop) -> RedisConnection? {
+        guard let connection = loopClients[ObjectIdentifier(eventLoop)]?.readyConnection, connection.eventLoop === eventLoop else { return nil }
+        return connection
+    }
+
+    /// Connects the per-loop clients (each keeps reconnecting by itself afterwards).
+    public func connectLoopClients() async {
+        for client in loopClients.values { try? await client.connect() }
+    }
+
+    public func shutdownLoopClients() async {
+        for client in loopClients.values { await client.shutdown() }
     }
 
     @discardableResult
@@ -172,13 +228,31 @@ public final class RedisKeyCoordinator: KeyCoordinator {
         return [tag + ":schedule", tag + ":meta", tag + ":keys", tag + ":usage"]
     }
 
-    private func run(pool: Int64, _ arguments: [String]) async throws -> RESPValue {
+    /// The script's arguments: the operation, the test clock (empty: Redis `TIME`), then the operation's own.
+    private func scriptArguments(_ arguments: [String]) -> [RedisArgument] {
         let clock = clockOverride.map { String(format: "%.6f", $0()) } ?? ""
-        let argv = [arguments[0], clock] + arguments.dropFirst()
+        return ([arguments[0], clock] + arguments.dropFirst()).map { RedisArgument($0) }
+    }
+
+    private func runOnLoop(_ connection: RedisConnection, pool: Int64, _ arguments: [String]) -> EventLoopFuture<RESPValue> {
+        let started = NIODeadline.now()
+        return connection.evalScriptFuture(Self.script, keys: Self.keys(pool: pool).map { RedisArgument($0) }, args: scriptArguments(arguments))
+            .map { reply in
+                self.roundTrips.recordNanoseconds(Int64((NIODeadline.now() - started).nanoseconds))
+                self.recovered()
+                return reply
+            }.flatMapErrorThrowing { error in
+                self.errors.increment()
+                throw error
+            }
+    }
+
+    private func run(pool: Int64, _ arguments: [String]) async throws -> RESPValue {
+        let argv = scriptArguments(arguments)
         let started = ContinuousClock.now
         let client = self.client
         let keys = Self.keys(pool: pool).map { RedisArgument($0) }
-        let args = argv.map { RedisArgument($0) }
+        let args = argv
         do {
             let reply = try await Self.withDeadline(client.configuration.commandTimeout * 2, logger: logger) {
                 try await client.evalScript(Self.script, keys: keys, args: args)

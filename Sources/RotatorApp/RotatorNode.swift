@@ -3,11 +3,13 @@ import AsyncHTTPClient
 import ConfigCatalog
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import KeyCoordination
 import Logging
 import MariaDBDriver
 import Metrics
 import NIOCore
+import NIOPosix
 import Prometheus
 import RotatorAdmin
 import RotatorCore
@@ -27,7 +29,10 @@ public struct RotatorNode: Sendable {
     public let catalog: ConfigCatalog
     public let usageFlusher: UsageFlusher
     let database: any SQLDatabase
-    let httpClient: HTTPClient
+    /// The proxy path's shared parts (catalog, coordinator, upstream pools per event loop, access log).
+    let proxy: ProxyService
+    /// The event loops that serve client connections and the proxy's upstream connections.
+    let eventLoopGroup: any EventLoopGroup
     let logger: Logger
     /// Redis-backed sharing between nodes; nil in lightweight mode.
     let sharing: ClusterSharing?
@@ -35,6 +40,8 @@ public struct RotatorNode: Sendable {
     let metricsRegistry: PrometheusCollectorRegistry
     /// The last hour of traffic per config and key (admin charts); pushed to Redis in enterprise mode.
     let traffic: TrafficStats
+    /// "Check now" probes from the admin API (the proxy path has its own upstream pools).
+    let probeClient: HTTPClient
 
     var mode: String { settings.isEnterprise ? "enterprise" : "lightweight" }
     /// When this process made its node (shown by `/admin/cluster`).
@@ -53,27 +60,40 @@ public struct RotatorNode: Sendable {
         let database = try await openDatabase(settings: settings, logger: logger)
         let store = SQLConfigStore(database: database, cipher: cipher)
         let metricsRegistry = PrometheusCollectorRegistry()
+        let traffic = TrafficStats(clock: { Date().timeIntervalSince1970 })
+        let eventLoopGroup: any EventLoopGroup = settings.eventLoops.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) }
+            ?? MultiThreadedEventLoopGroup.singleton
         let sharing = ClusterSharing.make(
-            settings: settings, policy: coordinationPolicy, logger: logger, metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry)
+            settings: settings, policy: coordinationPolicy, logger: logger, metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry),
+            proxyLoops: eventLoopGroup
         )
         let coordinator: any KeyCoordinator = sharing?.coordinator ?? InMemoryKeyCoordinator(policy: coordinationPolicy)
         let catalog = ConfigCatalog(
             store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger
         )
-        var clientConfiguration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(Int64(min(settings.proxyTimeout, 10) * 1000)), read: .milliseconds(Int64(settings.proxyTimeout * 1000))),
-            decompression: .disabled
+        let tls: UpstreamTLS
+        do {
+            tls = try UpstreamTLS(additionalCAFile: settings.upstreamCAFile)
+        } catch {
+            throw SettingsError("cannot load the CA certificates in UPSTREAM_CA_FILE=\(settings.upstreamCAFile ?? ""): \(error)")
+        }
+        let proxy = ProxyService(
+            catalog: catalog, coordinator: coordinator,
+            settings: ProxySettings(
+                proxyKeys: secrets.proxyKeys, maxRetries: settings.maxRetries, defaultCooldown: settings.cooldownSeconds,
+                timeout: settings.proxyTimeout, maxBodyBytes: settings.maxBodyBytes, corsAllowedOrigins: settings.corsAllowedOrigins
+            ),
+            metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
+            accessLog: AccessLogWriter(logger: logger),
+            pools: UpstreamPools(group: eventLoopGroup, tls: tls, connectTimeout: .milliseconds(Int64(min(settings.proxyTimeout, 10) * 1000))),
+            logger: logger
         )
-        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
-        // A refused connection should fail now and let the proxy try another key, not be retried until the timeout.
-        clientConfiguration.connectionPool.retryConnectionEstablishment = false
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         return RotatorNode(
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
             usageFlusher: UsageFlusher(coordinator: coordinator, store: store, logger: logger),
-            database: database, httpClient: httpClient, logger: logger, sharing: sharing, metricsRegistry: metricsRegistry,
-            traffic: TrafficStats(clock: { Date().timeIntervalSince1970 })
+            database: database, proxy: proxy, eventLoopGroup: eventLoopGroup, logger: logger, sharing: sharing,
+            metricsRegistry: metricsRegistry, traffic: traffic,
+            probeClient: HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow, decompression: .disabled))
         )
     }
 
@@ -86,14 +106,6 @@ public struct RotatorNode: Sendable {
             router.add(middleware: CORSAllowListMiddleware(allowedOrigins: settings.corsAllowedOrigins))
         }
         router.add(middleware: ErrorMiddleware())
-        router.add(middleware: ProxyMiddleware(
-            catalog: catalog, coordinator: coordinator, httpClient: httpClient,
-            settings: ProxySettings(
-                proxyKeys: secrets.proxyKeys, maxRetries: settings.maxRetries, defaultCooldown: settings.cooldownSeconds,
-                timeout: settings.proxyTimeout, maxBodyBytes: settings.maxBodyBytes
-            ),
-            metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic)
-        ))
         await makeAdminAPI().register(on: router)
         AdminWebUI.register(on: router)
         let registry = metricsRegistry
@@ -105,19 +117,30 @@ public struct RotatorNode: Sendable {
         }
         HealthRoutes(catalog: catalog, mode: mode, readinessNeedsStore: !settings.isEnterprise, degradation: { [sharing] in sharing?.degradation() ?? [:] }).register(on: router)
 
+        // Proxy routes never reach the router: a channel handler in front of Hummingbird's serves them on the
+        // connection's event loop (see ProxyChildChannel).
+        let proxy = self.proxy
+        let limits = ClientLimits(
+            timeouts: ClientTimeouts(
+                idle: .milliseconds(Int64(settings.clientIdleTimeout * 1000)), read: .milliseconds(Int64(settings.clientReadTimeout * 1000))
+            ),
+            maxConnections: settings.maxConnections
+        )
         var app = Application(
             router: router,
+            server: HTTPServerBuilder { responder in ProxyChildChannel(responder: responder, service: proxy, limits: limits) },
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "api-key-rotator"),
             onServerRunning: onServerRunning,
+            eventLoopGroupProvider: .shared(eventLoopGroup),
             logger: logger
         )
         let store = self.store
         let catalog = self.catalog
         let database = self.database
-        let httpClient = self.httpClient
-        app.beforeServerStarts {
+        app.beforeServerStarts { [sharing] in
             try await store.migrate()
             try await catalog.reloadAll()
+            await sharing?.coordinator.connectLoopClients()
         }
         if let sharing {
             app.addServices(sharing.services(catalog: catalog, settings: settings))
@@ -127,8 +150,10 @@ public struct RotatorNode: Sendable {
             usageFlusher,
             // A few seconds: how long a node may miss an invalidation message before it notices the version moved.
             CatalogRefresher(catalog: catalog, interval: .seconds(3), logger: logger),
-            HTTPClientShutdown { [sharing] in
-                try await httpClient.shutdown()
+            HTTPClientShutdown { [sharing, proxy, probeClient] in
+                proxy.pools.shutdown()
+                try? await probeClient.shutdown()
+                proxy.accessLog.shutdown()
                 await sharing?.shutdown()
                 try await database.close()
             }
@@ -186,7 +211,7 @@ extension RotatorNode {
                                     version: RotatorVersion.current, startedAt: startedAt, degradedReasons: degraded, isThisNode: true)]
             },
             trafficSource: sharing.map { FleetTraffic(client: $0.client, local: traffic).source } ?? .node(traffic),
-            probe: KeyProbe(client: httpClient)
+            probe: KeyProbe(client: probeClient)
         )
     }
 

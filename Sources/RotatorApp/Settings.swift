@@ -50,6 +50,16 @@ public struct Settings: Sendable, Equatable {
     public var maxBodyBytes: Int = 10 * 1024 * 1024
     public var corsAllowedOrigins: [String] = []
     public var shutdownGraceSeconds: Double = 30
+    /// A PEM file of extra CAs the proxy trusts for https upstreams (private CAs), beside the system's.
+    public var upstreamCAFile: String?
+    /// Seconds a client connection may stay idle between requests.
+    public var clientIdleTimeout: Double = 75
+    /// Seconds a client may pause while sending a request (slow clients).
+    public var clientReadTimeout: Double = 30
+    /// Open client connections at most; more are closed on accept.
+    public var maxConnections: Int = 10_000
+    /// Event loops (threads) serving connections; nil: one per core.
+    public var eventLoops: Int?
 
     public init() {}
 
@@ -99,6 +109,16 @@ public struct Settings: Sendable, Equatable {
         settings.cooldownSeconds = try reader.number("COOLDOWN_SECONDS", in: 0...86_400) ?? settings.cooldownSeconds
         settings.maxBodyBytes = try reader.integer("MAX_BODY_BYTES", in: 1...(1 << 30)) ?? settings.maxBodyBytes
         settings.shutdownGraceSeconds = try reader.number("SHUTDOWN_GRACE_SECONDS", in: 0...3600) ?? settings.shutdownGraceSeconds
+        if let caFile = reader.string("UPSTREAM_CA_FILE"), !caFile.isEmpty {
+            guard FileManager.default.isReadableFile(atPath: caFile) else {
+                throw SettingsError("UPSTREAM_CA_FILE=\(caFile) is not a readable file (a PEM file of CA certificates)")
+            }
+            settings.upstreamCAFile = caFile
+        }
+        settings.clientIdleTimeout = try reader.number("CLIENT_IDLE_TIMEOUT", in: 1...86_400) ?? settings.clientIdleTimeout
+        settings.clientReadTimeout = try reader.number("CLIENT_READ_TIMEOUT", in: 1...3600) ?? settings.clientReadTimeout
+        settings.maxConnections = try reader.integer("MAX_CONNECTIONS", in: 1...1_000_000) ?? settings.maxConnections
+        settings.eventLoops = try reader.integer("EVENT_LOOPS", in: 1...256)
         if let origins = reader.string("CORS_ALLOWED_ORIGINS") {
             settings.corsAllowedOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }

@@ -15,7 +15,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let id = Self.acceptable(request.headers[.requestID]) ?? RequestIdentifier.make()
+        let id = RequestIDPolicy.acceptable(request.headers[.requestID]) ?? RequestIdentifier.make()
         context.requestID = id
         context.logger[metadataKey: "request_id"] = .string(id)
         var response = try await next(request, context)
@@ -23,8 +23,12 @@ public struct RequestIDMiddleware: RouterMiddleware {
         return response
     }
 
+}
+
+/// Which client-sent request ids are kept (and forwarded upstream) instead of replaced by a fresh one.
+public enum RequestIDPolicy {
     /// 1–128 characters of letters, digits and `-_.:`; anything else could forge log lines.
-    static func acceptable(_ value: String?) -> String? {
+    public static func acceptable(_ value: String?) -> String? {
         guard let value, (1...128).contains(value.utf8.count) else { return nil }
         let allowed = value.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)

@@ -1,39 +1,61 @@
-import HTTPTypes
+import Foundation
+import NIOCore
+import NIOHTTP1
 import RotatorCore
 
 /// Finds the proxy key a client presented, in the places its SDK puts one.
 public enum ClientCredential {
-    /// - Returns: the presented credential, or nil when the client sent none.
-    public static func find(
-        in fields: HTTPFields, query: String?, format: APIFormat, route: ProxyRouteKind, bodyAPIKey: String?
-    ) -> String? {
-        if let proxyKey = fields[.proxyKey], !proxyKey.isEmpty { return proxyKey }
-        if let authorization = fields[.authorization], let token = bearerToken(authorization) { return token }
-        if route == .llm {
-            switch format {
-            case .anthropicNative:
-                if let key = fields[.xAPIKey], !key.isEmpty { return key }
-            case .geminiNative:
-                if let key = fields[.xGoogAPIKey], !key.isEmpty { return key }
-                if let key = QueryString.value(of: "key", in: query), !key.isEmpty { return key }
-            case .openAICompatible:
-                break
-            }
-            if let bodyAPIKey, !bodyAPIKey.isEmpty { return bodyAPIKey }
+    /// - Returns: the credential presented in the request head, or nil when the head carries none.
+    public static func find(in headers: HTTPHeaders, query: String?, format: APIFormat, route: ProxyRouteKind) -> String? {
+        if let proxyKey = headers.first(name: "x-proxy-key"), !proxyKey.isEmpty { return proxyKey }
+        if let authorization = headers.first(name: "authorization"), let token = bearerToken(authorization) { return token }
+        guard route == .llm else { return nil }
+        switch format {
+        case .anthropicNative:
+            if let key = headers.first(name: "x-api-key"), !key.isEmpty { return key }
+        case .geminiNative:
+            if let key = headers.first(name: "x-goog-api-key"), !key.isEmpty { return key }
+            if let key = QueryString.value(of: "key", in: query), !key.isEmpty { return key }
+        case .openAICompatible:
+            break
         }
         return nil
     }
 
     static func bearerToken(_ value: String) -> String? {
-        guard value.count > 7, value.prefix(7).lowercased() == "bearer " else { return nil }
+        guard value.utf8.count > 7, value.prefix(7).lowercased() == "bearer " else { return nil }
         let token = value.dropFirst(7).trimmingSpaces()
         return token.isEmpty ? nil : token
     }
+
+    /// Removes `"api_key"` from a JSON body (some SDKs send the key there); the body is only re-encoded when present.
+    /// Read only after the head passed every other check and the body is within `MAX_BODY_BYTES`.
+    public static func extractBodyAPIKey(from body: ByteBuffer) -> (key: String, body: ByteBuffer)? {
+        guard body.readableBytes > 0, ByteSearch.contains(body, "\"api_key\""),
+            var object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any],
+            let key = object.removeValue(forKey: "api_key") as? String,
+            let data = try? JSONSerialization.data(withJSONObject: object)
+        else { return nil }
+        return (key, ByteBuffer(bytes: data))
+    }
 }
 
-extension HTTPField.Name {
-    static let proxyKey = HTTPField.Name("X-Proxy-Key")!
-    static let xAPIKey = HTTPField.Name("x-api-key")!
-    static let xGoogAPIKey = HTTPField.Name("x-goog-api-key")!
-    static let retryAfter = HTTPField.Name("Retry-After")!
+/// Plain byte search (memchr for the first byte, memcmp for the rest): the generic `firstRange(of:)` costs more than
+/// it should on a request path.
+enum ByteSearch {
+    static func contains(_ buffer: ByteBuffer, _ needle: StaticString) -> Bool {
+        let length = needle.utf8CodeUnitCount
+        guard length > 0 else { return true }
+        let first = Int32(needle.utf8Start.pointee)
+        return buffer.withUnsafeReadableBytes { haystack in
+            guard let base = haystack.baseAddress, haystack.count >= length else { return false }
+            var offset = 0
+            while offset <= haystack.count - length {
+                guard let hit = memchr(base + offset, first, haystack.count - length - offset + 1) else { return false }
+                if memcmp(hit, needle.utf8Start, length) == 0 { return true }
+                offset = base.distance(to: UnsafeRawPointer(hit)) + 1
+            }
+            return false
+        }
+    }
 }

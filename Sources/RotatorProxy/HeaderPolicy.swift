@@ -1,4 +1,3 @@
-import HTTPTypes
 import NIOHTTP1
 import RotatorCore
 
@@ -15,54 +14,55 @@ public enum HeaderPolicy {
         "authorization", "x-proxy-key", "x-api-key", "x-goog-api-key", "api-key", "cookie",
     ]
 
-    /// Headers for the upstream request: the client's end-to-end headers minus credentials,
-    /// plus the request id. `extraRemoved` holds a generic config's own key header name.
-    public static func upstreamHeaders(from fields: HTTPFields, requestID: String, extraRemoved: String?) -> HTTPHeaders {
-        let connectionListed = listedInConnection(fields)
+    /// Headers for the upstream request: the client's end-to-end headers minus credentials, plus the request id.
+    /// `extraRemoved` holds a generic config's own key header name.
+    public static func upstreamHeaders(from headers: HTTPHeaders, requestID: String, extraRemoved: String?) -> HTTPHeaders {
+        let connectionListed = listedInConnection(headers)
         let extra = extraRemoved?.lowercased()
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(fields.count + 2)
-        for field in fields {
-            let name = field.name.canonicalName
-            if hopByHop.contains(name) || clientCredentials.contains(name) || connectionListed.contains(name) { continue }
-            if name == "x-request-id" || name == extra { continue }
-            headers.add(name: field.name.rawName, value: field.value)
+        var upstream = HTTPHeaders()
+        upstream.reserveCapacity(headers.count + 3)
+        for (name, value) in headers {
+            let lower = lowercased(name)
+            if hopByHop.contains(lower) || clientCredentials.contains(lower) { continue }
+            if !connectionListed.isEmpty, connectionListed.contains(lower) { continue }
+            if lower == "x-request-id" || lower == extra { continue }
+            upstream.add(name: name, value: value)
         }
-        headers.add(name: "X-Request-ID", value: requestID)
-        return headers
+        upstream.add(name: "X-Request-ID", value: requestID)
+        return upstream
     }
 
     /// Headers for the client's response: the upstream's end-to-end headers.
-    public static func clientHeaders(from headers: HTTPHeaders, keepContentLength: Bool) -> HTTPFields {
-        var connectionListed: Set<String> = []
-        for value in headers["connection"] {
-            for token in value.split(separator: ",") {
-                connectionListed.insert(token.trimmingSpaces().lowercased())
-            }
-        }
-        var fields = HTTPFields()
-        fields.reserveCapacity(headers.count)
+    public static func clientHeaders(from headers: HTTPHeaders, keepContentLength: Bool) -> HTTPHeaders {
+        let connectionListed = listedInConnection(headers)
+        var client = HTTPHeaders()
+        client.reserveCapacity(headers.count + 2)
         for (name, value) in headers {
-            let lower = name.lowercased()
+            let lower = lowercased(name)
             if lower == "content-length" {
-                if keepContentLength, let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+                if keepContentLength { client.add(name: name, value: value) }
                 continue
             }
-            if hopByHop.contains(lower) || connectionListed.contains(lower) { continue }
-            guard let fieldName = HTTPField.Name(name) else { continue }
-            fields.append(HTTPField(name: fieldName, value: value))
+            if hopByHop.contains(lower) { continue }
+            if !connectionListed.isEmpty, connectionListed.contains(lower) { continue }
+            client.add(name: name, value: value)
         }
-        return fields
+        return client
     }
 
-    private static func listedInConnection(_ fields: HTTPFields) -> Set<String> {
+    private static func listedInConnection(_ headers: HTTPHeaders) -> Set<String> {
         var names: Set<String> = []
-        for value in fields[values: .connection] {
+        for value in headers["connection"] {
             for token in value.split(separator: ",") {
                 names.insert(token.trimmingSpaces().lowercased())
             }
         }
         return names
+    }
+
+    /// Lower case without a copy for names already in lower case (HTTP/2-style clients, most SDKs).
+    private static func lowercased(_ name: String) -> String {
+        name.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? name.lowercased() : name
     }
 }
 

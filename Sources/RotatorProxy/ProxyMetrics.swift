@@ -1,14 +1,46 @@
 import KeyCoordination
 import Metrics
+import NIOCore
 import RotatorCore
-import RotatorHTTP
+import Synchronization
 import TrafficStats
 
-/// What the proxy counts, through swift-metrics (Prometheus in production, nothing in unit tests), and into the
-/// node's `TrafficStats` ring buffers (the admin page's charts and key explanations) when one is given.
-/// Slug labels only ever hold configured slugs, so a client cannot blow up label cardinality.
-public struct ProxyMetrics: Sendable {
+/// What the proxy counts, through swift-metrics (Prometheus in production, nothing in unit tests), and into the node's
+/// `TrafficStats` ring buffers (the admin page's charts and key explanations) when one is given. Handles are made
+/// once per label set and kept, so a request costs a dictionary lookup, not a handle allocation. Slug labels only
+/// ever hold configured slugs, so a client cannot blow up label cardinality.
+public final class ProxyMetrics: Sendable {
+    /// The counters and timer of one slug.
+    final class SlugMetrics: Sendable {
+        let selections: Counter
+        let retries: Counter
+        let cooldowns: Counter
+        let quarantines: Counter
+        let invalidated: Counter
+        let allKeysCooling: Counter
+        let upstreamLatency: Timer
+
+        init(slug: String, factory: any MetricsFactory) {
+            func counter(_ label: String) -> Counter { Counter(label: label, dimensions: [("slug", slug)], factory: factory) }
+            selections = counter("rotator_key_selections_total")
+            retries = counter("rotator_retries_total")
+            cooldowns = counter("rotator_cooldowns_total")
+            quarantines = counter("rotator_quarantines_total")
+            invalidated = counter("rotator_keys_invalidated_total")
+            allKeysCooling = counter("rotator_all_keys_cooling_total")
+            upstreamLatency = Timer(label: "rotator_upstream_latency_seconds", dimensions: [("slug", slug)], factory: factory)
+        }
+    }
+
+    private struct FinishedLabels: Hashable {
+        var slug: String
+        var status: Int
+        var format: String
+    }
+
     private let factory: any MetricsFactory
+    private let slugs = Mutex<[String: SlugMetrics]>([:])
+    private let finished = Mutex<[FinishedLabels: Counter]>([:])
     private let traffic: TrafficStats?
 
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance, traffic: TrafficStats? = nil) {
@@ -16,63 +48,69 @@ public struct ProxyMetrics: Sendable {
         self.traffic = traffic
     }
 
+    func forSlug(_ slug: String) -> SlugMetrics {
+        slugs.withLock { slugs in
+            if let existing = slugs[slug] { return existing }
+            let made = SlugMetrics(slug: slug, factory: factory)
+            slugs[slug] = made
+            return made
+        }
+    }
+
     func requestFinished(slug: String, status: Int, format: String) {
-        Counter(label: "rotator_requests_total", dimensions: [("slug", slug), ("status", String(status)), ("format", format)], factory: factory)
-            .increment()
+        let labels = FinishedLabels(slug: slug, status: status, format: format)
+        let counter = finished.withLock { finished in
+            if let existing = finished[labels] { return existing }
+            let made = Counter(label: "rotator_requests_total", dimensions: [("slug", slug), ("status", String(status)), ("format", format)],
+                               factory: factory)
+            finished[labels] = made
+            return made
+        }
+        counter.increment()
     }
 
-    func upstreamAnswered(slug: String, after duration: Duration) {
-        Timer(label: "rotator_upstream_latency_seconds", dimensions: [("slug", slug)], factory: factory).recordNanoseconds(duration.nanoseconds)
-    }
+    // MARK: Traffic (admin charts): each a plain call on the event loop, one lock inside `TrafficStats`
 
-    func keySelected(slug: String) { count("rotator_key_selections_total", slug) }
-    func retried(slug: String) { count("rotator_retries_total", slug) }
-    func cooledDown(slug: String) { count("rotator_cooldowns_total", slug) }
-    func quarantined(slug: String) { count("rotator_quarantines_total", slug) }
-    func invalidated(slug: String) { count("rotator_keys_invalidated_total", slug) }
-    func allKeysCooling(slug: String) { count("rotator_all_keys_cooling_total", slug) }
-
-    private func count(_ label: String, _ slug: String) {
-        Counter(label: label, dimensions: [("slug", slug)], factory: factory).increment()
-    }
-
-    // MARK: Traffic (admin charts)
-
-    /// A client request of a configured pool got its answer: counted with the time this node added (the time since
-    /// the request arrived minus the upstream's answer times recorded by `upstreamTime`).
-    func requestCompleted(pool: Int64?, status: Int, fields: AccessLogFields) {
+    /// A client request of a configured pool was answered; `addedNanoseconds` is the time this node took to the
+    /// client's first byte minus the upstream's time to answer.
+    func requestCompleted(pool: Int64?, status: Int, addedNanoseconds: Int64) {
         guard let traffic, let pool else { return }
-        let values = fields.snapshot
-        let added = (ContinuousClock.now - values.receivedAt).nanoseconds - values.upstreamNanoseconds
-        traffic.recordRequest(config: pool, status: status, addedNanoseconds: max(0, added))
-    }
-
-    /// How long one upstream attempt took to answer; subtracted from the request's time to get the added latency.
-    func upstreamTime(_ duration: Duration, fields: AccessLogFields) {
-        guard traffic != nil else { return }
-        fields.update { $0.upstreamNanoseconds += duration.nanoseconds }
+        traffic.recordRequest(config: pool, status: status, addedNanoseconds: max(0, addedNanoseconds))
     }
 
     func keyUsed(pool: Int64, key: Int64) {
         traffic?.recordKeyUse(config: pool, key: key)
     }
 
-    /// Connect error, timeout, 5xx or an answer that broke off.
-    func upstreamFailed(pool: Int64, key: Int64) {
-        traffic?.recordUpstreamFailure(config: pool, key: key)
-    }
-
-    /// A 429; `hinted` says whether the provider gave a reset hint (else the default cooldown applied).
-    func keyCooledDown(pool: Int64, key: Int64, seconds: Double, hinted: Bool) {
-        traffic?.recordRateLimit(config: pool, key: key, seconds: seconds, source: hinted ? .providerHint : .defaultCooldown)
-    }
-
-    /// A 401/403 and what the coordinator made of it; the provider's message is kept, scrubbed of `secret`.
-    func keyRejected(pool: Int64, key: Int64, status: Int, body: some Collection<UInt8>, secret: String, effect: OutcomeEffect) {
+    /// What the state machine made of an attempt, with the answer it read (for the reset hint and the provider's message).
+    func keyOutcome(_ outcome: KeyOutcome, key: Int64, pool: Int64, after event: ProxyStateMachine.Event, secret: String?) {
         guard let traffic else { return }
-        var until: Double?
-        if case .quarantined(let end) = effect { until = end }
-        traffic.recordRejection(config: pool, key: key, status: status, message: ProviderMessage.extract(from: body, secret: secret),
-                                quarantinedUntil: until, invalidated: effect == .invalidated)
+        switch outcome {
+        case .success:
+            break
+        case .upstreamFailure:
+            traffic.recordUpstreamFailure(config: pool, key: key)
+        case .rateLimited(let cooldown):
+            var hinted = false
+            if case .answerRead(_, let headers, let body, _) = event { hinted = RateLimitReset.seconds(headers: headers, body: body) != nil }
+            traffic.recordRateLimit(config: pool, key: key, seconds: cooldown, source: hinted ? .providerHint : .defaultCooldown)
+        case .rejected:
+            var status = 401
+            var message: String?
+            if case .answerRead(let answered, _, let body, _) = event {
+                status = answered
+                message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
+            }
+            traffic.recordRejection(config: pool, key: key, status: status, message: message, quarantinedUntil: nil, invalidated: false)
+        }
+    }
+
+    /// The coordinator's answer to a rejection: until when the key is quarantined, or that it is now invalid.
+    func keyEffect(_ effect: OutcomeEffect, key: Int64, pool: Int64) {
+        switch effect {
+        case .quarantined(let until): traffic?.amendRejection(config: pool, key: key, quarantinedUntil: until, invalidated: false)
+        case .invalidated: traffic?.amendRejection(config: pool, key: key, quarantinedUntil: nil, invalidated: true)
+        case .none, .cooledDown: break
+        }
     }
 }

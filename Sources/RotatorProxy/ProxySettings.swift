@@ -12,9 +12,12 @@ public struct ProxySettings: Sendable {
     public var maxBodyBytes: Int
     /// How long a request may wait for a paced-out key before the proxy answers 429.
     public var pacingMaxWait: Double
+    /// Browser origins allowed to call the proxy (`CORS_ALLOWED_ORIGINS`; `*` for any); empty: no CORS headers.
+    public var corsAllowedOrigins: Set<String>
 
     public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30,
-                maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2) {
+                maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, corsAllowedOrigins: [String] = []) {
+        self.corsAllowedOrigins = Set(corsAllowedOrigins)
         self.proxyKeys = proxyKeys
         self.maxRetries = maxRetries
         self.defaultCooldown = defaultCooldown

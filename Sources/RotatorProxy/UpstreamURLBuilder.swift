@@ -14,6 +14,14 @@ public enum UpstreamURLBuilder {
     ///   - rest: the raw (still percent-encoded) path after `/{prefix}/{slug}`, e.g. `/v1/chat/completions`.
     ///   - query: the raw query to send (client query minus credentials, plus an injected key if any).
     public static func build(target: UpstreamTarget, rest: Substring, query: String?) throws(Failure) -> String {
+        var url = target.origin + (try buildPath(target: target, rest: rest))
+        let queries = [target.baseQuery, query].compactMap { $0 }.filter { !$0.isEmpty }
+        if !queries.isEmpty { url += "?" + queries.joined(separator: "&") }
+        return url
+    }
+
+    /// The request target's path (origin form, no query): the base's segments plus the client's, sanitized.
+    public static func buildPath(target: UpstreamTarget, rest: Substring) throws(Failure) -> String {
         var segments = target.baseSegments
         var restSegments: [String] = []
         for raw in rest.split(separator: "/", omittingEmptySubsequences: true) {
@@ -24,11 +32,9 @@ public enum UpstreamURLBuilder {
             restSegments.removeFirst()
         }
         segments.append(contentsOf: restSegments)
-        var url = target.origin + "/" + segments.joined(separator: "/")
-        if rest.count > 1, rest.hasSuffix("/"), !restSegments.isEmpty { url += "/" }
-        let queries = [target.baseQuery, query].compactMap { $0 }.filter { !$0.isEmpty }
-        if !queries.isEmpty { url += "?" + queries.joined(separator: "&") }
-        return url
+        var path = "/" + segments.joined(separator: "/")
+        if rest.count > 1, rest.hasSuffix("/"), !restSegments.isEmpty { path += "/" }
+        return path
     }
 
     /// `v1`, `v2`, `v1beta`, `v1alpha`...

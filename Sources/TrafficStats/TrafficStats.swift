@@ -30,6 +30,13 @@ public final class TrafficStats: Sendable {
             return slot
         }
 
+        func amendLatestRejection(_ change: (inout KeyEvent) -> Void) {
+            guard let index = events.lastIndex(where: { $0.kind == .quarantined }) else { return }
+            let original = events[index]
+            change(&events[index])
+            if let pending = unpushedEvents.lastIndex(of: original) { unpushedEvents[pending] = events[index] }
+        }
+
         func remember(_ event: KeyEvent) {
             events.append(event)
             if events.count > TrafficStats.eventsKeptPerKey { events.removeFirst() }
@@ -129,6 +136,17 @@ public final class TrafficStats: Sendable {
             let keyTrack = track.key(key)
             keyTrack.errors[keyTrack.slot(minute)] &+= 1
             keyTrack.remember(event)
+        }
+    }
+
+    /// The coordinator's verdict on the key's latest rejection, which it gives after the rejection was recorded:
+    /// quarantined until `quarantinedUntil`, or invalid.
+    public func amendRejection(config: Int64, key: Int64, quarantinedUntil: Double?, invalidated: Bool) {
+        withConfig(config) { track in
+            track.key(key).amendLatestRejection { event in
+                event.until = invalidated ? nil : quarantinedUntil
+                if invalidated { event.kind = .invalidated }
+            }
         }
     }
 

@@ -73,7 +73,7 @@ let options = Options(arguments: Array(CommandLine.arguments.dropFirst()))
 let (profiles, defaultProfile) = options.profiles()
 let state = MockUpstreamState(settings: options.settings, profiles: profiles, defaultProfile: defaultProfile, seed: options.seed)
 let host = options.host
-let app = makeMockUpstreamApplication(state: state, host: host, port: options.port) { port in
+let app = try makeMockUpstreamApplication(state: state, host: host, port: options.port) { port in
     // Written unbuffered: a load-test script waits for this line on a pipe.
     FileHandle.standardOutput.write(Data("mock-upstream listening on \(host):\(port)\n".utf8))
 }

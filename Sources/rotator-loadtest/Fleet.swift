@@ -15,6 +15,9 @@ final class Fleet: Sendable {
     let cluster: [RotatorProcess]
     let reference: NginxProcess
     let balancer: NginxProcess
+    /// The Swift baseline: a minimal SwiftNIO relay to the mock, no rotator logic.
+    let bareRelay: ManagedProcess
+    let bareRelayPort: Int
 
     static func start(options: RunnerOptions, directory: String, log: @Sendable (String) -> Void) async throws -> Fleet {
         let rotator = "\(options.binaries)/rotator"
@@ -60,8 +63,18 @@ final class Fleet: Sendable {
                 nginx: options.nginx, template: "\(templates)/load-balancer.conf", name: "balancer", directory: directory,
                 values: ["SERVERS": servers]
             )
+            cleanup.append { await balancer.stop() }
+            log("starting bare-relay (the Swift baseline)")
+            let bareRelayPort = try FreePort.find()
+            let bareRelay = try ManagedProcess(
+                executable: "\(options.binaries)/bare-relay",
+                arguments: ["--port", String(bareRelayPort), "--upstream", "127.0.0.1:\(mock.port)"], logFile: "\(directory)/bare-relay.log"
+            )
+            cleanup.append { await bareRelay.stop() }
+            for _ in 0..<100 where !FreePort.isListening(bareRelayPort) { try await Task.sleep(for: .milliseconds(50)) }
+            guard FreePort.isListening(bareRelayPort) else { throw RunnerError("bare-relay did not start (see \(directory)/bare-relay.log)") }
             return Fleet(directory: directory, mock: mock, redis: redis, mariadb: mariadb, defaultNode: defaultNode, cluster: cluster,
-                         reference: reference, balancer: balancer)
+                         reference: reference, balancer: balancer, bareRelay: bareRelay, bareRelayPort: bareRelayPort)
         } catch {
             for step in cleanup.reversed() { await step() }
             throw error
@@ -70,8 +83,10 @@ final class Fleet: Sendable {
 
     private init(
         directory: String, mock: MockUpstreamProcess, redis: RedisTestServer, mariadb: MariaDBTestServer, defaultNode: RotatorProcess,
-        cluster: [RotatorProcess], reference: NginxProcess, balancer: NginxProcess
+        cluster: [RotatorProcess], reference: NginxProcess, balancer: NginxProcess, bareRelay: ManagedProcess, bareRelayPort: Int
     ) {
+        self.bareRelay = bareRelay
+        self.bareRelayPort = bareRelayPort
         self.directory = directory
         self.mock = mock
         self.redis = redis
@@ -94,6 +109,7 @@ final class Fleet: Sendable {
     func stop() async {
         mariadb.kill(signal: SIGCONT)
         redis.resume()
+        await bareRelay.stop()
         await balancer.stop()
         await reference.stop()
         for node in cluster + [defaultNode] { await node.stop() }

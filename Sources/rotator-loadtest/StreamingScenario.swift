@@ -6,7 +6,7 @@ import MockUpstream
 enum StreamingScenario {
     static func run(_ context: ScenarioContext) async throws -> ScenarioReport {
         let fleet = context.fleet
-        let streams = context.scaled(500, smoke: 50)
+        let streams = context.scaled(1000, smoke: 50)
         let chunks = 50
         let gap = 20
         let keys = loadKeys(10, prefix: "sk-stream")

@@ -1,24 +1,25 @@
 import Foundation
-import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import RotatorCore
 @testable import RotatorProxy
 import Testing
 
 @Suite struct ClientFacingTests {
     @Test func credentialPlacesPerFormat() {
-        let bearer: HTTPFields = [.authorization: "Bearer pk"]
-        #expect(ClientCredential.find(in: bearer, query: nil, format: .openAICompatible, route: .llm, bodyAPIKey: nil) == "pk")
-        let anthropic: HTTPFields = [HTTPField.Name("x-api-key")!: "pk"]
-        #expect(ClientCredential.find(in: anthropic, query: nil, format: .anthropicNative, route: .llm, bodyAPIKey: nil) == "pk")
-        #expect(ClientCredential.find(in: anthropic, query: nil, format: .openAICompatible, route: .llm, bodyAPIKey: nil) == nil)
-        #expect(ClientCredential.find(in: [:], query: "key=pk&alt=sse", format: .geminiNative, route: .llm, bodyAPIKey: nil) == "pk")
-        let goog: HTTPFields = [HTTPField.Name("x-goog-api-key")!: "pk"]
-        #expect(ClientCredential.find(in: goog, query: nil, format: .geminiNative, route: .llm, bodyAPIKey: nil) == "pk")
-        #expect(ClientCredential.find(in: [:], query: nil, format: .openAICompatible, route: .llm, bodyAPIKey: "pk") == "pk")
-        let proxyKey: HTTPFields = [HTTPField.Name("X-Proxy-Key")!: "pk"]
-        #expect(ClientCredential.find(in: proxyKey, query: nil, format: .openAICompatible, route: .generic, bodyAPIKey: nil) == "pk")
-        #expect(ClientCredential.find(in: [:], query: "key=pk", format: .geminiNative, route: .generic, bodyAPIKey: nil) == nil)
+        func headers(_ name: String, _ value: String) -> HTTPHeaders { HTTPHeaders([(name, value)]) }
+        let bearer = headers("Authorization", "Bearer pk")
+        #expect(ClientCredential.find(in: bearer, query: nil, format: .openAICompatible, route: .llm) == "pk")
+        let anthropic = headers("x-api-key", "pk")
+        #expect(ClientCredential.find(in: anthropic, query: nil, format: .anthropicNative, route: .llm) == "pk")
+        #expect(ClientCredential.find(in: anthropic, query: nil, format: .openAICompatible, route: .llm) == nil)
+        #expect(ClientCredential.find(in: [:], query: "key=pk&alt=sse", format: .geminiNative, route: .llm) == "pk")
+        let goog = headers("x-goog-api-key", "pk")
+        #expect(ClientCredential.find(in: goog, query: nil, format: .geminiNative, route: .llm) == "pk")
+        let proxyKey = headers("X-Proxy-Key", "pk")
+        #expect(ClientCredential.find(in: proxyKey, query: nil, format: .openAICompatible, route: .generic) == "pk")
+        #expect(ClientCredential.find(in: [:], query: "key=pk", format: .geminiNative, route: .generic) == nil)
+        #expect(ClientCredential.find(in: headers("Authorization", "Basic pk"), query: nil, format: .openAICompatible, route: .llm) == nil)
     }
 
     @Test func errorShapes() throws {
@@ -52,16 +53,16 @@ import Testing
 
     @Test func bodyAPIKeyIsRemoved() throws {
         let body = ByteBuffer(string: #"{"model":"m","api_key":"pk","messages":[]}"#)
-        let extracted = try #require(ProxyMiddleware.extractBodyAPIKey(from: body))
+        let extracted = try #require(ClientCredential.extractBodyAPIKey(from: body))
         #expect(extracted.key == "pk")
         let rest = String(buffer: extracted.body)
         #expect(!rest.contains("api_key"))
         #expect(rest.contains("\"model\""))
-        #expect(ProxyMiddleware.extractBodyAPIKey(from: ByteBuffer(string: #"{"model":"m"}"#)) == nil)
+        #expect(ClientCredential.extractBodyAPIKey(from: ByteBuffer(string: #"{"model":"m"}"#)) == nil)
     }
 
     @Test func byteSearchFindsTheNeedleAnywhereAndOnlyWhole() {
-        func has(_ text: String) -> Bool { ProxyMiddleware.contains(ByteBuffer(string: text), "\"api_key\"") }
+        func has(_ text: String) -> Bool { ByteSearch.contains(ByteBuffer(string: text), "\"api_key\"") }
         #expect(has(#""api_key""#))
         #expect(has(#"{"api_key":1}"#))
         #expect(has(#"{"a":"\"api_","api_key"#) == false)
@@ -71,6 +72,6 @@ import Testing
         #expect(has("") == false)
         var sliced = ByteBuffer(string: #"xx"api_key"yy"#)
         sliced.moveReaderIndex(forwardBy: 3)
-        #expect(ProxyMiddleware.contains(sliced, "\"api_key\"") == false, "only the readable bytes count")
+        #expect(ByteSearch.contains(sliced, "\"api_key\"") == false, "only the readable bytes count")
     }
 }

@@ -101,6 +101,19 @@ final class ManualClock: Sendable {
         #expect(stats.recentEvents(config: 9).isEmpty)
     }
 
+    @Test func theCoordinatorsVerdictAmendsTheRejection() {
+        let clock = ManualClock(6000)
+        let stats = TrafficStats(clock: clock.now)
+        stats.recordRejection(config: 1, key: 5, status: 401, message: "bad", quarantinedUntil: nil, invalidated: false)
+        stats.amendRejection(config: 1, key: 5, quarantinedUntil: 6002, invalidated: false)
+        stats.recordRejection(config: 1, key: 5, status: 401, message: "bad", quarantinedUntil: nil, invalidated: false)
+        stats.amendRejection(config: 1, key: 5, quarantinedUntil: nil, invalidated: true)
+        let events = stats.recentEvents(config: 1)[5] ?? []
+        #expect(events.map(\.kind) == [.quarantined, .invalidated])
+        #expect(events.map(\.until) == [6002, nil])
+        #expect(stats.drainUnpushed().events.map(\.event) == events, "the pushed events carry the verdict too")
+    }
+
     @Test func latestEventExplainsTheKey() {
         let clock = ManualClock(6000)
         let stats = TrafficStats(clock: clock.now)

@@ -3,6 +3,7 @@ import Foundation
 import KeyCoordination
 import Logging
 import Metrics
+import NIOCore
 import RedisClient
 import RedisCoordination
 import RotatorAdmin
@@ -33,12 +34,18 @@ final class ClusterSharing: Sendable {
     }
 
     /// Nil unless `CACHE_TYPE=redis` (or `REDIS_URL`).
-    static func make(settings: Settings, policy: CoordinationPolicy, logger: Logger, metricsFactory: any MetricsFactory) -> ClusterSharing? {
+    /// - Parameter proxyLoops: the loops the proxy serves on; each gets its own Redis connection for key selection.
+    static func make(
+        settings: Settings, policy: CoordinationPolicy, logger: Logger, metricsFactory: any MetricsFactory, proxyLoops: any EventLoopGroup
+    ) -> ClusterSharing? {
         guard settings.cacheType == .redis, let redis = settings.redis else { return nil }
         let configuration = RedisConfiguration(host: redis.host, port: redis.port, password: redis.password, database: redis.database)
         let client = RedisClient(configuration: configuration, logger: logger)
         let subscriber = RedisSubscriber(configuration: configuration, logger: logger)
-        let coordinator = RedisKeyCoordinator(client: client, policy: policy, logger: logger, metricsFactory: metricsFactory)
+        let loopClients = proxyLoops.makeIterator().map { RedisClient(configuration: configuration, eventLoopGroup: $0, logger: logger) }
+        let coordinator = RedisKeyCoordinator(
+            client: client, loopClients: loopClients, policy: policy, logger: logger, metricsFactory: metricsFactory
+        )
         let nodeID = "\(ProcessInfo.processInfo.hostName)-\(settings.port)-\(UUID().uuidString.prefix(8).lowercased())"
         return ClusterSharing(
             client: client, subscriber: subscriber, coordinator: coordinator, nodeID: nodeID, logger: logger, metricsFactory: metricsFactory
@@ -80,6 +87,7 @@ final class ClusterSharing: Sendable {
 
     /// The subscriber is closed by its listener when that service stops; this closes the command client.
     func shutdown() async {
+        await coordinator.shutdownLoopClients()
         await client.shutdown()
     }
 }

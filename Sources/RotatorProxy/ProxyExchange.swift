@@ -1,0 +1,598 @@
+import ConfigCatalog
+import KeyCoordination
+import NIOCore
+import NIOHTTP1
+import RotatorCore
+import RotatorHTTP
+
+/// Where an exchange gets upstream connections: the event loop's pool in production, a test double in
+/// `EmbeddedChannel` tests.
+protocol UpstreamConnecting: AnyObject {
+    func idleConnection(to origin: UpstreamOrigin) -> UpstreamConnection?
+    func connect(to origin: UpstreamOrigin) -> EventLoopFuture<UpstreamConnection>
+    func release(_ connection: UpstreamConnection)
+}
+
+extension UpstreamConnectionPool: UpstreamConnecting {}
+
+/// What an exchange tells the connection handler that owns it.
+protocol ProxyExchangeOwner: AnyObject {
+    /// The answer is written (or the exchange was abandoned): the connection may serve its next request.
+    func exchangeFinished(_ exchange: ProxyExchange, closeConnection: Bool)
+}
+
+/// One proxied request on its client connection's event loop, from head to last byte: it checks the head, collects
+/// the body, then performs what `ProxyStateMachine` decides (take a key, send, judge, rotate, wait, answer) and
+/// relays the chosen answer with back-pressure. Everything here runs on that one loop: no locks, no tasks, except for
+/// the rare store catch-up and key invalidation.
+final class ProxyExchange: UpstreamResponseReceiver {
+    private enum Reading {
+        case none
+        case awaitingHead(sentAt: NIODeadline)
+        case whole(status: Int, headers: HTTPHeaders, body: ByteBuffer, declared: Int)
+        case errorBody(status: Int, headers: HTTPHeaders, body: ByteBuffer)
+        case streaming
+    }
+
+    private let service: ProxyService
+    private let context: ChannelHandlerContext
+    private weak var owner: (any ProxyExchangeOwner)?
+    private let connector: any UpstreamConnecting
+    let head: HTTPRequestHead
+    private let route: ProxyRoute
+    private let requestID: String
+    private let started = NIODeadline.now()
+
+    private var admission: ProxyRequestGate.Admission?
+    private var secrets: [Int64: String] = [:]
+    private var body = ByteBuffer()
+    private var machine: ProxyStateMachine?
+    private var baseHeaders = HTTPHeaders()
+    private var injection: KeyInjection?
+
+    /// The client's request is still arriving (its end not yet read).
+    private(set) var isReceivingRequest = true
+    /// The connection must close after this exchange (a refusal before the body was read, `Connection: close`).
+    private var closeAfter: Bool
+    private var isFinished = false
+    private var isRefused = false
+    /// A refusal was written while a small rest of the body still arrives: it is read and dropped, then the connection
+    /// serves the next request.
+    private var awaitsEndAfterRefusal = false
+    /// A refused request's unread body this large or larger (or of unknown length) is not worth reading: the
+    /// connection closes instead.
+    private static let bodyWorthDraining = 64 * 1024
+    /// The browser origin to allow in the answer's CORS headers, when it is on the list.
+    private var corsOrigin: String?
+
+    private var connection: UpstreamConnection?
+    private var connectionWasReused = false
+    private var freshConnectionRetried = false
+    private var reading = Reading.none
+    private var lastUpstreamActivity = NIODeadline.now()
+    private var timer: Scheduled<Void>?
+    private var catchUpPending = false
+    private var catchUpTimer: Scheduled<Void>?
+
+    // Access log and metrics.
+    private var responseStatus = 0
+    private var upstreamStatus: Int?
+    private var metricsSlug = "unknown"
+    private var metricsFormat = "unknown"
+    /// The slug's metric handles, looked up once per request.
+    private lazy var slugMetrics = service.metrics.forSlug(metricsSlug)
+    // Traffic (admin charts): the config counted, the upstream's time to answer, when the client's answer began.
+    private var trafficPool: Int64?
+    private var upstreamWait: Int64 = 0
+    private var answeredAt: NIODeadline?
+
+    init(
+        head: HTTPRequestHead, route: ProxyRoute, context: ChannelHandlerContext, owner: any ProxyExchangeOwner, service: ProxyService,
+        connector: any UpstreamConnecting
+    ) {
+        self.head = head
+        self.route = route
+        self.context = context
+        self.owner = owner
+        self.service = service
+        self.connector = connector
+        self.requestID = RequestIDPolicy.acceptable(head.headers.first(name: "x-request-id")) ?? RequestIdentifier.make()
+        self.closeAfter = !head.isKeepAlive
+    }
+
+    // MARK: The client's request
+
+    /// The head arrived: refuse it now, or admit it and wait for the body.
+    func start() {
+        if !service.settings.corsAllowedOrigins.isEmpty, let origin = head.headers.first(name: "origin"),
+            service.settings.corsAllowedOrigins.contains(origin) || service.settings.corsAllowedOrigins.contains("*") {
+            corsOrigin = origin
+            if head.method == .OPTIONS, head.headers.contains(name: "access-control-request-method") {
+                return answerPreflight(origin: origin)
+            }
+        }
+        let pool = service.catalog.pool(slug: route.slug)
+        if let pool {
+            metricsSlug = pool.config.slug
+            trafficPool = pool.config.id
+            metricsFormat = route.kind == .generic ? "generic" : pool.config.apiFormat.rawValue
+        }
+        switch ProxyRequestGate.evaluate(
+            head: head, route: route, catalogLoaded: service.catalog.isLoaded, pool: pool, proxyKeys: service.settings.proxyKeys,
+            maxBodyBytes: service.settings.maxBodyBytes
+        ) {
+        case .refuse(let refusal):
+            refuse(refusal)
+        case .admit(let admission):
+            self.admission = admission
+            self.secrets = admission.pool.secrets
+            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
+        }
+    }
+
+    func receiveBody(_ part: ByteBuffer) {
+        guard !isFinished, !isRefused, admission != nil else { return }
+        var part = part
+        if body.readableBytes + part.readableBytes > service.settings.maxBodyBytes {
+            refuse(ProxyRequestGate.tooLarge(service.settings.maxBodyBytes, format: admission?.format))
+            return
+        }
+        if body.readableBytes == 0 && body.capacity == 0 {
+            body = part
+        } else {
+            body.writeBuffer(&part)
+        }
+    }
+
+    func receiveEnd() {
+        isReceivingRequest = false
+        if awaitsEndAfterRefusal {
+            awaitsEndAfterRefusal = false
+            finish(completed: true)
+            return
+        }
+        guard !isFinished, !isRefused, let admission else { return }
+        if admission.credential == .expectedInBody {
+            guard route.kind == .llm, let extracted = ClientCredential.extractBodyAPIKey(from: body),
+                ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys)
+            else {
+                refuse(ProxyRequestGate.Refusal(status: .unauthorized, kind: .authentication, message: "missing or invalid proxy key",
+                                                format: admission.format))
+                return
+            }
+            body = extracted.body
+        }
+        let config = admission.pool.config
+        let injection = KeyInjection(config: config, route: route.kind)
+        self.injection = injection
+        baseHeaders = HeaderPolicy.upstreamHeaders(from: head.headers, requestID: requestID, extraRemoved: injection.headerToDrop)
+        machine = ProxyStateMachine(slug: config.slug, poolSize: secrets.count, limits: service.limits, startedAt: .now())
+        perform(machine!.start())
+    }
+
+    /// The client went away: stop the upstream exchange, write nothing more.
+    func clientClosed() {
+        guard !isFinished else { return }
+        closeUpstream()
+        finish(completed: false)
+    }
+
+    func clientWritabilityChanged(isWritable: Bool) {
+        if isWritable { connection?.resumeReads() }
+    }
+
+    // MARK: Decisions
+
+    private func perform(_ action: ProxyStateMachine.Action) {
+        guard !isFinished, let admission else { return }
+        switch action {
+        case .acquireKey(let excluded):
+            let poolID = admission.pool.config.id
+            service.coordinator.acquireKey(pool: poolID, excluding: excluded, on: context.eventLoop).assumeIsolated().whenComplete { result in
+                guard !self.isFinished else { return }
+                let acquisition = (try? result.get()) ?? .unavailable(retryAfter: 1)
+                var isKnown = true
+                if case .key(let id) = acquisition { isKnown = self.knows(key: id) }
+                self.handle(.keyOffered(acquisition, isKnown: isKnown, now: .now()))
+            }
+        case .send(let keyID):
+            slugMetrics.selections.increment()
+            service.metrics.keyUsed(pool: admission.pool.config.id, key: keyID)
+            if (machine?.attempts ?? 1) > 1 { slugMetrics.retries.increment() }
+            send(keyID: keyID, freshConnection: false)
+        case .wait(let time):
+            context.eventLoop.assumeIsolated().scheduleTask(in: time) { self.handle(.waited) }
+        case .catchUp:
+            catchUp(configID: admission.pool.config.id)
+        case .answer(let answer):
+            deliverFinal(answer)
+        }
+    }
+
+    private func handle(_ event: ProxyStateMachine.Event) {
+        guard !isFinished, var machine else { return }
+        machine.storeReachable = service.catalog.storeReachable
+        let step = machine.handle(event)
+        self.machine = machine
+        if let outcome = step.report, let key = machine.currentKey, let pool = trafficPool { service.metrics.keyOutcome(outcome, key: key, pool: pool, after: event, secret: secrets[key]) }
+        if let outcome = step.report, let key = machine.currentKey { report(outcome, key: key) }
+        perform(step.action)
+    }
+
+    /// Whether this request can use the key; adopts the catalog's fresher keys when it has caught up since the request
+    /// started and the config still points where it did.
+    private func knows(key id: Int64) -> Bool {
+        if secrets[id] != nil { return true }
+        guard let admission, let fresher = service.catalog.pool(configID: admission.pool.config.id), fresher.secrets[id] != nil,
+            fresher.routesLike(admission.pool)
+        else { return false }
+        secrets = fresher.secrets
+        return true
+    }
+
+    private func report(_ outcome: KeyOutcome, key: Int64) {
+        guard let admission else { return }
+        let metrics = slugMetrics
+        let traffic = service.metrics
+        switch outcome {
+        case .rateLimited: metrics.cooldowns.increment()
+        case .rejected: metrics.quarantines.increment()
+        case .success, .upstreamFailure: break
+        }
+        let poolID = admission.pool.config.id
+        let catalog = service.catalog
+        let reason = outcome.rejectionReason
+        service.coordinator.report(outcome, key: key, pool: poolID, on: context.eventLoop).whenSuccess { effect in
+            traffic.keyEffect(effect, key: key, pool: poolID)
+            guard effect == .invalidated else { return }
+            metrics.invalidated.increment()
+            Task { await catalog.invalidateKey(id: key, configID: poolID, reason: "\(reason ?? "rejected") repeatedly") }
+        }
+    }
+
+    /// The cache is behind the coordinator: re-read this config once, waiting at most 2 s (and never past the request's
+    /// own deadline), then go on with whatever the catalog holds.
+    private func catchUp(configID: Int64) {
+        let catalog = service.catalog
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        catchUpPending = true
+        Task {
+            _ = try? await catalog.refresh(configID: configID)
+            loop.execute { bound.value.caughtUp(configID: configID) }
+        }
+        let limit = min(TimeAmount.seconds(2), service.limits.timeout)
+        catchUpTimer = loop.assumeIsolated().scheduleTask(in: limit) { self.caughtUp(configID: configID) }
+    }
+
+    private func caughtUp(configID: Int64) {
+        guard catchUpPending else { return }
+        catchUpPending = false
+        catchUpTimer?.cancel()
+        catchUpTimer = nil
+        guard !isFinished, let admission else { return }
+        if let fresher = service.catalog.pool(configID: configID), fresher.routesLike(admission.pool) {
+            secrets = fresher.secrets
+        }
+        let stillUnknown = (machine?.unknownKeys ?? []).filter { secrets[$0] == nil }
+        handle(.caughtUp(stillUnknown: stillUnknown))
+    }
+
+    // MARK: Upstream
+
+    private func send(keyID: Int64, freshConnection: Bool) {
+        guard let admission, let secret = secrets[keyID], let injection else { return }
+        var headers = baseHeaders
+        var query = admission.upstreamQuery
+        injection.apply(secret: secret, headers: &headers, query: &query)
+        let origin = UpstreamOrigin(admission.target)
+        headers.replaceOrAdd(name: "Host", value: origin.hostHeader)
+        if body.readableBytes > 0 || head.method == .POST || head.method == .PUT || head.method == .PATCH {
+            headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        }
+        let uri = query.map { admission.upstreamPath + "?" + $0 } ?? admission.upstreamPath
+        let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
+        reading = .awaitingHead(sentAt: .now())
+        lastUpstreamActivity = .now()
+        armTimer()
+        if !freshConnection, let idle = connector.idleConnection(to: origin) {
+            connectionWasReused = true
+            connection = idle
+            idle.send(head: upstreamHead, body: body, to: self)
+            return
+        }
+        connectionWasReused = false
+        connector.connect(to: origin).assumeIsolated().whenComplete { result in
+            guard !self.isFinished else {
+                if case .success(let connection) = result { connection.close() }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                self.connection = connection
+                self.lastUpstreamActivity = .now()
+                connection.send(head: upstreamHead, body: self.body, to: self)
+            case .failure(let error):
+                self.cancelTimer()
+                self.reading = .none
+                var failure = ProxyStateMachine.TransportFailure.connectFailed
+                if case .connectTimeout = error as? ChannelError { failure = .timedOut }
+                self.service.logger.debug("upstream connect failed", metadata: ["error": "\(type(of: error))", "request_id": "\(self.requestID)"])
+                self.handle(.transportFailed(failure, now: .now()))
+            }
+        }
+    }
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard !isFinished else { return }
+        lastUpstreamActivity = .now()
+        switch (part, reading) {
+        case (.head(let answer), .awaitingHead(let sentAt)):
+            let status = Int(answer.status.code)
+            upstreamStatus = status
+            slugMetrics.upstreamLatency.recordNanoseconds(Int64((NIODeadline.now() - sentAt).nanoseconds))
+            upstreamWait += Int64((NIODeadline.now() - sentAt).nanoseconds)
+            let delivery = machine?.delivery(status: status, headers: answer.headers, method: head.method) ?? .stream
+            switch delivery {
+            case .stream:
+                reportDelivered()
+                var headers = HeaderPolicy.clientHeaders(from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length"))
+                addOwnHeaders(&headers)
+                responseStatus = status
+                answeredAt = .now()
+                reading = .streaming
+                context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))),
+                              promise: nil)
+            case .whole(let declared):
+                reading = .whole(status: status, headers: answer.headers, body: context.channel.allocator.buffer(capacity: declared), declared: declared)
+            case .readErrorBody:
+                reading = .errorBody(status: status, headers: answer.headers, body: ByteBuffer())
+            }
+        case (.body(let chunk), .streaming):
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk))), promise: nil)
+            if !context.channel.isWritable {
+                context.flush()
+                connection?.pauseReads()
+            }
+        case (.body(var chunk), .whole(let status, let headers, var collected, let declared)):
+            reading = .none
+            if collected.readableBytes + chunk.readableBytes <= declared { collected.writeBuffer(&chunk) }
+            reading = .whole(status: status, headers: headers, body: collected, declared: declared)
+        case (.body(var chunk), .errorBody(let status, let headers, var collected)):
+            reading = .none
+            let room = (machine?.limits.errorBodyLimit ?? 0) - collected.readableBytes
+            if room > 0, let slice = chunk.readSlice(length: min(room, chunk.readableBytes)) { collected.writeImmutableBuffer(slice) }
+            reading = .errorBody(status: status, headers: headers, body: collected)
+        case (.end, .streaming):
+            releaseUpstream()
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+            finish(completed: true)
+        case (.end, .whole(let status, let answerHeaders, let collected, let declared)):
+            releaseUpstream()
+            guard collected.readableBytes == declared else {
+                handle(.answerBrokeOff(received: collected.readableBytes, declared: declared, timedOut: false, now: .now()))
+                return
+            }
+            reportDelivered()
+            var headers = HeaderPolicy.clientHeaders(from: answerHeaders, keepContentLength: true)
+            addOwnHeaders(&headers)
+            writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: collected)
+        case (.end, .errorBody(let status, let headers, let collected)):
+            releaseUpstream()
+            handle(.answerRead(status: status, headers: headers, body: collected, now: .now()))
+        default:
+            break
+        }
+    }
+
+    func upstreamReadComplete() {
+        if case .streaming = reading { context.flush() }
+    }
+
+    func upstreamFailed(_ failure: UpstreamConnectionFailure) {
+        guard !isFinished else { return }
+        connection = nil
+        cancelTimer()
+        let state = reading
+        reading = .none
+        switch state {
+        case .none:
+            return
+        case .awaitingHead:
+            if connectionWasReused, !freshConnectionRetried, !failure.isTLS, let key = machine?.currentKey {
+                // A kept-alive connection the upstream had closed: once more on a fresh one, not held against the key.
+                freshConnectionRetried = true
+                send(keyID: key, freshConnection: true)
+                return
+            }
+            if case .tls(let reason) = failure {
+                handle(.transportFailed(.tls(reason), now: .now()))
+            } else {
+                handle(.transportFailed(.closed, now: .now()))
+            }
+        case .whole(_, _, let collected, let declared):
+            handle(.answerBrokeOff(received: collected.readableBytes, declared: declared, timedOut: false, now: .now()))
+        case .errorBody(let status, let headers, let collected):
+            handle(.answerRead(status: status, headers: headers, body: collected, now: .now()))
+        case .streaming:
+            // Bytes have reached the client: nothing can be retried; end the client's connection so it sees the cut.
+            closeAfter = true
+            context.close(promise: nil)
+            finish(completed: false)
+        }
+    }
+
+    private func reportDelivered() {
+        guard let key = machine?.currentKey, var machine else { return }
+        let outcome = machine.delivered()
+        self.machine = machine
+        report(outcome, key: key)
+    }
+
+    private func releaseUpstream() {
+        cancelTimer()
+        reading = .none
+        guard let connection else { return }
+        self.connection = nil
+        connector.release(connection)
+    }
+
+    private func closeUpstream() {
+        cancelTimer()
+        reading = .none
+        connection?.close()
+        connection = nil
+    }
+
+    // MARK: Read timeout
+
+    /// One timer per attempt, re-armed only when it fires early: activity costs a clock read, not a reschedule.
+    private func armTimer() {
+        guard timer == nil else { return }
+        let limit = service.limits.timeout
+        let due = lastUpstreamActivity + limit
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { self.timerFired() }
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard !isFinished else { return }
+        let limit = service.limits.timeout
+        if NIODeadline.now() - lastUpstreamActivity < limit {
+            armTimer()
+            return
+        }
+        let state = reading
+        switch state {
+        case .none:
+            return
+        case .awaitingHead:
+            closeUpstream()
+            handle(.transportFailed(.timedOut, now: .now()))
+        case .whole(_, _, let collected, let declared):
+            closeUpstream()
+            handle(.answerBrokeOff(received: collected.readableBytes, declared: declared, timedOut: true, now: .now()))
+        case .errorBody(let status, let headers, let collected):
+            closeUpstream()
+            handle(.answerRead(status: status, headers: headers, body: collected, now: .now()))
+        case .streaming:
+            closeUpstream()
+            closeAfter = true
+            context.close(promise: nil)
+            finish(completed: false)
+        }
+    }
+
+    // MARK: Answers
+
+    /// A browser's CORS preflight from an allowed origin (`CORS_ALLOWED_ORIGINS`).
+    private func answerPreflight(origin: String) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Access-Control-Allow-Methods", value: "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+        headers.add(name: "Access-Control-Allow-Headers", value: head.headers.first(name: "access-control-request-headers") ?? "Authorization, Content-Type")
+        headers.add(name: "Access-Control-Max-Age", value: "600")
+        headers.add(name: "Content-Length", value: "0")
+        addOwnHeaders(&headers)
+        writeWhole(status: .noContent, headers: headers, body: ByteBuffer())
+    }
+
+    private func addOwnHeaders(_ headers: inout HTTPHeaders) {
+        headers.add(name: "X-Request-ID", value: requestID)
+        if let corsOrigin {
+            headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: corsOrigin)
+            headers.add(name: "Vary", value: "Origin")
+        }
+        if closeAfter { headers.replaceOrAdd(name: "Connection", value: "close") }
+    }
+
+    private func deliverFinal(_ answer: ProxyStateMachine.FinalAnswer) {
+        switch answer {
+        case .upstream(let status, let upstreamHeaders, let body):
+            var headers = HeaderPolicy.clientHeaders(from: upstreamHeaders, keepContentLength: false)
+            headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+            addOwnHeaders(&headers)
+            writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body)
+        case .error(let status, let kind, let message, let retryAfter):
+            if answer.isAllKeysCooling { slugMetrics.allKeysCooling.increment() }
+            writeError(status: status, kind: kind, message: message, format: admission?.format, extraHeaders: retryAfter.map { [("Retry-After", String($0))] } ?? [])
+        }
+    }
+
+    private func refuse(_ refusal: ProxyRequestGate.Refusal) {
+        guard !isFinished, !isRefused else { return }
+        isRefused = true
+        if isReceivingRequest {
+            // The body was not (fully) read. A small rest is read and dropped so the connection stays usable; a large or
+            // unknown one is not worth reading: the connection closes after the answer.
+            let declared = head.headers.first(name: "content-length").flatMap(Int.init)
+            if let declared, declared - body.readableBytes <= Self.bodyWorthDraining, refusal.status != .payloadTooLarge {
+                awaitsEndAfterRefusal = true
+            } else {
+                closeAfter = true
+            }
+        }
+        writeError(status: refusal.status, kind: refusal.kind, message: refusal.message, format: refusal.format, extraHeaders: refusal.extraHeaders)
+    }
+
+    private func writeError(status: HTTPResponseStatus, kind: ClientErrorShape.Kind, message: String, format: APIFormat?, extraHeaders: [(String, String)]) {
+        let body = ClientErrorShape.body(kind: kind, status: Int(status.code), message: message, format: format)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
+        addOwnHeaders(&headers)
+        writeWhole(status: status, headers: headers, body: body)
+    }
+
+    /// Head, body and end in one flush: a small answer leaves in one write.
+    private func writeWhole(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer) {
+        responseStatus = Int(status.code)
+        answeredAt = answeredAt ?? .now()
+        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        if body.readableBytes > 0, head.method != .HEAD {
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
+        }
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        // With the rest of a refused body still to drop, the exchange ends with the request's end.
+        if !awaitsEndAfterRefusal { finish(completed: true) }
+    }
+
+    private func finish(completed: Bool) {
+        guard !isFinished else { return }
+        isFinished = true
+        cancelTimer()
+        let status = responseStatus == 0 ? 499 : responseStatus
+        service.metrics.requestFinished(slug: metricsSlug, status: status, format: metricsFormat)
+        service.metrics.requestCompleted(pool: trafficPool, status: status, addedNanoseconds: Int64(((answeredAt ?? .now()) - started).nanoseconds) - upstreamWait)
+        if service.accessLog.isEnabled {
+            let elapsed = NIODeadline.now() - started
+            service.accessLog.append(AccessLogWriter.Line(
+                method: head.method.rawValue, path: String(route.path), status: status,
+                durationMilliseconds: Double(elapsed.nanoseconds) / 1e6, requestID: requestID, slug: route.slug,
+                upstreamStatus: upstreamStatus, keyID: machine?.currentKey, retries: max((machine?.attempts ?? 1) - 1, 0), completed: completed
+            ))
+        }
+        owner?.exchangeFinished(self, closeConnection: closeAfter)
+    }
+}
+
+extension UpstreamConnectionFailure {
+    fileprivate var isTLS: Bool {
+        if case .tls = self { return true }
+        return false
+    }
+}
+
+extension KeyOutcome {
+    fileprivate var rejectionReason: String? {
+        if case .rejected(let reason) = self { return reason }
+        return nil
+    }
+}

@@ -1,0 +1,36 @@
+import ConfigCatalog
+import KeyCoordination
+import Logging
+import NIOCore
+
+/// Everything the proxy path shares across connections: the catalog, the coordinator, settings, metrics, the
+/// access log and the per-loop upstream pools.
+public struct ProxyService: Sendable {
+    public let catalog: ConfigCatalog
+    public let coordinator: any KeyCoordinator
+    public let settings: ProxySettings
+    public let metrics: ProxyMetrics
+    public let accessLog: AccessLogWriter
+    public let pools: UpstreamPools
+    public let logger: Logger
+
+    public init(
+        catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: ProxySettings, metrics: ProxyMetrics, accessLog: AccessLogWriter,
+        pools: UpstreamPools, logger: Logger
+    ) {
+        self.catalog = catalog
+        self.coordinator = coordinator
+        self.settings = settings
+        self.metrics = metrics
+        self.accessLog = accessLog
+        self.pools = pools
+        self.logger = logger
+    }
+
+    var limits: ProxyStateMachine.Limits {
+        ProxyStateMachine.Limits(
+            maxRetries: settings.maxRetries, timeout: .milliseconds(Int64(settings.timeout * 1000)), pacingMaxWait: settings.pacingMaxWait,
+            defaultCooldown: settings.defaultCooldown
+        )
+    }
+}
