@@ -26,20 +26,20 @@ import Testing
         defer { redis.stop() }
         let client = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: redis.port), logger: Logger(label: "fleet-test"))
         let first = try await TestNode.start(environment: Self.enterprise(redis))
-        let second = try await TestNode.start(environment: Self.enterprise(redis))
         defer {
             Task {
                 await first.stop()
-                await second.stop()
                 await client.shutdown()
             }
         }
-        // Both SQLite stores number their first config 1: for the fleet's buckets they are one config.
         let id = try await first.createConfig(slug: "fleet")
-        #expect(try await second.createConfig(slug: "fleet") == id)
         try await first.addKeys(configID: id, sampleKeys(3, prefix: "sk-fleet"))
-        try await second.addKeys(configID: id, sampleKeys(3, prefix: "sk-fleet"))
         #expect(try await first.proxy("fleet").status == 200)
+        // Subscribed to invalidations (its first subscription reloads every config, which re-syncs pools in Redis).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, try await first.send(.GET, "/healthz").object()["degraded"] as? Bool != false {
+            try await Task.sleep(for: .milliseconds(100))
+        }
 
         _ = try await client.send(["CONFIG", "RESETSTAT"])
         let requests = 120
@@ -48,14 +48,21 @@ import Testing
         let pushes = try await Self.commandCalls(client, "eval")
         #expect(evalsha == requests, "one EVALSHA per request, nothing else per request")
         #expect(pushes < requests / 4, "pushes are periodic, not per request (\(pushes) for \(requests) requests)")
+
+        // A second node (started after the count: its writes make the first node re-sync the pool). Its SQLite store
+        // numbers its first config 1 too: for the fleet's buckets they are one config.
+        let second = try await TestNode.start(environment: Self.enterprise(redis))
+        defer { Task { await second.stop() } }
+        #expect(try await second.createConfig(slug: "fleet") == id)
+        try await second.addKeys(configID: id, sampleKeys(3, prefix: "sk-fleet"))
         for _ in 0..<5 { #expect(try await second.proxy("fleet").status == 200) }
 
         // Both nodes push within seconds; either one shows the sum.
         let expected = requests + 1 + 5
         var seen = 0
         var scope = ""
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
+        let summed = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < summed {
             let traffic = try await second.admin(.GET, "/admin/proxy-configs/\(id)/traffic").object()
             scope = traffic["scope"] as? String ?? ""
             seen = (traffic["minutes"] as? [[String: Any]] ?? []).compactMap { $0["requests"] as? Int }.reduce(0, +)
