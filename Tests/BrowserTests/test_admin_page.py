@@ -212,6 +212,17 @@ def test_an_operator_session(servers, browser):
     assert "Added 5" in text_of(driver, ".batch-result")
     wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "table.keys tbody tr")) == 5, "five key rows")
 
+    # A file dropped on the box fills it too (the drop a person makes, dispatched with a real File object).
+    driver.execute_script("""
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(["sk-dropped-one-0123456789abcdef\\nsk-dropped-two-0123456789abcdef\\n"], "dropped.txt", { type: "text/plain" }));
+        const box = document.querySelector(".drop");
+        box.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        box.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));""")
+    wait(driver, lambda d: "Read 2 lines from dropped.txt" in d.find_element(By.CSS_SELECTOR, ".file-row [aria-live]").text, "dropped file read")
+    assert "sk-dropped-two" in driver.find_element(By.CSS_SELECTOR, ".drop textarea").get_attribute("value")
+    driver.execute_script("const t = document.querySelector('.drop textarea'); t.value = ''; t.dispatchEvent(new Event('input'))")
+
     # Proxied traffic; the revoked key is rejected (quarantined 2 s, then 10 s) until it is invalid.
     def proxied():
         status, body = http("POST", origin + "/llm/browser/v1/chat/completions",
