@@ -10,6 +10,7 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
     private struct KeyState {
         var consecutiveRejections = 0
         var coolingUntil: Double?
+        var quotaExhaustedUntil: Double?
         var isInvalid = false
     }
 
@@ -18,6 +19,7 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
         var pacingInterval: Double
         var schedule = IndexedMinHeap()
         var keys: [Int64: KeyState] = [:]
+        var cooling: PoolCooling?
 
         init(pacingInterval: Double) {
             self.pacingInterval = pacingInterval
@@ -91,6 +93,7 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
         let now = clock.now()
         return state.withLock { state in
             guard let pool = state.pools[poolID], !pool.schedule.isEmpty else { return .empty }
+            if let cooling = pool.cooling, cooling.until > now { return .unavailable(retryAfter: cooling.until - now) }
             // Set excluded keys aside so the heap's minimum is the best key this request may still use.
             var setAside: [(Int64, Double)] = []
             for id in excluded {
@@ -124,12 +127,20 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
             switch outcome {
             case .success:
                 keyState.consecutiveRejections = 0
+                keyState.quotaExhaustedUntil = nil
                 effect = .none
             case .rateLimited(let cooldown):
                 let until = now + min(max(cooldown, policy.minimumCooldown), policy.maximumCooldown)
                 keyState.coolingUntil = max(keyState.coolingUntil ?? 0, until)
                 pool.schedule.set(key, score: max(pool.schedule.score(of: key) ?? 0, until))
                 state.recordError(of: key, "429 rate limited by upstream")
+                effect = .cooledDown(until: until)
+            case .quotaExhausted(let cooldown, let reason):
+                let until = now + min(max(cooldown, policy.minimumCooldown), policy.maximumCooldown)
+                keyState.coolingUntil = max(keyState.coolingUntil ?? 0, until)
+                keyState.quotaExhaustedUntil = max(keyState.quotaExhaustedUntil ?? 0, until)
+                pool.schedule.set(key, score: max(pool.schedule.score(of: key) ?? 0, until))
+                state.recordError(of: key, reason)
                 effect = .cooledDown(until: until)
             case .rejected(let reason):
                 keyState.consecutiveRejections += 1
@@ -161,7 +172,10 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
             var result: [Int64: KeyRuntimeState] = [:]
             for (id, key) in pool.keys {
                 let cooling = key.coolingUntil.flatMap { $0 > now ? $0 : nil }
-                result[id] = KeyRuntimeState(coolingUntil: cooling, consecutiveRejections: key.consecutiveRejections)
+                let exhausted = key.quotaExhaustedUntil.flatMap { $0 > now ? $0 : nil }
+                result[id] = KeyRuntimeState(
+                    coolingUntil: cooling, consecutiveRejections: key.consecutiveRejections, quotaExhaustedUntil: exhausted
+                )
             }
             return result
         }
@@ -172,6 +186,26 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
             let drained = Array(state.usage.values)
             state.usage.removeAll(keepingCapacity: true)
             return drained
+        }
+    }
+
+    @discardableResult
+    public func coolPool(pool poolID: Int64, seconds: Double, reason: String) async -> PoolCooling? {
+        let now = clock.now()
+        return state.withLock { state in
+            guard let pool = state.pools[poolID] else { return nil }
+            let until = now + min(max(seconds, policy.minimumCooldown), policy.maximumCooldown)
+            if let current = pool.cooling, current.until >= until, current.until > now { return current }
+            pool.cooling = PoolCooling(until: until, reason: reason)
+            return pool.cooling
+        }
+    }
+
+    public func poolCooling(pool poolID: Int64) async -> PoolCooling? {
+        let now = clock.now()
+        return state.withLock { state in
+            guard let cooling = state.pools[poolID]?.cooling, cooling.until > now else { return nil }
+            return cooling
         }
     }
 }

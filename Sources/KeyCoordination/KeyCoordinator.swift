@@ -24,6 +24,13 @@ public protocol KeyCoordinator: Sendable {
     func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition>
     /// `report` for a caller on an event loop; same contract as `acquireKey(pool:excluding:on:)`.
     func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect>
+    /// Rests the whole pool for `seconds` (an account- or IP-wide rate limit): until then `acquireKey` answers
+    /// `.unavailable(retryAfter:)` with the pool's remaining wait. Returns the pool's cooling state afterwards
+    /// (nil when the pool is unknown). A shorter cooling never shortens a longer one already set.
+    @discardableResult
+    func coolPool(pool: Int64, seconds: Double, reason: String) async -> PoolCooling?
+    /// The pool's live cooling, for admin views and metrics; nil when the pool is not cooling.
+    func poolCooling(pool: Int64) async -> PoolCooling?
 }
 
 extension KeyCoordinator {
@@ -34,6 +41,18 @@ extension KeyCoordinator {
 
     public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect> {
         eventLoop.makeFutureWithTask { await self.report(outcome, key: key, pool: pool) }
+    }
+}
+
+/// A pool rested as a whole.
+public struct PoolCooling: Sendable, Equatable {
+    /// Unix seconds (the coordinator's clock) until which no key of the pool is handed out.
+    public var until: Double
+    public var reason: String
+
+    public init(until: Double, reason: String) {
+        self.until = until
+        self.reason = reason
     }
 }
 
@@ -70,6 +89,8 @@ public enum KeyOutcome: Sendable, Equatable {
     case rateLimited(cooldown: Double)
     /// 401/403: the upstream rejected the key.
     case rejected(reason: String)
+    /// The key's credit or quota is gone (e.g. OpenAI `insufficient_quota`): rest it this long, shown as exhausted.
+    case quotaExhausted(cooldown: Double, reason: String)
     /// Connect error, timeout or 5xx: not the key's fault, but counted.
     case upstreamFailure(reason: String)
 }
@@ -86,10 +107,13 @@ public struct KeyRuntimeState: Sendable, Equatable {
     /// Unix seconds until which the key is cooling or quarantined; nil when usable now.
     public var coolingUntil: Double?
     public var consecutiveRejections: Int
+    /// Unix seconds until which the key rests because its quota or credit is gone; nil otherwise.
+    public var quotaExhaustedUntil: Double?
 
-    public init(coolingUntil: Double?, consecutiveRejections: Int) {
+    public init(coolingUntil: Double?, consecutiveRejections: Int, quotaExhaustedUntil: Double? = nil) {
         self.coolingUntil = coolingUntil
         self.consecutiveRejections = consecutiveRejections
+        self.quotaExhaustedUntil = quotaExhaustedUntil
     }
 }
 

@@ -62,13 +62,16 @@ public struct LoadGenerator: Sendable {
         defer { reporter?.cancel() }
         switch plan.mode {
         case .closed:
+            let minimum = plan.minimumRequestsPerConnection ?? 0
             await withDiscardingTaskGroup { group in
                 for _ in 0..<plan.connections {
                     group.addTask {
+                        var sent = 0
                         while !Task.isCancelled {
                             let due = ContinuousClock.now
-                            guard due - start < duration else { return }
+                            guard due - start < duration || sent < minimum else { return }
                             recorder.record(await send(client: client, due: due, offset: due - start))
+                            sent += 1
                         }
                     }
                 }

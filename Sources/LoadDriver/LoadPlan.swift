@@ -29,10 +29,14 @@ public struct LoadPlan: Sendable, Codable, Equatable {
     public var stream: Bool
     /// Seconds before one request counts as a `timeout` error.
     public var timeout: Double
+    /// Closed loop: each worker sends at least this many requests, even past `duration` (nil: none). Lets a short
+    /// run count on every worker having sent, however late a busy machine starts it.
+    public var minimumRequestsPerConnection: Int?
 
     public init(
         label: String, url: String, method: String = "POST", headers: [[String]] = [], body: String? = nil, mode: Mode = .closed,
-        connections: Int = 16, rate: Double? = nil, duration: Double = 10, warmup: Double = 1, stream: Bool = false, timeout: Double = 30
+        connections: Int = 16, rate: Double? = nil, duration: Double = 10, warmup: Double = 1, stream: Bool = false, timeout: Double = 30,
+        minimumRequestsPerConnection: Int? = nil
     ) {
         self.label = label
         self.url = url
@@ -46,6 +50,7 @@ public struct LoadPlan: Sendable, Codable, Equatable {
         self.warmup = warmup
         self.stream = stream
         self.timeout = timeout
+        self.minimumRequestsPerConnection = minimumRequestsPerConnection
     }
 
     /// Why this plan cannot run, or nil when it can.

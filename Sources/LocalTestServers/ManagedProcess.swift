@@ -98,7 +98,8 @@ public final class ManagedProcess: Sendable {
     public func kill(signal: Int32) {
         guard isRunning else { return }
         Self.send(signal, to: pid)
-        if signal == SIGSTOP { waitForState("T", timeout: 2) }
+        // Returns as soon as it is stopped; the bound is generous for a machine under load.
+        if signal == SIGSTOP { waitForState("T", timeout: 20) }
     }
 
     /// Polls `/proc/<pid>/stat` until the process is in `state` (Linux; elsewhere it returns at once).

@@ -158,6 +158,7 @@ public final class RedisKeyCoordinator: KeyCoordinator {
         case .success: arguments = ["ok", "0", ""]
         case .rateLimited(let cooldown): arguments = ["429", String(cooldown), ""]
         case .rejected(let reason): arguments = ["rej", "0", reason]
+        case .quotaExhausted(let cooldown, let reason): arguments = ["quota", String(cooldown), reason]
         case .upstreamFailure(let reason): arguments = ["fail", "0", reason]
         }
         let quarantine = policy.quarantineSeconds.map { String($0) }.joined(separator: ",")
@@ -188,18 +189,53 @@ public final class RedisKeyCoordinator: KeyCoordinator {
             let values = reply.array ?? []
             var states: [Int64: KeyRuntimeState] = [:]
             var index = 0
-            while index + 2 < values.count {
+            while index + 3 < values.count {
                 if let id = values[index].string.flatMap(Int64.init) {
                     let cooling = values[index + 1].string.flatMap(Double.init)
                     let rejections = values[index + 2].string.flatMap(Int.init) ?? 0
-                    states[id] = KeyRuntimeState(coolingUntil: cooling, consecutiveRejections: rejections)
+                    let exhausted = values[index + 3].string.flatMap(Double.init)
+                    states[id] = KeyRuntimeState(coolingUntil: cooling, consecutiveRejections: rejections, quotaExhaustedUntil: exhausted)
                 }
-                index += 3
+                index += 4
             }
             return states
         } catch {
             return await fallback.runtimeStates(pool: pool)
         }
+    }
+
+    @discardableResult
+    public func coolPool(pool: Int64, seconds: Double, reason: String) async -> PoolCooling? {
+        let version = definition(pool)?.version ?? 0
+        do {
+            let reply = try await runReseeding(pool: pool) {
+                try await self.run(pool: pool, [
+                    "coolpool", String(version), String(seconds), reason, String(self.policy.minimumCooldown),
+                    String(self.policy.maximumCooldown),
+                ])
+            }
+            // The local fallback rests the pool too, so a Redis outage right after does not end the cooling early.
+            _ = await fallback.coolPool(pool: pool, seconds: seconds, reason: reason)
+            return Self.poolCooling(from: reply)
+        } catch {
+            return await degraded(error) { await self.fallback.coolPool(pool: pool, seconds: seconds, reason: reason) }
+        }
+    }
+
+    public func poolCooling(pool: Int64) async -> PoolCooling? {
+        do {
+            return Self.poolCooling(from: try await run(pool: pool, ["poolcool"]))
+        } catch {
+            return await fallback.poolCooling(pool: pool)
+        }
+    }
+
+    /// `{'cooling', until, reason}` or `{'none'}`.
+    private static func poolCooling(from reply: RESPValue) -> PoolCooling? {
+        guard let parts = reply.array, parts.first?.string == "cooling", parts.count >= 3,
+            let until = parts[1].string.flatMap(Double.init)
+        else { return nil }
+        return PoolCooling(until: until, reason: parts[2].string ?? "")
     }
 
     public func drainUsage() async -> [KeyUsageDelta] {

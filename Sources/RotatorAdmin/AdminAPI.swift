@@ -154,7 +154,7 @@ public struct AdminAPI: Sendable {
         let configs = try await storeCall { try await store.listConfigs() }
         var views: [ProxyConfigView] = []
         for config in configs {
-            views.append(ProxyConfigView(config, keys: try await keyViews(configID: config.id)))
+            views.append(try await configView(config))
         }
         return JSONBody.response(views)
     }
@@ -162,7 +162,7 @@ public struct AdminAPI: Sendable {
     private func getConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         await flushUsage()
         let config = try await existingConfig(context)
-        return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: config.id)))
+        return JSONBody.response(try await configView(config))
     }
 
     private func createConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
@@ -184,7 +184,7 @@ public struct AdminAPI: Sendable {
         }
         await catalog.commitChange(configID: config.id)
         await audit(context, "config.update", target: "config:\(config.id)", before: ProxyConfigView(current, keys: []), after: ProxyConfigView(config, keys: []))
-        return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: config.id)))
+        return JSONBody.response(try await configView(config))
     }
 
     private struct StatusInput: Decodable {
@@ -199,7 +199,7 @@ public struct AdminAPI: Sendable {
         }
         await catalog.commitChange(configID: id)
         await audit(context, "config.status", target: "config:\(id)", before: ["is_active": !input.is_active], after: ["is_active": input.is_active])
-        return JSONBody.response(ProxyConfigView(config, keys: try await keyViews(configID: id)))
+        return JSONBody.response(try await configView(config))
     }
 
     private func deleteConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
@@ -303,6 +303,11 @@ public struct AdminAPI: Sendable {
     }
 
     // MARK: Helpers
+
+    /// A config with its keys and, when the pool rests as a whole, until when and why.
+    private func configView(_ config: ProxyConfig) async throws -> ProxyConfigView {
+        ProxyConfigView(config, keys: try await keyViews(configID: config.id), poolCooling: await coordinator.poolCooling(pool: config.id))
+    }
 
     func keyViews(configID: Int64) async throws -> [KeyView] {
         let records = try await storeCall { try await store.keys(configID: configID) }

@@ -41,6 +41,8 @@ struct KeyView: Encodable, Sendable {
             status = .disabled
         } else if record.isInvalid {
             status = .invalid
+        } else if record.isUsable, runtime?.quotaExhaustedUntil != nil {
+            status = .exhausted
         } else if coolingUntil != nil {
             status = .cooling
         } else {
@@ -94,11 +96,16 @@ struct ProxyConfigView: Encodable, Sendable {
     var api_format: String
     var output_format: String?
     var key_rpm: Int
+    var answer_overrides: [AnswerOverride]
+    var retry_after_read_timeout: Bool
+    var forward_billing_headers: Bool
+    var pool_cooling_until: String?
+    var pool_cooling_reason: String?
     var created_at: String
     var updated_at: String
     var api_keys: [KeyView]
 
-    init(_ config: ProxyConfig, keys: [KeyView]) {
+    init(_ config: ProxyConfig, keys: [KeyView], poolCooling: PoolCooling? = nil) {
         id = config.id
         name = config.name
         slug = config.slug
@@ -112,6 +119,11 @@ struct ProxyConfigView: Encodable, Sendable {
         api_format = config.apiFormat.rawValue
         output_format = config.outputFormat
         key_rpm = config.keyRPM
+        answer_overrides = config.answerOverrides
+        retry_after_read_timeout = config.retryAfterReadTimeout
+        forward_billing_headers = config.forwardBillingHeaders
+        pool_cooling_until = poolCooling.map { Timestamp.string(Date(timeIntervalSince1970: $0.until)) }
+        pool_cooling_reason = poolCooling?.reason
         created_at = Timestamp.string(config.createdAt)
         updated_at = Timestamp.string(config.updatedAt)
         api_keys = keys
@@ -133,6 +145,11 @@ struct ProxyConfigView: Encodable, Sendable {
         try container.encode(api_format, forKey: .api_format)
         try container.encode(output_format, forKey: .output_format)
         try container.encode(key_rpm, forKey: .key_rpm)
+        try container.encode(answer_overrides, forKey: .answer_overrides)
+        try container.encode(retry_after_read_timeout, forKey: .retry_after_read_timeout)
+        try container.encode(forward_billing_headers, forKey: .forward_billing_headers)
+        try container.encode(pool_cooling_until, forKey: .pool_cooling_until)
+        try container.encode(pool_cooling_reason, forKey: .pool_cooling_reason)
         try container.encode(created_at, forKey: .created_at)
         try container.encode(updated_at, forKey: .updated_at)
         try container.encode(api_keys, forKey: .api_keys)
@@ -140,6 +157,7 @@ struct ProxyConfigView: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case id, name, slug, config_type, api_key_location, api_key_name, is_active, method, target_url, target_base_url
-        case api_format, output_format, key_rpm, created_at, updated_at, api_keys
+        case api_format, output_format, key_rpm, answer_overrides, retry_after_read_timeout, forward_billing_headers
+        case pool_cooling_until, pool_cooling_reason, created_at, updated_at, api_keys
     }
 }

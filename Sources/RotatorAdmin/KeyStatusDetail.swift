@@ -8,7 +8,7 @@ import TrafficStats
 /// rejections, or disabled by an admin. Nil for a key in rotation.
 struct KeyStatusDetail: Encodable, Equatable, Sendable {
     enum Reason: String, Encodable, Sendable {
-        case disabled, invalid, quarantined, cooling
+        case disabled, invalid, exhausted, quarantined, cooling
     }
 
     struct Rejection: Encodable, Equatable, Sendable {
@@ -31,7 +31,7 @@ struct KeyStatusDetail: Encodable, Equatable, Sendable {
     /// - Parameter events: the key's recent events, oldest first (this node's, or the fleet's in enterprise mode).
     static func explain(_ record: APIKeyRecord, runtime: KeyRuntimeState?, events: [KeyEvent], now: Date) -> KeyStatusDetail? {
         let stamp = { (seconds: Double) in Timestamp.string(Date(timeIntervalSince1970: seconds)) }
-        let rejections = events.suffix(while: { $0.kind != .rateLimited }).map { Rejection(at: stamp($0.at), status: $0.status, message: $0.message) }
+        let rejections = events.suffix(while: { $0.kind == .quarantined || $0.kind == .invalidated }).map { Rejection(at: stamp($0.at), status: $0.status, message: $0.message) }
         if !record.isActive {
             return KeyStatusDetail(reason: .disabled, since: Timestamp.string(record.updatedAt), until: nil, cause: "admin", upstream_status: nil,
                                    message: nil, rejections: [], summary: "Disabled by an admin since \(Timestamp.string(record.updatedAt)).")
@@ -48,6 +48,14 @@ struct KeyStatusDetail: Encodable, Equatable, Sendable {
             summary += ". Enable it again once the key is fixed."
             return KeyStatusDetail(reason: .invalid, since: since, until: nil, cause: "upstream_rejection", upstream_status: status, message: message,
                                    rejections: Array(rejections.suffix(5)), summary: summary)
+        }
+        if let exhaustedUntil = runtime?.quotaExhaustedUntil, exhaustedUntil > now.timeIntervalSince1970 {
+            let event = events.last { $0.kind == .quotaExhausted }
+            let until = stamp(exhaustedUntil)
+            var summary = "Out of credit or quota until \(until)"
+            if let message = event?.message { summary += ": \(message)" }
+            return KeyStatusDetail(reason: .exhausted, since: event.map { stamp($0.at) }, until: until, cause: "quota_exhausted",
+                                   upstream_status: event?.status, message: event?.message, rejections: [], summary: summary + ".")
         }
         guard let coolingUntil = runtime?.coolingUntil, coolingUntil > now.timeIntervalSince1970 else { return nil }
         let until = stamp(coolingUntil)

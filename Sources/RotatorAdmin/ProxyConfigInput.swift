@@ -16,6 +16,9 @@ struct ProxyConfigInput: Decodable, Sendable {
     var api_format: String?
     var output_format: String?
     var key_rpm: Int?
+    var answer_overrides: [AnswerOverrideInput]?
+    var retry_after_read_timeout: Bool?
+    var forward_billing_headers: Bool?
 
     static let allowedMethods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
@@ -66,10 +69,13 @@ struct ProxyConfigInput: Decodable, Sendable {
         guard (0...1_000_000).contains(rpm) else { throw ValidationError("field 'key_rpm' must be between 0 (unlimited) and 1000000") }
 
         let outputFormat = (output_format ?? base?.outputFormat).flatMap { $0.isEmpty ? nil : $0 }
+        let overrides = try answer_overrides.map(AnswerOverrideInput.validated) ?? base?.answerOverrides ?? []
         return ProxyConfigDraft(
             name: name, slug: slug, configType: configType, apiKeyLocation: location, apiKeyName: keyName,
             isActive: is_active ?? base?.isActive ?? true, method: method, targetURL: targetURL, targetBaseURL: targetBaseURL,
-            apiFormat: apiFormat, outputFormat: outputFormat, keyRPM: rpm
+            apiFormat: apiFormat, outputFormat: outputFormat, keyRPM: rpm, answerOverrides: overrides,
+            retryAfterReadTimeout: retry_after_read_timeout ?? base?.retryAfterReadTimeout ?? false,
+            forwardBillingHeaders: forward_billing_headers ?? base?.forwardBillingHeaders ?? false
         )
     }
 

@@ -53,6 +53,8 @@ public enum KeyStatus: String, Sendable, Codable {
     case active
     case disabled
     case cooling
+    /// Resting because the upstream said its quota or credit is gone.
+    case exhausted
     case invalid
 }
 

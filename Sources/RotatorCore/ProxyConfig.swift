@@ -40,11 +40,20 @@ public struct ProxyConfig: Sendable, Equatable, Identifiable {
     public var updatedAt: Date
     /// Bumped on every change of the config or its keys; lets caches notice missed updates.
     public var version: Int64
+    /// How this config's upstream answers are judged where the provider's own codes say otherwise.
+    public var answerOverrides: [AnswerOverride]
+    /// Retry on another key after a read timeout even when a non-idempotent request was sent in full (it may
+    /// have been processed and billed already).
+    public var retryAfterReadTimeout: Bool
+    /// Forward the client's billing-selection headers (`OpenAI-Organization`, `OpenAI-Project`,
+    /// `x-goog-user-project`); dropped otherwise, so a client cannot bill another organisation of a key.
+    public var forwardBillingHeaders: Bool
 
     public init(
         id: Int64, name: String, slug: String, configType: ConfigType, apiKeyLocation: APIKeyLocation,
         apiKeyName: String, isActive: Bool, method: String?, targetURL: String?, targetBaseURL: String?,
-        apiFormat: APIFormat, outputFormat: String?, keyRPM: Int, createdAt: Date, updatedAt: Date, version: Int64
+        apiFormat: APIFormat, outputFormat: String?, keyRPM: Int, createdAt: Date, updatedAt: Date, version: Int64,
+        answerOverrides: [AnswerOverride] = [], retryAfterReadTimeout: Bool = false, forwardBillingHeaders: Bool = false
     ) {
         self.id = id
         self.name = name
@@ -62,6 +71,9 @@ public struct ProxyConfig: Sendable, Equatable, Identifiable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.version = version
+        self.answerOverrides = answerOverrides
+        self.retryAfterReadTimeout = retryAfterReadTimeout
+        self.forwardBillingHeaders = forwardBillingHeaders
     }
 
     /// The upstream base every request of this config goes to.
@@ -97,11 +109,15 @@ public struct ProxyConfigDraft: Sendable, Equatable {
     public var apiFormat: APIFormat
     public var outputFormat: String?
     public var keyRPM: Int
+    public var answerOverrides: [AnswerOverride]
+    public var retryAfterReadTimeout: Bool
+    public var forwardBillingHeaders: Bool
 
     public init(
         name: String, slug: String, configType: ConfigType, apiKeyLocation: APIKeyLocation, apiKeyName: String,
         isActive: Bool, method: String?, targetURL: String?, targetBaseURL: String?, apiFormat: APIFormat,
-        outputFormat: String?, keyRPM: Int
+        outputFormat: String?, keyRPM: Int, answerOverrides: [AnswerOverride] = [], retryAfterReadTimeout: Bool = false,
+        forwardBillingHeaders: Bool = false
     ) {
         self.name = name
         self.slug = slug
@@ -115,5 +131,8 @@ public struct ProxyConfigDraft: Sendable, Equatable {
         self.apiFormat = apiFormat
         self.outputFormat = outputFormat
         self.keyRPM = keyRPM
+        self.answerOverrides = answerOverrides
+        self.retryAfterReadTimeout = retryAfterReadTimeout
+        self.forwardBillingHeaders = forwardBillingHeaders
     }
 }

@@ -60,18 +60,6 @@ public enum ClientErrorShape {
 
     /// The JSON body for an error: OpenAI, Anthropic or Gemini shape on LLM routes; `{"error": msg}` on generic ones.
     public static func body(kind: Kind, status: Int, message: String, format: APIFormat?) -> ByteBuffer {
-        let object: [String: Any]
-        switch format {
-        case .openAICompatible:
-            object = ["error": ["message": message, "type": kind.openAIType, "code": kind.openAICode]]
-        case .anthropicNative:
-            object = ["type": "error", "error": ["type": kind.anthropicType, "message": message]]
-        case .geminiNative:
-            object = ["error": ["code": status, "message": message, "status": kind.googleStatus]]
-        case nil:
-            object = ["error": message]
-        }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return ByteBuffer(bytes: data)
+        UpstreamDialect(format: format).errorBody(kind: kind, status: status, message: message)
     }
 }

@@ -14,9 +14,16 @@ public enum HeaderPolicy {
         "authorization", "x-proxy-key", "x-api-key", "x-goog-api-key", "api-key", "cookie",
     ]
 
+    /// Headers that choose which organisation or project a key's usage is billed to: a client could otherwise spend
+    /// another organisation's budget through a key that belongs to several.
+    static let billingSelection: Set<String> = ["openai-organization", "openai-project", "x-goog-user-project"]
+
     /// Headers for the upstream request: the client's end-to-end headers minus credentials, plus the request id.
-    /// `extraRemoved` holds a generic config's own key header name.
-    public static func upstreamHeaders(from headers: HTTPHeaders, requestID: String, extraRemoved: String?) -> HTTPHeaders {
+    /// `extraRemoved` holds a generic config's own key header name. Billing-selection headers pass only when the
+    /// config allows them (`forward_billing_headers`).
+    public static func upstreamHeaders(
+        from headers: HTTPHeaders, requestID: String, extraRemoved: String?, forwardBillingHeaders: Bool = false
+    ) -> HTTPHeaders {
         let connectionListed = listedInConnection(headers)
         let extra = extraRemoved?.lowercased()
         var upstream = HTTPHeaders()
@@ -26,14 +33,16 @@ public enum HeaderPolicy {
             if hopByHop.contains(lower) || clientCredentials.contains(lower) { continue }
             if !connectionListed.isEmpty, connectionListed.contains(lower) { continue }
             if lower == "x-request-id" || lower == extra { continue }
+            if !forwardBillingHeaders, billingSelection.contains(lower) { continue }
             upstream.add(name: name, value: value)
         }
         upstream.add(name: "X-Request-ID", value: requestID)
         return upstream
     }
 
-    /// Headers for the client's response: the upstream's end-to-end headers.
-    public static func clientHeaders(from headers: HTTPHeaders, keepContentLength: Bool) -> HTTPHeaders {
+    /// Headers for the client's response: the upstream's end-to-end headers, scrubbed of the injected key when a
+    /// scrubber is given.
+    public static func clientHeaders(from headers: HTTPHeaders, keepContentLength: Bool, scrubbing scrubber: SecretScrubber? = nil) -> HTTPHeaders {
         let connectionListed = listedInConnection(headers)
         var client = HTTPHeaders()
         client.reserveCapacity(headers.count + 2)
@@ -45,7 +54,7 @@ public enum HeaderPolicy {
             }
             if hopByHop.contains(lower) { continue }
             if !connectionListed.isEmpty, connectionListed.contains(lower) { continue }
-            client.add(name: name, value: value)
+            client.add(name: name, value: scrubber?.scrub(value) ?? value)
         }
         return client
     }

@@ -1,8 +1,8 @@
 import NIOHTTP1
 import RotatorCore
 
-/// Where the real upstream key goes: the native header of the LLM format, or the generic config's
-/// header/query parameter.
+/// Where the real upstream key goes: the native header of the LLM format (its `UpstreamDialect`), or the generic
+/// config's header/query parameter. Whatever goes back to the client is scrubbed of it (`SecretScrubber`).
 struct KeyInjection: Sendable {
     private enum Placement: Sendable {
         case header(name: String, bearer: Bool)
@@ -16,27 +16,24 @@ struct KeyInjection: Sendable {
     let headerToDrop: String?
 
     init(config: ProxyConfig, route: ProxyRouteKind) {
-        switch route {
-        case .llm:
-            switch config.apiFormat {
-            case .openAICompatible: placement = .header(name: "Authorization", bearer: true)
-            case .anthropicNative: placement = .header(name: "x-api-key", bearer: false)
-            case .geminiNative: placement = .header(name: "x-goog-api-key", bearer: false)
-            }
-            queryNamesToDrop = config.apiFormat == .geminiNative ? ["key"] : []
+        let dialect = UpstreamDialect(config: config, route: route)
+        if let header = dialect.keyHeader {
+            placement = .header(name: header.name, bearer: header.bearer)
+            queryNamesToDrop = dialect.credentialQueryNames
             headerToDrop = nil
-        case .generic:
-            let name = config.apiKeyName.isEmpty ? "Authorization" : config.apiKeyName
-            switch config.apiKeyLocation {
-            case .header:
-                placement = .header(name: name, bearer: false)
-                queryNamesToDrop = []
-                headerToDrop = name
-            case .query:
-                placement = .query(name: name)
-                queryNamesToDrop = [name]
-                headerToDrop = nil
-            }
+            return
+        }
+        // A generic config says where its key goes.
+        let name = config.apiKeyName.isEmpty ? "Authorization" : config.apiKeyName
+        switch config.apiKeyLocation {
+        case .header:
+            placement = .header(name: name, bearer: false)
+            queryNamesToDrop = []
+            headerToDrop = name
+        case .query:
+            placement = .query(name: name)
+            queryNamesToDrop = [name]
+            headerToDrop = nil
         }
     }
 

@@ -1,4 +1,5 @@
 import ConfigCatalog
+import Foundation
 import KeyCoordination
 import NIOCore
 import NIOHTTP1
@@ -72,6 +73,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private var lastUpstreamActivity = NIODeadline.now()
     private var timer: Scheduled<Void>?
     private var catchUpPending = false
+    /// Removes the key of the current attempt from whatever goes back to the client.
+    private var scrubber: SecretScrubber?
     private var catchUpTimer: Scheduled<Void>?
 
     // Access log and metrics.
@@ -104,6 +107,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     /// The head arrived: refuse it now, or admit it and wait for the body.
     func start() {
+        service.logger.trace("proxy head", metadata: ["request_id": "\(requestID)"])
         if !service.settings.corsAllowedOrigins.isEmpty, let origin = head.headers.first(name: "origin"),
             service.settings.corsAllowedOrigins.contains(origin) || service.settings.corsAllowedOrigins.contains("*") {
             corsOrigin = origin
@@ -167,8 +171,14 @@ final class ProxyExchange: UpstreamResponseReceiver {
         let config = admission.pool.config
         let injection = KeyInjection(config: config, route: route.kind)
         self.injection = injection
-        baseHeaders = HeaderPolicy.upstreamHeaders(from: head.headers, requestID: requestID, extraRemoved: injection.headerToDrop)
-        machine = ProxyStateMachine(slug: config.slug, poolSize: secrets.count, limits: service.limits, startedAt: .now())
+        baseHeaders = HeaderPolicy.upstreamHeaders(
+            from: head.headers, requestID: requestID, extraRemoved: injection.headerToDrop, forwardBillingHeaders: config.forwardBillingHeaders
+        )
+        machine = ProxyStateMachine(
+            slug: config.slug, limits: service.limits,
+            blame: RequestBlame(rules: RequestBlame.Rules(settings: service.settings, config: config), method: head.method.rawValue),
+            classifier: UpstreamAnswerClassifier(config: config, route: route.kind), startedAt: .now()
+        )
         perform(machine!.start())
     }
 
@@ -237,9 +247,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
         let metrics = slugMetrics
         let traffic = service.metrics
         switch outcome {
-        case .rateLimited: metrics.cooldowns.increment()
+        case .rateLimited(let cooldown):
+            metrics.cooldowns.increment()
+            watchPool(key: key, cooldown: cooldown)
         case .rejected: metrics.quarantines.increment()
-        case .success, .upstreamFailure: break
+        case .quotaExhausted: metrics.quotaExhausted.increment()
+        case .success: service.poolWatch.served(pool: admission.pool.config.id, key: key)
+        case .upstreamFailure: break
         }
         let poolID = admission.pool.config.id
         let catalog = service.catalog
@@ -249,6 +263,26 @@ final class ProxyExchange: UpstreamResponseReceiver {
             guard effect == .invalidated else { return }
             metrics.invalidated.increment()
             Task { await catalog.invalidateKey(id: key, configID: poolID, reason: "\(reason ?? "rejected") repeatedly") }
+        }
+    }
+
+    /// Most keys of the pool rate limited within a short window: an account- or IP-wide limit. The pool rests as a
+    /// whole until the reset instead of key by key.
+    private func watchPool(key: Int64, cooldown: Double) {
+        guard let admission else { return }
+        let poolID = admission.pool.config.id
+        guard let verdict = service.poolWatch.rateLimited(
+            pool: poolID, key: key, cooldown: cooldown, request: requestID, poolSize: secrets.count, now: Date().timeIntervalSince1970
+        ) else { return }
+        slugMetrics.poolCooled.increment()
+        machine?.poolCooling = PoolCooling(until: Date().timeIntervalSince1970 + verdict.seconds, reason: verdict.reason)
+        let coordinator = service.coordinator
+        let logger = service.logger
+        let slug = metricsSlug
+        Task {
+            await coordinator.coolPool(pool: poolID, seconds: verdict.seconds, reason: verdict.reason)
+            logger.warning("pool rate limited as a whole: resting it", metadata: ["slug": "\(slug)", "seconds": "\(verdict.seconds)",
+                                                                                 "reason": "\(verdict.reason)"])
         }
     }
 
@@ -284,6 +318,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     private func send(keyID: Int64, freshConnection: Bool) {
         guard let admission, let secret = secrets[keyID], let injection else { return }
+        scrubber = SecretScrubber(secret: secret)
         var headers = baseHeaders
         var query = admission.upstreamQuery
         injection.apply(secret: secret, headers: &headers, query: &query)
@@ -296,6 +331,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
         reading = .awaitingHead(sentAt: .now())
         lastUpstreamActivity = .now()
+        service.logger.trace("proxy send", metadata: ["request_id": "\(requestID)", "key_id": "\(keyID)", "fresh": "\(freshConnection)"])
         armTimer()
         if !freshConnection, let idle = connector.idleConnection(to: origin) {
             connectionWasReused = true
@@ -317,8 +353,9 @@ final class ProxyExchange: UpstreamResponseReceiver {
             case .failure(let error):
                 self.cancelTimer()
                 self.reading = .none
-                var failure = ProxyStateMachine.TransportFailure.connectFailed
-                if case .connectTimeout = error as? ChannelError { failure = .timedOut }
+                var timedOut = false
+                if case .connectTimeout = error as? ChannelError { timedOut = true }
+                let failure = ProxyStateMachine.Failure.notConnected(timedOut: timedOut)
                 self.service.logger.debug("upstream connect failed", metadata: ["error": "\(type(of: error))", "request_id": "\(self.requestID)"])
                 self.handle(.transportFailed(failure, now: .now()))
             }
@@ -338,7 +375,9 @@ final class ProxyExchange: UpstreamResponseReceiver {
             switch delivery {
             case .stream:
                 reportDelivered()
-                var headers = HeaderPolicy.clientHeaders(from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length"))
+                var headers = HeaderPolicy.clientHeaders(
+                    from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length"), scrubbing: scrubber
+                )
                 addOwnHeaders(&headers)
                 responseStatus = status
                 answeredAt = .now()
@@ -376,7 +415,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 return
             }
             reportDelivered()
-            var headers = HeaderPolicy.clientHeaders(from: answerHeaders, keepContentLength: true)
+            var headers = HeaderPolicy.clientHeaders(from: answerHeaders, keepContentLength: true, scrubbing: scrubber)
             addOwnHeaders(&headers)
             writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: collected)
         case (.end, .errorBody(let status, let headers, let collected)):
@@ -392,6 +431,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     }
 
     func upstreamFailed(_ failure: UpstreamConnectionFailure) {
+        service.logger.trace("proxy upstream failed", metadata: ["request_id": "\(requestID)", "failure": "\(failure)"])
         guard !isFinished else { return }
         connection = nil
         cancelTimer()
@@ -514,14 +554,17 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     private func deliverFinal(_ answer: ProxyStateMachine.FinalAnswer) {
         switch answer {
-        case .upstream(let status, let upstreamHeaders, let body):
-            var headers = HeaderPolicy.clientHeaders(from: upstreamHeaders, keepContentLength: false)
+        case .upstream(let status, let upstreamHeaders, let rawBody):
+            // An error answer passed on is scrubbed of the key it was sent with, headers and body.
+            let body = scrubber?.scrub(rawBody) ?? rawBody
+            var headers = HeaderPolicy.clientHeaders(from: upstreamHeaders, keepContentLength: false, scrubbing: scrubber)
             headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
             addOwnHeaders(&headers)
             writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body)
-        case .error(let status, let kind, let message, let retryAfter):
+        case .error(let failure):
             if answer.isAllKeysCooling { slugMetrics.allKeysCooling.increment() }
-            writeError(status: status, kind: kind, message: message, format: admission?.format, extraHeaders: retryAfter.map { [("Retry-After", String($0))] } ?? [])
+            writeError(status: HTTPResponseStatus(statusCode: failure.status), kind: failure.kind, message: failure.message,
+                       format: admission?.format, extraHeaders: failure.retryAfter.map { [("Retry-After", String($0))] } ?? [])
         }
     }
 
@@ -566,6 +609,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     private func finish(completed: Bool) {
         guard !isFinished else { return }
+        service.logger.trace("proxy finished", metadata: ["request_id": "\(requestID)", "status": "\(responseStatus)"])
         isFinished = true
         cancelTimer()
         let status = responseStatus == 0 ? 499 : responseStatus

@@ -18,6 +18,12 @@ public final class ProxyMetrics: Sendable {
         let quarantines: Counter
         let invalidated: Counter
         let allKeysCooling: Counter
+        /// The whole pool was rested for an account- or IP-wide rate limit (`PoolRateLimitDetector`).
+        let poolCooled: Counter
+        /// A key's quota or credit is gone (`AnswerBlame.keyExhausted`).
+        let quotaExhausted: Counter
+        /// The request's own fault ended the rotation; no key was blamed (`AnswerBlame.request`).
+        let blamedRequest: Counter
         let upstreamLatency: Timer
 
         init(slug: String, factory: any MetricsFactory) {
@@ -28,6 +34,9 @@ public final class ProxyMetrics: Sendable {
             quarantines = counter("rotator_quarantines_total")
             invalidated = counter("rotator_keys_invalidated_total")
             allKeysCooling = counter("rotator_all_keys_cooling_total")
+            poolCooled = counter("rotator_pool_cooldowns_total")
+            quotaExhausted = counter("rotator_quota_exhausted_total")
+            blamedRequest = counter("rotator_request_faults_total")
             upstreamLatency = Timer(label: "rotator_upstream_latency_seconds", dimensions: [("slug", slug)], factory: factory)
         }
     }
@@ -102,6 +111,14 @@ public final class ProxyMetrics: Sendable {
                 message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
             }
             traffic.recordRejection(config: pool, key: key, status: status, message: message, quarantinedUntil: nil, invalidated: false)
+        case .quotaExhausted(let cooldown, _):
+            var status = 429
+            var message: String?
+            if case .answerRead(let answered, _, let body, _) = event {
+                status = answered
+                message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
+            }
+            traffic.recordQuotaExhausted(config: pool, key: key, status: status, seconds: cooldown, message: message)
         }
     }
 

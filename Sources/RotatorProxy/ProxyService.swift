@@ -12,12 +12,15 @@ public struct ProxyService: Sendable {
     public let metrics: ProxyMetrics
     public let accessLog: AccessLogWriter
     public let pools: UpstreamPools
+    /// One account-wide rate-limit detector per pool on this node.
+    public let poolWatch: PoolRateLimitWatch
     public let logger: Logger
 
     public init(
         catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: ProxySettings, metrics: ProxyMetrics, accessLog: AccessLogWriter,
-        pools: UpstreamPools, logger: Logger
+        pools: UpstreamPools, poolWatch: PoolRateLimitWatch = PoolRateLimitWatch(), logger: Logger
     ) {
+        self.poolWatch = poolWatch
         self.catalog = catalog
         self.coordinator = coordinator
         self.settings = settings

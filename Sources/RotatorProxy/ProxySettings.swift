@@ -14,9 +14,13 @@ public struct ProxySettings: Sendable {
     public var pacingMaxWait: Double
     /// Browser origins allowed to call the proxy (`CORS_ALLOWED_ORIGINS`; `*` for any); empty: no CORS headers.
     public var corsAllowedOrigins: Set<String>
+    /// Cooldown of a key whose quota or credit is gone (OpenAI `insufficient_quota`, Anthropic `billing_error`),
+    /// unless the provider says longer: an hour, not a rate limit's minute.
+    public var quotaCooldown: Double
 
     public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30,
-                maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, corsAllowedOrigins: [String] = []) {
+                maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, corsAllowedOrigins: [String] = [],
+                quotaCooldown: Double = 3600) {
         self.corsAllowedOrigins = Set(corsAllowedOrigins)
         self.proxyKeys = proxyKeys
         self.maxRetries = maxRetries
@@ -24,5 +28,6 @@ public struct ProxySettings: Sendable {
         self.timeout = timeout
         self.maxBodyBytes = maxBodyBytes
         self.pacingMaxWait = pacingMaxWait
+        self.quotaCooldown = quotaCooldown
     }
 }

@@ -6,9 +6,11 @@ import NIOHTTP1
 /// offered, an upstream answer, a transport failure, a wait that ended) and performs the action it returns (ask for a
 /// key, send, wait, catch up with the store, answer). It does no I/O, so every rule is tested without sockets.
 ///
-/// Rules: rotating past rate-limited or rejected keys costs no retry budget but stops at `PROXY_TIMEOUT`; connect
-/// errors, timeouts, broken answers and 5xx spend the budget (`MAX_RETRIES`); nothing is retried once a byte has
-/// gone to the client (the relay stops asking once it streams).
+/// Whose fault an answer is comes from `UpstreamAnswerClassifier` (status, the provider's error body, the config's
+/// overrides) and the blame across attempts from `RequestBlame`; this adds the pool's side: which key next, waiting
+/// for a paced key, catching up with the store, and the deadline. Rotating past rate-limited or rejected keys costs no
+/// retry budget but stops at `PROXY_TIMEOUT`; nothing is retried once a byte has gone to the client (the relay stops
+/// asking once it streams).
 public struct ProxyStateMachine: Sendable {
     public struct Limits: Sendable {
         public var maxRetries: Int
@@ -32,9 +34,10 @@ public struct ProxyStateMachine: Sendable {
     }
 
     /// Why an upstream exchange failed before its answer could be judged.
-    public enum TransportFailure: Sendable, Equatable {
-        case connectFailed
-        /// No answer (or no further byte of it) within the read timeout.
+    public enum Failure: Sendable, Equatable {
+        /// The request never reached the upstream (refused, connect timeout).
+        case notConnected(timedOut: Bool)
+        /// No answer head within the read timeout, after the whole request was sent.
         case timedOut
         /// The connection closed before a complete answer head.
         case closed
@@ -67,14 +70,14 @@ public struct ProxyStateMachine: Sendable {
         /// Retries are spent: the upstream's own answer goes to the client.
         case upstream(status: Int, headers: HTTPHeaders, body: ByteBuffer)
         /// The proxy's own error, in the client format's shape.
-        case error(status: HTTPResponseStatus, kind: ClientErrorShape.Kind, message: String, retryAfter: Int?)
+        case error(ProxyFailure)
     }
 
     public enum Event: Sendable {
         case keyOffered(KeyAcquisition, isKnown: Bool, now: NIODeadline)
         /// The head of an answer: decides how it is read (see `delivery(status:headers:method:)`).
         case answerRead(status: Int, headers: HTTPHeaders, body: ByteBuffer, now: NIODeadline)
-        case transportFailed(TransportFailure, now: NIODeadline)
+        case transportFailed(Failure, now: NIODeadline)
         /// A 2xx answer of declared length ended (or stalled) early; nothing reached the client.
         case answerBrokeOff(received: Int, declared: Int, timedOut: Bool, now: NIODeadline)
         case waited
@@ -88,12 +91,6 @@ public struct ProxyStateMachine: Sendable {
         public var action: Action
     }
 
-    private enum Failure: Sendable {
-        case response(status: Int, headers: HTTPHeaders, body: ByteBuffer, verdict: UpstreamVerdict)
-        case transport(TransportFailure)
-        case brokenAnswer(received: Int, declared: Int, timedOut: Bool)
-    }
-
     public let limits: Limits
     public let slug: String
     private let deadline: NIODeadline
@@ -104,21 +101,23 @@ public struct ProxyStateMachine: Sendable {
     /// Keys that failed this request, plus the unknown ones: skipped while any other key can serve it.
     private var excluded: Set<Int64> = []
     private var caughtUpOnce = false
-    private var retries = 0
-    private var lastFailure: Failure?
+    private var blame: RequestBlame
+    private let classifier: UpstreamAnswerClassifier
+    /// The last answer that was judged, passed on when no key is left and the blame says so.
+    private var lastAnswer: (status: Int, headers: HTTPHeaders, body: ByteBuffer)?
+    /// Set when this request saw the pool rested as a whole: the final 429 says so.
+    public var poolCooling: PoolCooling?
     /// The key the current attempt uses.
     public private(set) var currentKey: Int64?
     /// Upstream calls made so far (the first is not a retry).
     public private(set) var attempts = 0
     /// Whether the store answered its last check; a catch-up is not tried while it is away.
     public var storeReachable = true
-    /// How many keys the pool had when the request started (a lone rejected key is a config problem).
-    private let poolSize: Int
-
-    public init(slug: String, poolSize: Int, limits: Limits, startedAt now: NIODeadline) {
+    public init(slug: String, limits: Limits, blame: RequestBlame, classifier: UpstreamAnswerClassifier, startedAt now: NIODeadline) {
         self.slug = slug
-        self.poolSize = poolSize
         self.limits = limits
+        self.blame = blame
+        self.classifier = classifier
         self.deadline = now + limits.timeout
     }
 
@@ -129,7 +128,9 @@ public struct ProxyStateMachine: Sendable {
 
     /// How a 2xx-or-other answer with this head is read.
     public func delivery(status: Int, headers: HTTPHeaders, method: HTTPMethod) -> Delivery {
-        guard UpstreamVerdict(status: status) == .deliver else { return .readErrorBody }
+        // Every error answer (and any status a config override names) is read before it is judged: its body says
+        // whose fault it is.
+        if status >= 400 || classifier.overrides.contains(where: { $0.status == status }) { return .readErrorBody }
         guard let declared = headers.first(name: "content-length").flatMap(Int.init), declared <= limits.wholeAnswerLimit,
             method != .HEAD, status != 204, status != 304,
             !headers["content-type"].contains(where: { $0.lowercased().hasPrefix("text/event-stream") })
@@ -142,15 +143,26 @@ public struct ProxyStateMachine: Sendable {
         case .keyOffered(let acquisition, let isKnown, let now):
             return Step(report: nil, action: offered(acquisition, isKnown: isKnown, now: now))
         case .answerRead(let status, let headers, let body, let now):
-            return judged(status: status, headers: headers, body: body, now: now)
-        case .transportFailed(let failure, _):
-            lastFailure = .transport(failure)
-            let report = KeyOutcome.upstreamFailure(reason: Self.describe(failure))
-            if case .tls = failure { return Step(report: report, action: .answer(finalAnswer(soonestFree: nil))) }
-            return Step(report: report, action: spendRetry())
-        case .answerBrokeOff(let received, let declared, let timedOut, _):
-            lastFailure = .brokenAnswer(received: received, declared: declared, timedOut: timedOut)
-            return Step(report: .upstreamFailure(reason: "answer broke off after \(received) of \(declared) bytes"), action: spendRetry())
+            lastAnswer = (status, headers, body)
+            let answer = classifier.classify(status: status, headers: headers, body: body)
+            return follow(blame.judge(answer, key: currentKey ?? 0), rotatesFreely: answer.blame != .upstream, now: now)
+        case .transportFailed(.tls(let reason), _):
+            let failure = ProxyFailure(
+                status: 502, kind: .upstreamUnavailable,
+                message: "the upstream's TLS certificate could not be verified (\(reason)); fix the config's URL or trust its CA (UPSTREAM_CA_FILE)"
+            )
+            return Step(report: .upstreamFailure(reason: "upstream TLS failure: \(reason)"), action: .answer(.error(failure)))
+        case .transportFailed(let failure, let now):
+            let transport: TransportFailure
+            switch failure {
+            case .notConnected(let timedOut): transport = .notSent(timedOut: timedOut)
+            case .timedOut: transport = .noAnswer(requestFullySent: true, timedOut: true)
+            case .closed, .tls: transport = .noAnswer(requestFullySent: true, timedOut: false)
+            }
+            return follow(blame.judge(transport, key: currentKey ?? 0), rotatesFreely: false, now: now)
+        case .answerBrokeOff(let received, let declared, let timedOut, let now):
+            return follow(blame.judge(.answerBrokeOff(received: received, declared: declared, timedOut: timedOut), key: currentKey ?? 0),
+                          rotatesFreely: false, now: now)
         case .waited:
             excluded = unknown
             return Step(report: nil, action: .acquireKey(excluding: excluded))
@@ -158,6 +170,22 @@ public struct ProxyStateMachine: Sendable {
             unknown = stillUnknown
             excluded = unknown
             return Step(report: nil, action: .acquireKey(excluding: excluded))
+        }
+    }
+
+    /// What the blame decided, with the pool's side added: the next key, or the deadline.
+    /// - Parameter rotatesFreely: key- and rate-level answers rotate free of the retry budget, up to the deadline.
+    private mutating func follow(_ step: RequestBlame.Step, rotatesFreely: Bool, now: NIODeadline) -> Step {
+        switch step.next {
+        case .deliver:
+            guard let lastAnswer else { return Step(report: step.report, action: .answer(ending(soonestFree: nil))) }
+            return Step(report: step.report, action: .answer(.upstream(status: lastAnswer.status, headers: lastAnswer.headers, body: lastAnswer.body)))
+        case .fail(let failure):
+            return Step(report: step.report, action: .answer(.error(failure)))
+        case .tryAnotherKey:
+            if let key = currentKey { excluded.insert(key) }
+            if rotatesFreely, now >= deadline { return Step(report: step.report, action: .answer(ending(soonestFree: nil))) }
+            return Step(report: step.report, action: .acquireKey(excluding: excluded))
         }
     }
 
@@ -178,15 +206,15 @@ public struct ProxyStateMachine: Sendable {
             currentKey = id
             return .send(keyID: id)
         case .empty:
-            return .answer(finalAnswer(soonestFree: nil))
+            return .answer(ending(soonestFree: nil))
         case .unavailable(let wait):
             if wait <= 0, !excluded.isEmpty {
                 if excluded == unknown {
                     // Only keys this node does not know yet are free: its cache is behind the coordinator. Catch up once,
                     // then answer if that did not help.
                     guard !caughtUpOnce, storeReachable else {
-                        return .answer(.error(status: .serviceUnavailable, kind: .upstreamUnavailable,
-                                              message: "the keys of '\(slug)' are being updated on this node; retry shortly", retryAfter: 1))
+                        return .answer(.error(ProxyFailure(status: 503, kind: .upstreamUnavailable,
+                                                           message: "the keys of '\(slug)' are being updated on this node; retry shortly", retryAfter: 1)))
                     }
                     caughtUpOnce = true
                     return .catchUp
@@ -200,90 +228,18 @@ public struct ProxyStateMachine: Sendable {
             if wait <= limits.pacingMaxWait, waitTime < remaining {
                 return .wait(waitTime)
             }
-            return .answer(finalAnswer(soonestFree: wait))
+            return .answer(ending(soonestFree: wait))
         }
     }
 
-    private mutating func judged(status: Int, headers: HTTPHeaders, body: ByteBuffer, now: NIODeadline) -> Step {
-        let verdict = UpstreamVerdict(status: status)
-        lastFailure = .response(status: status, headers: headers, body: body, verdict: verdict)
-        if let key = currentKey { excluded.insert(key) }
-        let report: KeyOutcome
-        switch verdict {
-        case .rateLimited:
-            let cooldown = RateLimitReset.seconds(headers: headers, body: body) ?? limits.defaultCooldown
-            report = .rateLimited(cooldown: cooldown)
-        case .keyRejected:
-            report = .rejected(reason: "upstream answered \(status)")
-        case .retryableFailure:
-            report = .upstreamFailure(reason: "upstream answered \(status)")
-            retries += 1
-            if retries > limits.maxRetries { return Step(report: report, action: .answer(finalAnswer(soonestFree: nil))) }
-            return Step(report: report, action: .acquireKey(excluding: excluded))
-        case .deliver:
-            // Not reached: the relay delivers 2xx itself. Treat a stray call as a delivered answer.
-            return Step(report: .success, action: .answer(.upstream(status: status, headers: headers, body: body)))
-        }
-        // Rotating past rate-limited or rejected keys costs no retry budget, but it stops at PROXY_TIMEOUT.
-        if now >= deadline { return Step(report: report, action: .answer(finalAnswer(soonestFree: nil))) }
-        return Step(report: report, action: .acquireKey(excluding: excluded))
-    }
-
-    private mutating func spendRetry() -> Action {
-        retries += 1
-        if retries > limits.maxRetries { return .answer(finalAnswer(soonestFree: nil)) }
-        if let key = currentKey { excluded.insert(key) }
-        return .acquireKey(excluding: excluded)
-    }
-
-    /// No key can serve (any more): say why.
-    private func finalAnswer(soonestFree: Double?) -> FinalAnswer {
-        let timeoutSeconds = Int(limits.timeout.nanoseconds / 1_000_000_000)
-        switch lastFailure {
-        case .response(let status, let headers, let body, .retryableFailure):
-            return .upstream(status: status, headers: headers, body: body)
-        case .response(let status, _, _, .keyRejected) where soonestFree == nil || poolSize <= 1:
-            return .error(status: .serviceUnavailable, kind: .upstreamUnavailable,
-                          message: "the upstream rejected the keys of '\(slug)' (last answer \(status)); an admin must check them", retryAfter: nil)
-        case .transport(.timedOut):
-            return .error(status: .gatewayTimeout, kind: .timeout, message: "the upstream did not answer within \(timeoutSeconds) s", retryAfter: nil)
-        case .transport(.tls(let reason)):
-            return .error(status: .badGateway, kind: .upstreamUnavailable,
-                          message: "the upstream's TLS certificate could not be verified (\(reason)); fix the config's URL or trust its CA (UPSTREAM_CA_FILE)",
-                          retryAfter: nil)
-        case .transport:
-            return .error(status: .badGateway, kind: .upstreamUnavailable, message: "the upstream could not be reached", retryAfter: nil)
-        case .brokenAnswer(let received, let declared, let timedOut):
-            // A clear error beats a truncated answer under a 200.
-            if timedOut {
-                return .error(status: .gatewayTimeout, kind: .timeout,
-                              message: "the upstream stopped sending its answer for \(timeoutSeconds) s (\(received) of \(declared) bytes)", retryAfter: nil)
-            }
-            return .error(status: .badGateway, kind: .upstreamUnavailable,
-                          message: "the upstream's answer broke off after \(received) of \(declared) bytes", retryAfter: nil)
-        case .response(_, _, _, .rateLimited) where soonestFree == nil:
-            // Out of time while rotating past rate-limited keys: still a 429, with the shortest honest wait.
-            return allCooling(soonestFree: 1)
-        default:
-            break
-        }
-        if let soonestFree { return allCooling(soonestFree: soonestFree) }
-        return .error(status: .serviceUnavailable, kind: .upstreamUnavailable,
-                      message: "proxy config '\(slug)' has no usable keys: add keys or re-enable invalid ones", retryAfter: nil)
-    }
-
-    private func allCooling(soonestFree: Double) -> FinalAnswer {
-        let seconds = max(1, Int(soonestFree.rounded(.up)))
-        return .error(status: .tooManyRequests, kind: .rateLimited,
-                      message: "every key of '\(slug)' is rate limited; retry after \(seconds) s", retryAfter: seconds)
-    }
-
-    private static func describe(_ failure: TransportFailure) -> String {
-        switch failure {
-        case .connectFailed: return "upstream unreachable: connect failed"
-        case .timedOut: return "upstream unreachable: read timeout"
-        case .closed: return "upstream unreachable: connection closed"
-        case .tls(let reason): return "upstream TLS failure: \(reason)"
+    /// No key can serve (any more): the blame says what the client gets.
+    private func ending(soonestFree: Double?) -> FinalAnswer {
+        switch blame.outOfKeys(slug: slug, soonestFree: soonestFree, poolCooling: poolCooling) {
+        case .deliverLastAnswer:
+            if let lastAnswer { return .upstream(status: lastAnswer.status, headers: lastAnswer.headers, body: lastAnswer.body) }
+            return .error(ProxyFailure(status: 502, kind: .upstreamUnavailable, message: "the upstream could not be reached"))
+        case .fail(let failure):
+            return .error(failure)
         }
     }
 }
@@ -291,7 +247,7 @@ public struct ProxyStateMachine: Sendable {
 extension ProxyStateMachine.FinalAnswer {
     /// True when every key was cooling (metrics count it).
     public var isAllKeysCooling: Bool {
-        if case .error(.tooManyRequests, .rateLimited, _, _) = self { return true }
+        if case .error(let failure) = self, failure.status == 429, failure.kind == .rateLimited { return true }
         return false
     }
 }

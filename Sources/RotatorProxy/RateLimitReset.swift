@@ -7,34 +7,78 @@ import Foundation
 /// `Retry-After` (seconds or HTTP date), `retry-after-ms`, OpenAI's `x-ratelimit-reset-*` durations ("6m0s"),
 /// `x-ratelimit-reset` (epoch seconds/ms or a delay), Anthropic's `anthropic-ratelimit-*-reset` timestamps,
 /// and Gemini's `RetryInfo.retryDelay` in the error body.
+///
+/// Parsed strictly: a signal that is not a plain non-negative number, duration or date (NaN, infinity, `-5`, `0x10`,
+/// `1e9`), or that asks for more than `plausibleMaximum`, is ignored, so the caller's default applies instead.
+/// A reset time already past means "now" (0).
 public enum RateLimitReset {
-    /// Seconds until the key may be used again, or nil when the response carries no signal.
+    /// No provider asks a key to rest longer than a day (Gemini's per-day quotas reset within one).
+    public static let plausibleMaximum: Double = 86_400
+
+    /// Seconds until the key may be used again, or nil when the response carries no usable signal.
     public static func seconds(headers: HTTPHeaders, body: ByteBuffer?, now: Date = Date()) -> Double? {
-        if let value = headers.first(name: "retry-after-ms"), let milliseconds = Double(value.trimmingSpaces()), milliseconds >= 0 {
-            return milliseconds / 1000
-        }
-        if let value = headers.first(name: "retry-after"), let seconds = retryAfter(value, now: now) {
-            return seconds
-        }
+        if let wait = headerWait(headers, now: now) { return wait }
         var resets: [Double] = []
         for (name, value) in headers {
             let lower = name.lowercased()
-            if lower.hasPrefix("x-ratelimit-reset") {
-                if let seconds = lower == "x-ratelimit-reset" ? epochOrDelay(value, now: now) : duration(value) {
-                    resets.append(seconds)
-                }
-            } else if lower.hasPrefix("anthropic-ratelimit-"), lower.hasSuffix("-reset"), let date = iso8601(value) {
-                resets.append(date.timeIntervalSince(now))
+            let seconds: Double?
+            if lower == "x-ratelimit-reset" {
+                seconds = epochOrDelay(value, now: now)
+            } else if lower.hasPrefix("x-ratelimit-reset") {
+                seconds = duration(value)
+            } else if lower.hasPrefix("anthropic-ratelimit-"), lower.hasSuffix("-reset") {
+                seconds = iso8601(value).map { max($0.timeIntervalSince(now), 0) }
+            } else {
+                seconds = nil
+            }
+            if let seconds = plausible(seconds) { resets.append(seconds) }
+        }
+        if let longest = resets.max() { return longest }
+        return body.flatMap(geminiRetryDelay)
+    }
+
+    /// Only what the provider says explicitly about this answer (`Retry-After`, `retry-after-ms`, Gemini's
+    /// `RetryInfo`), not its rate windows' resets: for answers such as an exhausted quota, where those windows say
+    /// nothing about when the quota returns.
+    public static func explicitWait(headers: HTTPHeaders, body: ByteBuffer?, now: Date = Date()) -> Double? {
+        headerWait(headers, now: now) ?? body.flatMap(geminiRetryDelay)
+    }
+
+    private static func headerWait(_ headers: HTTPHeaders, now: Date) -> Double? {
+        if let value = headers.first(name: "retry-after-ms"), let milliseconds = plainNumber(value), let seconds = plausible(milliseconds / 1000) {
+            return seconds
+        }
+        if let value = headers.first(name: "retry-after"), let seconds = plausible(retryAfter(value, now: now)) {
+            return seconds
+        }
+        return nil
+    }
+
+    static func plausible(_ seconds: Double?) -> Double? {
+        guard let seconds, seconds.isFinite, seconds >= 0, seconds <= plausibleMaximum else { return nil }
+        return seconds
+    }
+
+    /// Digits with an optional fraction, nothing else: Swift's `Double("nan")`, `Double("inf")`, `Double("0x1p4")`,
+    /// `Double("-1")` and `Double("1e400")` all parse, and none of them is a wait.
+    static func plainNumber<S: StringProtocol>(_ text: S) -> Double? {
+        let trimmed = text.trimmingSpaces()
+        var sawDigit = false
+        var sawPoint = false
+        for byte in trimmed.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): sawDigit = true
+            case UInt8(ascii: ".") where !sawPoint && sawDigit: sawPoint = true
+            default: return nil
             }
         }
-        if let longest = resets.max() { return max(longest, 0) }
-        if let body, let delay = geminiRetryDelay(body) { return delay }
-        return nil
+        guard sawDigit, trimmed.utf8.last != UInt8(ascii: "."), trimmed.utf8.count <= 32 else { return nil }
+        return Double(trimmed)
     }
 
     static func retryAfter(_ value: String, now: Date) -> Double? {
         let trimmed = value.trimmingSpaces()
-        if let seconds = Double(trimmed) { return max(seconds, 0) }
+        if let seconds = plainNumber(trimmed) { return seconds }
         if let date = httpDate(trimmed) { return max(date.timeIntervalSince(now), 0) }
         return nil
     }
@@ -42,19 +86,19 @@ public enum RateLimitReset {
     /// OpenAI's Go-style durations: "1s", "6m0s", "20ms", "1h2m3.5s".
     static func duration(_ value: String) -> Double? {
         let text = value.trimmingSpaces()
-        if let plain = Double(text) { return plain }
+        if let plain = plainNumber(text) { return plain }
         var total = 0.0
         var number = ""
         var index = text.startIndex
         var sawUnit = false
         while index < text.endIndex {
             let character = text[index]
-            if character.isNumber || character == "." {
+            if character.isASCII, character.isNumber || character == "." {
                 number.append(character)
                 index = text.index(after: index)
                 continue
             }
-            guard let amount = Double(number) else { return nil }
+            guard let amount = plainNumber(number) else { return nil }
             let remainder = text[index...]
             if remainder.hasPrefix("ms") {
                 total += amount / 1000
@@ -79,19 +123,21 @@ public enum RateLimitReset {
 
     /// `x-ratelimit-reset`: epoch milliseconds (OpenRouter), epoch seconds, or a delay in seconds.
     static func epochOrDelay(_ value: String, now: Date) -> Double? {
-        guard let number = Double(value.trimmingSpaces()) else { return duration(value) }
-        if number > 1e12 { return number / 1000 - now.timeIntervalSince1970 }
-        if number > 1e9 { return number - now.timeIntervalSince1970 }
+        guard let number = plainNumber(value) else { return duration(value) }
+        if number > 1e12 { return max(number / 1000 - now.timeIntervalSince1970, 0) }
+        if number > 1e9 { return max(number - now.timeIntervalSince1970, 0) }
         return number
     }
 
     static func geminiRetryDelay(_ body: ByteBuffer) -> Double? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+        guard body.readableBytes <= ProviderError.parseLimit,
+            let parsed = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)),
+            let object = (parsed as? [String: Any]) ?? ((parsed as? [Any])?.first as? [String: Any]),
             let error = object["error"] as? [String: Any], let details = error["details"] as? [[String: Any]]
         else { return nil }
         for detail in details {
             if let type = detail["@type"] as? String, type.hasSuffix("RetryInfo"), let delay = detail["retryDelay"] as? String {
-                return duration(delay)
+                return plausible(duration(delay))
             }
         }
         return nil

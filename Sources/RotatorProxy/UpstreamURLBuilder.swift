@@ -4,10 +4,24 @@ import RotatorCore
 /// Builds the upstream URL from the configured target and the client's path. The scheme, host and port
 /// always come from the config: the client's path is re-encoded segment by segment so it can only ever
 /// add path below the configured base (no `..`, no `//host`, no `@host`, no absolute URL).
+///
+/// Segments that some server would read as a way up or across are refused, not passed on: dot segments with path
+/// parameters (`..;x`, Tomcat), segments of dots only, encoded `/` and `\` (servers that decode them before routing
+/// see a separator), a raw `\`, and all of these double-encoded (`%252e%252e`, `%252F`) in any case of hex.
 public enum UpstreamURLBuilder {
     public enum Failure: Error, Equatable {
         case traversal
         case badEncoding
+        case encodedSeparator
+
+        /// For the client's 400.
+        public var message: String {
+            switch self {
+            case .traversal: return "path segments made of dots ('.', '..', '..;x') are not allowed"
+            case .badEncoding: return "the path holds malformed percent-encoding, a NUL byte or invalid UTF-8"
+            case .encodedSeparator: return "the path holds an encoded '/' or a '\\' inside a segment"
+            }
+        }
     }
 
     /// - Parameters:
@@ -44,15 +58,36 @@ public enum UpstreamURLBuilder {
         return bytes.dropFirst().allSatisfy { (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }
     }
 
-    /// Decodes a segment, refuses dot segments, and re-encodes it so an encoded `/` or `?` stays data.
+    /// Decodes a segment, refuses the ones that escape on some server, and re-encodes it so a `?` or `#` stays data.
     static func sanitizedSegment(_ raw: Substring) throws(Failure) -> String {
         if raw.utf8.allSatisfy(isPlainSegmentByte) {
-            guard raw != ".", raw != ".." else { throw .traversal }
+            guard !isDotSegment(Array(raw.utf8)) else { throw .traversal }
             return String(raw)
         }
         guard let decoded = percentDecode(raw) else { throw .badEncoding }
-        guard decoded != Array(".".utf8), decoded != Array("..".utf8) else { throw .traversal }
+        try refuseEscapes(decoded)
         return percentEncodeSegment(decoded)
+    }
+
+    /// How many times a segment is decoded to look for what a server that decodes again would see.
+    private static let decodingRounds = 3
+
+    private static func refuseEscapes(_ decoded: [UInt8]) throws(Failure) {
+        var layer = decoded
+        for _ in 0..<decodingRounds {
+            guard String(validating: layer, as: UTF8.self) != nil, !layer.contains(0) else { throw .badEncoding }
+            if layer.contains(UInt8(ascii: "/")) || layer.contains(UInt8(ascii: "\\")) { throw .encodedSeparator }
+            if isDotSegment(layer) { throw .traversal }
+            // A literal `%` that does not start an escape is data; one that does is what the next decoding would undo.
+            guard layer.contains(UInt8(ascii: "%")), let next = percentDecode(Substring(decoding: layer, as: UTF8.self)), next != layer else { return }
+            layer = next
+        }
+    }
+
+    /// `.`, `..`, `...`, and any of them with path parameters (`..;jsessionid=x`, which Tomcat reads as `..`).
+    static func isDotSegment(_ bytes: [UInt8]) -> Bool {
+        let beforeParameters = bytes.prefix { $0 != UInt8(ascii: ";") }
+        return !beforeParameters.isEmpty && beforeParameters.allSatisfy { $0 == UInt8(ascii: ".") }
     }
 
     /// Unreserved characters plus sub-delims and `:` `@`, minus `%`: safe in a path segment as they are.

@@ -21,7 +21,7 @@ struct Migration: Sendable {
 
 extension Migration {
     /// In ascending version order; append, never edit a migration that has shipped.
-    static let all: [Migration] = [initialSchema, auditLog]
+    static let all: [Migration] = [initialSchema, answerPolicy, auditLog]
 
     /// The bookkeeping table itself, created before any migration runs.
     static func bootstrap(for dialect: SQLDialect) -> String {
@@ -140,10 +140,30 @@ extension Migration {
         ]
     )
 
+    /// How a config's upstream answers are judged (overrides as JSON, NULL for none), whether a request the upstream
+    /// may have processed is retried after a read timeout, and whether billing-selection headers are forwarded.
+    /// SQLite runs a migration in one transaction; MariaDB's `IF NOT EXISTS` makes the one statement re-runnable.
+    static let answerPolicy = Migration(
+        version: 2,
+        summary: "answer overrides, retry after read timeout, billing headers",
+        sqlite: [
+            "ALTER TABLE proxy_configs ADD COLUMN answer_overrides TEXT NULL",
+            "ALTER TABLE proxy_configs ADD COLUMN retry_after_read_timeout INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE proxy_configs ADD COLUMN forward_billing_headers INTEGER NOT NULL DEFAULT 0",
+        ],
+        mysql: [
+            """
+            ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS answer_overrides TEXT NULL, \
+            ADD COLUMN IF NOT EXISTS retry_after_read_timeout TINYINT NOT NULL DEFAULT 0, \
+            ADD COLUMN IF NOT EXISTS forward_billing_headers TINYINT NOT NULL DEFAULT 0
+            """,
+        ]
+    )
+
     /// Who did what to which config or key, when, from where; `before`/`after` are JSON without secrets. Rows are
     /// only ever added. Paging walks `id` downwards, which the primary key serves.
     static let auditLog = Migration(
-        version: 2,
+        version: 3,
         summary: "audit log of admin actions",
         sqlite: [
             """

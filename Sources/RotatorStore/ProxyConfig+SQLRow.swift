@@ -10,7 +10,8 @@ extension ProxyConfig {
     /// The columns `init(row:)` reads, for `SELECT \(ProxyConfig.selectColumns) FROM proxy_configs`.
     static let selectColumns = """
         id, name, slug, config_type, api_key_location, api_key_name, is_active, method, target_url, \
-        target_base_url, api_format, output_format, key_rpm, created_at, updated_at, version
+        target_base_url, api_format, output_format, key_rpm, created_at, updated_at, version, answer_overrides, \
+        retry_after_read_timeout, forward_billing_headers
         """
 
     init(row: SQLRow) throws {
@@ -37,8 +38,20 @@ extension ProxyConfig {
             keyRPM: try row.int("key_rpm"),
             createdAt: Date(millisecondsSince1970: try row.int64("created_at")),
             updatedAt: Date(millisecondsSince1970: try row.int64("updated_at")),
-            version: try row.int64("version")
+            version: try row.int64("version"),
+            answerOverrides: try Self.answerOverrides(row.optionalString("answer_overrides"), configID: id),
+            retryAfterReadTimeout: try row.bool("retry_after_read_timeout"),
+            forwardBillingHeaders: try row.bool("forward_billing_headers")
         )
+    }
+
+    private static func answerOverrides(_ text: String?, configID: Int64) throws -> [AnswerOverride] {
+        guard let text, !text.isEmpty else { return [] }
+        do {
+            return try JSONDecoder().decode([AnswerOverride].self, from: Data(text.utf8))
+        } catch {
+            throw StoreError.corrupt("config \(configID) has unreadable answer_overrides")
+        }
     }
 }
 
@@ -48,7 +61,17 @@ extension ProxyConfigDraft {
         [
             .text(name), .text(slug), .text(configType.rawValue), .text(apiKeyLocation.rawValue), .text(apiKeyName),
             .bool(isActive), .optional(method), .optional(targetURL), .optional(targetBaseURL),
-            .text(apiFormat.rawValue), .optional(outputFormat), .int(keyRPM),
+            .text(apiFormat.rawValue), .optional(outputFormat), .int(keyRPM), .optional(answerOverridesJSON),
+            .bool(retryAfterReadTimeout), .bool(forwardBillingHeaders),
         ]
+    }
+
+    /// NULL when there are none.
+    private var answerOverridesJSON: String? {
+        guard !answerOverrides.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding plain strings, integers and enums cannot fail.
+        return (try? encoder.encode(answerOverrides)).map { String(decoding: $0, as: UTF8.self) }
     }
 }

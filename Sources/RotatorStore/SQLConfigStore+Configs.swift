@@ -21,8 +21,9 @@ extension SQLConfigStore {
                 let result = try connection.execute(
                     """
                     INSERT INTO proxy_configs (name, slug, config_type, api_key_location, api_key_name, is_active, \
-                    method, target_url, target_base_url, api_format, output_format, key_rpm, created_at, updated_at, \
-                    version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                    method, target_url, target_base_url, api_format, output_format, key_rpm, answer_overrides, \
+                    retry_after_read_timeout, forward_billing_headers, created_at, updated_at, \
+                    version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                     """,
                     draft.bindings + [.int(timestamp), .int(timestamp)]
                 )
@@ -41,7 +42,8 @@ extension SQLConfigStore {
                     """
                     UPDATE proxy_configs SET name = ?, slug = ?, config_type = ?, api_key_location = ?, \
                     api_key_name = ?, is_active = ?, method = ?, target_url = ?, target_base_url = ?, api_format = ?, \
-                    output_format = ?, key_rpm = ?, updated_at = ?, version = version + 1 WHERE id = ?
+                    output_format = ?, key_rpm = ?, answer_overrides = ?, retry_after_read_timeout = ?, \
+                    forward_billing_headers = ?, updated_at = ?, version = version + 1 WHERE id = ?
                     """,
                     draft.bindings + [.int(timestamp), .int(id)]
                 )

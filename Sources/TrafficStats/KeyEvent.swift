@@ -8,6 +8,8 @@ public struct KeyEvent: Sendable, Equatable {
         case quarantined
         /// Rejected too many times in a row: invalid until an admin re-enables the key.
         case invalidated
+        /// The key's credit or quota is gone: resting until `until`.
+        case quotaExhausted = "quota_exhausted"
     }
 
     /// Where a cooldown's length came from.

@@ -126,6 +126,18 @@ public final class TrafficStats: Sendable {
         }
     }
 
+    /// The key's credit or quota is gone (`insufficient_quota` and the like): it rests for `seconds`.
+    public func recordQuotaExhausted(config: Int64, key: Int64, status: Int, seconds: Double, message: String?) {
+        let now = clock()
+        let minute = Int64(now / 60)
+        let event = KeyEvent(kind: .quotaExhausted, keyID: key, at: now, until: now + seconds, status: status, message: message)
+        withConfig(config) { track in
+            let keyTrack = track.key(key)
+            keyTrack.errors[keyTrack.slot(minute)] &+= 1
+            keyTrack.remember(event)
+        }
+    }
+
     /// A 401/403: quarantined until `quarantinedUntil`, or invalid when `invalidated`. `message` is already scrubbed.
     public func recordRejection(config: Int64, key: Int64, status: Int, message: String?, quarantinedUntil: Double?, invalidated: Bool) {
         let now = clock()

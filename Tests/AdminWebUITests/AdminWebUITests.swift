@@ -85,7 +85,7 @@ import Testing
             }
         }
         // Keys built from API values.
-        for status in ["active", "cooling", "invalid", "disabled"] { used.insert("status.\(status)") }
+        for status in ["active", "cooling", "exhausted", "invalid", "disabled"] { used.insert("status.\(status)") }
         for type in ["llm", "generic"] { used.insert("type.\(type)") }
         for format in ["openai_compatible", "anthropic_native", "gemini_native"] { used.insert("format.\(format)") }
         for location in ["header", "query"] { used.insert("loc.\(location)") }

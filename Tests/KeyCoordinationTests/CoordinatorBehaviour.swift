@@ -156,3 +156,52 @@ enum CoordinatorBehaviour {
         #expect(await h.coordinator.drainUsage().isEmpty)
     }
 }
+
+extension CoordinatorBehaviour {
+    /// An account-wide limit: the pool rests as one until the reset, then every key serves again.
+    static func coolingThePoolRestsEveryKey(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2, 3], pacingInterval: 0))
+        #expect(await h.coordinator.poolCooling(pool: 1) == nil)
+        let cooling = await h.coordinator.coolPool(pool: 1, seconds: 20, reason: "3 of 3 keys rate limited")
+        #expect(cooling?.reason == "3 of 3 keys rate limited")
+        for _ in 0..<3 {
+            let result = await h.coordinator.acquireKey(pool: 1, excluding: [])
+            guard case .unavailable(let wait) = result else { Issue.record("expected the pool to rest, got \(result)"); return }
+            #expect(wait > 0 && wait <= 20)
+            await h.advance(1)
+        }
+        // A shorter cooling does not shorten the one in place.
+        let kept = await h.coordinator.coolPool(pool: 1, seconds: 2, reason: "shorter")
+        #expect(kept?.reason == "3 of 3 keys rate limited")
+        #expect(await h.coordinator.poolCooling(pool: 1)?.reason == "3 of 3 keys rate limited")
+        await h.advance(18)
+        #expect(await h.coordinator.poolCooling(pool: 1) == nil)
+        var served: Set<Int64> = []
+        for _ in 0..<3 {
+            if let id = await acquire(h) { served.insert(id) }
+            await h.advance(0.01)
+        }
+        #expect(served == [1, 2, 3])
+        #expect(await h.coordinator.coolPool(pool: 99, seconds: 5, reason: "unknown pool") == nil)
+    }
+
+    /// A key whose quota is gone rests long and shows so; the other keys serve on.
+    static func exhaustedQuotaRestsTheKeyWithItsOwnStatus(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))
+        let effect = await h.coordinator.report(.quotaExhausted(cooldown: 3600, reason: "insufficient_quota"), key: 1, pool: 1)
+        guard case .cooledDown = effect else { Issue.record("expected a cooldown, got \(effect)"); return }
+        let state = await h.coordinator.runtimeStates(pool: 1)
+        #expect(state[1]?.quotaExhaustedUntil != nil)
+        #expect(state[1]?.coolingUntil != nil)
+        #expect(state[2]?.quotaExhaustedUntil == nil)
+        await h.advance(120)
+        for _ in 0..<2 {
+            #expect(await acquire(h) == 2, "an exhausted key does not come back after a rate-limit cooldown")
+            await h.advance(0.01)
+        }
+        await h.advance(3600)
+        #expect(await h.coordinator.runtimeStates(pool: 1)[1]?.quotaExhaustedUntil == nil)
+        let usage = await h.coordinator.drainUsage()
+        #expect(usage.first { $0.keyID == 1 }?.lastError == "insufficient_quota")
+    }
+}

@@ -42,6 +42,10 @@ import Testing
     @Test func syncKeepsStateAndDropsRemovedKeys() async { await CoordinatorBehaviour.syncKeepsStateAndDropsRemovedKeys(harness()) }
     @Test func emptyPool() async { await CoordinatorBehaviour.emptyPool(harness()) }
     @Test func usageIsCountedAndDrained() async { await CoordinatorBehaviour.usageIsCountedAndDrained(harness()) }
+    @Test func coolingThePoolRestsEveryKey() async { await CoordinatorBehaviour.coolingThePoolRestsEveryKey(harness()) }
+    @Test func exhaustedQuotaRestsTheKeyWithItsOwnStatus() async {
+        await CoordinatorBehaviour.exhaustedQuotaRestsTheKeyWithItsOwnStatus(harness())
+    }
 
     /// Two coordinators (two nodes) on one Redis share cooldowns.
     @Test func nodesShareCooldowns() async throws {
@@ -102,7 +106,8 @@ import Testing
         #expect(coordinator.isDegraded)
         server.resume()
         var recovered = false
-        for _ in 0..<50 where !recovered {
+        // Until it recovers (reconnects back off), within a bound only a broken reconnect reaches.
+        for _ in 0..<300 where !recovered {
             try await Task.sleep(for: .milliseconds(100))
             _ = await coordinator.acquireKey(pool: 9, excluding: [])
             recovered = !coordinator.isDegraded

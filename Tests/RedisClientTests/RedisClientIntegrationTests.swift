@@ -87,14 +87,15 @@ struct RedisClientIntegrationTests {
             let waited = clock.now - start
             #expect(stalled == .timeout)
             #expect(waited >= commandTimeout - .milliseconds(50))
-            #expect(waited < commandTimeout + .seconds(2), "timed out after \(waited)")
+            // Generous: only a hang would exceed it (a busy machine delays the timer, never by this much).
+            #expect(waited < commandTimeout + .seconds(20), "timed out after \(waited)")
 
-            // Down: commands fail fast instead of queueing behind the stopped server.
-            #expect(await eventually(timeout: .seconds(3)) { !client.isConnected })
-            let failFastStart = clock.now
+            // Down: commands fail fast instead of queueing behind the stopped server. A queued command would end
+            // in `.timeout`; failing fast is the connectivity error, whatever the clock says.
+            #expect(await eventually(timeout: .seconds(20)) { !client.isConnected })
             let failFast = await #expect(throws: RedisError.self) { try await client.get("k") }
-            #expect(clock.now - failFastStart < .milliseconds(200))
             #expect(failFast?.isConnectivityFailure == true)
+            #expect(failFast != .timeout)
 
             server.resume()
             let recovered = await eventually(timeout: .seconds(10)) {
@@ -112,7 +113,7 @@ struct RedisClientIntegrationTests {
             try await client.set("k", to: "before")
 
             server.kill(signal: SIGKILL)
-            #expect(await eventually(timeout: .seconds(5)) { !client.isConnected })
+            #expect(await eventually(timeout: .seconds(20)) { !client.isConnected })
             let down = await #expect(throws: RedisError.self) { try await client.ping() }
             #expect(down?.isConnectivityFailure == true)
 
@@ -129,7 +130,7 @@ struct RedisClientIntegrationTests {
     @Test func firstConnectWhileDownThenBackgroundReconnect() async throws {
         try await withRedisServer { server in
             server.kill(signal: SIGKILL)
-            _ = await eventually(timeout: .seconds(5)) { !server.isRunning }
+            _ = await eventually(timeout: .seconds(20)) { !server.isRunning }
             let client = RedisClient(configuration: testConfiguration(server))
             let first = await #expect(throws: RedisError.self) { try await client.connect() }
             guard case .unavailable = first else {

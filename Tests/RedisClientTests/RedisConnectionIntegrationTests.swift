@@ -151,7 +151,7 @@ struct RedisConnectionProtocolErrorTests {
             Issue.record("expected a protocol error, got \(String(describing: error))")
             return
         }
-        #expect(await eventually(timeout: .seconds(2)) { !connection.isOpen })
+        #expect(await eventually(timeout: .seconds(20)) { !connection.isOpen })
         try await server.close()
     }
 

@@ -53,7 +53,7 @@ struct RedisSubscriberIntegrationTests {
             let events = EventRecorder(subscriber.messages(channel: "c"))
             #expect(await eventually { events.all == [.subscribed] })
             server.pause()
-            #expect(await eventually(timeout: .seconds(5)) { events.all.contains(.disconnected) })
+            #expect(await eventually(timeout: .seconds(20)) { events.all.contains(.disconnected) })
             server.resume()
             #expect(await eventually { events.all.last == .resubscribed })
             await subscriber.shutdown()

@@ -67,6 +67,17 @@ import TrafficStats
         #expect(bare.since != nil)
     }
 
+    @Test func exhaustedSaysUntilWhenAndWhy() throws {
+        let t = Self.now.timeIntervalSince1970
+        let runtime = KeyRuntimeState(coolingUntil: t + 3600, consecutiveRejections: 0, quotaExhaustedUntil: t + 3600)
+        let event = KeyEvent(kind: .quotaExhausted, keyID: 4, at: t - 5, until: t + 3600, status: 429, message: "You exceeded your current quota")
+        let detail = try #require(KeyStatusDetail.explain(Self.record(), runtime: runtime, events: [event], now: Self.now))
+        #expect(detail.reason == .exhausted)
+        #expect(detail.cause == "quota_exhausted")
+        #expect(detail.message == "You exceeded your current quota")
+        #expect(detail.summary.hasPrefix("Out of credit or quota until"))
+    }
+
     @Test func disabledWins() throws {
         let detail = try #require(KeyStatusDetail.explain(Self.record(active: false, invalid: true), runtime: nil, events: [], now: Self.now))
         #expect(detail.reason == .disabled)

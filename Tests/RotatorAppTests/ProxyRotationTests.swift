@@ -90,10 +90,17 @@ import Testing
             #expect(reply.status == 200, "\(reply.text)")
             try await Task.sleep(for: .milliseconds(5))
         }
-        try await Task.sleep(for: .milliseconds(200))
-        let views = try await node.keys(configID: id)
-        let statuses = views.map { $0["status"] as? String ?? "?" }
-        #expect(statuses == ["active", "invalid", "active", "invalid", "active"], "\(statuses)")
+        // The store write that marks a key invalid runs after the answer: wait for it, not for a fixed time.
+        let expected = ["active", "invalid", "active", "invalid", "active"]
+        var statuses: [String] = []
+        var views: [[String: Any]] = []
+        for _ in 0..<300 {
+            views = try await node.keys(configID: id)
+            statuses = views.map { $0["status"] as? String ?? "?" }
+            if statuses == expected { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(statuses == expected, "\(statuses)")
         #expect(state.counters(forKey: keys[1]).unauthorized == 3)
         let before = state.counters(forKey: keys[1]).requests
         for _ in 0..<20 { _ = try await node.proxy("revoked") }
@@ -119,13 +126,14 @@ import Testing
         for _ in 0..<10 {
             #expect(try await node.proxy("flaky").status == 200)
         }
-        // Every key failing: MAX_RETRIES (3) extra attempts, then the upstream's own answer.
+        // Every key failing the same way: two keys agreeing on the upstream's failure end the rotation, and the
+        // upstream's own answer goes to the client (not MAX_RETRIES more calls for the same outage).
         state.setProfile(KeyProfile(failureStatus: 502), forKey: keys[1])
         state.setProfile(KeyProfile(failureStatus: 502), forKey: keys[0])
         let before = state.totalCounters().requests
         let reply = try await node.proxy("flaky")
         #expect(reply.status == 502)
-        #expect(state.totalCounters().requests - before == 4)
+        #expect(state.totalCounters().requests - before == 2)
     }
 
     @Test func unreachableUpstreamAnswers502InClientShape() async throws {
@@ -183,11 +191,10 @@ import Testing
         // Only unknown keys: the node re-reads the config from the store, re-syncs the pool, and serves.
         await node.node.coordinator.syncPool(PoolDefinition(id: Int64(id), keyIDs: [9_001, 9_002], pacingInterval: 0,
                                                             version: pool.config.version + 2))
-        let started = ContinuousClock.now
+        // A 200, not the 503 that a catch-up which timed out (or spun until PROXY_TIMEOUT) answers: no clock needed.
         let reply = try await node.proxy("ahead")
         #expect(reply.status == 200, "\(reply.text)")
         #expect(await node.node.coordinator.runtimeStates(pool: Int64(id)).keys.sorted() == [Int64(known)], "the pool is the store's again")
-        #expect(ContinuousClock.now - started < .seconds(4), "answered, not spinning until a timeout")
     }
 
     /// The same case after an admin pointed the config at another provider with new keys: a request that started on

@@ -18,6 +18,18 @@ import Testing
         #expect(!headers.contains { $0.value.contains("proxy-key") })
     }
 
+    @Test func billingSelectionHeadersPassOnlyWhenTheConfigAllows() {
+        let fields = HTTPHeaders([
+            ("OpenAI-Organization", "org-other"), ("OpenAI-Project", "proj-other"), ("x-goog-user-project", "other-project"), ("Accept", "*/*"),
+        ])
+        let dropped = HeaderPolicy.upstreamHeaders(from: fields, requestID: "r", extraRemoved: nil)
+        #expect(Set(dropped.map { $0.name.lowercased() }) == ["accept", "x-request-id"])
+        let allowed = HeaderPolicy.upstreamHeaders(from: fields, requestID: "r", extraRemoved: nil, forwardBillingHeaders: true)
+        #expect(allowed.first(name: "openai-organization") == "org-other")
+        #expect(allowed.first(name: "openai-project") == "proj-other")
+        #expect(allowed.first(name: "x-goog-user-project") == "other-project")
+    }
+
     @Test func dropsGenericKeyHeader() {
         let fields = HTTPHeaders([("X-Service-Token", "client"), ("Accept", "*/*")])
         let headers = HeaderPolicy.upstreamHeaders(from: fields, requestID: "r", extraRemoved: "x-service-token")

@@ -8,11 +8,19 @@ import Testing
 @Suite struct ProxyStateMachineTests {
     static let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
 
-    func machine(maxRetries: Int = 2, timeout: TimeAmount = .seconds(30), poolSize: Int = 3) -> ProxyStateMachine {
-        ProxyStateMachine(
-            slug: "pool", poolSize: poolSize,
-            limits: .init(maxRetries: maxRetries, timeout: timeout, pacingMaxWait: 2, defaultCooldown: 60), startedAt: Self.start
+    func machine(maxRetries: Int = 2, timeout: TimeAmount = .seconds(30), method: String = "POST") -> ProxyStateMachine {
+        let rules = RequestBlame.Rules(maxRetries: maxRetries, defaultCooldown: 60, quotaCooldown: 3600, retryAfterReadTimeout: false,
+                                       timeout: Double(timeout.nanoseconds) / 1e9)
+        return ProxyStateMachine(
+            slug: "pool", limits: .init(maxRetries: maxRetries, timeout: timeout, pacingMaxWait: 2, defaultCooldown: 60),
+            blame: RequestBlame(rules: rules, method: method), classifier: UpstreamAnswerClassifier(dialect: .openAI), startedAt: Self.start
         )
+    }
+
+    /// The proxy's own answer, or nil when the action is something else.
+    func failure(_ action: ProxyStateMachine.Action) -> ProxyFailure? {
+        if case .answer(.error(let failure)) = action { return failure }
+        return nil
     }
 
     func answer(_ status: Int, _ headers: [(String, String)] = [], body: String = "", at offset: TimeAmount = .zero) -> ProxyStateMachine.Event {
@@ -39,11 +47,14 @@ import Testing
         #expect(second.action == .acquireKey(excluding: [1, 2]), "still rotating although MAX_RETRIES is 0")
     }
 
-    @Test func rejectedKeyIsReportedAndRotated() {
+    @Test func invalidKeyIsReportedAndRotated() {
         var decisions = machine()
         _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
-        let step = decisions.handle(answer(401))
-        #expect(step.report == .rejected(reason: "upstream answered 401"))
+        let step = decisions.handle(answer(401, body: #"{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}"#))
+        guard case .rejected = step.report else {
+            Issue.record("an invalid key is that key's fault: \(String(describing: step.report))")
+            return
+        }
         #expect(step.action == .acquireKey(excluding: [1]))
     }
 
@@ -53,52 +64,70 @@ import Testing
         #expect(decisions.handle(answer(503, body: "first")).action == .acquireKey(excluding: [1]))
         _ = decisions.handle(.keyOffered(.key(2), isKnown: true, now: Self.start))
         let last = decisions.handle(answer(502, [("X-Up", "1")], body: "second"))
-        #expect(last.report == .upstreamFailure(reason: "upstream answered 502"))
+        guard case .upstreamFailure = last.report else {
+            Issue.record("a 502 counts against nobody but is counted: \(String(describing: last.report))")
+            return
+        }
         #expect(last.action == .answer(.upstream(status: 502, headers: HTTPHeaders([("X-Up", "1")]), body: ByteBuffer(string: "second"))))
     }
 
-    @Test func transportFailuresRetryOnAnotherKeyWithinTheBudget() {
+    @Test func connectFailuresRetryOnAnotherKeyWithinTheBudget() {
         var decisions = machine(maxRetries: 1)
         _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
-        let first = decisions.handle(.transportFailed(.connectFailed, now: Self.start))
+        let first = decisions.handle(.transportFailed(.notConnected(timedOut: false), now: Self.start))
         #expect(first.action == .acquireKey(excluding: [1]))
-        #expect(first.report == .upstreamFailure(reason: "upstream unreachable: connect failed"))
         _ = decisions.handle(.keyOffered(.key(2), isKnown: true, now: Self.start))
-        guard case .answer(.error(let status, .timeout, _, nil)) = decisions.handle(.transportFailed(.timedOut, now: Self.start)).action else {
-            Issue.record("a timeout after the budget must answer 504")
-            return
-        }
-        #expect(status == .gatewayTimeout)
+        #expect(failure(decisions.handle(.transportFailed(.notConnected(timedOut: true), now: Self.start)).action)?.status == 504)
+    }
+
+    @Test func aReadTimeoutAfterAPostIsNotSentAgainButAGetIs() {
+        var post = machine(maxRetries: 3)
+        _ = post.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
+        let failed = failure(post.handle(.transportFailed(.timedOut, now: Self.start)).action)
+        #expect(failed?.status == 504)
+        #expect(failed?.message.contains("may already have processed it") == true)
+        var get = machine(maxRetries: 3, method: "GET")
+        _ = get.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
+        #expect(get.handle(.transportFailed(.timedOut, now: Self.start)).action == .acquireKey(excluding: [1]))
     }
 
     @Test func tlsFailureAnswersAt502WithoutTryingOtherKeys() {
         var decisions = machine(maxRetries: 3)
         _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
-        guard case .answer(.error(.badGateway, .upstreamUnavailable, let message, nil)) =
-            decisions.handle(.transportFailed(.tls("certificate verify failed"), now: Self.start)).action
-        else {
-            Issue.record("TLS failure must be a 502")
-            return
-        }
-        #expect(message.contains("certificate verify failed"))
+        let failed = failure(decisions.handle(.transportFailed(.tls("certificate verify failed"), now: Self.start)).action)
+        #expect(failed?.status == 502)
+        #expect(failed?.message.contains("certificate verify failed") == true)
     }
 
     @Test func brokenAnswerIsRetriedThenA502NeverATruncated200() {
         var decisions = machine(maxRetries: 0)
         _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
-        let step = decisions.handle(.answerBrokeOff(received: 10, declared: 100, timedOut: false, now: Self.start))
-        guard case .answer(.error(.badGateway, _, let message, _)) = step.action else {
-            Issue.record("expected a 502, got \(step.action)")
+        let failed = failure(decisions.handle(.answerBrokeOff(received: 10, declared: 100, timedOut: false, now: Self.start)).action)
+        #expect(failed?.status == 502)
+        #expect(failed?.message.contains("10 of 100") == true)
+        var retried = machine(maxRetries: 1)
+        _ = retried.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
+        #expect(retried.handle(.answerBrokeOff(received: 10, declared: 100, timedOut: false, now: Self.start)).action == .acquireKey(excluding: [1]))
+    }
+
+    @Test func twoKeysAgreeingOnTheRequestsOwnFaultEndTheRotationBlamingNoKey() {
+        var decisions = machine()
+        let forbidden = #"{"error":{"message":"You do not have access to the model","type":"invalid_request_error","code":"model_not_found"}}"#
+        _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
+        let first = decisions.handle(answer(404, body: forbidden))
+        _ = decisions.handle(.keyOffered(.key(2), isKnown: true, now: Self.start))
+        let second = decisions.handle(answer(404, body: forbidden))
+        #expect(first.report == .success && second.report == .success, "no key is blamed for the request's own fault")
+        guard case .answer(.upstream(404, _, _)) = second.action else {
+            Issue.record("after two keys agree the client gets the upstream's answer: \(second.action)")
             return
         }
-        #expect(message.contains("10 of 100"))
     }
 
     @Test func allKeysCoolingAnswers429WithTheSoonestWait() {
         var decisions = machine()
-        let step = decisions.handle(.keyOffered(.unavailable(retryAfter: 12.2), isKnown: true, now: Self.start))
-        #expect(step.action == .answer(.error(status: .tooManyRequests, kind: .rateLimited,
-                                              message: "every key of 'pool' is rate limited; retry after 13 s", retryAfter: 13)))
+        let failed = failure(decisions.handle(.keyOffered(.unavailable(retryAfter: 12.2), isKnown: true, now: Self.start)).action)
+        #expect(failed == ProxyFailure(status: 429, kind: .rateLimited, message: "every key of 'pool' is rate limited; retry after 13 s", retryAfter: 13))
     }
 
     @Test func shortPacingWaitIsWaitedOut() {
@@ -109,23 +138,15 @@ import Testing
 
     @Test func pacingWaitBeyondTheDeadlineIsNotWaited() {
         var decisions = machine(timeout: .milliseconds(100))
-        guard case .answer(.error(.tooManyRequests, _, _, _)) =
-            decisions.handle(.keyOffered(.unavailable(retryAfter: 0.5), isKnown: true, now: Self.start)).action
-        else {
-            Issue.record("a wait past PROXY_TIMEOUT must answer 429")
-            return
-        }
+        #expect(failure(decisions.handle(.keyOffered(.unavailable(retryAfter: 0.5), isKnown: true, now: Self.start)).action)?.status == 429)
     }
 
     @Test func rotationPastBusyKeysStopsAtTheDeadline() {
         var decisions = machine(timeout: .seconds(1))
         _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
-        let step = decisions.handle(answer(429, at: .seconds(2)))
-        guard case .answer(.error(.tooManyRequests, .rateLimited, _, let retryAfter)) = step.action else {
-            Issue.record("out of time after a 429: a 429, got \(step.action)")
-            return
-        }
-        #expect(retryAfter == 1)
+        let failed = failure(decisions.handle(answer(429, at: .seconds(2))).action)
+        #expect(failed?.status == 429, "out of time after a 429: a 429")
+        #expect(failed?.retryAfter == 1)
     }
 
     @Test func unknownKeysAreSkippedThenOneCatchUpThenA503() {
@@ -133,21 +154,16 @@ import Testing
         #expect(decisions.handle(.keyOffered(.key(9), isKnown: false, now: Self.start)).action == .acquireKey(excluding: [9]))
         #expect(decisions.handle(.keyOffered(.unavailable(retryAfter: 0), isKnown: true, now: Self.start)).action == .catchUp)
         #expect(decisions.handle(.caughtUp(stillUnknown: [9])).action == .acquireKey(excluding: [9]))
-        let step = decisions.handle(.keyOffered(.unavailable(retryAfter: 0), isKnown: true, now: Self.start))
-        guard case .answer(.error(.serviceUnavailable, _, _, 1)) = step.action else {
-            Issue.record("a second catch-up is not tried: 503 with Retry-After 1, got \(step.action)")
-            return
-        }
+        let failed = failure(decisions.handle(.keyOffered(.unavailable(retryAfter: 0), isKnown: true, now: Self.start)).action)
+        #expect(failed?.status == 503, "a second catch-up is not tried")
+        #expect(failed?.retryAfter == 1)
     }
 
     @Test func noCatchUpWhileTheStoreIsAway() {
         var decisions = machine()
         decisions.storeReachable = false
         _ = decisions.handle(.keyOffered(.key(9), isKnown: false, now: Self.start))
-        guard case .answer(.error(.serviceUnavailable, _, _, _)) = decisions.handle(.keyOffered(.unavailable(retryAfter: 0), isKnown: true, now: Self.start)).action else {
-            Issue.record("no store read while the store is unreachable")
-            return
-        }
+        #expect(failure(decisions.handle(.keyOffered(.unavailable(retryAfter: 0), isKnown: true, now: Self.start)).action)?.status == 503)
     }
 
     @Test func keysThatFailedWith5xxServeTheRetryWhenNothingElseIsFree() {
@@ -157,23 +173,17 @@ import Testing
         #expect(decisions.handle(.keyOffered(.unavailable(retryAfter: 0), isKnown: true, now: Self.start)).action == .acquireKey(excluding: []))
     }
 
-    @Test func emptyPoolAndRejectedLoneKeyAnswer503() {
+    @Test func emptyPoolAndRejectedKeysAnswer503() {
         var empty = machine()
-        guard case .answer(.error(.serviceUnavailable, _, let message, _)) = empty.handle(.keyOffered(.empty, isKnown: true, now: Self.start)).action else {
-            Issue.record("an empty pool is a 503")
-            return
-        }
-        #expect(message.contains("no usable keys"))
-        var lone = machine(poolSize: 1)
-        _ = lone.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
-        _ = lone.handle(answer(403))
-        guard case .answer(.error(.serviceUnavailable, _, let rejected, _)) =
-            lone.handle(.keyOffered(.unavailable(retryAfter: 10), isKnown: true, now: Self.start)).action
-        else {
-            Issue.record("a lone rejected key is a config problem: 503")
-            return
-        }
-        #expect(rejected.contains("rejected the keys"))
+        let failed = failure(empty.handle(.keyOffered(.empty, isKnown: true, now: Self.start)).action)
+        #expect(failed?.status == 503)
+        #expect(failed?.message.contains("no usable keys") == true)
+        var rejected = machine()
+        _ = rejected.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
+        _ = rejected.handle(answer(401, body: #"{"error":{"message":"bad key","type":"invalid_request_error","code":"invalid_api_key"}}"#))
+        let refused = failure(rejected.handle(.keyOffered(.empty, isKnown: true, now: Self.start)).action)
+        #expect(refused?.status == 503)
+        #expect(refused?.message.contains("rejected the keys") == true)
     }
 
     @Test func deliveryDependsOnLengthTypeAndMethod() {
@@ -183,8 +193,8 @@ import Testing
         #expect(decisions.delivery(status: 200, headers: HTTPHeaders([("Content-Length", "20"), ("Content-Type", "text/event-stream")]), method: .POST) == .stream)
         #expect(decisions.delivery(status: 200, headers: HTTPHeaders([("Content-Length", "20")]), method: .HEAD) == .stream)
         #expect(decisions.delivery(status: 200, headers: HTTPHeaders([("Content-Length", "\(1 << 20)")]), method: .GET) == .stream)
-        #expect(decisions.delivery(status: 400, headers: HTTPHeaders([("Content-Length", "20")]), method: .POST) == .whole(contentLength: 20),
-                "a 400 is the request's fault: delivered")
+        #expect(decisions.delivery(status: 400, headers: HTTPHeaders([("Content-Length", "20")]), method: .POST) == .readErrorBody,
+                "an error answer is read before it is judged")
         #expect(decisions.delivery(status: 429, headers: [:], method: .POST) == .readErrorBody)
         #expect(decisions.delivery(status: 503, headers: [:], method: .POST) == .readErrorBody)
     }

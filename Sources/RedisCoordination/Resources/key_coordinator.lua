@@ -2,8 +2,10 @@
 --
 -- KEYS (one hash tag per pool, so a Redis Cluster keeps them on one slot):
 --   1 schedule  ZSET  member = key id, score = the time the key may next be used (the "virtual clock")
---   2 meta      HASH  version (config version the pool was seeded from), interval (pacing seconds)
---   3 keys      HASH  rej:<id> rejections in a row, cool:<id> cooling-until, inv:<id> invalid flag
+--   2 meta      HASH  version (config version the pool was seeded from), interval (pacing seconds),
+--                     pcool / preason: the whole pool rests until then (account- or IP-wide rate limit), and why
+--   3 keys      HASH  rej:<id> rejections in a row, cool:<id> cooling-until, inv:<id> invalid flag,
+--                     quota:<id> until when the key's quota or credit is gone
 --   4 usage     HASH  req:<id>, err:<id>, last:<id>, lerr:<id>: counters since the last drain
 -- ARGV[1] operation, ARGV[2] clock override in seconds ('' in production: Redis TIME is the only clock).
 --
@@ -41,6 +43,8 @@ if op == 'acquire' then
   -- The count+1 smallest scores always hold the best key this request may use.
   local batch = redis.call('ZRANGE', schedule, 0, count, 'WITHSCORES')
   if #batch == 0 then return {'empty'} end
+  local pool_cool = tonumber(redis.call('HGET', meta, 'pcool') or '0')
+  if pool_cool > now then return {'wait', fmt(pool_cool - now)} end
   local soonest = tonumber(batch[2])
   for i = 1, #batch, 2 do
     local id, score = batch[i], tonumber(batch[i + 1])
@@ -64,7 +68,7 @@ elseif op == 'report' then
   local id, outcome = ARGV[4], ARGV[5]
   if not redis.call('ZSCORE', schedule, id) then return {'none'} end
   if outcome == 'ok' then
-    redis.call('HDEL', keys, 'rej:' .. id)
+    redis.call('HDEL', keys, 'rej:' .. id, 'quota:' .. id)
     return {'none'}
   end
   redis.call('HINCRBY', usage, 'err:' .. id, 1)
@@ -72,14 +76,20 @@ elseif op == 'report' then
     redis.call('HSET', usage, 'lerr:' .. id, ARGV[7])
     return {'none'}
   end
-  if outcome == '429' then
+  if outcome == '429' or outcome == 'quota' then
     local seconds = math.min(math.max(tonumber(ARGV[6]), tonumber(ARGV[10])), tonumber(ARGV[11]))
     local untill = now + seconds
     local previous = tonumber(redis.call('HGET', keys, 'cool:' .. id) or '0')
     redis.call('HSET', keys, 'cool:' .. id, fmt(math.max(previous, untill)))
     local score = tonumber(redis.call('ZSCORE', schedule, id))
     redis.call('ZADD', schedule, 'XX', fmt(math.max(score, untill)), id)
-    redis.call('HSET', usage, 'lerr:' .. id, '429 rate limited by upstream')
+    if outcome == 'quota' then
+      local exhausted = tonumber(redis.call('HGET', keys, 'quota:' .. id) or '0')
+      redis.call('HSET', keys, 'quota:' .. id, fmt(math.max(exhausted, untill)))
+      redis.call('HSET', usage, 'lerr:' .. id, ARGV[7])
+    else
+      redis.call('HSET', usage, 'lerr:' .. id, '429 rate limited by upstream')
+    end
     return {'cooled', fmt(untill)}
   end
   -- rejected (401/403)
@@ -132,15 +142,35 @@ elseif op == 'remove' then
   return 'ok'
 
 elseif op == 'states' then
-  -- Flat list: id, cooling-until ('' when usable), rejections in a row.
+  -- Flat list: id, cooling-until ('' when usable), rejections in a row, quota-exhausted-until ('' when not).
   local out = {}
   for _, id in ipairs(redis.call('ZRANGE', schedule, 0, -1)) do
     local cool = tonumber(redis.call('HGET', keys, 'cool:' .. id) or '0')
+    local quota = tonumber(redis.call('HGET', keys, 'quota:' .. id) or '0')
     table.insert(out, id)
     if cool > now then table.insert(out, fmt(cool)) else table.insert(out, '') end
     table.insert(out, redis.call('HGET', keys, 'rej:' .. id) or '0')
+    if quota > now then table.insert(out, fmt(quota)) else table.insert(out, '') end
   end
   return out
+
+elseif op == 'coolpool' then
+  -- ARGV[3] expected version, ARGV[4] seconds, ARGV[5] reason, ARGV[6] minimum, ARGV[7] maximum cooldown.
+  -- A shorter cooling never shortens a longer one already set.
+  if needs_reseed(ARGV[3]) then return {'reseed'} end
+  local seconds = math.min(math.max(tonumber(ARGV[4]), tonumber(ARGV[6])), tonumber(ARGV[7]))
+  local untill = now + seconds
+  local current = tonumber(redis.call('HGET', meta, 'pcool') or '0')
+  if current >= untill and current > now then
+    return {'cooling', fmt(current), redis.call('HGET', meta, 'preason') or ''}
+  end
+  redis.call('HSET', meta, 'pcool', fmt(untill), 'preason', ARGV[5])
+  return {'cooling', fmt(untill), ARGV[5]}
+
+elseif op == 'poolcool' then
+  local current = tonumber(redis.call('HGET', meta, 'pcool') or '0')
+  if current > now then return {'cooling', fmt(current), redis.call('HGET', meta, 'preason') or ''} end
+  return {'none'}
 
 elseif op == 'drain' then
   local all = redis.call('HGETALL', usage)

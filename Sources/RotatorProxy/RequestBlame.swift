@@ -1,0 +1,203 @@
+import KeyCoordination
+import RotatorCore
+
+/// The blame across the attempts of one client request: what to tell the coordinator about each key, and whether
+/// to deliver, try another key or answer the client. Events in (an answer, judged by `UpstreamAnswerClassifier`,
+/// or a transport failure), a `Step` out; no I/O.
+///
+/// Bounds, for one request:
+/// - answers that are the request's own fault: 1 upstream call when no key could serve it (invalid, too large for
+///   the model), 2 when two keys agree, `Rules.requestAnswerLimit` (3) at most; then the upstream's answer goes
+///   to the client and no key is blamed;
+/// - upstream failures (5xx, overload, connect errors): 2 calls when two keys give the same answer, at most
+///   `maxRetries` + 1;
+/// - key- and rate-level answers: one call per key (each key is excluded after its answer, and the answer is that
+///   key's own evidence), within the request's deadline.
+/// A request the upstream may have processed (sent in full, non-idempotent) is never sent again after a read
+/// timeout or a broken answer unless the config opts in: the client gets a 504 (or 502) saying so.
+public struct RequestBlame: Sendable {
+    public struct Rules: Sendable, Equatable {
+        /// Extra calls after upstream failures (`MAX_RETRIES`).
+        public var maxRetries: Int
+        /// Cooldown of a rate-limited key whose answer carried no reset (`COOLDOWN_SECONDS`).
+        public var defaultCooldown: Double
+        /// Cooldown of a key whose quota or credit is gone, unless the provider says longer.
+        public var quotaCooldown: Double
+        /// The config's `retry_after_read_timeout`.
+        public var retryAfterReadTimeout: Bool
+        /// `PROXY_TIMEOUT`, for messages.
+        public var timeout: Double
+
+        /// Most upstream calls a request may make for reasons of its own.
+        public static let requestAnswerLimit = 3
+
+        public init(maxRetries: Int, defaultCooldown: Double, quotaCooldown: Double, retryAfterReadTimeout: Bool, timeout: Double) {
+            self.maxRetries = maxRetries
+            self.defaultCooldown = defaultCooldown
+            self.quotaCooldown = quotaCooldown
+            self.retryAfterReadTimeout = retryAfterReadTimeout
+            self.timeout = timeout
+        }
+
+        public init(settings: ProxySettings, config: ProxyConfig) {
+            self.init(
+                maxRetries: settings.maxRetries, defaultCooldown: settings.defaultCooldown, quotaCooldown: settings.quotaCooldown,
+                retryAfterReadTimeout: config.retryAfterReadTimeout, timeout: settings.timeout
+            )
+        }
+    }
+
+    public struct Step: Sendable, Equatable {
+        /// What to tell the coordinator about the key (nil: nothing).
+        public var report: KeyOutcome?
+        public var next: Next
+    }
+
+    public enum Next: Sendable, Equatable {
+        /// Send this answer to the client (scrubbed of the key).
+        case deliver
+        /// Exclude this key and acquire another.
+        case tryAnotherKey
+        /// Answer the client with this error, in its format.
+        case fail(ProxyFailure)
+    }
+
+    /// The answer once the coordinator has no key left to offer (or the deadline passed).
+    public enum Ending: Sendable, Equatable {
+        /// Pass the last upstream answer on, as it came (scrubbed).
+        case deliverLastAnswer
+        case fail(ProxyFailure)
+    }
+
+    private enum Last: Sendable {
+        case answer(AnswerBlame, status: Int)
+        case transport(TransportFailure)
+    }
+
+    private let rules: Rules
+    private let isIdempotent: Bool
+    private var retries = 0
+    private var requestAnswers = 0
+    /// Which keys gave which non-key-level answer.
+    private var keysBySignature: [String: Set<Int64>] = [:]
+    private var last: Last?
+    /// Upstream calls judged so far.
+    public private(set) var upstreamCalls = 0
+
+    /// - Parameter method: the request's HTTP method; GET, HEAD, OPTIONS, TRACE, PUT and DELETE are idempotent.
+    public init(rules: Rules, method: String) {
+        self.rules = rules
+        self.isIdempotent = ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"].contains(method.uppercased())
+    }
+
+    public mutating func judge(_ answer: UpstreamAnswer, key: Int64) -> Step {
+        upstreamCalls += 1
+        last = .answer(answer.blame, status: answer.status)
+        switch answer.blame {
+        case .success:
+            return Step(report: .success, next: .deliver)
+        case .keyInvalid:
+            return Step(report: .rejected(reason: answer.reason), next: .tryAnotherKey)
+        case .keyExhausted(let hint):
+            let cooldown = max(hint ?? 0, rules.quotaCooldown)
+            return Step(report: .quotaExhausted(cooldown: cooldown, reason: answer.reason), next: .tryAnotherKey)
+        case .rateLimited(let hint):
+            return Step(report: .rateLimited(cooldown: hint ?? rules.defaultCooldown), next: .tryAnotherKey)
+        case .request(let dependsOnKey):
+            requestAnswers += 1
+            // The key authenticated and the upstream judged the request: that is a working key.
+            let agreed = recordAgreement(answer.signature, key: key)
+            let done = !dependsOnKey || agreed || requestAnswers >= Rules.requestAnswerLimit
+            return Step(report: .success, next: done ? .deliver : .tryAnotherKey)
+        case .upstream:
+            retries += 1
+            let agreed = recordAgreement(answer.signature, key: key)
+            let done = agreed || retries > rules.maxRetries
+            return Step(report: .upstreamFailure(reason: answer.reason), next: done ? .deliver : .tryAnotherKey)
+        }
+    }
+
+    public mutating func judge(_ failure: TransportFailure, key: Int64) -> Step {
+        upstreamCalls += 1
+        last = .transport(failure)
+        let report = KeyOutcome.upstreamFailure(reason: failure.description)
+        if failure.mayHaveBeenProcessed, !isIdempotent, !rules.retryAfterReadTimeout {
+            return Step(report: report, next: .fail(notRetried(failure)))
+        }
+        retries += 1
+        guard retries <= rules.maxRetries else { return Step(report: report, next: .fail(unreachable(failure))) }
+        return Step(report: report, next: .tryAnotherKey)
+    }
+
+    /// - Parameters:
+    ///   - soonestFree: the coordinator's wait when it answered `.unavailable`; nil when the pool is empty or the
+    ///     request's deadline passed.
+    ///   - poolCooling: the pool's cooling, when the coordinator rests it as a whole.
+    public func outOfKeys(slug: String, soonestFree: Double?, poolCooling: PoolCooling? = nil) -> Ending {
+        switch last {
+        case .answer(.upstream, _), .answer(.request, _):
+            return .deliverLastAnswer
+        case .answer(.keyInvalid, let status) where soonestFree == nil:
+            return .fail(ProxyFailure(status: 503, kind: .upstreamUnavailable,
+                                      message: "the upstream rejected the keys of '\(slug)' (last answer \(status)); an admin must check them"))
+        case .answer(.keyExhausted, _) where soonestFree == nil:
+            return .fail(ProxyFailure(status: 503, kind: .upstreamUnavailable,
+                                      message: "the keys of '\(slug)' are out of credit or quota; an admin must check them"))
+        case .transport(let failure):
+            return .fail(unreachable(failure))
+        default:
+            break
+        }
+        if let poolCooling, let soonestFree {
+            let seconds = Self.retryAfter(soonestFree)
+            return .fail(ProxyFailure(status: 429, kind: .rateLimited,
+                                      message: "the upstream limits every key of '\(slug)' at once (\(poolCooling.reason)); retry after \(seconds) s",
+                                      retryAfter: seconds))
+        }
+        if let soonestFree {
+            let seconds = Self.retryAfter(soonestFree)
+            return .fail(ProxyFailure(status: 429, kind: .rateLimited, message: "every key of '\(slug)' is rate limited; retry after \(seconds) s",
+                                      retryAfter: seconds))
+        }
+        if case .answer(.rateLimited, _) = last {
+            // Out of time while rotating past rate-limited keys: still a 429, with the shortest honest wait.
+            return .fail(ProxyFailure(status: 429, kind: .rateLimited, message: "every key of '\(slug)' is rate limited; retry after 1 s", retryAfter: 1))
+        }
+        return .fail(ProxyFailure(status: 503, kind: .upstreamUnavailable,
+                                  message: "proxy config '\(slug)' has no usable keys: add keys or re-enable invalid ones"))
+    }
+
+    /// True when another key already gave this answer.
+    private mutating func recordAgreement(_ signature: String, key: Int64) -> Bool {
+        let keys = keysBySignature[signature, default: []]
+        keysBySignature[signature] = keys.union([key])
+        return !keys.subtracting([key]).isEmpty
+    }
+
+    private static func retryAfter(_ seconds: Double) -> Int {
+        max(1, Int(seconds.rounded(.up)))
+    }
+
+    private func notRetried(_ failure: TransportFailure) -> ProxyFailure {
+        let why = "the request was not sent again on another key because the upstream may already have processed it"
+            + " (set retry_after_read_timeout on the config to allow it)"
+        if failure.timedOut {
+            return ProxyFailure(status: 504, kind: .timeout, message: "the upstream did not answer within \(Int(rules.timeout)) s; \(why)")
+        }
+        return ProxyFailure(status: 502, kind: .upstreamUnavailable, message: "\(failure.description); \(why)")
+    }
+
+    private func unreachable(_ failure: TransportFailure) -> ProxyFailure {
+        switch failure {
+        case .answerBrokeOff(let received, let declared, true):
+            return ProxyFailure(status: 504, kind: .timeout,
+                                message: "the upstream stopped sending its answer for \(Int(rules.timeout)) s (\(received) of \(declared) bytes)")
+        case .answerBrokeOff(let received, let declared, false):
+            return ProxyFailure(status: 502, kind: .upstreamUnavailable, message: "the upstream's answer broke off after \(received) of \(declared) bytes")
+        case .notSent(true), .noAnswer(_, true):
+            return ProxyFailure(status: 504, kind: .timeout, message: "the upstream did not answer within \(Int(rules.timeout)) s")
+        case .notSent(false), .noAnswer(_, false):
+            return ProxyFailure(status: 502, kind: .upstreamUnavailable, message: "the upstream could not be reached")
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import KeyCoordination
+@testable import RotatorProxy
+import Testing
+
+@Suite struct RequestBlameTests {
+    let rules = RequestBlame.Rules(maxRetries: 3, defaultCooldown: 60, quotaCooldown: 3600, retryAfterReadTimeout: false, timeout: 30)
+
+    private func answer(_ status: Int, _ blame: AnswerBlame, signature: String? = nil) -> UpstreamAnswer {
+        UpstreamAnswer(status: status, blame: blame, signature: signature ?? "\(status)", reason: "upstream answered \(status)")
+    }
+
+    @Test func twoKeysAgreeingOnTheRequestsFaultEndTheRotation() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        let permission = answer(403, .request(dependsOnKey: true), signature: "403|permission_error")
+        let first = blame.judge(permission, key: 1)
+        #expect(first.next == .tryAnotherKey, "another key may have the permission")
+        #expect(first.report == .success, "the key authenticated: it is not benched")
+        let second = blame.judge(permission, key: 2)
+        #expect(second.next == .deliver)
+        #expect(second.report == .success)
+        #expect(blame.upstreamCalls == 2)
+    }
+
+    @Test func theSameKeyTwiceIsNoAgreement() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        let permission = answer(403, .request(dependsOnKey: true))
+        #expect(blame.judge(permission, key: 1).next == .tryAnotherKey)
+        #expect(blame.judge(permission, key: 1).next == .tryAnotherKey)
+        #expect(blame.judge(permission, key: 2).next == .deliver)
+    }
+
+    @Test func aRequestNoKeyCouldServeCostsOneCall() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        let step = blame.judge(answer(400, .request(dependsOnKey: false)), key: 1)
+        #expect(step.next == .deliver)
+        #expect(step.report == .success)
+    }
+
+    /// Whatever the keys answer for the request's own reasons, it never costs more than `requestAnswerLimit` calls.
+    @Test func requestFaultsAreBounded() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        var calls = 0
+        var next = RequestBlame.Next.tryAnotherKey
+        var key: Int64 = 0
+        while next == .tryAnotherKey {
+            key += 1
+            calls += 1
+            // Every key gives a different key-dependent refusal: no two agree.
+            next = blame.judge(answer(403, .request(dependsOnKey: true), signature: "403|\(key)"), key: key).next
+        }
+        #expect(next == .deliver)
+        #expect(calls == RequestBlame.Rules.requestAnswerLimit)
+        #expect(RequestBlame.Rules.requestAnswerLimit == 3)
+    }
+
+    @Test func onlyKeyEvidenceBenchesAKey() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        #expect(blame.judge(answer(401, .keyInvalid), key: 1) == .init(report: .rejected(reason: "upstream answered 401"), next: .tryAnotherKey))
+        let exhausted = blame.judge(answer(429, .keyExhausted(retryAfter: nil)), key: 2)
+        #expect(exhausted.report == .quotaExhausted(cooldown: 3600, reason: "upstream answered 429"), "a long cooldown, not 60 s")
+        let longer = blame.judge(answer(429, .keyExhausted(retryAfter: 7200)), key: 3)
+        #expect(longer.report == .quotaExhausted(cooldown: 7200, reason: "upstream answered 429"))
+        #expect(blame.judge(answer(429, .rateLimited(retryAfter: 12)), key: 4).report == .rateLimited(cooldown: 12))
+        #expect(blame.judge(answer(429, .rateLimited(retryAfter: nil)), key: 5).report == .rateLimited(cooldown: 60))
+        #expect(blame.judge(answer(200, .success), key: 6) == .init(report: .success, next: .deliver))
+    }
+
+    @Test func upstreamFailuresSpendTheBudgetAndStopWhenKeysAgree() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        #expect(blame.judge(answer(503, .upstream, signature: "503|a"), key: 1).next == .tryAnotherKey)
+        #expect(blame.judge(answer(502, .upstream, signature: "502"), key: 2).next == .tryAnotherKey)
+        let agreed = blame.judge(answer(503, .upstream, signature: "503|a"), key: 3)
+        #expect(agreed.next == .deliver, "two keys got the same failure: the upstream's answer goes to the client")
+        #expect(agreed.report == .upstreamFailure(reason: "upstream answered 503"))
+
+        var budget = RequestBlame(rules: RequestBlame.Rules(maxRetries: 1, defaultCooldown: 60, quotaCooldown: 3600, retryAfterReadTimeout: false, timeout: 30),
+                                  method: "POST")
+        #expect(budget.judge(answer(500, .upstream, signature: "x"), key: 1).next == .tryAnotherKey)
+        #expect(budget.judge(answer(500, .upstream, signature: "y"), key: 2).next == .deliver, "MAX_RETRIES spent")
+    }
+
+    // MARK: Retries never duplicate paid work
+
+    @Test func aRequestTheUpstreamNeverGotIsRetried() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        let step = blame.judge(.notSent(timedOut: false), key: 1)
+        #expect(step.next == .tryAnotherKey)
+        #expect(step.report == .upstreamFailure(reason: "upstream unreachable"))
+        #expect(blame.judge(.noAnswer(requestFullySent: false, timedOut: true), key: 2).next == .tryAnotherKey, "not sent in full: not processed")
+    }
+
+    @Test func aReadTimeoutAfterAFullySentPostIsNotRetried() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        let step = blame.judge(.noAnswer(requestFullySent: true, timedOut: true), key: 1)
+        guard case .fail(let failure) = step.next else { Issue.record("expected a failure, got \(step.next)"); return }
+        #expect(failure.status == 504)
+        #expect(failure.kind == .timeout)
+        #expect(failure.message.contains("may already have processed it"))
+        #expect(step.report == .upstreamFailure(reason: "upstream did not answer in time"))
+        // The same after a 2xx answer that stalled: the upstream may still be at it.
+        var stalled = RequestBlame(rules: rules, method: "POST")
+        guard case .fail(let brokeOff) = stalled.judge(.answerBrokeOff(received: 10, declared: 90, timedOut: true), key: 1).next else {
+            Issue.record("expected a failure"); return
+        }
+        #expect(brokeOff.status == 504)
+        // An answer that broke off, or a connection closed without one, is the upstream saying it failed: another key
+        // tries (a short answer is never passed on as a 200).
+        var broken = RequestBlame(rules: rules, method: "POST")
+        #expect(broken.judge(.answerBrokeOff(received: 10, declared: 90, timedOut: false), key: 1).next == .tryAnotherKey)
+        #expect(broken.judge(.noAnswer(requestFullySent: true, timedOut: false), key: 2).next == .tryAnotherKey)
+    }
+
+    @Test func idempotentRequestsAndTheConfigsOptInAreRetried() {
+        var get = RequestBlame(rules: rules, method: "get")
+        #expect(get.judge(.noAnswer(requestFullySent: true, timedOut: true), key: 1).next == .tryAnotherKey)
+        var optedIn = rules
+        optedIn.retryAfterReadTimeout = true
+        var post = RequestBlame(rules: optedIn, method: "POST")
+        #expect(post.judge(.noAnswer(requestFullySent: true, timedOut: true), key: 1).next == .tryAnotherKey)
+        #expect(post.judge(.answerBrokeOff(received: 1, declared: 2, timedOut: false), key: 2).next == .tryAnotherKey)
+    }
+
+    @Test func transportRetriesAreBounded() {
+        var blame = RequestBlame(rules: rules, method: "GET")
+        for key in 1...3 {
+            #expect(blame.judge(.notSent(timedOut: true), key: Int64(key)).next == .tryAnotherKey)
+        }
+        guard case .fail(let failure) = blame.judge(.notSent(timedOut: true), key: 4).next else { Issue.record("expected a failure"); return }
+        #expect(failure.status == 504)
+        #expect(blame.upstreamCalls == 4)
+    }
+
+    // MARK: Out of keys
+
+    @Test func outOfKeysSaysWhy() {
+        var request = RequestBlame(rules: rules, method: "POST")
+        _ = request.judge(answer(403, .request(dependsOnKey: true)), key: 1)
+        #expect(request.outOfKeys(slug: "s", soonestFree: nil) == .deliverLastAnswer, "the upstream's own answer, blaming no key")
+
+        var rejected = RequestBlame(rules: rules, method: "POST")
+        _ = rejected.judge(answer(401, .keyInvalid), key: 1)
+        guard case .fail(let invalid) = rejected.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
+        #expect(invalid.status == 503)
+
+        var exhausted = RequestBlame(rules: rules, method: "POST")
+        _ = exhausted.judge(answer(429, .keyExhausted(retryAfter: nil)), key: 1)
+        guard case .fail(let noQuota) = exhausted.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
+        #expect(noQuota.status == 503)
+        #expect(noQuota.message.contains("out of credit or quota"))
+
+        var limited = RequestBlame(rules: rules, method: "POST")
+        _ = limited.judge(answer(429, .rateLimited(retryAfter: 4)), key: 1)
+        #expect(limited.outOfKeys(slug: "s", soonestFree: 3.2)
+            == .fail(ProxyFailure(status: 429, kind: .rateLimited, message: "every key of 's' is rate limited; retry after 4 s", retryAfter: 4)))
+        guard case .fail(let pool) = limited.outOfKeys(slug: "s", soonestFree: 20, poolCooling: PoolCooling(until: 0, reason: "3 of 4 keys rate limited"))
+        else { Issue.record("expected a failure"); return }
+        #expect(pool.retryAfter == 20)
+        #expect(pool.message.contains("every key of 's' at once (3 of 4 keys rate limited)"))
+        guard case .fail(let outOfTime) = limited.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
+        #expect(outOfTime.status == 429)
+
+        let fresh = RequestBlame(rules: rules, method: "POST")
+        guard case .fail(let empty) = fresh.outOfKeys(slug: "s", soonestFree: nil) else { Issue.record("expected a failure"); return }
+        #expect(empty.status == 503)
+        #expect(empty.message.contains("no usable keys"))
+    }
+}
