@@ -46,7 +46,9 @@ import Testing
         for _ in 0..<requests { #expect(try await first.proxy("fleet").status == 200) }
         let evalsha = try await Self.commandCalls(client, "evalsha")
         let pushes = try await Self.commandCalls(client, "eval")
-        #expect(evalsha == requests, "one EVALSHA per request, nothing else per request")
+        // One EVALSHA per request. The node's own upkeep can add one now and then (a pool re-seeded after a version
+        // re-sync answers "reseed" and is asked again): seen +1 once in 120 requests under the full parallel suite.
+        #expect(evalsha >= requests && evalsha <= requests + 2, "one EVALSHA per request (\(evalsha) for \(requests))")
         #expect(pushes < requests / 4, "pushes are periodic, not per request (\(pushes) for \(requests) requests)")
 
         // A second node (started after the count: its writes make the first node re-sync the pool). Its SQLite store
