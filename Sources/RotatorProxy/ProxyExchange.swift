@@ -423,6 +423,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             if let closing = admission?.conversion?.finishStream(), !closing.isEmpty {
                 context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: closing)))), promise: nil)
             }
+            recordUsage(admission?.conversion?.streamUsage)
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
             finish(completed: true)
         case (.end, .whole(let status, let answerHeaders, let collected, let declared)):
@@ -620,12 +621,19 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     /// A converted answer (or the 400 for a client body that could not be converted), in the client's format.
     private func writeConverted(_ answer: ClientAnswer) {
+        recordUsage(answer.usage)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: answer.contentType)
         headers.add(name: "Content-Length", value: String(answer.body.count))
         if let retryAfter = answer.retryAfter { headers.add(name: "Retry-After", value: retryAfter) }
         addOwnHeaders(&headers)
         writeWhole(status: HTTPResponseStatus(statusCode: answer.status), headers: headers, body: context.channel.allocator.buffer(bytes: answer.body))
+    }
+
+    private func recordUsage(_ usage: TokenUsage?) {
+        guard let usage else { return }
+        slugMetrics.inputTokens.increment(by: Int64(usage.inputTokens))
+        slugMetrics.outputTokens.increment(by: Int64(usage.outputTokens))
     }
 
     /// Head, body and end in one flush: a small answer leaves in one write.

@@ -78,6 +78,15 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
             let object = try reply.object()
             #expect(object["object"] as? String == "chat.completion", "an OpenAI answer from an Anthropic upstream: \(reply.text)")
         }
+        // A streamed answer through the conversion too; the tokens converted answers reported are counted for the config.
+        let before = try await node.convertedTokens(slug: "rot")
+        #expect(before.input > 0 && before.output > 0, "whole answers counted")
+        let streamed = try await node.proxy("rot", body: #"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(streamed.status == 200)
+        #expect(streamed.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
+        #expect(streamed.text.contains("chat.completion.chunk") && streamed.text.hasSuffix("data: [DONE]\n\n"), "\(streamed.text)")
+        let after = try await node.convertedTokens(slug: "rot")
+        #expect(after.output > before.output, "streams counted too")
     }
 
     @Test func upstreamErrorsAndOwnErrorsComeInTheClientsShape() async throws {
@@ -135,5 +144,16 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
         let error = try #require(try reply.object()["error"] as? [String: Any], "\(reply.text)")
         #expect(error["message"] is String, "an OpenAI error object from a Gemini error: \(reply.text)")
         #expect(error["status"] == nil, "not Gemini's shape: \(reply.text)")
+    }
+}
+
+extension TestNode {
+    /// The config's `rotator_converted_{input,output}_tokens_total` on `/metrics`.
+    func convertedTokens(slug: String) async throws -> (input: Int, output: Int) {
+        let lines = try await send(.GET, "/metrics").text.split(separator: "\n")
+        func value(_ name: String) -> Int {
+            lines.first { $0.hasPrefix("\(name){slug=\"\(slug)\"}") }?.split(separator: " ").last.flatMap { Int($0) } ?? 0
+        }
+        return (value("rotator_converted_input_tokens_total"), value("rotator_converted_output_tokens_total"))
     }
 }
