@@ -41,12 +41,9 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: ConversionCase.all)
     func officialSDKThroughConversion(_ conversion: ConversionCase) async throws {
         guard let python = PythonSDKScript.interpreter() else { return }
-        let node = try await TestNode.start()
+        let (node, keys) = try await TestNode.converting(slug: "conv", apiFormat: conversion.apiFormat, outputFormat: conversion.outputFormat, keys: 2,
+                                                         base: { conversion.upstreamBase($0.mock.baseURL) })
         defer { Task { await node.stop() } }
-        let id = try await node.createConfig(slug: "conv", format: conversion.apiFormat, base: conversion.upstreamBase(node.mock.baseURL),
-                                             extra: #","output_format":"\#(conversion.outputFormat)""#)
-        let keys = sampleKeys(2, prefix: "sk-conv")
-        try await node.addKeys(configID: id, keys)
         let model: String? = conversion.apis == nil ? nil : "gpt-4o"
         let run = try await conversion.script.run(
             python: python, baseURL: conversion.clientBase(node.baseURL, slug: "conv"), key: TestNode.proxyKey, model: model,
@@ -60,11 +57,8 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func rateLimitedKeyRotatesThroughAConversion() async throws {
-        let node = try await TestNode.start()
+        let (node, keys) = try await TestNode.converting(slug: "rot", apiFormat: "anthropic_native", outputFormat: "openai", keys: 2)
         defer { Task { await node.stop() } }
-        let id = try await node.createConfig(slug: "rot", format: "anthropic_native", extra: #","output_format":"openai""#)
-        let keys = sampleKeys(2, prefix: "sk-rot")
-        try await node.addKeys(configID: id, keys)
         node.mockState.setProfile(KeyProfile(forceRateLimitRetryAfter: 30), forKey: keys[0])
         // Until the limited key has been tried once: every request is still served, by the other key.
         var replies: [TestNode.Reply] = []
@@ -90,11 +84,8 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func upstreamErrorsAndOwnErrorsComeInTheClientsShape() async throws {
-        let node = try await TestNode.start()
+        let (node, keys) = try await TestNode.converting(slug: "errs", apiFormat: "openai_compatible", outputFormat: "anthropic", keys: 1)
         defer { Task { await node.stop() } }
-        let id = try await node.createConfig(slug: "errs", format: "openai_compatible", extra: #","output_format":"anthropic""#)
-        let keys = sampleKeys(1, prefix: "sk-errs")
-        try await node.addKeys(configID: id, keys)
         let anthropicClient = [("x-api-key", TestNode.proxyKey), ("anthropic-version", "2023-06-01")]
         let message = #"{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#
 
@@ -132,12 +123,9 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func upstreamErrorIsConvertedWithItsStatus() async throws {
-        let node = try await TestNode.start(environment: ["MAX_RETRIES": "0"])
+        let (node, keys) = try await TestNode.converting(slug: "fail", apiFormat: "gemini_native", outputFormat: "openai", keys: 1,
+                                                         base: { $0.mock.baseURL + "/v1beta" }, environment: ["MAX_RETRIES": "0"])
         defer { Task { await node.stop() } }
-        let id = try await node.createConfig(slug: "fail", format: "gemini_native", base: node.mock.baseURL + "/v1beta",
-                                             extra: #","output_format":"openai""#)
-        let keys = sampleKeys(1, prefix: "sk-fail")
-        try await node.addKeys(configID: id, keys)
         node.mockState.setProfile(KeyProfile(failureStatus: 503), forKey: keys[0])
         let reply = try await node.proxy("fail", body: #"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#)
         #expect(reply.status == 503, "\(reply.text)")
@@ -148,6 +136,18 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
 }
 
 extension TestNode {
+    /// A node with one converting config (`output_format` over `api_format`) and its keys.
+    static func converting(
+        slug: String, apiFormat: String, outputFormat: String, keys count: Int, base: ((TestNode) -> String)? = nil,
+        environment: [String: String] = [:]
+    ) async throws -> (TestNode, [String]) {
+        let node = try await TestNode.start(environment: environment)
+        let id = try await node.createConfig(slug: slug, format: apiFormat, base: base?(node), extra: #","output_format":"\#(outputFormat)""#)
+        let keys = sampleKeys(count, prefix: "sk-\(slug)")
+        try await node.addKeys(configID: id, keys)
+        return (node, keys)
+    }
+
     /// The config's `rotator_converted_{input,output}_tokens_total` on `/metrics`.
     func convertedTokens(slug: String) async throws -> (input: Int, output: Int) {
         let lines = try await send(.GET, "/metrics").text.split(separator: "\n")
