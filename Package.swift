@@ -37,6 +37,9 @@ let package = Package(
         // Domain model: configs, keys, masking, constant-time comparison. No I/O.
         .target(name: "RotatorCore"),
 
+        // Per-minute traffic counters and per-key history of the last hour, in bounded ring buffers (admin charts).
+        .target(name: "TrafficStats", dependencies: ["RotatorCore"]),
+
         // SQL: one driver protocol, one C wrapper per database.
         .target(name: "RotatorSQL"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -88,7 +91,7 @@ let package = Package(
         // The proxy path: channel handlers on the client connection's event loop (client auth from the head, key choice,
         // per-loop upstream pools with TLS, retries as a state machine, relay with back-pressure).
         .target(name: "RotatorProxy", dependencies: [
-            "RotatorCore", "FormatConversion", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", logging, nioCore, nioHTTP1, metrics,
+            "RotatorCore", "FormatConversion", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -98,8 +101,9 @@ let package = Package(
 
         // Admin JSON API: login, JWT, configs, keys, OpenAPI document.
         .target(name: "RotatorAdmin", dependencies: [
-            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", hummingbird, logging, httpTypes, nioCore,
+            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", "TrafficStats", "RotatorProxy", hummingbird, logging, httpTypes, nioCore,
             .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], resources: [.copy("Resources/openapi.json")]),
 
@@ -109,7 +113,7 @@ let package = Package(
         // Settings from the environment and the wiring of one node.
         .target(name: "RotatorApp", dependencies: [
             "RotatorCore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
-            "RedisClient", "RedisCoordination", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", hummingbird, logging, httpTypes, nioCore,
+            "RedisClient", "RedisCoordination", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", "TrafficStats", hummingbird, logging, httpTypes, nioCore,
             .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
             metrics, .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -149,6 +153,7 @@ let package = Package(
         .testTarget(name: "MockUpstreamTests", dependencies: ["MockUpstream", "FormatConversion", "RotatorCore", hummingbird, .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "RotatorCoreTests", dependencies: ["RotatorCore"]),
         .testTarget(name: "FormatConversionTests", dependencies: ["FormatConversion", "RotatorCore"], exclude: ["Golden"]),  // read from the source folder
+        .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats"]),
         .testTarget(name: "RotatorStoreTests", dependencies: [
             "RotatorStore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "LocalTestServers", "RotatorCore",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -166,7 +171,7 @@ let package = Package(
         .testTarget(name: "ConfigCatalogTests", dependencies: [
             "ConfigCatalog", "RotatorStore", "RotatorSQL", "SQLiteDriver", "KeyCoordination", "RotatorCore", logging,
         ]),
-        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore", "RotatorHTTP"]),
+        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore", "RotatorHTTP", "TrafficStats", "KeyCoordination", nioHTTP1]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
@@ -176,7 +181,7 @@ let package = Package(
         ]),
         .testTarget(name: "RotatorAppTests", dependencies: [
             "RotatorApp", "RotatorCore", "MockUpstream", .product(name: "NIOSSL", package: "swift-nio-ssl"), "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
-            "RotatorAdmin", "RotatorProxy", "ConfigCatalog", "RedisClient", "MariaDBDriver", "RotatorSQL",
+            "RotatorAdmin", "RotatorProxy", "ConfigCatalog", "RedisClient", "MariaDBDriver", "RotatorSQL", "LocalTestServers",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "NIOPosix", package: "swift-nio"),

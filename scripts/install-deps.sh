@@ -8,8 +8,10 @@ case "${1:-run}" in
   run)  packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev) ;;
   # Tests also start private redis-server and mariadbd instances, and run the openai SDK in a virtualenv.
   # The load-test smoke run is part of the suite: nginx is its reference proxy and load balancer, wrk drives its
-  # closed loops; openssl makes the TLS tests' certificates; curl drives the admin API contract check.
-  test|loadtest) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv nginx-light wrk openssl curl) ;;
+  # closed loops; openssl makes the TLS tests' certificates; curl drives the admin API contract check; the admin
+  # page's browser test drives Debian's headless Chromium through chromedriver (a CJK font for 中文).
+  test) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv nginx-light wrk openssl curl chromium chromium-driver fonts-wqy-microhei) ;;
+  loadtest) packages=(pkg-config libsqlite3-dev libmariadb-dev libhiredis-dev redis-server mariadb-server python3-venv nginx-light wrk openssl) ;;
   *) echo "usage: $0 run|test|loadtest" >&2; exit 2 ;;
 esac
 # The deploy checks resolve the compose files with Debian's docker-compose (`config` needs no engine). Installed

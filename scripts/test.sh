@@ -6,14 +6,15 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
 
-# The openai, anthropic and google-genai packages (SDK tests), schemathesis (admin API check) and the deploy checks'
-# tools (pinned in scripts/deploy_checks/requirements.txt) live in a private virtualenv, never in the system Python.
+# The openai, anthropic and google-genai packages (SDK tests), schemathesis (admin API check), selenium (browser
+# test) and the deploy checks' tools (pinned in scripts/deploy_checks/requirements.txt, pytest among them) live in a
+# private virtualenv, never in the system Python.
 venv=.build/test-venv
 python=${PYTHON:-python3}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, anthropic, google.genai, schemathesis" 2>/dev/null; then
-  echo "preparing $venv with the openai, anthropic, google-genai and schemathesis packages"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai, anthropic, google.genai, schemathesis, selenium" 2>/dev/null; then
+  echo "preparing $venv with the openai, anthropic, google-genai, schemathesis and selenium packages"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check openai anthropic google-genai schemathesis==4.32.5
+  "$venv/bin/pip" install --quiet --disable-pip-version-check openai anthropic google-genai schemathesis==4.32.5 selenium
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/deploy_checks/requirements.txt
 export ROTATOR_TEST_PYTHON="$PWD/$venv/bin/python"
@@ -43,6 +44,13 @@ timeout 1800 swift test --skip-build "$@"
 if [ $# -eq 0 ]; then
   echo "admin API contract check (schemathesis)"
   SCHEMATHESIS="$venv/bin/schemathesis" scripts/check-admin-api.sh .build/debug/rotator
+fi
+
+# The admin page in headless Chromium against a real rotator and mock-upstream (built above). Skipped only when a
+# filter picks particular tests.
+if [ $# -eq 0 ]; then
+  echo "browser test of the admin page"
+  timeout 600 scripts/test-browser.sh
 fi
 
 # The load-test suite in smoke mode (one-second windows on the debug build): every scenario must run and write

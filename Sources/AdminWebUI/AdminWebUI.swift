@@ -6,10 +6,28 @@ import RotatorHTTP
 /// The embedded bilingual admin page: one self-contained HTML file (inline CSS and JavaScript) that talks to
 /// the admin JSON API on the same origin. Served at `GET /` and `GET /ui`.
 public enum AdminWebUI {
-    /// Registers `GET /` and `GET /ui`.
+    /// Registers `GET /`, `GET /ui` and the page's icon (`/favicon.svg`, also answered at `/favicon.ico`).
     public static func register(on router: Router<RotatorRequestContext>) {
         router.get("/") { _, _ in pageResponse() }
         router.get("/ui") { _, _ in pageResponse() }
+        router.get("/favicon.svg") { _, _ in iconResponse() }
+        router.get("/favicon.ico") { _, _ in iconResponse() }
+    }
+
+    static func iconResponse() -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: icon)
+        )
+    }
+
+    static let icon: ByteBuffer = resource("favicon", "svg").map { ByteBuffer(bytes: $0) } ?? ByteBuffer(string: "<svg xmlns=\"http://www.w3.org/2000/svg\"/>")
+
+    private static func resource(_ name: String, _ ext: String) -> Data? {
+        guard let url = Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Resources")
+            ?? Bundle.module.url(forResource: name, withExtension: ext) else { return nil }
+        return try? Data(contentsOf: url)
     }
 
     /// The page's answer: the same bytes every time, with headers that keep it from being framed, sniffed or
@@ -38,10 +56,7 @@ public enum AdminWebUI {
 
     /// Read from the module's resource bundle once, at first use.
     static let page: ByteBuffer = {
-        if let url = Bundle.module.url(forResource: "index", withExtension: "html", subdirectory: "Resources")
-            ?? Bundle.module.url(forResource: "index", withExtension: "html"),
-            let data = try? Data(contentsOf: url)
-        {
+        if let data = resource("index", "html") {
             return ByteBuffer(bytes: data)
         }
         // Only a broken install gets here; say so instead of serving an empty page.

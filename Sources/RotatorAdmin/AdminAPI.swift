@@ -8,27 +8,36 @@ import NIOCore
 import RotatorCore
 import RotatorHTTP
 import RotatorStore
+import TrafficStats
 
 /// The admin JSON API: login, configs, keys. Reads go to the store; writes go through `ConfigEditor`, so
 /// the cache, the coordinator and (in enterprise mode) the other nodes follow.
 public struct AdminAPI: Sendable {
-    private let store: any ConfigStore
-    private let catalog: ConfigCatalog
-    private let editor: ConfigEditor
-    private let coordinator: any KeyCoordinator
-    private let settings: AdminSettings
-    private let tokens: AdminTokens
-    private let loginLimiter: any LoginAttemptLimiter
+    let store: any ConfigStore
+    let catalog: ConfigCatalog
+    let editor: ConfigEditor
+    let coordinator: any KeyCoordinator
+    let settings: AdminSettings
+    let tokens: AdminTokens
+    let loginLimiter: any LoginAttemptLimiter
     /// Called before key counters are read, so they include usage not yet flushed to the store.
-    private let flushUsage: @Sendable () async -> Void
+    let flushUsage: @Sendable () async -> Void
     /// The nodes currently alive (this one alone in lightweight mode).
-    private let clusterNodes: @Sendable () async -> [ClusterNode]
+    let clusterNodes: @Sendable () async -> [ClusterNode]
+    /// Charts and key events: this node's, or the fleet's.
+    let trafficSource: AdminTrafficSource
+    /// "Check now" and the check at import; nil where no HTTP client is at hand (checks then answer 503).
+    let probe: KeyProbe?
 
     public init(
         store: any ConfigStore, catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: AdminSettings,
         tokens: AdminTokens, loginLimiter: any LoginAttemptLimiter = InMemoryLoginAttemptLimiter(), flushUsage: @escaping @Sendable () async -> Void,
-        clusterNodes: @escaping @Sendable () async -> [ClusterNode]
+        clusterNodes: @escaping @Sendable () async -> [ClusterNode],
+        trafficSource: AdminTrafficSource = .node(TrafficStats(clock: { Date().timeIntervalSince1970 })),
+        probe: KeyProbe? = nil
     ) {
+        self.trafficSource = trafficSource
+        self.probe = probe
         self.store = store
         self.catalog = catalog
         self.editor = ConfigEditor(catalog: catalog)
@@ -58,6 +67,10 @@ public struct AdminAPI: Sendable {
             AdminRoute(method: .patch, path: "/admin/keys/{id}", requiresToken: true, handler: setKeyStatus),
             AdminRoute(method: .delete, path: "/admin/keys/{id}", requiresToken: true, handler: deleteKey),
             AdminRoute(method: .get, path: "/admin/cluster", requiresToken: true, handler: cluster),
+            AdminRoute(method: .get, path: "/admin/proxy-configs/{id}/traffic", requiresToken: true, handler: configTraffic),
+            AdminRoute(method: .get, path: "/admin/proxy-configs/{id}/keys/export", requiresToken: true, handler: exportKeys),
+            AdminRoute(method: .post, path: "/admin/keys/{id}/check", requiresToken: true, handler: checkKey),
+            AdminRoute(method: .get, path: "/admin/audit-log", requiresToken: true, handler: auditLog),
         ]
     }
 
@@ -87,7 +100,8 @@ public struct AdminAPI: Sendable {
             if route.requiresToken {
                 let tokens = self.tokens
                 router.on(RouterPath(route.routerPath), method: route.method) { request, context in
-                    try await Self.authenticate(request, tokens: tokens)
+                    var context = context
+                    context.adminUser = try await Self.authenticate(request, tokens: tokens)
                     return try await handler(request, context)
                 }
             } else {
@@ -98,14 +112,16 @@ public struct AdminAPI: Sendable {
         }
     }
 
-    static func authenticate(_ request: Request, tokens: AdminTokens) async throws {
+    /// The user the token names; throws 401 without a valid token.
+    static func authenticate(_ request: Request, tokens: AdminTokens) async throws -> String {
         guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw APIError(.unauthorized, "missing token: send 'Authorization: Bearer <access_token>' from POST /admin/login",
                            headers: [.wwwAuthenticate: "Bearer"])
         }
-        guard await tokens.verify(String(header.dropFirst(7))) != nil else {
+        guard let user = await tokens.verify(String(header.dropFirst(7))) else {
             throw APIError(.unauthorized, "invalid or expired token: log in again", headers: [.wwwAuthenticate: "Bearer"])
         }
+        return user
     }
 
     // MARK: Login
@@ -135,9 +151,11 @@ public struct AdminAPI: Sendable {
         let passwordMatches = ConstantTime.equals(input.password, settings.password)
         guard userMatches && passwordMatches else {
             context.logger.notice("admin login failed", metadata: ["client": .string(address)])
+            await audit(context, "login.failed", target: "session", actor: String(input.username.prefix(64)))
             throw APIError.unauthorized("wrong username or password")
         }
         await loginLimiter.succeeded(address: address, username: input.username)
+        await audit(context, "login", target: "session", actor: input.username)
         return JSONBody.response(LoginOutput(access_token: try await tokens.issue(subject: input.username)))
     }
 
@@ -177,6 +195,7 @@ public struct AdminAPI: Sendable {
         let input = try await AdminJSON.decode(ProxyConfigInput.self, from: request, context: context)
         let draft = try validated { try input.draft(over: nil) }
         let config = try await storeCall { try await editor.createConfig(draft) }
+        await audit(context, "config.create", target: "config:\(config.id)", after: ProxyConfigView(config, keys: []))
         context.logger.info("config created", metadata: ["config_id": "\(config.id)", "slug": .string(config.slug)])
         return JSONBody.response(ProxyConfigView(config, keys: []), status: .created)
     }
@@ -188,6 +207,7 @@ public struct AdminAPI: Sendable {
         guard let config = try await storeCall({ try await editor.updateConfig(id: current.id, with: draft) }) else {
             throw APIError.notFound("no proxy config with id \(current.id)")
         }
+        await audit(context, "config.update", target: "config:\(config.id)", before: ProxyConfigView(current, keys: []), after: ProxyConfigView(config, keys: []))
         return JSONBody.response(try await configView(config))
     }
 
@@ -201,14 +221,18 @@ public struct AdminAPI: Sendable {
         guard let config = try await storeCall({ try await editor.setConfigActive(id: id, isActive: input.is_active) }) else {
             throw APIError.notFound("no proxy config with id \(id)")
         }
+        await audit(context, "config.status", target: "config:\(id)", before: ["is_active": !input.is_active], after: ["is_active": input.is_active])
         return JSONBody.response(try await configView(config))
     }
 
     private func deleteConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let id = try Self.id(context)
+        let before = try await storeCall { try await store.config(id: id) }
+        let keyCount = try await storeCall { try await store.keys(configID: id).count }
         guard try await storeCall({ try await editor.deleteConfig(id: id) }) else {
             throw APIError.notFound("no proxy config with id \(id)")
         }
+        await audit(context, "config.delete", target: "config:\(id)", before: before.map { DeletedConfigSummary(config: ProxyConfigView($0, keys: []), key_count: keyCount) })
         return JSONBody.response(DeletedOutput(id: id, deleted: 1))
     }
 
@@ -245,6 +269,7 @@ public struct AdminAPI: Sendable {
             throw APIError.unprocessable("field 'key_value' must be printable ASCII without spaces or control characters")
         }
         let record = try await storeCall { try await editor.addKey(configID: config.id, secret: secret, isActive: input.is_active ?? true) }
+        await audit(context, "key.add", target: "key:\(record.id)", after: KeyView(record, runtime: nil))
         return JSONBody.response(KeyView(record, runtime: nil), status: .created)
     }
 
@@ -256,26 +281,34 @@ public struct AdminAPI: Sendable {
             throw APIError.unprocessable("field 'keys[\(tooLong)]' is longer than 4096 characters")
         }
         let result = try await storeCall { try await editor.addKeys(configID: config.id, secrets: input.keys) }
+        let checks = Self.wantsCheck(request) ? await checkImported(input.keys, config: config) : nil
+        await audit(context, "keys.import", target: "config:\(config.id)", after: ImportSummary(result, checks: checks))
         context.logger.info("keys imported", metadata: [
             "config_id": "\(config.id)", "added": "\(result.successCount)", "skipped": "\(result.skippedCount)", "failed": "\(result.failedCount)",
         ])
-        return JSONBody.response(result)
+        return JSONBody.response(ImportReport(result: result, checks: checks))
     }
 
     private func deleteKeys(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let config = try await existingConfig(context)
+        let before = try await storeCall { try await store.keys(configID: config.id) }
         let count = try await storeCall { try await editor.deleteKeys(configID: config.id) }
+        await audit(context, "keys.clear", target: "config:\(config.id)", before: ClearedKeys(count: before.count, keys: before.prefix(100).map(\.maskedValue)))
         return JSONBody.response(DeletedOutput(id: config.id, deleted: count))
     }
 
     private func setKeyStatus(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let id = try Self.id(context)
         let input = try await AdminJSON.decode(StatusInput.self, from: request, context: context)
+        let before = try await storeCall { try await store.key(id: id) }
         guard let record = try await storeCall({ try await editor.setKeyActive(id: id, isActive: input.is_active) }) else {
             throw APIError.notFound("no key with id \(id)")
         }
+        await audit(context, input.is_active ? "key.enable" : "key.disable", target: "key:\(id)",
+                    before: before.map(KeyStateSummary.init), after: KeyStateSummary(record))
         let runtime = await coordinator.runtimeStates(pool: record.proxyConfigID)[id]
-        return JSONBody.response(KeyView(record, runtime: runtime))
+        let events = await trafficSource.events(record.proxyConfigID)[id] ?? []
+        return JSONBody.response(KeyView(record, runtime: runtime, events: events))
     }
 
     private func deleteKey(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
@@ -283,6 +316,7 @@ public struct AdminAPI: Sendable {
         guard let record = try await storeCall({ try await editor.deleteKey(id: id) }) else {
             throw APIError.notFound("no key with id \(id)")
         }
+        await audit(context, "key.delete", target: "key:\(id)", before: KeyView(record, runtime: nil))
         return JSONBody.response(DeletedOutput(id: id, deleted: 1))
     }
 
@@ -293,19 +327,21 @@ public struct AdminAPI: Sendable {
         ProxyConfigView(config, keys: try await keyViews(configID: config.id), poolCooling: await coordinator.poolCooling(pool: config.id))
     }
 
-    private func keyViews(configID: Int64) async throws -> [KeyView] {
+    func keyViews(configID: Int64) async throws -> [KeyView] {
         let records = try await storeCall { try await store.keys(configID: configID) }
         let runtime = await coordinator.runtimeStates(pool: configID)
         let undecryptable = Set(catalog.pool(configID: configID)?.undecryptableKeyIDs ?? [])
+        let events = await trafficSource.events(configID)
+        let now = Date()
         return records.map { record in
             KeyView(
                 record, runtime: runtime[record.id], pendingInvalidReason: catalog.pendingInvalidation(keyID: record.id),
-                isUndecryptable: undecryptable.contains(record.id)
+                isUndecryptable: undecryptable.contains(record.id), events: events[record.id] ?? [], now: now
             )
         }
     }
 
-    private func existingConfig(_ context: RotatorRequestContext) async throws -> ProxyConfig {
+    func existingConfig(_ context: RotatorRequestContext) async throws -> ProxyConfig {
         let id = try Self.id(context)
         guard let config = try await storeCall({ try await store.config(id: id) }) else {
             throw APIError.notFound("no proxy config with id \(id)")
@@ -313,7 +349,7 @@ public struct AdminAPI: Sendable {
         return config
     }
 
-    private static func id(_ context: RotatorRequestContext) throws -> Int64 {
+    static func id(_ context: RotatorRequestContext) throws -> Int64 {
         let raw = context.parameters.get("id") ?? ""
         guard let id = Int64(raw), id > 0 else { throw APIError.notFound("'\(raw.prefix(40))' is not an id: ids are positive integers") }
         return id
@@ -328,7 +364,7 @@ public struct AdminAPI: Sendable {
     }
 
     /// Store failures as HTTP answers: conflicts 409, missing 404, an unreachable database 503.
-    private func storeCall<T>(_ body: () async throws -> T) async throws -> T {
+    func storeCall<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as StoreError {

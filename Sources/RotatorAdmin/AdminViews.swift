@@ -1,6 +1,7 @@
 import Foundation
 import KeyCoordination
 import RotatorCore
+import TrafficStats
 
 /// Timestamps in admin JSON: ISO 8601 UTC with milliseconds.
 enum Timestamp {
@@ -27,12 +28,18 @@ struct KeyView: Encodable, Sendable {
     var last_error: String?
     var created_at: String
     var updated_at: String
+    /// Why the key is out of rotation; nil while it serves.
+    var status_detail: KeyStatusDetail?
 
     /// - Parameters:
     ///   - pendingInvalidReason: set while the key is out of rotation as invalid but the mark has not reached
     ///     the store yet: shown as `invalid`, what the rotation does.
     ///   - isUndecryptable: the node could not decrypt the key, so it is out of rotation.
-    init(_ record: APIKeyRecord, runtime: KeyRuntimeState?, pendingInvalidReason: String? = nil, isUndecryptable: Bool = false) {
+    ///   - events: what happened to the key lately (cooldowns, quarantines), to say why it is out of rotation.
+    init(
+        _ record: APIKeyRecord, runtime: KeyRuntimeState?, pendingInvalidReason: String? = nil, isUndecryptable: Bool = false,
+        events: [KeyEvent] = [], now: Date = Date()
+    ) {
         id = record.id
         proxy_config_id = record.proxyConfigID
         key_value = record.maskedValue
@@ -61,6 +68,7 @@ struct KeyView: Encodable, Sendable {
         }
         created_at = Timestamp.string(record.createdAt)
         updated_at = Timestamp.string(record.updatedAt)
+        status_detail = KeyStatusDetail.explain(record, runtime: record.isUsable ? runtime : nil, events: events, now: now)
     }
 
     // Explicit so that nil optionals are written as `null`, not left out: clients read a fixed shape.
@@ -78,11 +86,12 @@ struct KeyView: Encodable, Sendable {
         try container.encode(last_error, forKey: .last_error)
         try container.encode(created_at, forKey: .created_at)
         try container.encode(updated_at, forKey: .updated_at)
+        try container.encode(status_detail, forKey: .status_detail)
     }
 
     enum CodingKeys: String, CodingKey {
         case id, proxy_config_id, key_value, is_active, status, cooldown_until, request_count, error_count, last_used_at
-        case last_error, created_at, updated_at
+        case last_error, created_at, updated_at, status_detail
     }
 }
 

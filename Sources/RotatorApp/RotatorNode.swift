@@ -1,4 +1,5 @@
 import AdminWebUI
+import AsyncHTTPClient
 import ConfigCatalog
 import Foundation
 import Hummingbird
@@ -18,6 +19,7 @@ import RotatorProxy
 import RotatorSQL
 import RotatorStore
 import SQLiteDriver
+import TrafficStats
 
 /// One rotator node: store, coordinator, catalog, proxy and admin API wired into a Hummingbird application.
 public struct RotatorNode: Sendable {
@@ -39,8 +41,14 @@ public struct RotatorNode: Sendable {
     let metricsRegistry: PrometheusCollectorRegistry
     /// Admin login attempts: in Redis when nodes share it, so every node applies the same limit.
     let loginLimiter: any LoginAttemptLimiter
+    /// The last hour of traffic per config and key (admin charts); pushed to Redis in enterprise mode.
+    let traffic: TrafficStats
+    /// "Check now" probes from the admin API (the proxy path has its own upstream pools).
+    let probeClient: HTTPClient
 
     var mode: String { settings.isEnterprise ? "enterprise" : "lightweight" }
+    /// When this process made its node (shown by `/admin/cluster`).
+    let startedAt = Date()
 
     /// Opens the store and builds the node's parts; nothing listens yet.
     /// - Parameter coordinationPolicy: quarantine timings; tests shorten them, production keeps the standard.
@@ -55,6 +63,7 @@ public struct RotatorNode: Sendable {
         let database = try await openDatabase(settings: settings, logger: logger)
         let store = SQLConfigStore(database: database, cipher: cipher)
         let metricsRegistry = PrometheusCollectorRegistry()
+        let traffic = TrafficStats(clock: { Date().timeIntervalSince1970 })
         let eventLoopGroup: any EventLoopGroup = settings.eventLoops.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) }
             ?? MultiThreadedEventLoopGroup.singleton
         let sharing = ClusterSharing.make(
@@ -78,7 +87,7 @@ public struct RotatorNode: Sendable {
                 proxyKeys: secrets.proxyKeys, maxRetries: settings.maxRetries, defaultCooldown: settings.cooldownSeconds,
                 timeout: settings.proxyTimeout, maxBodyBytes: settings.maxBodyBytes, corsAllowedOrigins: settings.corsAllowedOrigins
             ),
-            metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry)),
+            metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
             accessLog: AccessLogWriter(logger: logger),
             pools: UpstreamPools(group: eventLoopGroup, tls: tls, connectTimeout: .milliseconds(Int64(min(settings.proxyTimeout, 10) * 1000))),
             logger: logger
@@ -90,7 +99,9 @@ public struct RotatorNode: Sendable {
             ),
             database: database, proxy: proxy, eventLoopGroup: eventLoopGroup, logger: logger, sharing: sharing,
             metricsRegistry: metricsRegistry,
-            loginLimiter: sharing.map { RedisLoginAttemptLimiter(client: $0.client, logger: logger) } ?? InMemoryLoginAttemptLimiter()
+            loginLimiter: sharing.map { RedisLoginAttemptLimiter(client: $0.client, logger: logger) } ?? InMemoryLoginAttemptLimiter(),
+            traffic: traffic,
+            probeClient: HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow, decompression: .disabled))
         )
     }
 
@@ -135,6 +146,7 @@ public struct RotatorNode: Sendable {
         let catalog = self.catalog
         let database = self.database
         let flusher = self.usageFlusher
+        let probeClient = self.probeClient
         let sharing = self.sharing
         app.beforeServerStarts {
             try await store.migrate()
@@ -150,6 +162,7 @@ public struct RotatorNode: Sendable {
             .init("final usage flush") { await flusher.flushAtShutdown() },
             // Idle upstream connections, and the access-log writer once the server has drained.
             .init("upstream connections") { proxy.pools.shutdown() },
+            .init("key check client") { try await probeClient.shutdown() },
             .init("access log") { proxy.accessLog.shutdown() },
             .init("Redis") { await sharing?.shutdown() },
             .init("database") { try await database.close() },
@@ -160,6 +173,7 @@ public struct RotatorNode: Sendable {
         )
         if let sharing {
             app.addServices(sharing.services(catalog: catalog, settings: settings))
+            app.addServices(TrafficPusher(client: sharing.client, stats: traffic, nodeID: sharing.nodeID, logger: logger))
         }
         return app
     }
@@ -209,10 +223,14 @@ extension RotatorNode {
             tokens: await AdminTokens(secret: secrets.jwtSecret, lifetimeSeconds: lifetime),
             loginLimiter: loginLimiter,
             flushUsage: { await flusher.flush() },
-            clusterNodes: { [sharing, mode] in
+            clusterNodes: { [sharing, mode, catalog, settings, startedAt] in
                 if let sharing { return await sharing.clusterNodes() }
-                return [ClusterNode(id: "local", address: "", mode: mode, lastSeen: Date())]
-            }
+                let degraded = catalog.storeReachable ? [:] : ["store": "unreachable: serving from cache, admin writes answer 503"]
+                return [ClusterNode(id: "local", address: "\(settings.host):\(settings.port)", mode: mode, lastSeen: Date(),
+                                    version: RotatorVersion.current, startedAt: startedAt, degradedReasons: degraded, isThisNode: true)]
+            },
+            trafficSource: sharing.map { FleetTraffic(client: $0.client, local: traffic).source } ?? .node(traffic),
+            probe: KeyProbe(client: probeClient)
         )
     }
 

@@ -8,6 +8,10 @@ public final class AccessLogFields: Sendable {
         public var upstreamStatus: Int?
         public var keyID: Int64?
         public var retries: Int = 0
+        /// When the request's context was made (its head arrived): the start of its added latency.
+        public var receivedAt = ContinuousClock.now
+        /// Time spent waiting for upstream answers (summed over attempts).
+        public var upstreamNanoseconds: Int64 = 0
     }
 
     private let values = Mutex(Values())

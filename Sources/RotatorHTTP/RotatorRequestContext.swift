@@ -10,6 +10,8 @@ public struct RotatorRequestContext: RequestContext, RemoteAddressRequestContext
     public var requestID: String = ""
     /// Filled in by handlers that want their outcome in the access log.
     public let accessLogFields: AccessLogFields
+    /// The admin user a valid token names (set by the admin API's token check; the audit log's "who").
+    public var adminUser: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -85,6 +85,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private var metricsFormat = "unknown"
     /// The slug's metric handles, looked up once per request.
     private lazy var slugMetrics = service.metrics.forSlug(metricsSlug)
+    // Traffic (admin charts): the config counted, the upstream's time to answer, when the client's answer began.
+    private var trafficPool: Int64?
+    private var upstreamWait: Int64 = 0
+    private var answeredAt: NIODeadline?
 
     init(
         head: HTTPRequestHead, route: ProxyRoute, context: ChannelHandlerContext, owner: any ProxyExchangeOwner, service: ProxyService,
@@ -114,6 +118,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         let pool = service.catalog.pool(slug: route.slug)
         if let pool {
             metricsSlug = pool.config.slug
+            trafficPool = pool.config.id
             metricsFormat = route.kind == .generic ? "generic" : pool.config.apiFormat.rawValue
         }
         switch ProxyRequestGate.evaluate(
@@ -216,6 +221,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             }
         case .send(let keyID):
             slugMetrics.selections.increment()
+            service.metrics.keyUsed(pool: admission.pool.config.id, key: keyID)
             if (machine?.attempts ?? 1) > 1 { slugMetrics.retries.increment() }
             send(keyID: keyID, freshConnection: false)
         case .wait(let time):
@@ -232,7 +238,12 @@ final class ProxyExchange: UpstreamResponseReceiver {
         machine.storeReachable = service.catalog.storeReachable
         let step = machine.handle(event)
         self.machine = machine
+        if let outcome = step.report, let key = machine.currentKey, let pool = trafficPool { service.metrics.keyOutcome(outcome, key: key, pool: pool, after: event, secret: secrets[key]) }
+        for settled in step.settled { report(settled.outcome, key: settled.key) }
         if let outcome = step.report, let key = machine.currentKey { report(outcome, key: key) }
+        if case .answer = step.action {
+            for owed in machine.owedReports { report(owed.outcome, key: owed.key) }
+        }
         perform(step.action)
     }
 
@@ -250,6 +261,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private func report(_ outcome: KeyOutcome, key: Int64) {
         guard let admission else { return }
         let metrics = slugMetrics
+        let traffic = service.metrics
         switch outcome {
         case .rateLimited(let cooldown):
             metrics.cooldowns.increment()
@@ -263,6 +275,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         let catalog = service.catalog
         let reason = outcome.rejectionReason
         service.coordinator.report(outcome, key: key, pool: poolID, on: context.eventLoop).whenSuccess { effect in
+            traffic.keyEffect(effect, key: key, pool: poolID)
             guard effect == .invalidated else { return }
             metrics.invalidated.increment()
             Task { await catalog.invalidateKey(id: key, configID: poolID, reason: "\(reason ?? "rejected") repeatedly") }
@@ -372,6 +385,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             let status = Int(answer.status.code)
             upstreamStatus = status
             slugMetrics.upstreamLatency.recordNanoseconds(Int64((NIODeadline.now() - sentAt).nanoseconds))
+            upstreamWait += Int64((NIODeadline.now() - sentAt).nanoseconds)
             let delivery = admission?.conversion?.delivery(status: status)
                 ?? machine?.delivery(status: status, headers: answer.headers, method: head.method) ?? .stream
             switch delivery {
@@ -388,6 +402,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 }
                 addOwnHeaders(&headers)
                 responseStatus = status
+                answeredAt = .now()
                 reading = .streaming
                 context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))),
                               promise: nil)
@@ -639,6 +654,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     /// Head, body and end in one flush: a small answer leaves in one write.
     private func writeWhole(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer) {
         responseStatus = Int(status.code)
+        answeredAt = answeredAt ?? .now()
         context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         if body.readableBytes > 0, head.method != .HEAD {
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
@@ -654,6 +670,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         cancelTimer()
         let status = responseStatus == 0 ? 499 : responseStatus
         service.metrics.requestFinished(slug: metricsSlug, status: status, format: metricsFormat)
+        service.metrics.requestCompleted(pool: trafficPool, status: status, addedNanoseconds: Int64(((answeredAt ?? .now()) - started).nanoseconds) - upstreamWait)
         if service.accessLog.isEnabled {
             let elapsed = NIODeadline.now() - started
             service.accessLog.append(AccessLogWriter.Line(

@@ -1,8 +1,12 @@
+import KeyCoordination
 import Metrics
+import NIOCore
 import RotatorCore
 import Synchronization
+import TrafficStats
 
-/// What the proxy counts, through swift-metrics (Prometheus in production, nothing in unit tests). Handles are made
+/// What the proxy counts, through swift-metrics (Prometheus in production, nothing in unit tests), and into the node's
+/// `TrafficStats` ring buffers (the admin page's charts and key explanations) when one is given. Handles are made
 /// once per label set and kept, so a request costs a dictionary lookup, not a handle allocation. Slug labels only
 /// ever hold configured slugs, so a client cannot blow up label cardinality.
 public final class ProxyMetrics: Sendable {
@@ -52,9 +56,11 @@ public final class ProxyMetrics: Sendable {
     private let factory: any MetricsFactory
     private let slugs = Mutex<[String: SlugMetrics]>([:])
     private let finished = Mutex<[FinishedLabels: Counter]>([:])
+    private let traffic: TrafficStats?
 
-    public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
+    public init(factory: any MetricsFactory = NOOPMetricsHandler.instance, traffic: TrafficStats? = nil) {
         self.factory = factory
+        self.traffic = traffic
     }
 
     func forSlug(_ slug: String) -> SlugMetrics {
@@ -76,5 +82,58 @@ public final class ProxyMetrics: Sendable {
             return made
         }
         counter.increment()
+    }
+
+    // MARK: Traffic (admin charts): each a plain call on the event loop, one lock inside `TrafficStats`
+
+    /// A client request of a configured pool was answered; `addedNanoseconds` is the time this node took to the
+    /// client's first byte minus the upstream's time to answer.
+    func requestCompleted(pool: Int64?, status: Int, addedNanoseconds: Int64) {
+        guard let traffic, let pool else { return }
+        traffic.recordRequest(config: pool, status: status, addedNanoseconds: max(0, addedNanoseconds))
+    }
+
+    func keyUsed(pool: Int64, key: Int64) {
+        traffic?.recordKeyUse(config: pool, key: key)
+    }
+
+    /// What the state machine made of an attempt, with the answer it read (for the reset hint and the provider's message).
+    func keyOutcome(_ outcome: KeyOutcome, key: Int64, pool: Int64, after event: ProxyStateMachine.Event, secret: String?) {
+        guard let traffic else { return }
+        switch outcome {
+        case .success:
+            break
+        case .upstreamFailure:
+            traffic.recordUpstreamFailure(config: pool, key: key)
+        case .rateLimited(let cooldown):
+            var hinted = false
+            if case .answerRead(_, let headers, let body, _) = event { hinted = RateLimitReset.seconds(headers: headers, body: body) != nil }
+            traffic.recordRateLimit(config: pool, key: key, seconds: cooldown, source: hinted ? .providerHint : .defaultCooldown)
+        case .rejected:
+            var status = 401
+            var message: String?
+            if case .answerRead(let answered, _, let body, _) = event {
+                status = answered
+                message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
+            }
+            traffic.recordRejection(config: pool, key: key, status: status, message: message, quarantinedUntil: nil, invalidated: false)
+        case .quotaExhausted(let cooldown, _):
+            var status = 429
+            var message: String?
+            if case .answerRead(let answered, _, let body, _) = event {
+                status = answered
+                message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
+            }
+            traffic.recordQuotaExhausted(config: pool, key: key, status: status, seconds: cooldown, message: message)
+        }
+    }
+
+    /// The coordinator's answer to a rejection: until when the key is quarantined, or that it is now invalid.
+    func keyEffect(_ effect: OutcomeEffect, key: Int64, pool: Int64) {
+        switch effect {
+        case .quarantined(let until): traffic?.amendRejection(config: pool, key: key, quarantinedUntil: until, invalidated: false)
+        case .invalidated: traffic?.amendRejection(config: pool, key: key, quarantinedUntil: nil, invalidated: true)
+        case .none, .cooledDown: break
+        }
     }
 }

@@ -89,7 +89,12 @@ public struct ProxyStateMachine: Sendable {
     public struct Step: Sendable, Equatable {
         public var report: KeyOutcome?
         public var action: Action
+        /// Reports about earlier keys that this attempt's answer settled (`RequestBlame.Step.settled`).
+        public var settled: [RequestBlame.KeyReport] = []
     }
+
+    /// Reports still owed once the request has its final answer (`RequestBlame.owedReports`).
+    public var owedReports: [RequestBlame.KeyReport] { blame.owedReports }
 
     public let limits: Limits
     public let slug: String
@@ -176,6 +181,12 @@ public struct ProxyStateMachine: Sendable {
     /// What the blame decided, with the pool's side added: the next key, or the deadline.
     /// - Parameter rotatesFreely: key- and rate-level answers rotate free of the retry budget, up to the deadline.
     private mutating func follow(_ step: RequestBlame.Step, rotatesFreely: Bool, now: NIODeadline) -> Step {
+        var followed = next(after: step, rotatesFreely: rotatesFreely, now: now)
+        followed.settled = step.settled
+        return followed
+    }
+
+    private mutating func next(after step: RequestBlame.Step, rotatesFreely: Bool, now: NIODeadline) -> Step {
         switch step.next {
         case .deliver:
             guard let lastAnswer else { return Step(report: step.report, action: .answer(ending(soonestFree: nil))) }

@@ -13,6 +13,9 @@ import RotatorCore
 ///   `maxRetries` + 1;
 /// - key- and rate-level answers: one call per key (each key is excluded after its answer, and the answer is that
 ///   key's own evidence), within the request's deadline.
+/// A key is blamed only on key-level evidence: a provider's code (or the config's override), or a bare 401 that
+/// another key answered differently. When two keys give the same bare 401, it is the request's doing: the client
+/// gets the answer, and the keys are charged an error, never a rejection.
 /// A request the upstream may have processed (sent in full, non-idempotent) is never sent again after a read
 /// timeout or a broken answer unless the config opts in: the client gets a 504 (or 502) saying so.
 public struct RequestBlame: Sendable {
@@ -47,10 +50,30 @@ public struct RequestBlame: Sendable {
         }
     }
 
+    /// What to tell the coordinator about one key.
+    public struct KeyReport: Sendable, Equatable {
+        public var key: Int64
+        public var outcome: KeyOutcome
+
+        public init(key: Int64, outcome: KeyOutcome) {
+            self.key = key
+            self.outcome = outcome
+        }
+    }
+
     public struct Step: Sendable, Equatable {
-        /// What to tell the coordinator about the key (nil: nothing).
+        /// What to tell the coordinator about the key that made this attempt (nil: nothing).
         public var report: KeyOutcome?
+        /// What to tell it about earlier keys whose answers this one settled (a bare 401 another key confirmed or
+        /// refuted), in order.
+        public var settled: [KeyReport]
         public var next: Next
+
+        public init(report: KeyOutcome?, settled: [KeyReport] = [], next: Next) {
+            self.report = report
+            self.settled = settled
+            self.next = next
+        }
     }
 
     public enum Next: Sendable, Equatable {
@@ -81,6 +104,8 @@ public struct RequestBlame: Sendable {
     /// Which keys gave which non-key-level answer.
     private var keysBySignature: [String: Set<Int64>] = [:]
     private var last: Last?
+    /// A bare 401 (status only) no other key has answered yet: whether it blames the key depends on the next answer.
+    private var unsettled: (key: Int64, signature: String, reason: String)?
     /// Upstream calls judged so far.
     public private(set) var upstreamCalls = 0
 
@@ -92,28 +117,53 @@ public struct RequestBlame: Sendable {
 
     public mutating func judge(_ answer: UpstreamAnswer, key: Int64) -> Step {
         upstreamCalls += 1
+        var settled: [KeyReport] = []
+        if let pending = unsettled, pending.key != key {
+            unsettled = nil
+            if answer.blame == .keyInvalid, answer.isStatusOnly, answer.signature == pending.signature {
+                // Two keys, the same bare 401: the request's doing. Charged as errors, blaming neither key.
+                requestAnswers += 1
+                last = .answer(.request(dependsOnKey: false), status: answer.status)
+                return Step(report: .upstreamFailure(reason: answer.reason),
+                            settled: [KeyReport(key: pending.key, outcome: .upstreamFailure(reason: pending.reason))], next: .deliver)
+            }
+            // Another key answered differently: the 401 was about that key.
+            settled.append(KeyReport(key: pending.key, outcome: .rejected(reason: pending.reason)))
+        }
         last = .answer(answer.blame, status: answer.status)
+        let (outcome, next) = verdict(on: answer, key: key)
+        if next != .tryAnotherKey, let pending = unsettled {
+            // The request ends on the key that left the 401 unsettled: nothing else will settle it.
+            unsettled = nil
+            settled.append(KeyReport(key: pending.key, outcome: .upstreamFailure(reason: pending.reason)))
+        }
+        return Step(report: outcome, settled: settled, next: next)
+    }
+
+    private mutating func verdict(on answer: UpstreamAnswer, key: Int64) -> (KeyOutcome?, Next) {
         switch answer.blame {
         case .success:
-            return Step(report: .success, next: .deliver)
+            return (.success, .deliver)
+        case .keyInvalid where answer.isStatusOnly:
+            unsettled = (key, answer.signature, answer.reason)
+            return (nil, .tryAnotherKey)
         case .keyInvalid:
-            return Step(report: .rejected(reason: answer.reason), next: .tryAnotherKey)
+            return (.rejected(reason: answer.reason), .tryAnotherKey)
         case .keyExhausted(let hint):
-            let cooldown = max(hint ?? 0, rules.quotaCooldown)
-            return Step(report: .quotaExhausted(cooldown: cooldown, reason: answer.reason), next: .tryAnotherKey)
+            return (.quotaExhausted(cooldown: max(hint ?? 0, rules.quotaCooldown), reason: answer.reason), .tryAnotherKey)
         case .rateLimited(let hint):
-            return Step(report: .rateLimited(cooldown: hint ?? rules.defaultCooldown), next: .tryAnotherKey)
+            return (.rateLimited(cooldown: hint ?? rules.defaultCooldown), .tryAnotherKey)
         case .request(let dependsOnKey):
             requestAnswers += 1
             // The key authenticated and the upstream judged the request: that is a working key.
             let agreed = recordAgreement(answer.signature, key: key)
             let done = !dependsOnKey || agreed || requestAnswers >= Rules.requestAnswerLimit
-            return Step(report: .success, next: done ? .deliver : .tryAnotherKey)
+            return (.success, done ? .deliver : .tryAnotherKey)
         case .upstream:
             retries += 1
             let agreed = recordAgreement(answer.signature, key: key)
             let done = agreed || retries > rules.maxRetries
-            return Step(report: .upstreamFailure(reason: answer.reason), next: done ? .deliver : .tryAnotherKey)
+            return (.upstreamFailure(reason: answer.reason), done ? .deliver : .tryAnotherKey)
         }
     }
 
@@ -121,19 +171,38 @@ public struct RequestBlame: Sendable {
         upstreamCalls += 1
         last = .transport(failure)
         let report = KeyOutcome.upstreamFailure(reason: failure.description)
+        let next: Next
         if failure.mayHaveBeenProcessed, !isIdempotent, !rules.retryAfterReadTimeout {
-            return Step(report: report, next: .fail(notRetried(failure)))
+            next = .fail(notRetried(failure))
+        } else {
+            retries += 1
+            next = retries <= rules.maxRetries ? .tryAnotherKey : .fail(unreachable(failure))
         }
-        retries += 1
-        guard retries <= rules.maxRetries else { return Step(report: report, next: .fail(unreachable(failure))) }
-        return Step(report: report, next: .tryAnotherKey)
+        // No answer settles nothing; an unsettled 401 is owed once the request ends.
+        return Step(report: report, settled: next == .tryAnotherKey ? [] : settleAtEnd(), next: next)
+    }
+
+    /// An unsettled bare 401 when the request ends: no other key answered, so it cannot blame its key.
+    private mutating func settleAtEnd() -> [KeyReport] {
+        let owed = owedReports
+        unsettled = nil
+        return owed
+    }
+
+    /// What the coordinator is still owed when the request ends without another judged answer (out of keys, out of
+    /// time): an unsettled bare 401, charged as an error, never a rejection. Report these once, at the end.
+    public var owedReports: [KeyReport] {
+        unsettled.map { [KeyReport(key: $0.key, outcome: .upstreamFailure(reason: $0.reason))] } ?? []
     }
 
     /// - Parameters:
     ///   - soonestFree: the coordinator's wait when it answered `.unavailable`; nil when the pool is empty or the
     ///     request's deadline passed.
     ///   - poolCooling: the pool's cooling, when the coordinator rests it as a whole.
+    /// Report `owedReports` too when the request ends here.
     public func outOfKeys(slug: String, soonestFree: Double?, poolCooling: PoolCooling? = nil) -> Ending {
+        // An unsettled bare 401 is the upstream's answer to pass on, not a verdict on the keys.
+        if unsettled != nil, case .answer = last { return .deliverLastAnswer }
         switch last {
         case .answer(.upstream, _), .answer(.request, _):
             return .deliverLastAnswer

@@ -7,12 +7,17 @@ public struct UpstreamAnswer: Sendable, Equatable {
     public var signature: String
     /// Why, for logs, metrics and the key's `last_error`: never the body (it may echo the request or the key).
     public var reason: String
+    /// Judged by the status alone (no provider code, no override): weak evidence. A bare 401 may be the request's
+    /// doing (an endpoint that wants other credentials), so `RequestBlame` blames a key for it only once another key
+    /// answered differently.
+    public var isStatusOnly: Bool
 
-    public init(status: Int, blame: AnswerBlame, signature: String, reason: String) {
+    public init(status: Int, blame: AnswerBlame, signature: String, reason: String, isStatusOnly: Bool = false) {
         self.status = status
         self.blame = blame
         self.signature = signature
         self.reason = reason
+        self.isStatusOnly = isStatusOnly
     }
 }
 

@@ -31,7 +31,8 @@ public struct UpstreamAnswerClassifier: Sendable {
             let blame = Self.blame(override.blame, status: status, headers: headers, body: body, now: now)
             return UpstreamAnswer(status: status, blame: blame, signature: signature, reason: "config override: \(override.blame.rawValue) on \(status)")
         }
-        var judged = error.flatMap { dialect.judge(status: status, error: $0) } ?? UpstreamDialect.judge(status: status)
+        let byCode = error.flatMap { dialect.judge(status: status, error: $0) }
+        var judged = byCode ?? UpstreamDialect.judge(status: status)
         switch judged.blame {
         case .rateLimited:
             judged.blame = .rateLimited(retryAfter: RateLimitReset.seconds(headers: headers, body: body, now: now))
@@ -41,7 +42,7 @@ public struct UpstreamAnswerClassifier: Sendable {
         default:
             break
         }
-        return UpstreamAnswer(status: status, blame: judged.blame, signature: signature, reason: judged.reason)
+        return UpstreamAnswer(status: status, blame: judged.blame, signature: signature, reason: judged.reason, isStatusOnly: byCode == nil)
     }
 
     private func matchingOverride(status: Int, body: ByteBuffer?) -> AnswerOverride? {

@@ -44,6 +44,14 @@ public protocol ConfigStore: Sendable {
     func recordUsage(_ deltas: [KeyUsageDelta]) async throws
     /// Bumped by every write to any config or key: lets a node detect an invalidation it missed.
     func globalVersion() async throws -> Int64
+
+    /// A key's secret, decrypted (for a "check now" probe); nil when the key does not exist.
+    func keySecret(id: Int64) async throws -> String?
+    /// Appends one admin action to the audit log; bumps no version (it is history, not configuration).
+    @discardableResult
+    func recordAudit(_ draft: AuditEntryDraft) async throws -> AuditEntry
+    /// The newest entries first, at most `limit`, only those older than `before` (an entry id) when given.
+    func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry]
 }
 
 /// What a node needs to serve one config: the config and its usable keys with their secrets.

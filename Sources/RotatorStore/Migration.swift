@@ -21,7 +21,7 @@ struct Migration: Sendable {
 
 extension Migration {
     /// In ascending version order; append, never edit a migration that has shipped.
-    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames]
+    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames, auditLog]
 
     /// The bookkeeping table itself, created before any migration runs.
     static func bootstrap(for dialect: SQLDialect) -> String {
@@ -192,6 +192,41 @@ extension Migration {
         mysql: [
             "ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS model_map TEXT NULL",
             "ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS default_model VARCHAR(255) NULL",
+        ]
+    )
+
+    /// Who did what to which config or key, when, from where; `before`/`after` are JSON without secrets. Rows are
+    /// only ever added. Paging walks `id` downwards, which the primary key serves.
+    static let auditLog = Migration(
+        version: 5,
+        summary: "audit log of admin actions",
+        sqlite: [
+            """
+            CREATE TABLE IF NOT EXISTS audit_log (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at INTEGER NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT NOT NULL,
+                client_address TEXT NOT NULL,
+                before_json TEXT NULL,
+                after_json TEXT NULL
+            )
+            """,
+        ],
+        mysql: [
+            """
+            CREATE TABLE IF NOT EXISTS audit_log (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                at BIGINT NOT NULL,
+                actor VARCHAR(255) NOT NULL,
+                action VARCHAR(64) NOT NULL,
+                target VARCHAR(255) NOT NULL,
+                client_address VARCHAR(64) NOT NULL,
+                before_json MEDIUMTEXT NULL,
+                after_json MEDIUMTEXT NULL
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
         ]
     )
 }

@@ -42,6 +42,20 @@ import Testing
         }
     }
 
+    /// The icon the page links to is served from the same origin (an SVG: no binary blob in the repository).
+    @Test(arguments: ["/favicon.svg", "/favicon.ico"])
+    func servesTheIcon(path: String) async throws {
+        let html = try await page()
+        #expect(html.contains(#"<link rel="icon" href="/favicon.svg" type="image/svg+xml">"#))
+        try await app().test(.router) { client in
+            try await client.execute(uri: path, method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "image/svg+xml")
+                #expect(String(buffer: response.body).hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+            }
+        }
+    }
+
     /// Air-gapped users: nothing may be loaded from elsewhere, and nothing secret may go into a URL.
     @Test func pageIsSelfContained() async throws {
         let html = try await page()
@@ -71,11 +85,14 @@ import Testing
             }
         }
         // Keys built from API values.
-        for status in ["active", "cooling", "invalid", "disabled"] { used.insert("status.\(status)") }
+        for status in ["active", "cooling", "exhausted", "invalid", "disabled"] { used.insert("status.\(status)") }
         for type in ["llm", "generic"] { used.insert("type.\(type)") }
         for format in ["openai_compatible", "anthropic_native", "gemini_native"] { used.insert("format.\(format)") }
         for location in ["header", "query"] { used.insert("loc.\(location)") }
-        for column in ["key", "status", "requests", "errors", "lastUsed", "lastError", "actions"] { used.insert("keys.col.\(column)") }
+        for column in ["key", "status", "lastHour", "requests", "errors", "lastUsed", "lastError", "actions"] { used.insert("keys.col.\(column)") }
+        for outcome in ["ok", "rejected", "rate_limited", "error", "unreachable", "not_checkable"] { used.insert("check.\(outcome)") }
+        for mode in ["lightweight", "enterprise"] { used.insert("cluster.mode.\(mode)") }
+        for scope in ["node", "fleet"] { used.insert("traffic.scope.\(scope)") }
         #expect(used.count > 60)
         #expect(used.subtracting(english).sorted() == [], "used but not in the dictionary")
     }

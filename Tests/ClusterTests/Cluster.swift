@@ -171,8 +171,9 @@ final class Cluster: Sendable {
         return id
     }
 
-    /// Polls until `condition` holds on every listed node; returns how long it took.
-    func timeUntil(nodes indices: [Int], timeout: Duration = .seconds(5), _ condition: @Sendable (Int) async throws -> Bool) async throws -> Duration {
+    /// Polls until `condition` holds on every listed node; returns how long it took. The bound is generous: only a
+    /// condition that never holds reaches it on a busy machine.
+    func timeUntil(nodes indices: [Int], timeout: Duration = .seconds(30), _ condition: @Sendable (Int) async throws -> Bool) async throws -> Duration {
         let start = ContinuousClock.now
         var pending = Set(indices)
         while !pending.isEmpty {

@@ -51,4 +51,7 @@ final class InstrumentedStore: ConfigStore {
     }
     func recordUsage(_ deltas: [KeyUsageDelta]) async throws { try await base.recordUsage(deltas) }
     func globalVersion() async throws -> Int64 { try await base.globalVersion() }
+    func keySecret(id: Int64) async throws -> String? { try await base.keySecret(id: id) }
+    func recordAudit(_ draft: AuditEntryDraft) async throws -> AuditEntry { try await base.recordAudit(draft) }
+    func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry] { try await base.auditEntries(before: before, limit: limit) }
 }

@@ -35,10 +35,16 @@ struct MariaDBPoolTests {
 
     @Test func cancelledWaiterLeavesThePool() async throws {
         try await TestDatabase.with(poolSize: 1) { database in
-            let holder = Task { try await database.withConnection { _ = try $0.query("SELECT SLEEP(0.5)") } }
-            try await Task.sleep(for: .milliseconds(100))
+            // The holder has the one connection before the waiter asks, and keeps it well past the cancel, however
+            // slow the machine is: the order is what the test needs, not the timing.
+            let (started, signal) = AsyncStream<Void>.makeStream()
+            let holder = Task { try await database.withConnection { connection in
+                signal.yield()
+                _ = try connection.query("SELECT SLEEP(2)")
+            } }
+            for await _ in started { break }
             let waiter = Task { try await database.withConnection { _ in "ran" } }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(300))
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
             try await holder.value
@@ -50,10 +56,14 @@ struct MariaDBPoolTests {
     @Test func closeFailsWaitersLetsLoansFinishAndIsIdempotent() async throws {
         let server = try await MariaDBTestServer.shared()
         let database = try await TestDatabase.make(on: server, poolSize: 1)
-        let holder = Task { try await database.withConnection { try $0.query("SELECT SLEEP(0.4) AS slept")[0].int("slept") } }
-        try await Task.sleep(for: .milliseconds(100))
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        let holder = Task { try await database.withConnection { connection in
+            signal.yield()
+            return try connection.query("SELECT SLEEP(2) AS slept")[0].int("slept")
+        } }
+        for await _ in started { break }
         let waiter = Task { try await database.withConnection { _ in "ran" } }
-        try await Task.sleep(for: .milliseconds(100))
+        try await Task.sleep(for: .milliseconds(300))
 
         try await database.close()
         #expect(try await holder.value == 0, "the loan in progress completes")

@@ -30,9 +30,15 @@ import Testing
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        let data = try await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        // The script's whole run is waited for on a thread of its own, never on the two cooperative threads that the
+        // other tests and the in-process servers share (blocking one made parallel tests starve).
+        let text = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
         print("openai SDK:\n\(text)")
         #expect(process.terminationStatus == 0, "\(text)")
         #expect(text.contains("streaming ok"))

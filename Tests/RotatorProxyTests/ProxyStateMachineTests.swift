@@ -199,3 +199,42 @@ import Testing
         #expect(decisions.delivery(status: 503, headers: [:], method: .POST) == .readErrorBody)
     }
 }
+
+/// A bare 401 (no provider code) through the relay's machine: settled by the next key's answer.
+@Suite struct ProxyStateMachineBare401Tests {
+    let machine = ProxyStateMachineTests()
+
+    @Test func twoKeysWithTheSameBare401BlameNeitherKey() {
+        var decisions = machine.machine()
+        _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: ProxyStateMachineTests.start))
+        let first = decisions.handle(machine.answer(401, body: #"{"error":"unauthorized"}"#))
+        #expect(first.report == nil && first.settled.isEmpty, "not blamed yet")
+        #expect(first.action == .acquireKey(excluding: [1]))
+        _ = decisions.handle(.keyOffered(.key(2), isKnown: true, now: ProxyStateMachineTests.start))
+        let second = decisions.handle(machine.answer(401, body: #"{"error":"unauthorized"}"#))
+        #expect(second.report == .upstreamFailure(reason: "upstream answered 401"))
+        #expect(second.settled == [.init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401"))])
+        guard case .answer(.upstream(let status, _, _)) = second.action else { Issue.record("expected the upstream's answer, got \(second.action)"); return }
+        #expect(status == 401)
+        #expect(decisions.owedReports.isEmpty)
+    }
+
+    @Test func aBare401ThatAnotherKeyServesBlamesItsKey() {
+        var decisions = machine.machine()
+        _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: ProxyStateMachineTests.start))
+        _ = decisions.handle(machine.answer(401))
+        _ = decisions.handle(.keyOffered(.key(2), isKnown: true, now: ProxyStateMachineTests.start))
+        let served = decisions.handle(machine.answer(200, body: "{}"))
+        #expect(served.settled == [.init(key: 1, outcome: .rejected(reason: "upstream answered 401"))])
+    }
+
+    @Test func aBare401WithNoOtherKeyIsOwedAsAnError() {
+        var decisions = machine.machine()
+        _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: ProxyStateMachineTests.start))
+        _ = decisions.handle(machine.answer(401))
+        let ending = decisions.handle(.keyOffered(.empty, isKnown: true, now: ProxyStateMachineTests.start))
+        guard case .answer(.upstream(let status, _, _)) = ending.action else { Issue.record("expected the upstream's 401, got \(ending.action)"); return }
+        #expect(status == 401)
+        #expect(decisions.owedReports == [.init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401"))])
+    }
+}

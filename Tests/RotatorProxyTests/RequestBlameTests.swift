@@ -14,10 +14,10 @@ import Testing
         let permission = answer(403, .request(dependsOnKey: true), signature: "403|permission_error")
         let first = blame.judge(permission, key: 1)
         #expect(first.next == .tryAnotherKey, "another key may have the permission")
-        #expect(first.report == .success, "the key authenticated: it is not benched")
+        #expect(first.outcomes == [.success], "the key authenticated: it is not benched")
         let second = blame.judge(permission, key: 2)
         #expect(second.next == .deliver)
-        #expect(second.report == .success)
+        #expect(second.outcomes == [.success])
         #expect(blame.upstreamCalls == 2)
     }
 
@@ -33,7 +33,7 @@ import Testing
         var blame = RequestBlame(rules: rules, method: "POST")
         let step = blame.judge(answer(400, .request(dependsOnKey: false)), key: 1)
         #expect(step.next == .deliver)
-        #expect(step.report == .success)
+        #expect(step.outcomes == [.success])
     }
 
     /// Whatever the keys answer for the request's own reasons, it never costs more than `requestAnswerLimit` calls.
@@ -42,7 +42,7 @@ import Testing
         var calls = 0
         var next = RequestBlame.Next.tryAnotherKey
         var key: Int64 = 0
-        while next == .tryAnotherKey {
+        while next == .tryAnotherKey, key < 10 {
             key += 1
             calls += 1
             // Every key gives a different key-dependent refusal: no two agree.
@@ -57,11 +57,11 @@ import Testing
         var blame = RequestBlame(rules: rules, method: "POST")
         #expect(blame.judge(answer(401, .keyInvalid), key: 1) == .init(report: .rejected(reason: "upstream answered 401"), next: .tryAnotherKey))
         let exhausted = blame.judge(answer(429, .keyExhausted(retryAfter: nil)), key: 2)
-        #expect(exhausted.report == .quotaExhausted(cooldown: 3600, reason: "upstream answered 429"), "a long cooldown, not 60 s")
+        #expect(exhausted.outcomes == [.quotaExhausted(cooldown: 3600, reason: "upstream answered 429")], "a long cooldown, not 60 s")
         let longer = blame.judge(answer(429, .keyExhausted(retryAfter: 7200)), key: 3)
-        #expect(longer.report == .quotaExhausted(cooldown: 7200, reason: "upstream answered 429"))
-        #expect(blame.judge(answer(429, .rateLimited(retryAfter: 12)), key: 4).report == .rateLimited(cooldown: 12))
-        #expect(blame.judge(answer(429, .rateLimited(retryAfter: nil)), key: 5).report == .rateLimited(cooldown: 60))
+        #expect(longer.outcomes == [.quotaExhausted(cooldown: 7200, reason: "upstream answered 429")])
+        #expect(blame.judge(answer(429, .rateLimited(retryAfter: 12)), key: 4).outcomes == [.rateLimited(cooldown: 12)])
+        #expect(blame.judge(answer(429, .rateLimited(retryAfter: nil)), key: 5).outcomes == [.rateLimited(cooldown: 60)])
         #expect(blame.judge(answer(200, .success), key: 6) == .init(report: .success, next: .deliver))
     }
 
@@ -71,7 +71,7 @@ import Testing
         #expect(blame.judge(answer(502, .upstream, signature: "502"), key: 2).next == .tryAnotherKey)
         let agreed = blame.judge(answer(503, .upstream, signature: "503|a"), key: 3)
         #expect(agreed.next == .deliver, "two keys got the same failure: the upstream's answer goes to the client")
-        #expect(agreed.report == .upstreamFailure(reason: "upstream answered 503"))
+        #expect(agreed.outcomes == [.upstreamFailure(reason: "upstream answered 503")])
 
         var budget = RequestBlame(rules: RequestBlame.Rules(maxRetries: 1, defaultCooldown: 60, quotaCooldown: 3600, retryAfterReadTimeout: false, timeout: 30),
                                   method: "POST")
@@ -85,7 +85,7 @@ import Testing
         var blame = RequestBlame(rules: rules, method: "POST")
         let step = blame.judge(.notSent(timedOut: false), key: 1)
         #expect(step.next == .tryAnotherKey)
-        #expect(step.report == .upstreamFailure(reason: "upstream unreachable"))
+        #expect(step.outcomes == [.upstreamFailure(reason: "upstream unreachable")])
         #expect(blame.judge(.noAnswer(requestFullySent: false, timedOut: true), key: 2).next == .tryAnotherKey, "not sent in full: not processed")
     }
 
@@ -164,4 +164,74 @@ import Testing
         #expect(empty.status == 503)
         #expect(empty.message.contains("no usable keys"))
     }
+
+    // MARK: A bare 401 blames a key only when another key answered differently
+
+    private func bare401(_ signature: String = "401") -> UpstreamAnswer {
+        UpstreamAnswer(status: 401, blame: .keyInvalid, signature: signature, reason: "upstream answered 401", isStatusOnly: true)
+    }
+
+    @Test func twoKeysGivingTheSameBare401IsTheRequestsDoing() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        let first = blame.judge(bare401(), key: 1)
+        #expect(first.outcomes.isEmpty, "not blamed yet")
+        #expect(first.next == .tryAnotherKey)
+        let second = blame.judge(bare401(), key: 2)
+        #expect(second.next == .deliver, "the upstream's 401 goes to the client")
+        #expect(second.report == .upstreamFailure(reason: "upstream answered 401"))
+        #expect(second.settled == [.init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401"))], "an error each, never a rejection")
+    }
+
+    @Test func aBare401ThatAnotherKeyServesBlamesItsKey() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        _ = blame.judge(bare401(), key: 1)
+        let served = blame.judge(answer(200, .success), key: 2)
+        #expect(served.next == .deliver)
+        #expect(served.report == .success)
+        #expect(served.settled == [.init(key: 1, outcome: .rejected(reason: "upstream answered 401"))])
+        // A different 401 from the second key also settles the first as the key's fault.
+        var other = RequestBlame(rules: rules, method: "POST")
+        _ = other.judge(bare401("401|a"), key: 1)
+        let differs = other.judge(bare401("401|b"), key: 2)
+        #expect(differs.settled == [.init(key: 1, outcome: .rejected(reason: "upstream answered 401"))])
+        #expect(differs.report == nil, "the second bare 401 waits for its own settling")
+        #expect(differs.next == .tryAnotherKey)
+    }
+
+    @Test func aBare401NoOtherKeyAnsweredBlamesNoKey() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        _ = blame.judge(bare401(), key: 1)
+        #expect(blame.outOfKeys(slug: "s", soonestFree: nil) == .deliverLastAnswer)
+        #expect(blame.owedReports == [.init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401"))])
+        // Nor when the next key's attempt failed without an answer and the request ended there.
+        var failed = RequestBlame(rules: rules, method: "POST")
+        _ = failed.judge(bare401(), key: 1)
+        let timeout = failed.judge(.noAnswer(requestFullySent: true, timedOut: true), key: 2)
+        #expect(timeout.report == .upstreamFailure(reason: "upstream did not answer in time"))
+        #expect(timeout.settled == [.init(key: 1, outcome: .upstreamFailure(reason: "upstream answered 401"))])
+        #expect(failed.owedReports.isEmpty, "settled once")
+    }
+
+    /// The attack: a client sending requests no key can serve must not invalidate the pool's keys.
+    @Test func repeatedBare401sNeverRejectAKey() {
+        var rejections = 0
+        for _ in 0..<10 {
+            var blame = RequestBlame(rules: rules, method: "POST")
+            var key: Int64 = 0
+            var next = RequestBlame.Next.tryAnotherKey
+            while next == .tryAnotherKey, key < 10 {
+                key += 1
+                let step = blame.judge(bare401(), key: key)
+                rejections += step.outcomes.filter { if case .rejected = $0 { return true } else { return false } }.count
+                next = step.next
+            }
+            #expect(key == 2)
+        }
+        #expect(rejections == 0)
+    }
+}
+
+extension RequestBlame.Step {
+    /// Everything this step tells the coordinator, about any key.
+    var outcomes: [KeyOutcome] { settled.map(\.outcome) + (report.map { [$0] } ?? []) }
 }

@@ -150,6 +150,11 @@ import Testing
         #expect(blame(.generic, 404, nil) == .request(dependsOnKey: false))
         #expect(blame(.generic, 501, nil) == .request(dependsOnKey: false))
         #expect(blame(.generic, 503, nil) == .upstream)
+        // A bare status is weak evidence; a provider's code or an admin's override is not.
+        #expect(answer(.generic, 401, #"{"error":"bad token"}"#).isStatusOnly)
+        #expect(answer(.openAI, 401, #"{"error":{"message":"User not found.","code":401}}"#).isStatusOnly)
+        #expect(!answer(.openAI, 401, Self.openAI("invalid_request_error", "invalid_api_key", "x")).isStatusOnly)
+        #expect(!answer(.generic, 401, nil, overrides: [AnswerOverride(status: 401, bodyContains: nil, blame: .keyInvalid)]).isStatusOnly)
         // A body in some provider's shape means nothing on a generic route.
         #expect(blame(.generic, 400, Self.openAI("invalid_request_error", "invalid_api_key", "x")) == .request(dependsOnKey: false))
     }

@@ -562,4 +562,48 @@ struct ConfigStoreBehaviourTests {
             }
         }
     }
+
+    // MARK: Audit log
+
+    @Test(arguments: StoreBackend.all)
+    func auditLogPagesNewestFirst(_ backend: StoreBackend) async throws {
+        let clock = TestClock()
+        try await backend.withStore(now: { clock.now }) { store, _ in
+            #expect(try await store.auditEntries(before: nil, limit: 10).isEmpty)
+            var ids: [Int64] = []
+            for index in 0..<5 {
+                let entry = try await store.recordAudit(AuditEntryDraft(
+                    actor: "admin", action: "config.update", target: "config:\(index)", clientAddress: "127.0.0.1",
+                    before: #"{"name":"old ☃"}"#, after: index == 0 ? nil : #"{"name":"new"}"#
+                ))
+                ids.append(entry.id)
+            }
+            #expect(ids == ids.sorted() && Set(ids).count == 5)
+            let first = try await store.auditEntries(before: nil, limit: 2)
+            #expect(first.map(\.id) == [ids[4], ids[3]])
+            #expect(first[0].target == "config:4")
+            #expect(first[0].before == #"{"name":"old ☃"}"#)
+            #expect(first[0].after == #"{"name":"new"}"#)
+            #expect(first[0].at == clock.now)
+            #expect(first[0].clientAddress == "127.0.0.1")
+            let second = try await store.auditEntries(before: first.last?.id, limit: 2)
+            #expect(second.map(\.id) == [ids[2], ids[1]])
+            let last = try await store.auditEntries(before: second.last?.id, limit: 2)
+            #expect(last.map(\.id) == [ids[0]])
+            #expect(last[0].after == nil)
+            // An audit entry is history, not configuration: caches must not reload for it.
+            #expect(try await store.globalVersion() == 0)
+        }
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func keySecretDecryptsOneKey(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            let config = try await store.createConfig(TestFixtures.draft())
+            let secret = TestFixtures.secret()
+            let key = try await store.addKey(configID: config.id, secret: secret, isActive: false)
+            #expect(try await store.keySecret(id: key.id) == secret, "disabled keys can be checked too")
+            #expect(try await store.keySecret(id: key.id + 100) == nil)
+        }
+    }
 }

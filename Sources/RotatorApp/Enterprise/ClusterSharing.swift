@@ -55,11 +55,15 @@ final class ClusterSharing: Sendable {
     func services(catalog: ConfigCatalog, settings: Settings) -> [any Service] {
         let info = NodeHeartbeat.NodeInfo(
             id: nodeID, address: "\(settings.host):\(settings.port)", version: RotatorVersion.current, mode: "enterprise",
-            started_at: Date().timeIntervalSince1970, last_seen: 0
+            started_at: Date().timeIntervalSince1970, last_seen: 0, degraded_reasons: [:]
         )
         return [
             InvalidationListener(subscriber: subscriber, catalog: catalog, logger: logger, metricsFactory: metricsFactory),
-            NodeHeartbeat(client: client, coordinator: coordinator, node: info, interval: .seconds(2), logger: logger),
+            NodeHeartbeat(client: client, coordinator: coordinator, node: info, interval: .seconds(2), logger: logger, degradation: { [self] in
+                var details = self.degradation()
+                if !catalog.storeReachable { details["store"] = "unreachable: serving from cache, admin writes answer 503" }
+                return details
+            }),
         ]
     }
 
@@ -73,7 +77,12 @@ final class ClusterSharing: Sendable {
 
     func clusterNodes() async -> [ClusterNode] {
         guard let nodes = try? await NodeHeartbeat.liveNodes(client: client, staleAfter: 7) else { return [] }
-        return nodes.map { ClusterNode(id: $0.id, address: $0.address, mode: $0.mode, lastSeen: Date(timeIntervalSince1970: $0.last_seen)) }
+        return nodes.map {
+            ClusterNode(
+                id: $0.id, address: $0.address, mode: $0.mode, lastSeen: Date(timeIntervalSince1970: $0.last_seen), version: $0.version,
+                startedAt: Date(timeIntervalSince1970: $0.started_at), degradedReasons: $0.degraded_reasons ?? [:], isThisNode: $0.id == nodeID
+            )
+        }
     }
 
     /// The subscriber is closed by its listener when that service stops; this closes the command client.

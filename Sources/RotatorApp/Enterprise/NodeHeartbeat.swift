@@ -16,6 +16,8 @@ struct NodeHeartbeat: Service {
         var mode: String
         var started_at: Double
         var last_seen: Double
+        /// What this node cannot reach and what it does instead (empty when healthy); absent from older nodes.
+        var degraded_reasons: [String: String]?
     }
 
     let client: RedisClient
@@ -23,6 +25,8 @@ struct NodeHeartbeat: Service {
     let node: NodeInfo
     let interval: Duration
     let logger: Logger
+    /// This node's degradation at each beat (`/healthz` details).
+    var degradation: @Sendable () -> [String: String] = { [:] }
 
     func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -36,6 +40,7 @@ struct NodeHeartbeat: Service {
     private func beat() async {
         var info = node
         info.last_seen = Date().timeIntervalSince1970
+        info.degraded_reasons = degradation()
         guard let data = try? JSONEncoder().encode(info) else { return }
         do {
             _ = try await client.send([RedisArgument("HSET"), RedisArgument(Self.hash), RedisArgument(node.id), RedisArgument(Array(data))])

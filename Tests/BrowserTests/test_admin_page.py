@@ -1,0 +1,364 @@
+"""The admin page in a real browser (headless Chromium through chromedriver), against a real `rotator` process on a
+temporary SQLite file and the real `mock-upstream` executable, driven the way a person uses it: log in, create a
+config, import keys from a file, watch proxied traffic in the charts, read why a failing key is out of rotation,
+check it, disable a key, export the list, read the cluster and the audit log, switch to 中文, log out.
+
+Any console message of level SEVERE fails the test, and so does any request the page makes outside its origin.
+Screenshots (dashboard, key manager, charts; English and Chinese; 1280 px and 390 px) go to $ROTATOR_SCREENSHOTS
+(default .build/browser-screenshots).
+
+Run by scripts/test.sh; by hand: `.build/test-venv/bin/python -m pytest Tests/BrowserTests -q`.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("ROTATOR_BUILD_DIR", ROOT / ".build" / "debug"))
+SHOTS = Path(os.environ.get("ROTATOR_SCREENSHOTS", ROOT / ".build" / "browser-screenshots"))
+PROXY_KEY = "rk-browser-test-proxy-key-0123456789"
+ADMIN_PASSWORD = "browser-test-admin-password"
+KEYS = [f"sk-browser-abcdefghijklmnopqrstuv-{i:04d}" for i in range(5)]
+REVOKED = KEYS[1]
+# Generous: the machine is shared; these bound waits, they never measure anything.
+WAIT = 60
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_for(url, process, log):
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited: {Path(log).read_text()[-2000:]}")
+        try:
+            status, _ = http("GET", url)
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {WAIT} s: {Path(log).read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def servers():
+    directory = Path(tempfile.mkdtemp(prefix="rotator-browser-"))
+    mock_port, node_port = free_port(), free_port()
+    mock_log, node_log = directory / "mock.log", directory / "rotator.log"
+    mock = subprocess.Popen([str(BUILD / "mock-upstream"), "--host", "127.0.0.1", "--port", str(mock_port)],
+                            stdout=open(mock_log, "w"), stderr=subprocess.STDOUT)
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_PATH": str(directory / "rotator.db"),
+        "BIND_HOST": "127.0.0.1", "BACKEND_PORT": str(node_port), "ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "GLOBAL_PROXY_KEYS": PROXY_KEY, "PROXY_PUBLIC_BASE_URL": f"http://127.0.0.1:{node_port}", "PROXY_TIMEOUT": "10", "LOG_LEVEL": "info", "SHUTDOWN_GRACE_SECONDS": "2",
+    }
+    node = subprocess.Popen([str(BUILD / "rotator")], env=environment, stdout=open(node_log, "w"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"http://127.0.0.1:{mock_port}/__mock/counters", mock, mock_log)
+        wait_for(f"http://127.0.0.1:{node_port}/readyz", node, node_log)
+        yield {"mock": f"http://127.0.0.1:{mock_port}", "node": f"http://127.0.0.1:{node_port}", "dir": directory}
+    finally:
+        for process in (node, mock):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if os.environ.get("ROTATOR_BROWSER_KEEP") != "1":
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(servers):
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
+                 "--no-first-run", "--disable-extensions", "--disable-background-networking", "--disable-sync",
+                 "--disable-component-update", "--disable-default-apps", "--lang=en-US"):
+        options.add_argument(flag)
+    downloads = servers["dir"] / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False,
+                                              "intl.accept_languages": "en-US,en"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    service = Service(executable_path=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.downloads = downloads
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver, condition, message):
+    return WebDriverWait(driver, WAIT, poll_frequency=0.25).until(condition, message)
+
+
+def text_of(driver, selector):
+    return driver.find_element(By.CSS_SELECTOR, selector).text
+
+
+def shot(driver, name, element=None):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    # No focus ring, no toasts: the picture shows the page, not the last click.
+    driver.execute_script("document.activeElement && document.activeElement.blur && document.activeElement.blur();"
+                          "document.getElementById('toasts').replaceChildren()")
+    time.sleep(0.3)  # let the last paint settle; nothing is measured
+    if element is not None:
+        # Below the sticky header.
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -80)", element)
+        time.sleep(0.2)
+        element.screenshot(str(path))
+    else:
+        driver.save_screenshot(str(path))
+    return path
+
+
+def screenshots(driver, lang, leave_narrow=False):
+    """Dashboard, charts and key manager at 1280 px and at 390 px."""
+    for width, height in ((1280, 900), (390, 844)):
+        driver.set_window_size(width, height)
+        time.sleep(0.5)
+        driver.execute_script("window.scrollTo(0, 0)")
+        shot(driver, f"dashboard-{lang}-{width}")
+        shot(driver, f"charts-{lang}-{width}", driver.find_element(By.CSS_SELECTOR, "section[id$='-traffic']"))
+        shot(driver, f"keys-{lang}-{width}", driver.find_element(By.CSS_SELECTOR, "section[id$='-keys']"))
+    if not leave_narrow:
+        driver.set_window_size(1280, 900)
+
+
+def click(driver, element):
+    """Clicks like a person: the element scrolled into the middle of the window first (the header is sticky)."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
+def card(driver):
+    return driver.find_element(By.CSS_SELECTOR, "article.card")
+
+
+def key_row(driver, masked_suffix):
+    for row in driver.find_elements(By.CSS_SELECTOR, "table.keys tbody tr"):
+        if row.find_element(By.CSS_SELECTOR, "td code").text.endswith(masked_suffix):
+            return row
+    return None
+
+
+def test_an_operator_session(servers, browser):
+    driver = browser
+    origin = servers["node"]
+    driver.get(origin + "/")
+
+    # Log in with the keyboard alone.
+    user = wait(driver, EC.visibility_of_element_located((By.ID, "login-user")), "login form")
+    user.send_keys("admin", Keys.TAB, ADMIN_PASSWORD, Keys.ENTER)
+    wait(driver, EC.visibility_of_element_located((By.ID, "new-config")), "signed in")
+
+    # Create an LLM config pointing at the mock.
+    click(driver, driver.find_element(By.ID, "new-config"))
+    wait(driver, EC.visibility_of_element_located((By.ID, "f-name")), "config dialog").send_keys("Browser test")
+    driver.find_element(By.ID, "f-slug").send_keys("browser")
+    driver.find_element(By.ID, "f-base").send_keys(servers["mock"] + "/v1")
+    click(driver, driver.find_element(By.ID, "config-submit"))
+    wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "article.card")), "config card")
+    assert "Browser test" in card(driver).text
+
+    # Import keys from a text file, checking each with the provider.
+    keys_file = servers["dir"] / "keys.txt"
+    keys_file.write_text("\n".join(KEYS) + "\n\n")
+    http("PUT", servers["mock"] + "/__mock/profiles/" + REVOKED, {"revoked": True})
+    click(driver, card(driver).find_element(By.CSS_SELECTOR, "button[aria-controls$='-keys']"))
+    file_input = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "input[type=file]")), "file input")
+    file_input.send_keys(str(keys_file))
+    wait(driver, lambda d: "Read 5 lines from keys.txt" in d.find_element(By.CSS_SELECTOR, ".file-row [aria-live]").text, "file read")
+    click(driver, driver.find_element(By.CSS_SELECTOR, "input[id$='-batch-check']"))
+    import_button = [b for b in driver.find_elements(By.CSS_SELECTOR, "form button[type=submit]") if b.text == "Import"][0]
+    click(driver, import_button)
+    summary = wait(driver, EC.visibility_of_element_located((By.CSS_SELECTOR, ".batch-result p[data-checks]")), "import report")
+    assert summary.get_attribute("data-checks") == "5"
+    assert "4 work, 1 do not" in summary.text
+    assert "Added 5" in text_of(driver, ".batch-result")
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "table.keys tbody tr")) == 5, "five key rows")
+
+    # A file dropped on the box fills it too (the drop a person makes, dispatched with a real File object).
+    driver.execute_script("""
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(["sk-dropped-one-0123456789abcdef\\nsk-dropped-two-0123456789abcdef\\n"], "dropped.txt", { type: "text/plain" }));
+        const box = document.querySelector(".drop");
+        box.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        box.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));""")
+    wait(driver, lambda d: "Read 2 lines from dropped.txt" in d.find_element(By.CSS_SELECTOR, ".file-row [aria-live]").text, "dropped file read")
+    assert "sk-dropped-two" in driver.find_element(By.CSS_SELECTOR, ".drop textarea").get_attribute("value")
+    driver.execute_script("const t = document.querySelector('.drop textarea'); t.value = ''; t.dispatchEvent(new Event('input'))")
+
+    # Proxied traffic; the revoked key is rejected (quarantined 2 s, then 10 s) until it is invalid.
+    def proxied():
+        status, body = http("POST", origin + "/llm/browser/v1/chat/completions",
+                            {"model": "m", "messages": [{"role": "user", "content": "hi"}]}, {"Authorization": "Bearer " + PROXY_KEY})
+        assert status == 200, body
+    # Meanwhile one key fails half of its calls with 503 and one is rate limited: the charts have something to show.
+    flaky, limited = KEYS[4], KEYS[2]
+    http("PUT", servers["mock"] + "/__mock/profiles/" + flaky, {"failureStatus": 503, "failureRate": 0.5})
+    http("PUT", servers["mock"] + "/__mock/profiles/" + limited, {"forceRateLimitRetryAfter": 1})
+    sent = 0
+    for _ in range(30):
+        proxied()
+        sent += 1
+    http("DELETE", servers["mock"] + "/__mock/profiles/" + flaky)
+    http("DELETE", servers["mock"] + "/__mock/profiles/" + limited)
+    _, token = http("POST", origin + "/admin/login", {"username": "admin", "password": ADMIN_PASSWORD})
+    token = json.loads(token)["access_token"]
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        _, listed = http("GET", origin + "/admin/proxy-configs/1/keys", headers={"Authorization": "Bearer " + token})
+        if any(k["key_value"].endswith(REVOKED[-4:]) and k["status"] == "invalid" for k in json.loads(listed)):
+            break
+        proxied()
+        sent += 1
+        time.sleep(0.5)
+
+    # The charts show it.
+    click(driver, card(driver).find_element(By.CSS_SELECTOR, "button[aria-controls$='-traffic']"))
+    wait(driver, lambda d: int(d.find_element(By.CSS_SELECTOR, "figure[data-series=requests]").get_attribute("data-total")) == sent,
+         f"{sent} requests in the chart")
+    assert driver.find_element(By.CSS_SELECTOR, "figure[data-series=requests] svg rect.c-requests")
+    assert int(driver.find_element(By.CSS_SELECTOR, "figure[data-series=upstream_errors]").get_attribute("data-total")) > 0
+    assert int(driver.find_element(By.CSS_SELECTOR, "figure[data-series=rate_limited]").get_attribute("data-total")) > 0
+    assert driver.find_element(By.CSS_SELECTOR, "figure[data-series=client_errors]").get_attribute("data-total") == "0"
+    assert driver.find_element(By.CSS_SELECTOR, "figure[data-series=median_added_latency_ms] svg rect.c-latency")
+
+    # Why the revoked key is out of rotation, in words, and its sparkline shows its errors.
+    suffix = REVOKED[-4:]
+    wait(driver, lambda d: key_row(d, suffix) is not None and key_row(d, suffix).get_attribute("data-status") == "invalid", "key invalid")
+    reason = wait(driver, lambda d: key_row(d, suffix).find_element(By.CSS_SELECTOR, ".reason").text or None, "reason")
+    assert reason.startswith("Invalid since"), reason
+    assert "rejected it 3 times in a row (401)" in reason, reason
+    assert "Incorrect API key provided" in reason, reason
+    assert REVOKED not in driver.page_source
+    wait(driver, lambda d: key_row(d, suffix).find_element(By.CSS_SELECTOR, "svg.spark").get_attribute("data-errors") == "3", "sparkline errors")
+    assert key_row(driver, suffix).find_element(By.CSS_SELECTOR, "svg.timeline").get_attribute("data-events") == "3"
+
+    # Check now, on the failing key.
+    row = key_row(driver, suffix)
+    click(driver, row.find_element(By.XPATH, ".//button[normalize-space()='Check now']"))
+    result = wait(driver, lambda d: key_row(d, suffix).find_element(By.CSS_SELECTOR, ".check-result[data-outcome]"), "check result")
+    assert result.get_attribute("data-outcome") == "rejected"
+    assert "Rejected: GET /v1/models answered 401" in result.text, result.text
+
+    # Disable a working key, through the keyboard.
+    healthy = KEYS[3][-4:]
+    button = key_row(driver, healthy).find_element(By.XPATH, ".//button[normalize-space()='Disable']")
+    button.send_keys(Keys.ENTER)
+    wait(driver, lambda d: key_row(d, healthy).get_attribute("data-status") == "disabled", "key disabled")
+    assert key_row(driver, healthy).find_element(By.CSS_SELECTOR, ".reason").text.startswith("Disabled by an admin since")
+
+    # Export the list as CSV: masked.
+    click(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Export CSV']"))
+    csv_path = driver.downloads / "browser-keys.csv"
+    wait(driver, lambda d: csv_path.exists() and csv_path.stat().st_size > 0, "CSV downloaded")
+    exported = csv_path.read_text()
+    assert exported.startswith("id,key,status")
+    assert all(key not in exported for key in KEYS)
+    assert "invalid" in exported and "disabled" in exported
+
+    screenshots(driver, "en")
+
+    # The cluster: this node.
+    driver.find_element(By.CSS_SELECTOR, "#tabs button[data-view=cluster]").send_keys(Keys.ENTER)
+    node_row = wait(driver, EC.visibility_of_element_located((By.CSS_SELECTOR, "#cluster-body tr")), "cluster row")
+    assert "this node" in node_row.text and "lightweight" in node_row.text and "Healthy" in node_row.text
+    assert origin.split("//")[1] in node_row.text
+
+    # The audit log: every action above, newest first.
+    click(driver, driver.find_element(By.CSS_SELECTOR, "#tabs button[data-view=audit]"))
+    wait(driver, EC.visibility_of_element_located((By.CSS_SELECTOR, "#audit-body tr")), "audit rows")
+    actions = [r.get_attribute("data-action") for r in driver.find_elements(By.CSS_SELECTOR, "#audit-body tr")]
+    for action in ("key.disable", "key.check", "keys.import", "config.create", "login", "keys.export"):
+        assert action in actions, actions
+    assert actions.index("key.disable") < actions.index("keys.import") < actions.index("config.create")
+    disable_row = driver.find_element(By.CSS_SELECTOR, "#audit-body tr[data-action='key.disable']")
+    assert "Disabled key" in disable_row.text and "admin" in disable_row.text and "127.0.0.1" in disable_row.text
+    click(driver, disable_row.find_element(By.TAG_NAME, "summary"))
+    assert '"is_active": false' in disable_row.text
+    shot(driver, "audit-en-1280")
+
+    # 中文.
+    click(driver, driver.find_element(By.CSS_SELECTOR, "#lang-switch button[data-lang=zh]"))
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#tabs button[data-view=audit]").text == "审计日志", "Chinese tabs")
+    assert driver.find_element(By.CSS_SELECTOR, "#tabs button[data-view=configs]").text == "配置"
+    assert driver.find_element(By.CSS_SELECTOR, "#tabs button[data-view=cluster]").text == "集群"
+    assert driver.find_element(By.CSS_SELECTOR, "#audit-body tr[data-action='key.disable']").text.startswith(
+        driver.find_element(By.CSS_SELECTOR, "#audit-body tr[data-action='key.disable'] time").text)
+    assert "停用密钥" in driver.find_element(By.CSS_SELECTOR, "#audit-body tr[data-action='key.disable']").text
+    click(driver, driver.find_element(By.CSS_SELECTOR, "#tabs button[data-view=configs]"))
+    wait(driver, EC.visibility_of_element_located((By.ID, "cards")), "configs again")
+    headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "table.keys thead th")]
+    assert "最近一小时" in headers and "状态" in "".join(headers), headers
+    reason = key_row(driver, suffix).find_element(By.CSS_SELECTOR, ".reason").text
+    assert reason.startswith("自 ") and "起无效" in reason and "连续 3 次拒绝" in reason, reason
+    assert "服务商消息" in reason
+    assert driver.find_element(By.CSS_SELECTOR, "figure[data-series=requests] figcaption span").text == "请求数"
+    assert key_row(driver, suffix).find_element(By.XPATH, ".//button[normalize-space()='立即检测']")
+    assert driver.find_element(By.CSS_SELECTOR, "label.file-button").text == "选择文件…"
+    screenshots(driver, "zh", leave_narrow=True)
+    # At 390 px nothing is wider than the window.
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    culprits = driver.execute_script("""
+        return [...document.querySelectorAll('body *')].filter(e => e.getClientRects().length && e.getBoundingClientRect().right > window.innerWidth + 1)
+          .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));""")
+    assert overflow <= 0, f"page is {overflow}px wider than a 390px window: {culprits}"
+    driver.set_window_size(1280, 900)
+
+    # Log out.
+    click(driver, driver.find_element(By.CSS_SELECTOR, "#lang-switch button[data-lang=en]"))
+    click(driver, driver.find_element(By.ID, "logout"))
+    wait(driver, EC.visibility_of_element_located((By.ID, "login-user")), "logged out")
+    assert "You are logged out." in text_of(driver, "#login-msg")
+
+    # Nothing went wrong in the console, and nothing left the origin.
+    severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert severe == [], severe
+    outside = []
+    requested = 0
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") != "Network.requestWillBeSent":
+            continue
+        url = message["params"]["request"]["url"]
+        requested += 1
+        if not (url.startswith(origin + "/") or url.startswith("blob:" + origin + "/") or url.startswith("data:")):
+            outside.append(url)
+    assert requested > 10, "the network log was read"
+    assert outside == [], outside
