@@ -91,7 +91,7 @@ let package = Package(
         // The proxy path: channel handlers on the client connection's event loop (client auth from the head, key choice,
         // per-loop upstream pools with TLS, retries as a state machine, relay with back-pressure).
         .target(name: "RotatorProxy", dependencies: [
-            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
+            "RotatorCore", "FormatConversion", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -164,7 +164,8 @@ let package = Package(
             "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging,
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: [
-            "RotatorProxy", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "RotatorStore", "SQLiteDriver", logging, nioCore, nioHTTP1,
+            "RotatorProxy", "FormatConversion", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "RotatorStore", "SQLiteDriver", logging,
+            nioCore, nioHTTP1,
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "ConfigCatalogTests", dependencies: [

@@ -1,4 +1,5 @@
 import ConfigCatalog
+import FormatConversion
 import Foundation
 import KeyCoordination
 import NIOCore
@@ -167,12 +168,24 @@ final class ProxyExchange: UpstreamResponseReceiver {
             }
             body = extracted.body
         }
+        if var conversion = admission.conversion {
+            // Converted once, before any attempt: every key gets the same upstream request.
+            if let rejected = conversion.convertRequest(body) { return writeConverted(rejected) }
+            if let upstream = conversion.converted?.upstream {
+                let target = ProxyConversion.upstreamTarget(admission.target, path: upstream.path)
+                self.admission?.upstreamPath = target.path
+                self.admission?.upstreamQuery = target.query
+                body = ByteBuffer(bytes: upstream.body)
+            }
+            self.admission?.conversion = conversion
+        }
         let config = admission.pool.config
         let injection = KeyInjection(config: config, route: route.kind)
         self.injection = injection
         baseHeaders = HeaderPolicy.upstreamHeaders(
             from: head.headers, requestID: requestID, extraRemoved: injection.headerToDrop, forwardBillingHeaders: config.forwardBillingHeaders
         )
+        self.admission?.conversion?.upstreamHeaders(&baseHeaders)
         machine = ProxyStateMachine(
             slug: config.slug, limits: service.limits,
             blame: RequestBlame(rules: RequestBlame.Rules(settings: service.settings, config: config), method: head.method.rawValue),
@@ -373,13 +386,20 @@ final class ProxyExchange: UpstreamResponseReceiver {
             upstreamStatus = status
             slugMetrics.upstreamLatency.recordNanoseconds(Int64((NIODeadline.now() - sentAt).nanoseconds))
             upstreamWait += Int64((NIODeadline.now() - sentAt).nanoseconds)
-            let delivery = machine?.delivery(status: status, headers: answer.headers, method: head.method) ?? .stream
+            let delivery = admission?.conversion?.delivery(status: status)
+                ?? machine?.delivery(status: status, headers: answer.headers, method: head.method) ?? .stream
             switch delivery {
             case .stream:
                 reportDelivered()
                 var headers = HeaderPolicy.clientHeaders(
-                    from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length"), scrubbing: scrubber
+                    from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length") && admission?.conversion == nil,
+                    scrubbing: scrubber
                 )
+                if let contentType = admission?.conversion?.startStream() {
+                    // The converted stream's bytes differ from the upstream's: its length and encoding are not ours.
+                    headers.remove(name: "content-encoding")
+                    headers.replaceOrAdd(name: "Content-Type", value: contentType)
+                }
                 addOwnHeaders(&headers)
                 responseStatus = status
                 answeredAt = .now()
@@ -392,7 +412,14 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 reading = .errorBody(status: status, headers: answer.headers, body: ByteBuffer())
             }
         case (.body(let chunk), .streaming):
-            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk))), promise: nil)
+            if admission?.conversion != nil {
+                // Each upstream event converted as soon as it is complete; a part that completes none writes nothing.
+                if let converted = admission?.conversion?.feed(chunk), !converted.isEmpty {
+                    context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: converted)))), promise: nil)
+                }
+            } else {
+                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk))), promise: nil)
+            }
             if !context.channel.isWritable {
                 context.flush()
                 connection?.pauseReads()
@@ -408,6 +435,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
             reading = .errorBody(status: status, headers: headers, body: collected)
         case (.end, .streaming):
             releaseUpstream()
+            if let closing = admission?.conversion?.finishStream(), !closing.isEmpty {
+                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: closing)))), promise: nil)
+            }
+            recordUsage(admission?.conversion?.streamUsage)
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
             finish(completed: true)
         case (.end, .whole(let status, let answerHeaders, let collected, let declared)):
@@ -558,6 +589,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
         case .upstream(let status, let upstreamHeaders, let rawBody):
             // An error answer passed on is scrubbed of the key it was sent with, headers and body.
             let body = scrubber?.scrub(rawBody) ?? rawBody
+            if let conversion = admission?.conversion {
+                // Judged on the upstream's raw answer; the client gets it in its own format.
+                return writeConverted(conversion.convertWhole(status: status, headers: upstreamHeaders, body: body))
+            }
             var headers = HeaderPolicy.clientHeaders(from: upstreamHeaders, keepContentLength: false, scrubbing: scrubber)
             headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
             addOwnHeaders(&headers)
@@ -582,17 +617,38 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 closeAfter = true
             }
         }
-        writeError(status: refusal.status, kind: refusal.kind, message: refusal.message, format: refusal.format, extraHeaders: refusal.extraHeaders)
+        writeError(status: refusal.status, kind: refusal.kind, message: refusal.message, format: refusal.format, extraHeaders: refusal.extraHeaders,
+                   presetBody: refusal.body)
     }
 
-    private func writeError(status: HTTPResponseStatus, kind: ClientErrorShape.Kind, message: String, format: APIFormat?, extraHeaders: [(String, String)]) {
-        let body = ClientErrorShape.body(kind: kind, status: Int(status.code), message: message, format: format)
+    private func writeError(
+        status: HTTPResponseStatus, kind: ClientErrorShape.Kind, message: String, format: APIFormat?, extraHeaders: [(String, String)],
+        presetBody: [UInt8]? = nil
+    ) {
+        let body = presetBody.map { ByteBuffer(bytes: $0) } ?? ClientErrorShape.body(kind: kind, status: Int(status.code), message: message, format: format)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         addOwnHeaders(&headers)
         writeWhole(status: status, headers: headers, body: body)
+    }
+
+    /// A converted answer (or the 400 for a client body that could not be converted), in the client's format.
+    private func writeConverted(_ answer: ClientAnswer) {
+        recordUsage(answer.usage)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: answer.contentType)
+        headers.add(name: "Content-Length", value: String(answer.body.count))
+        if let retryAfter = answer.retryAfter { headers.add(name: "Retry-After", value: retryAfter) }
+        addOwnHeaders(&headers)
+        writeWhole(status: HTTPResponseStatus(statusCode: answer.status), headers: headers, body: context.channel.allocator.buffer(bytes: answer.body))
+    }
+
+    private func recordUsage(_ usage: TokenUsage?) {
+        guard let usage else { return }
+        slugMetrics.inputTokens.increment(by: Int64(usage.inputTokens))
+        slugMetrics.outputTokens.increment(by: Int64(usage.outputTokens))
     }
 
     /// Head, body and end in one flush: a small answer leaves in one write.

@@ -24,6 +24,10 @@ public final class ProxyMetrics: Sendable {
         let quotaExhausted: Counter
         /// The request's own fault ended the rotation; no key was blamed (`AnswerBlame.request`).
         let blamedRequest: Counter
+        /// Tokens converted answers reported (streams once they ended): read from the answer, as the client never
+        /// sees the upstream's own usage fields.
+        let inputTokens: Counter
+        let outputTokens: Counter
         let upstreamLatency: Timer
 
         init(slug: String, factory: any MetricsFactory) {
@@ -37,6 +41,8 @@ public final class ProxyMetrics: Sendable {
             poolCooled = counter("rotator_pool_cooldowns_total")
             quotaExhausted = counter("rotator_quota_exhausted_total")
             blamedRequest = counter("rotator_request_faults_total")
+            inputTokens = counter("rotator_converted_input_tokens_total")
+            outputTokens = counter("rotator_converted_output_tokens_total")
             upstreamLatency = Timer(label: "rotator_upstream_latency_seconds", dimensions: [("slug", slug)], factory: factory)
         }
     }

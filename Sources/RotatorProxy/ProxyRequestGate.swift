@@ -1,4 +1,5 @@
 import ConfigCatalog
+import FormatConversion
 import NIOHTTP1
 import RotatorCore
 
@@ -12,9 +13,12 @@ public enum ProxyRequestGate {
         public var message: String
         public var format: APIFormat?
         public var extraHeaders: [(String, String)] = []
+        /// A body already in the client's error shape (a converting config's 404 naming its paths), sent instead of
+        /// one built from `kind` and `message`.
+        public var body: [UInt8]? = nil
 
         public static func == (lhs: Refusal, rhs: Refusal) -> Bool {
-            lhs.status == rhs.status && lhs.kind == rhs.kind && lhs.message == rhs.message && lhs.format == rhs.format
+            lhs.status == rhs.status && lhs.kind == rhs.kind && lhs.message == rhs.message && lhs.format == rhs.format && lhs.body == rhs.body
                 && lhs.extraHeaders.map { "\($0.0):\($0.1)" } == rhs.extraHeaders.map { "\($0.0):\($0.1)" }
         }
     }
@@ -32,9 +36,12 @@ public enum ProxyRequestGate {
         /// The client format (nil on generic routes: errors are plain JSON).
         public let format: APIFormat?
         public let credential: Credential
-        /// The upstream request target (path and query, without any injected key).
-        public let upstreamPath: String
-        public let upstreamQuery: String?
+        /// The upstream request target (path and query, without any injected key); a converted chat call sets it
+        /// once its body is converted.
+        public internal(set) var upstreamPath: String
+        public internal(set) var upstreamQuery: String?
+        /// Set when the config's clients speak another format than its upstream.
+        var conversion: ProxyConversion?
     }
 
     public enum Decision: Sendable {
@@ -55,7 +62,10 @@ public enum ProxyRequestGate {
             return .refuse(Refusal(status: .notFound, kind: .notFound, message: "no proxy config with slug '\(route.slug)'", format: defaultFormat))
         }
         let config = pool.config
-        let format: APIFormat? = route.kind == .llm ? config.apiFormat : nil
+        let pair = ProxyConversion.pair(for: config, route: route.kind)
+        // The client's format decides where its SDK puts the credential and how errors look.
+        let clientFormat = pair?.client.errorShapeFormat ?? config.apiFormat
+        let format: APIFormat? = route.kind == .llm ? clientFormat : nil
         guard config.isActive else {
             return .refuse(Refusal(status: .notFound, kind: .notFound, message: "proxy config '\(route.slug)' is inactive", format: format))
         }
@@ -71,7 +81,7 @@ public enum ProxyRequestGate {
         }
         let unauthorized = Refusal(status: .unauthorized, kind: .authentication, message: "missing or invalid proxy key", format: format)
         let credential: Credential
-        if let presented = ClientCredential.find(in: head.headers, query: route.query, format: config.apiFormat, route: route.kind) {
+        if let presented = ClientCredential.find(in: head.headers, query: route.query, format: clientFormat, route: route.kind) {
             guard ConstantTime.matchesAny(presented, of: proxyKeys) else { return .refuse(unauthorized) }
             credential = .verified
         } else if route.kind == .llm, head.method != .GET, head.method != .HEAD {
@@ -85,6 +95,9 @@ public enum ProxyRequestGate {
         guard let target = pool.target else {
             return .refuse(Refusal(status: .badGateway, kind: .upstreamUnavailable, message: "proxy config '\(route.slug)' has no valid target URL", format: format))
         }
+        if let pair {
+            return admitConverted(pair: pair, head: head, route: route, pool: pool, target: target, credential: credential, format: format)
+        }
         let injection = KeyInjection(config: config, route: route.kind)
         let query = QueryString.removing(injection.queryNamesToDrop, from: route.query)
         let path: String
@@ -97,6 +110,28 @@ public enum ProxyRequestGate {
         let baseQueries = [target.baseQuery, query].compactMap { $0 }.filter { !$0.isEmpty }
         return .admit(Admission(pool: pool, target: target, format: format, credential: credential, upstreamPath: path,
                                 upstreamQuery: baseQueries.isEmpty ? nil : baseQueries.joined(separator: "&")))
+    }
+
+    /// A converting config: the client's path decides the call (any other path is a 404 naming the ones that work);
+    /// the upstream path follows from the call, never from the client's path or query.
+    private static func admitConverted(
+        pair: FormatPair, head: HTTPRequestHead, route: ProxyRoute, pool: ServingPool, target: UpstreamTarget, credential: Credential,
+        format: APIFormat?
+    ) -> Decision {
+        let clientPath = route.query.map { String(route.rest) + "?" + $0 } ?? String(route.rest)
+        let call: ProxyConversion.Call
+        switch ClientRoute.resolve(outputFormat: pair.client, method: head.method.rawValue, path: clientPath) {
+        case .notFound(let body):
+            return .refuse(Refusal(status: .notFound, kind: .notFound, message: "no such path for this config", format: format, body: body))
+        case .chat(let chat):
+            call = .chat(chat)
+        case .listModels:
+            call = .listModels
+        }
+        let upstream = ProxyConversion.upstreamTarget(target, path: call == .listModels ? pair.upstreamModelsPath : "/")
+        return .admit(Admission(pool: pool, target: target, format: format, credential: credential, upstreamPath: upstream.path,
+                                upstreamQuery: upstream.query,
+                                conversion: ProxyConversion(pair: pair, models: pool.config.modelMapping, call: call)))
     }
 
     public static func tooLarge(_ limit: Int, format: APIFormat?) -> Refusal {

@@ -17,6 +17,10 @@ import Testing
             == .chat(ChatCall(pathModel: "gemini-2.5-flash", pathStreams: true, serverSentEvents: true)))
         #expect(ClientRoute.resolve(outputFormat: .gemini, method: "POST", path: "/v1beta/models/g:streamGenerateContent")
             == .chat(ChatCall(pathModel: "g", pathStreams: true, serverSentEvents: false)))
+        // google-genai calls `/v1/...` too: Google serves the same shapes there.
+        #expect(ClientRoute.resolve(outputFormat: .gemini, method: "POST", path: "/v1/models/g:generateContent")
+            == .chat(ChatCall(pathModel: "g", pathStreams: false)))
+        #expect(ClientRoute.resolve(outputFormat: .gemini, method: "GET", path: "/v1/models") == .listModels)
     }
 
     @Test(arguments: [

@@ -29,11 +29,12 @@ enum PythonSDKScript: String, CaseIterable, Sendable {
     }
 
     /// Runs the script against `baseURL` with `key` (and a model name when given) and returns what it printed.
-    func run(python: String, baseURL: String, key: String, model: String? = nil) async throws -> Run {
+    /// `extra` goes after the model (`sdk_openai.py`: which APIs to call, `chat` or `responses`).
+    func run(python: String, baseURL: String, key: String, model: String? = nil, extra: [String] = []) async throws -> Run {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python/\(rawValue)").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, baseURL, key] + (model.map { [$0] } ?? [])
+        process.arguments = [script, baseURL, key] + (model.map { [$0] } ?? []) + (model == nil ? [] : extra)
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

@@ -17,7 +17,9 @@ import Testing
     static let proxyKey = "rk-embedded-test-key-0001"
 
     /// A catalog with one OpenAI-format config and two keys, on a real SQLite store in a temporary folder.
-    static func makeService(maxBodyBytes: Int = 1 << 20) async throws -> ProxyService {
+    static func makeService(
+        maxBodyBytes: Int = 1 << 20, apiFormat: APIFormat = .openAICompatible, outputFormat: String? = nil
+    ) async throws -> ProxyService {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-embedded-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let database = try await SQLiteDatabase.open(path: directory + "/test.db")
@@ -25,7 +27,7 @@ import Testing
         try await store.migrate()
         let config = try await store.createConfig(ProxyConfigDraft(
             name: "e", slug: "e", configType: .llm, apiKeyLocation: .header, apiKeyName: "", isActive: true, method: nil,
-            targetURL: nil, targetBaseURL: "http://upstream.test/v1", apiFormat: .openAICompatible, outputFormat: nil, keyRPM: 0
+            targetURL: nil, targetBaseURL: "http://upstream.test/v1", apiFormat: apiFormat, outputFormat: outputFormat, keyRPM: 0
         ))
         _ = try await store.addKeys(configID: config.id, secrets: ["sk-upstream-one-0001", "sk-upstream-two-0002"])
         let coordinator = InMemoryKeyCoordinator()

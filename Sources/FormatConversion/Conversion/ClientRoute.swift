@@ -24,8 +24,9 @@ public enum ClientRoute: Sendable, Equatable {
             if isPost, route == "/v1/messages" { return .chat(ChatCall()) }
             if isGet, route == "/v1/models" { return .listModels }
         case .gemini:
-            if isGet, route == "/v1beta/models" { return .listModels }
-            let prefix = "/v1beta/models/"
+            // Google serves the same shapes under `/v1` and `/v1beta`; google-genai uses either.
+            if isGet, route == "/v1beta/models" || route == "/v1/models" { return .listModels }
+            let prefix = route.hasPrefix("/v1/models/") ? "/v1/models/" : "/v1beta/models/"
             if isPost, route.hasPrefix(prefix), let colon = route.lastIndex(of: ":") {
                 let model = String(route[route.index(route.startIndex, offsetBy: prefix.count)..<colon])
                 let action = route[route.index(after: colon)...]
