@@ -31,7 +31,12 @@ extension AdminAPI {
 
     func auditLog(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
-        let limit = query["limit"].flatMap { Int(String($0)) } ?? 50
+        var limit = 50
+        if let raw = query["limit"] {
+            // A limit that is not a number is refused, not ignored: the client would read a page it did not ask for.
+            guard let value = Int(String(raw)) else { throw APIError.unprocessable("query 'limit' must be a whole number from 1 to 500") }
+            limit = value
+        }
         guard (1...500).contains(limit) else { throw APIError.unprocessable("query 'limit' must be 1 to 500") }
         var before: Int64?
         if let raw = query["before"] {

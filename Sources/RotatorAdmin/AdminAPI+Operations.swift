@@ -28,9 +28,15 @@ extension AdminAPI {
     }
 
     /// `?check=true` (or 1) on a batch import.
-    static func wantsCheck(_ request: Request) -> Bool {
+    /// `?check=true` (or 1) asks for a check of each imported key; false, 0 or no parameter for none; anything else is
+    /// refused rather than read as "no".
+    static func wantsCheck(_ request: Request) throws -> Bool {
         guard let value = request.uri.queryParameters["check"] else { return false }
-        return value == "true" || value == "1"
+        switch value {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw APIError.unprocessable("query 'check' must be true or false")
+        }
     }
 
     /// The most keys one import checks; the report says how many went unchecked beyond it.

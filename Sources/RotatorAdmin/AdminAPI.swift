@@ -281,7 +281,7 @@ public struct AdminAPI: Sendable {
             throw APIError.unprocessable("field 'keys[\(tooLong)]' is longer than 4096 characters")
         }
         let result = try await storeCall { try await editor.addKeys(configID: config.id, secrets: input.keys) }
-        let checks = Self.wantsCheck(request) ? await checkImported(input.keys, config: config) : nil
+        let checks = try Self.wantsCheck(request) ? await checkImported(input.keys, config: config) : nil
         await audit(context, "keys.import", target: "config:\(config.id)", after: ImportSummary(result, checks: checks))
         context.logger.info("keys imported", metadata: [
             "config_id": "\(config.id)", "added": "\(result.successCount)", "skipped": "\(result.skippedCount)", "failed": "\(result.failedCount)",

@@ -84,11 +84,11 @@ struct ProxyConfigInput: Decodable, Sendable {
         let modelMap = model_map ?? base?.modelMap ?? [:]
         guard modelMap.count <= 200 else { throw ValidationError("field 'model_map' may name at most 200 models") }
         for (client, upstream) in modelMap where !Self.isModelName(client) || !Self.isModelName(upstream) {
-            throw ValidationError("field 'model_map' maps model names to model names: each 1 to 200 characters without spaces (got '\(client.prefix(80))': '\(upstream.prefix(80))')")
+            throw ValidationError("field 'model_map' maps model names to model names: each 1 to 200 characters (got '\(client.prefix(80))': '\(upstream.prefix(80))')")
         }
         let defaultModel = (default_model ?? base?.defaultModel).flatMap { $0.isEmpty ? nil : $0 }
         if let defaultModel, !Self.isModelName(defaultModel) {
-            throw ValidationError("field 'default_model' must be a model name of 1 to 200 characters without spaces")
+            throw ValidationError("field 'default_model' must be a model name of 1 to 200 characters")
         }
         let overrides = try answer_overrides.map(AnswerOverrideInput.validated) ?? base?.answerOverrides ?? []
         return ProxyConfigDraft(
@@ -120,8 +120,9 @@ struct ProxyConfigInput: Decodable, Sendable {
         return format.rawValue
     }
 
+    /// 1 to 200 characters (code points, as the OpenAPI document counts them); the name is passed on as it is.
     private static func isModelName(_ name: String) -> Bool {
-        (1...200).contains(name.count) && !name.contains(where: { $0.isWhitespace || $0.isNewline })
+        (1...200).contains(name.unicodeScalars.count)
     }
 
     /// An http(s) URL with a host, or nil when neither given nor present before. An empty string clears it.

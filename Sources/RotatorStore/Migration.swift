@@ -142,7 +142,7 @@ extension Migration {
 
     /// How a config's upstream answers are judged (overrides as JSON, NULL for none), whether a request the upstream
     /// may have processed is retried after a read timeout, and whether billing-selection headers are forwarded.
-    /// SQLite runs a migration in one transaction; MariaDB's `IF NOT EXISTS` makes the one statement re-runnable.
+    /// SQLite runs a migration in one transaction; on MySQL/MariaDB it is one statement.
     static let answerPolicy = Migration(
         version: 2,
         summary: "answer overrides, retry after read timeout, billing headers",
@@ -152,10 +152,12 @@ extension Migration {
             "ALTER TABLE proxy_configs ADD COLUMN forward_billing_headers INTEGER NOT NULL DEFAULT 0",
         ],
         mysql: [
+            // One statement, so it applies whole or not at all (MySQL 8 DDL is atomic per statement); plain
+            // `ADD COLUMN`, which MySQL 8 accepts as well as MariaDB (`IF NOT EXISTS` is MariaDB's only).
             """
-            ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS answer_overrides TEXT NULL, \
-            ADD COLUMN IF NOT EXISTS retry_after_read_timeout TINYINT NOT NULL DEFAULT 0, \
-            ADD COLUMN IF NOT EXISTS forward_billing_headers TINYINT NOT NULL DEFAULT 0
+            ALTER TABLE proxy_configs ADD COLUMN answer_overrides TEXT NULL, \
+            ADD COLUMN retry_after_read_timeout TINYINT NOT NULL DEFAULT 0, \
+            ADD COLUMN forward_billing_headers TINYINT NOT NULL DEFAULT 0
             """,
         ]
     )
@@ -181,7 +183,7 @@ extension Migration {
     )
 
     /// Per-config model names for format conversion. SQLite has no `ADD COLUMN IF NOT EXISTS`, but its DDL is
-    /// transactional (the migrator's transaction rolls a half-run back); MariaDB's statements are idempotent.
+    /// transactional (the migrator's transaction rolls a half-run back); on MySQL/MariaDB it is one atomic statement.
     static let modelNames = Migration(
         version: 4,
         summary: "model map and default model per config",
@@ -190,8 +192,8 @@ extension Migration {
             "ALTER TABLE proxy_configs ADD COLUMN default_model TEXT NULL",
         ],
         mysql: [
-            "ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS model_map TEXT NULL",
-            "ALTER TABLE proxy_configs ADD COLUMN IF NOT EXISTS default_model VARCHAR(255) NULL",
+            // One statement, plain `ADD COLUMN` (MySQL 8 and MariaDB), as in migration 2.
+            "ALTER TABLE proxy_configs ADD COLUMN model_map TEXT NULL, ADD COLUMN default_model VARCHAR(255) NULL",
         ]
     )
 
