@@ -496,11 +496,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
         }
     }
 
+    /// A 2xx answer went (or is going) to the client: the key served.
     private func reportDelivered() {
-        guard let key = machine?.currentKey, var machine else { return }
-        let outcome = machine.delivered()
-        self.machine = machine
-        report(outcome, key: key)
+        guard let key = machine?.currentKey else { return }
+        report(.success, key: key)
     }
 
     private func releaseUpstream() {

@@ -200,11 +200,6 @@ public struct ProxyStateMachine: Sendable {
         }
     }
 
-    /// A 2xx answer went (or is going) to the client: the key served.
-    public mutating func delivered() -> KeyOutcome {
-        .success
-    }
-
     private mutating func offered(_ acquisition: KeyAcquisition, isKnown: Bool, now: NIODeadline) -> Action {
         switch acquisition {
         case .key(let id):

@@ -40,17 +40,6 @@ import Testing
         #expect(try object(nil)["error"] as? String == "busy")
     }
 
-    @Test func verdicts() {
-        #expect(UpstreamVerdict(status: 200) == .deliver)
-        #expect(UpstreamVerdict(status: 400) == .deliver)
-        #expect(UpstreamVerdict(status: 404) == .deliver)
-        #expect(UpstreamVerdict(status: 429) == .rateLimited)
-        #expect(UpstreamVerdict(status: 401) == .keyRejected)
-        #expect(UpstreamVerdict(status: 403) == .keyRejected)
-        #expect(UpstreamVerdict(status: 503) == .retryableFailure)
-        #expect(UpstreamVerdict(status: 501) == .deliver)
-    }
-
     @Test func bodyAPIKeyIsRemoved() throws {
         let body = ByteBuffer(string: #"{"model":"m","api_key":"pk","messages":[]}"#)
         let extracted = try #require(ClientCredential.extractBodyAPIKey(from: body))
