@@ -58,6 +58,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private var closeAfter: Bool
     private var isFinished = false
     private var isRefused = false
+    /// An answer read whole was longer than its limit and cut there.
+    private var isAnswerCut = false
+    /// The tokens of a converted answer were counted (they are counted once, whichever way the exchange ends).
+    private var isUsageRecorded = false
     /// A refusal was written while a small rest of the body still arrives: it is read and dropped, then the connection
     /// serves the next request.
     private var awaitsEndAfterRefusal = false
@@ -409,6 +413,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             case .whole(let declared):
                 reading = .whole(status: status, headers: answer.headers, body: context.channel.allocator.buffer(capacity: declared), declared: declared)
             case .readErrorBody:
+                isAnswerCut = false
                 reading = .errorBody(status: status, headers: answer.headers, body: ByteBuffer())
             }
         case (.body(let chunk), .streaming):
@@ -430,7 +435,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
             reading = .whole(status: status, headers: headers, body: collected, declared: declared)
         case (.body(var chunk), .errorBody(let status, let headers, var collected)):
             reading = .none
-            let room = (machine?.limits.errorBodyLimit ?? 0) - collected.readableBytes
+            let limit = admission?.conversion != nil && (200..<300).contains(status)
+                ? machine?.limits.convertedAnswerLimit ?? 0 : machine?.limits.errorBodyLimit ?? 0
+            let room = limit - collected.readableBytes
+            if chunk.readableBytes > room { isAnswerCut = true }
             if room > 0, let slice = chunk.readSlice(length: min(room, chunk.readableBytes)) { collected.writeImmutableBuffer(slice) }
             reading = .errorBody(status: status, headers: headers, body: collected)
         case (.end, .streaming):
@@ -438,7 +446,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
             if let closing = admission?.conversion?.finishStream(), !closing.isEmpty {
                 context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: closing)))), promise: nil)
             }
-            recordUsage(admission?.conversion?.streamUsage)
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
             finish(completed: true)
         case (.end, .whole(let status, let answerHeaders, let collected, let declared)):
@@ -589,6 +596,12 @@ final class ProxyExchange: UpstreamResponseReceiver {
             // An error answer passed on is scrubbed of the key it was sent with, headers and body.
             let body = scrubber?.scrub(rawBody) ?? rawBody
             if let conversion = admission?.conversion {
+                if isAnswerCut, (200..<300).contains(status), let limit = machine?.limits.convertedAnswerLimit {
+                    return writeError(
+                        status: .badGateway, kind: .upstreamUnavailable,
+                        message: "The upstream's answer is larger than \(limit >> 20) MiB, the most a converted answer is read whole; ask for a stream instead.",
+                        format: admission?.format, extraHeaders: [])
+                }
                 // Judged on the upstream's raw answer; the client gets it in its own format.
                 return writeConverted(conversion.convertWhole(status: status, headers: upstreamHeaders, body: body))
             }
@@ -644,10 +657,15 @@ final class ProxyExchange: UpstreamResponseReceiver {
         writeWhole(status: HTTPResponseStatus(statusCode: answer.status), headers: headers, body: context.channel.allocator.buffer(bytes: answer.body))
     }
 
+    /// Adds the tokens a converted answer reported to the config's counters and to the serving key's usage, once.
     private func recordUsage(_ usage: TokenUsage?) {
-        guard let usage else { return }
+        guard !isUsageRecorded, let usage else { return }
+        isUsageRecorded = true
         slugMetrics.inputTokens.increment(by: Int64(usage.inputTokens))
         slugMetrics.outputTokens.increment(by: Int64(usage.outputTokens))
+        if let key = machine?.currentKey {
+            service.coordinator.recordTokens(key: key, input: Int64(usage.inputTokens), output: Int64(usage.outputTokens))
+        }
     }
 
     /// Head, body and end in one flush: a small answer leaves in one write.
@@ -667,6 +685,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
         guard !isFinished else { return }
         isFinished = true
         cancelTimer()
+        // A converted stream's tokens as far as it went: all of them at its end, what was reported if the client left.
+        recordUsage(admission?.conversion?.streamUsage)
         let status = responseStatus == 0 ? 499 : responseStatus
         service.metrics.requestFinished(slug: metricsSlug, status: status, format: metricsFormat)
         service.metrics.requestCompleted(pool: trafficPool, status: status, addedNanoseconds: Int64(((answeredAt ?? .now()) - started).nanoseconds) - upstreamWait)
