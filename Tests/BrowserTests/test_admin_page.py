@@ -383,6 +383,13 @@ SNIPPET_CASES = [
     # Pass-through: the upstream's own SDK; a target with a path (…/v1) is the SDK's base itself.
     ("sn-plain", "openai_compatible", "/v1", "", {},
      "/llm/sn-plain", "Python (openai)", "/llm/sn-plain/chat/completions", "gpt-4o-mini"),
+    # … a bare host gets /v1; Anthropic and Gemini upstreams passed through get their own SDKs.
+    ("sn-bare", "openai_compatible", "", "", {},
+     "/llm/sn-bare/v1", "Python (openai)", "/llm/sn-bare/v1/chat/completions", "gpt-4o-mini"),
+    ("sn-claude", "anthropic_native", "", "", {"default_model": "claude-default"},
+     "/llm/sn-claude", "Python (anthropic)", "/llm/sn-claude/v1/messages", "claude-default"),
+    ("sn-google", "gemini_native", "/v1beta", "", {},
+     "/llm/sn-google", "Python (google-genai)", "/llm/sn-google/v1beta/models/gemini-2.0-flash:generateContent", "gemini-2.0-flash"),
 ]
 SDK_SETTING = {"Python (openai)": 'OpenAI(\n    base_url="{base}",', "Python (openai, Responses)": 'OpenAI(\n    base_url="{base}",',
                "Python (anthropic)": 'anthropic.Anthropic(\n    base_url="{base}",',
@@ -428,10 +435,25 @@ def test_client_base_urls_and_snippets(servers, browser):
                             {"keys": [f"sk-snippet-{slug}-0123456789abcdef"]}, admin)
         assert status == 200, body
 
+    status, body = http("POST", origin + "/admin/proxy-configs", {
+        "name": "sn-rest", "slug": "sn-rest", "config_type": "generic", "target_url": mock, "method": "POST",
+        "api_key_location": "header", "api_key_name": "X-Api-Key"}, admin)
+    assert status == 201, body
+
     driver.get(origin + "/")
     user = wait(driver, EC.visibility_of_element_located((By.ID, "login-user")), "login form")
     user.send_keys("admin", Keys.TAB, ADMIN_PASSWORD, Keys.ENTER)
-    wait(driver, lambda d: all(card_for(d, case[0]) for case in SNIPPET_CASES), "the snippet configs")
+    wait(driver, lambda d: all(card_for(d, case[0]) for case in SNIPPET_CASES) and card_for(d, "sn-rest"), "the snippet configs")
+
+    # A generic REST config: its proxy URL, the upstream path after it, the proxy key in X-Proxy-Key.
+    element = card_for(driver, "sn-rest")
+    assert element.find_element(By.CSS_SELECTOR, "[data-client-base]").text == origin + "/proxy/sn-rest"
+    assert "append the upstream path" in element.find_element(By.CSS_SELECTOR, "dl.facts").text
+    click(driver, element.find_element(By.CSS_SELECTOR, "button[aria-controls$='-howto']"))
+    curl_code = wait(driver, lambda d: card_for(d, "sn-rest").find_element(By.CSS_SELECTOR, "[data-snippet=curl] code").text, "REST examples")
+    assert f"curl '{origin}/proxy/sn-rest/your/endpoint'" in curl_code and '-H "X-Proxy-Key: $ROTATOR_PROXY_KEY"' in curl_code, curl_code
+    sdk_code = card_for(driver, "sn-rest").find_element(By.CSS_SELECTOR, "[data-snippet=sdk] code").text
+    assert f'"POST",\n    "{origin}/proxy/sn-rest/your/endpoint",' in sdk_code and "json={}," in sdk_code, sdk_code
 
     for slug, _, _, output_format, _, base, title, route, model in SNIPPET_CASES:
         element = card_for(driver, slug)
@@ -496,6 +518,12 @@ def test_client_base_urls_and_snippets(servers, browser):
     output.select_by_value("openai")
     form_shows("/llm/sn-anthropic/v1", "Python (openai)", "the openai SDK's base_url")
     shot(driver, "client-form-en-1280", driver.find_element(By.ID, "f-client"))
+    driver.set_window_size(390, 844)
+    time.sleep(0.5)
+    wide = driver.execute_script("const d = document.getElementById('config-dialog'); return d.scrollWidth - d.clientWidth")
+    assert wide <= 0, f"the form is {wide}px wider than its dialog at 390 px"
+    shot(driver, "client-form-en-390", driver.find_element(By.ID, "f-client"))
+    driver.set_window_size(1280, 900)
     output.select_by_value("gemini")
     form_shows("/llm/sn-anthropic", "Python (google-genai)", "the google-genai SDK's http_options.base_url")
     output.select_by_value("")
