@@ -46,6 +46,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private let started = NIODeadline.now()
 
     private var admission: ProxyRequestGate.Admission?
+    /// Set when the config's clients speak another format than its upstream.
+    private var conversion: ProxyConversion?
     private var secrets: [Int64: String] = [:]
     private var body = ByteBuffer()
     private var machine: ProxyStateMachine?
@@ -131,7 +133,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
         ) {
         case .refuse(let refusal):
             refuse(refusal)
-        case .admit(let admission):
+        case .admit(var admission):
+            // Held apart from the admission, which is read on every step: a stream's conversion state is not copied with it.
+            conversion = admission.conversion
+            admission.conversion = nil
             self.admission = admission
             self.secrets = admission.pool.secrets
             if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
@@ -172,7 +177,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             }
             body = extracted.body
         }
-        if var conversion = admission.conversion {
+        if var conversion {
             // Converted once, before any attempt: every key gets the same upstream request.
             if let rejected = conversion.convertRequest(body) { return writeConverted(rejected) }
             if let upstream = conversion.converted?.upstream {
@@ -181,7 +186,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 self.admission?.upstreamQuery = target.query
                 body = ByteBuffer(bytes: upstream.body)
             }
-            self.admission?.conversion = conversion
+            self.conversion = conversion
         }
         let config = admission.pool.config
         let injection = KeyInjection(config: config, route: route.kind)
@@ -189,7 +194,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         baseHeaders = HeaderPolicy.upstreamHeaders(
             from: head.headers, requestID: requestID, extraRemoved: injection.headerToDrop, forwardBillingHeaders: config.forwardBillingHeaders
         )
-        self.admission?.conversion?.upstreamHeaders(&baseHeaders)
+        conversion?.upstreamHeaders(&baseHeaders)
         machine = ProxyStateMachine(
             slug: config.slug, limits: service.limits,
             blame: RequestBlame(rules: RequestBlame.Rules(settings: service.settings, config: config), method: head.method.rawValue),
@@ -390,16 +395,16 @@ final class ProxyExchange: UpstreamResponseReceiver {
             upstreamStatus = status
             slugMetrics.upstreamLatency.recordNanoseconds(Int64((NIODeadline.now() - sentAt).nanoseconds))
             upstreamWait += Int64((NIODeadline.now() - sentAt).nanoseconds)
-            let delivery = admission?.conversion?.delivery(status: status)
+            let delivery = conversion?.delivery(status: status)
                 ?? machine?.delivery(status: status, headers: answer.headers, method: head.method) ?? .stream
             switch delivery {
             case .stream:
                 reportDelivered()
                 var headers = HeaderPolicy.clientHeaders(
-                    from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length") && admission?.conversion == nil,
+                    from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length") && conversion == nil,
                     scrubbing: scrubber
                 )
-                if let contentType = admission?.conversion?.startStream() {
+                if let contentType = conversion?.startStream() {
                     // The converted stream's bytes differ from the upstream's: its length and encoding are not ours.
                     headers.remove(name: "content-encoding")
                     headers.replaceOrAdd(name: "Content-Type", value: contentType)
@@ -417,9 +422,9 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 reading = .errorBody(status: status, headers: answer.headers, body: ByteBuffer())
             }
         case (.body(let chunk), .streaming):
-            if admission?.conversion != nil {
+            if conversion != nil {
                 // Each upstream event converted as soon as it is complete; a part that completes none writes nothing.
-                if let converted = admission?.conversion?.feed(chunk), !converted.isEmpty {
+                if let converted = conversion?.feed(chunk), !converted.isEmpty {
                     context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: converted)))), promise: nil)
                 }
             } else {
@@ -435,7 +440,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             reading = .whole(status: status, headers: headers, body: collected, declared: declared)
         case (.body(var chunk), .errorBody(let status, let headers, var collected)):
             reading = .none
-            let limit = admission?.conversion != nil && (200..<300).contains(status)
+            let limit = conversion != nil && (200..<300).contains(status)
                 ? machine?.limits.convertedAnswerLimit ?? 0 : machine?.limits.errorBodyLimit ?? 0
             let room = limit - collected.readableBytes
             if chunk.readableBytes > room { isAnswerCut = true }
@@ -443,7 +448,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             reading = .errorBody(status: status, headers: headers, body: collected)
         case (.end, .streaming):
             releaseUpstream()
-            if let closing = admission?.conversion?.finishStream(), !closing.isEmpty {
+            if let closing = conversion?.finishStream(), !closing.isEmpty {
                 context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: closing)))), promise: nil)
             }
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
@@ -595,7 +600,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         case .upstream(let status, let upstreamHeaders, let rawBody):
             // An error answer passed on is scrubbed of the key it was sent with, headers and body.
             let body = scrubber?.scrub(rawBody) ?? rawBody
-            if let conversion = admission?.conversion {
+            if let conversion = conversion {
                 if isAnswerCut, (200..<300).contains(status), let limit = machine?.limits.convertedAnswerLimit {
                     return writeError(
                         status: .badGateway, kind: .upstreamUnavailable,
@@ -686,7 +691,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         isFinished = true
         cancelTimer()
         // A converted stream's tokens as far as it went: all of them at its end, what was reported if the client left.
-        recordUsage(admission?.conversion?.streamUsage)
+        recordUsage(conversion?.streamUsage)
         let status = responseStatus == 0 ? 499 : responseStatus
         service.metrics.requestFinished(slug: metricsSlug, status: status, format: metricsFormat)
         service.metrics.requestCompleted(pool: trafficPool, status: status, addedNanoseconds: Int64(((answeredAt ?? .now()) - started).nanoseconds) - upstreamWait)
