@@ -90,6 +90,14 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
         eventLoop.makeSucceededFuture(reportNow(outcome, key: key, pool: pool))
     }
 
+    public func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>) -> KeyAcquisition? {
+        acquireKeyNow(pool: pool, excluding: excluded)
+    }
+
+    public func reportImmediately(_ outcome: KeyOutcome, key: Int64, pool: Int64) -> OutcomeEffect? {
+        reportNow(outcome, key: key, pool: pool)
+    }
+
     /// The synchronous selection: one lock, never held across a wait.
     public func acquireKeyNow(pool poolID: Int64, excluding excluded: Set<Int64>) -> KeyAcquisition {
         let now = clock.now()

@@ -27,6 +27,11 @@ public protocol KeyCoordinator: Sendable {
     func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition>
     /// `report` for a caller on an event loop; same contract as `acquireKey(pool:excluding:on:)`.
     func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect>
+    /// `acquireKey` answered at once where the implementation needs no wait (in memory); nil where it does (Redis), and
+    /// the caller then uses `acquireKey(pool:excluding:on:)`. Spares the proxy a future per request.
+    func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>) -> KeyAcquisition?
+    /// `report` done at once where the implementation needs no wait; nil (and nothing done) where it does.
+    func reportImmediately(_ outcome: KeyOutcome, key: Int64, pool: Int64) -> OutcomeEffect?
     /// Rests the whole pool for `seconds` (an account- or IP-wide rate limit): until then `acquireKey` answers
     /// `.unavailable(retryAfter:)` with the pool's remaining wait. Returns the pool's cooling state afterwards
     /// (nil when the pool is unknown). A shorter cooling never shortens a longer one already set.
@@ -45,6 +50,10 @@ extension KeyCoordinator {
     public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect> {
         eventLoop.makeFutureWithTask { await self.report(outcome, key: key, pool: pool) }
     }
+
+    public func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>) -> KeyAcquisition? { nil }
+
+    public func reportImmediately(_ outcome: KeyOutcome, key: Int64, pool: Int64) -> OutcomeEffect? { nil }
 }
 
 /// A pool rested as a whole.

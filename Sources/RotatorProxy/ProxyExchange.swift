@@ -221,12 +221,12 @@ final class ProxyExchange: UpstreamResponseReceiver {
         switch action {
         case .acquireKey(let excluded):
             let poolID = admission.pool.config.id
+            if let acquisition = service.coordinator.acquireKeyImmediately(pool: poolID, excluding: excluded) {
+                return offered(acquisition)
+            }
             service.coordinator.acquireKey(pool: poolID, excluding: excluded, on: context.eventLoop).assumeIsolated().whenComplete { result in
                 guard !self.isFinished else { return }
-                let acquisition = (try? result.get()) ?? .unavailable(retryAfter: 1)
-                var isKnown = true
-                if case .key(let id) = acquisition { isKnown = self.knows(key: id) }
-                self.handle(.keyOffered(acquisition, isKnown: isKnown, now: .now()))
+                self.offered((try? result.get()) ?? .unavailable(retryAfter: 1))
             }
         case .send(let keyID):
             slugMetrics.selections.increment()
@@ -240,6 +240,12 @@ final class ProxyExchange: UpstreamResponseReceiver {
         case .answer(let answer):
             deliverFinal(answer)
         }
+    }
+
+    private func offered(_ acquisition: KeyAcquisition) {
+        var isKnown = true
+        if case .key(let id) = acquisition { isKnown = knows(key: id) }
+        handle(.keyOffered(acquisition, isKnown: isKnown, now: .now()))
     }
 
     private func handle(_ event: ProxyStateMachine.Event) {
@@ -283,12 +289,14 @@ final class ProxyExchange: UpstreamResponseReceiver {
         let poolID = admission.pool.config.id
         let catalog = service.catalog
         let reason = outcome.rejectionReason
-        service.coordinator.report(outcome, key: key, pool: poolID, on: context.eventLoop).whenSuccess { effect in
+        @Sendable func apply(_ effect: OutcomeEffect) {
             traffic.keyEffect(effect, key: key, pool: poolID)
             guard effect == .invalidated else { return }
             metrics.invalidated.increment()
             Task { await catalog.invalidateKey(id: key, configID: poolID, reason: "\(reason ?? "rejected") repeatedly") }
         }
+        if let effect = service.coordinator.reportImmediately(outcome, key: key, pool: poolID) { return apply(effect) }
+        service.coordinator.report(outcome, key: key, pool: poolID, on: context.eventLoop).whenSuccess(apply)
     }
 
     /// Most keys of the pool rate limited within a short window: an account- or IP-wide limit. The pool rests as a

@@ -32,6 +32,14 @@ import Testing
     }
 
     @Test func leastRecentlyUsedIsFair() async { await CoordinatorBehaviour.leastRecentlyUsedIsFair(harness()) }
+    /// Redis answers over a connection: nothing at once, so the proxy takes the loop's future (and touches no state).
+    @Test func answersNothingAtOnce() async {
+        let coordinator = harness().coordinator
+        await coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1], pacingInterval: 0))
+        #expect(coordinator.acquireKeyImmediately(pool: 1, excluding: []) == nil)
+        #expect(coordinator.reportImmediately(.success, key: 1, pool: 1) == nil)
+        #expect(await coordinator.acquireKey(pool: 1, excluding: []) == .key(1))
+    }
     @Test func roundRobinOrder() async { await CoordinatorBehaviour.roundRobinOrder(harness()) }
     @Test func cooldownSkipsKeyUntilItFrees() async { await CoordinatorBehaviour.cooldownSkipsKeyUntilItFrees(harness()) }
     @Test func allCoolingReportsSoonestFree() async { await CoordinatorBehaviour.allCoolingReportsSoonestFree(harness()) }
