@@ -101,7 +101,11 @@ public struct RotatorNode: Sendable {
             metricsRegistry: metricsRegistry,
             loginLimiter: sharing.map { RedisLoginAttemptLimiter(client: $0.client, logger: logger) } ?? InMemoryLoginAttemptLimiter(),
             traffic: traffic,
-            probeClient: HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow, decompression: .disabled))
+            // Key checks trust what the relay trusts (UPSTREAM_CA_FILE too).
+            probeClient: HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
+                tlsConfiguration: UpstreamTLS.clientConfiguration(additionalCAFile: settings.upstreamCAFile),
+                redirectConfiguration: .disallow, decompression: .disabled
+            ))
         )
     }
 

@@ -74,6 +74,10 @@ import Testing
         #expect(try served.object()["object"] as? String == "chat.completion")
         let again = try await node.proxy("tls")
         #expect(again.status == 200, "a kept-alive TLS connection serves the next request")
+        // "Check now" trusts what the relay trusts.
+        let goodKey = try #require(try await node.keys(configID: good).first?["id"] as? Int)
+        let checked = try await node.admin(.POST, "/admin/keys/\(goodKey)/check").object()
+        #expect(checked["outcome"] as? String == "ok", "\(checked)")
 
         let wrongName = try await node.createConfig(slug: "tls-wrong-name", base: "https://localhost:\(misnamed.port)/v1")
         try await node.addKeys(configID: wrongName, sampleKeys(2, prefix: "sk-wrong"))
@@ -88,5 +92,8 @@ import Testing
         let refusedChain = try await untrustingNode.proxy("tls-untrusted")
         #expect(refusedChain.status == 502, "a certificate from an unknown CA is refused: \(refusedChain.text)")
         #expect(refusedChain.text.contains("TLS certificate"))
+        let untrustedKey = try #require(try await untrustingNode.keys(configID: untrusted).first?["id"] as? Int)
+        let refusedCheck = try await untrustingNode.admin(.POST, "/admin/keys/\(untrustedKey)/check").object()
+        #expect(refusedCheck["outcome"] as? String != "ok", "a check refuses an unknown CA too: \(refusedCheck)")
     }
 }

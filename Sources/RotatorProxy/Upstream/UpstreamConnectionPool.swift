@@ -99,13 +99,20 @@ public struct UpstreamTLS: Sendable {
     private let context: NIOSSLContext
 
     public init(additionalCAFile: String? = nil) throws {
+        var configuration = Self.clientConfiguration(additionalCAFile: additionalCAFile)
+        configuration.applicationProtocols = ["http/1.1"]
+        self.context = try NIOSSLContext(configuration: configuration)
+    }
+
+    /// What every client of an upstream trusts (the relay, and the admin API's key checks): full verification, the
+    /// system's roots plus the CA file.
+    public static func clientConfiguration(additionalCAFile: String?) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = .fullVerification
-        configuration.applicationProtocols = ["http/1.1"]
         if let additionalCAFile, !additionalCAFile.isEmpty {
             configuration.additionalTrustRoots = [.file(additionalCAFile)]
         }
-        self.context = try NIOSSLContext(configuration: configuration)
+        return configuration
     }
 
     func makeHandler(serverHostname: String?) throws -> NIOSSLClientHandler {
