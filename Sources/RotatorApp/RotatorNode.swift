@@ -85,7 +85,8 @@ public struct RotatorNode: Sendable {
             catalog: catalog, coordinator: coordinator,
             settings: ProxySettings(
                 proxyKeys: secrets.proxyKeys, maxRetries: settings.maxRetries, defaultCooldown: settings.cooldownSeconds,
-                timeout: settings.proxyTimeout, maxBodyBytes: settings.maxBodyBytes, corsAllowedOrigins: settings.corsAllowedOrigins
+                timeout: settings.proxyTimeout, maxBodyBytes: settings.maxBodyBytes, corsAllowedOrigins: settings.corsAllowedOrigins,
+                quotaCooldown: settings.quotaCooldownSeconds
             ),
             metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
             accessLog: AccessLogWriter(logger: logger),

@@ -1,5 +1,6 @@
 import Foundation
 import KeyCoordination
+import MockUpstream
 import Testing
 
 /// The answer policy and the pool's cooling through the admin API of a running node: input, store, view.
@@ -45,5 +46,21 @@ import Testing
         await node.node.coordinator.report(.quotaExhausted(cooldown: 3600, reason: "openai insufficient_quota"), key: Int64(keyID), pool: Int64(id))
         let statuses = try await node.keys(configID: id).map { $0["status"] as? String ?? "?" }
         #expect(statuses == ["exhausted", "active"], "\(statuses)")
+    }
+
+    /// A key the provider says has no money left rests for `QUOTA_COOLDOWN_SECONDS`; the other key serves meanwhile.
+    @Test func anExhaustedKeyRestsForTheQuotaCooldown() async throws {
+        let node = try await TestNode.start(environment: ["QUOTA_COOLDOWN_SECONDS": "7200"])
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "quota")
+        let keys = sampleKeys(2, prefix: "sk-quota")
+        try await node.addKeys(configID: id, keys)
+        node.mockState.setProfile(KeyProfile(failureStatus: 402), forKey: keys[0])
+        for _ in 0..<2 { #expect(try await node.proxy("quota").status == 200) }
+        let exhausted = try #require(try await node.keys(configID: id).first)
+        #expect(exhausted["status"] as? String == "exhausted", "\(exhausted)")
+        let until = try #require((exhausted["cooldown_until"] as? String).flatMap { try? Date($0, strategy: .iso8601) }, "\(exhausted)")
+        let rest = until.timeIntervalSinceNow
+        #expect(rest > 7000 && rest <= 7200, "rests about two hours, not the default hour: \(rest) s")
     }
 }

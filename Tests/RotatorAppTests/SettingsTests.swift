@@ -25,6 +25,7 @@ import Testing
         let settings = try Settings.fromEnvironment([
             "BACKEND_PORT": "9001", "LOG_LEVEL": "DEBUG", "GLOBAL_PROXY_KEYS": " a, b ,,c ", "PROXY_TIMEOUT": "12.5",
             "PROXY_PUBLIC_BASE_URL": "https://rotator.example.com/", "MAX_RETRIES": "0", "COOLDOWN_SECONDS": "5", "MAX_BODY_BYTES": "2048",
+            "QUOTA_COOLDOWN_SECONDS": "7200",
         ])
         #expect(settings.port == 9001)
         #expect(settings.logLevel == .debug)
@@ -33,6 +34,8 @@ import Testing
         #expect(settings.publicBaseURL == "https://rotator.example.com")
         #expect(settings.maxRetries == 0)
         #expect(settings.maxBodyBytes == 2048)
+        #expect(settings.quotaCooldownSeconds == 7200)
+        #expect(try Settings.fromEnvironment([:]).quotaCooldownSeconds == 3600)
     }
 
     @Test func fleetAndEdgeVariablesAreParsed() throws {
@@ -79,6 +82,7 @@ import Testing
         (["TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"], "TRUSTED_PROXIES"),
         (["CATALOG_CHECK_SECONDS": "0"], "CATALOG_CHECK_SECONDS"),
         (["USAGE_FLUSH_SECONDS": "nan"], "USAGE_FLUSH_SECONDS"),
+        (["QUOTA_COOLDOWN_SECONDS": "0"], "QUOTA_COOLDOWN_SECONDS"),
     ])
     func badValuesNameTheVariable(environment: [String: String], variable: String) {
         do {
