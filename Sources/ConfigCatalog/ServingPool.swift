@@ -1,8 +1,8 @@
 import RotatorCore
 
 /// Everything the proxy needs to serve one slug, held in memory: the config, its parsed upstream,
-/// and its usable keys with their secrets.
-public struct ServingPool: Sendable {
+/// and its usable keys with their secrets. A class: every request holds it, and sharing it costs one reference count.
+public final class ServingPool: Sendable {
     public let config: ProxyConfig
     public let target: UpstreamTarget?
     /// Secrets by key id.

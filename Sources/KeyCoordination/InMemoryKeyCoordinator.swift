@@ -31,13 +31,15 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
         var usage: [Int64: KeyUsageDelta] = [:]
 
         mutating func recordUse(of key: Int64, at time: Double) {
-            usage[key, default: KeyUsageDelta(keyID: key)].merge(
-                KeyUsageDelta(keyID: key, requests: 1, lastUsedAt: Date(timeIntervalSince1970: time))
-            )
+            add(KeyUsageDelta(keyID: key, requests: 1, lastUsedAt: Date(timeIntervalSince1970: time)))
         }
 
         mutating func recordError(of key: Int64, _ message: String) {
-            usage[key, default: KeyUsageDelta(keyID: key)].merge(KeyUsageDelta(keyID: key, errors: 1, lastError: message))
+            add(KeyUsageDelta(keyID: key, errors: 1, lastError: message))
+        }
+
+        mutating func add(_ delta: KeyUsageDelta) {
+            usage[delta.keyID, default: KeyUsageDelta(keyID: delta.keyID)].merge(delta)
         }
     }
 
@@ -187,6 +189,11 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
             state.usage.removeAll(keepingCapacity: true)
             return drained
         }
+    }
+
+    public func recordTokens(key: Int64, input: Int64, output: Int64) {
+        guard input > 0 || output > 0 else { return }
+        state.withLock { $0.add(KeyUsageDelta(keyID: key, inputTokens: input, outputTokens: output)) }
     }
 
     @discardableResult

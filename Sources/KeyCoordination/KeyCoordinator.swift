@@ -18,6 +18,9 @@ public protocol KeyCoordinator: Sendable {
     func runtimeStates(pool: Int64) async -> [Int64: KeyRuntimeState]
     /// Usage counted since the last drain, to be added to the store.
     func drainUsage() async -> [KeyUsageDelta]
+    /// Adds the tokens an answer served by `key` reported to its usage (drained with the rest). Synchronous and
+    /// node-local in every implementation: each node adds what it counted to the store, so no round trip is needed.
+    func recordTokens(key: Int64, input: Int64, output: Int64)
 
     /// `acquireKey` for a caller on an event loop (the proxy): the future completes on `eventLoop`, without a Swift
     /// task where the implementation can (in memory: at once; Redis: on a connection owned by that loop).

@@ -254,6 +254,11 @@ public final class RedisKeyCoordinator: KeyCoordinator {
         return Array(merged.values)
     }
 
+    /// Counted on this node, beside its local fallback's usage, and added to the store by this node's drain.
+    public func recordTokens(key: Int64, input: Int64, output: Int64) {
+        fallback.recordTokens(key: key, input: input, output: output)
+    }
+
     // MARK: Script plumbing
 
     static let script = RedisScript(KeyCoordinatorScript.source)

@@ -24,6 +24,8 @@ struct KeyView: Encodable, Sendable {
     var cooldown_until: String?
     var request_count: Int64
     var error_count: Int64
+    var input_tokens: Int64
+    var output_tokens: Int64
     var last_used_at: String?
     var last_error: String?
     var created_at: String
@@ -61,6 +63,8 @@ struct KeyView: Encodable, Sendable {
         cooldown_until = coolingUntil.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
         request_count = record.requestCount
         error_count = record.errorCount
+        input_tokens = record.inputTokens
+        output_tokens = record.outputTokens
         last_used_at = Timestamp.string(record.lastUsedAt)
         last_error = record.isUsable ? (pendingInvalidReason ?? record.lastError) : record.lastError
         if record.isUsable && isUndecryptable {
@@ -82,6 +86,8 @@ struct KeyView: Encodable, Sendable {
         try container.encode(cooldown_until, forKey: .cooldown_until)
         try container.encode(request_count, forKey: .request_count)
         try container.encode(error_count, forKey: .error_count)
+        try container.encode(input_tokens, forKey: .input_tokens)
+        try container.encode(output_tokens, forKey: .output_tokens)
         try container.encode(last_used_at, forKey: .last_used_at)
         try container.encode(last_error, forKey: .last_error)
         try container.encode(created_at, forKey: .created_at)
@@ -90,8 +96,8 @@ struct KeyView: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, proxy_config_id, key_value, is_active, status, cooldown_until, request_count, error_count, last_used_at
-        case last_error, created_at, updated_at, status_detail
+        case id, proxy_config_id, key_value, is_active, status, cooldown_until, request_count, error_count, input_tokens
+        case output_tokens, last_used_at, last_error, created_at, updated_at, status_detail
     }
 }
 

@@ -11,6 +11,9 @@ public struct APIKeyRecord: Sendable, Equatable, Identifiable {
     public var isInvalid: Bool
     public var requestCount: Int64
     public var errorCount: Int64
+    /// Tokens the upstream reported for this key's answers, where the proxy reads them (converted answers).
+    public var inputTokens: Int64
+    public var outputTokens: Int64
     public var lastUsedAt: Date?
     public var lastError: String?
     public var createdAt: Date
@@ -18,7 +21,8 @@ public struct APIKeyRecord: Sendable, Equatable, Identifiable {
 
     public init(
         id: Int64, proxyConfigID: Int64, maskedValue: String, isActive: Bool, isInvalid: Bool, requestCount: Int64,
-        errorCount: Int64, lastUsedAt: Date?, lastError: String?, createdAt: Date, updatedAt: Date
+        errorCount: Int64, inputTokens: Int64 = 0, outputTokens: Int64 = 0, lastUsedAt: Date?, lastError: String?,
+        createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.proxyConfigID = proxyConfigID
@@ -27,6 +31,8 @@ public struct APIKeyRecord: Sendable, Equatable, Identifiable {
         self.isInvalid = isInvalid
         self.requestCount = requestCount
         self.errorCount = errorCount
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
         self.lastUsedAt = lastUsedAt
         self.lastError = lastError
         self.createdAt = createdAt
@@ -65,13 +71,20 @@ public struct KeyUsageDelta: Sendable, Equatable {
     public var keyID: Int64
     public var requests: Int64
     public var errors: Int64
+    public var inputTokens: Int64
+    public var outputTokens: Int64
     public var lastUsedAt: Date?
     public var lastError: String?
 
-    public init(keyID: Int64, requests: Int64 = 0, errors: Int64 = 0, lastUsedAt: Date? = nil, lastError: String? = nil) {
+    public init(
+        keyID: Int64, requests: Int64 = 0, errors: Int64 = 0, inputTokens: Int64 = 0, outputTokens: Int64 = 0,
+        lastUsedAt: Date? = nil, lastError: String? = nil
+    ) {
         self.keyID = keyID
         self.requests = requests
         self.errors = errors
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
         self.lastUsedAt = lastUsedAt
         self.lastError = lastError
     }
@@ -79,6 +92,8 @@ public struct KeyUsageDelta: Sendable, Equatable {
     public mutating func merge(_ other: KeyUsageDelta) {
         requests += other.requests
         errors += other.errors
+        inputTokens += other.inputTokens
+        outputTokens += other.outputTokens
         if let used = other.lastUsedAt, used > (lastUsedAt ?? .distantPast) { lastUsedAt = used }
         if let error = other.lastError { lastError = error }
     }

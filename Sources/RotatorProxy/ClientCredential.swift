@@ -22,9 +22,14 @@ public enum ClientCredential {
         return nil
     }
 
+    private static let bearerPrefix = Array("bearer ".utf8)
+
     static func bearerToken(_ value: String) -> String? {
-        guard value.utf8.count > 7, value.prefix(7).lowercased() == "bearer " else { return nil }
-        let token = value.dropFirst(7).trimmingSpaces()
+        let utf8 = value.utf8
+        guard utf8.count > 7,
+            zip(utf8.prefix(7), bearerPrefix).allSatisfy({ byte, lower in (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lower })
+        else { return nil }
+        let token = Substring(utf8.dropFirst(7)).trimmingSpaces()
         return token.isEmpty ? nil : token
     }
 

@@ -4,19 +4,21 @@ import RotatorCore
 /// Which headers cross the proxy. Hop-by-hop headers (and those the client's `Connection` names) belong to
 /// one connection; every client credential is dropped so only the injected upstream key leaves the proxy.
 public enum HeaderPolicy {
-    static let hopByHop: Set<String> = [
+    static let hopByHop = HeaderNameSet([
         "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
         "transfer-encoding", "upgrade", "host", "content-length", "expect",
-    ]
+    ])
 
     /// Every header a client may use to carry a proxy key or an upstream key.
-    static let clientCredentials: Set<String> = [
+    static let clientCredentials = HeaderNameSet([
         "authorization", "x-proxy-key", "x-api-key", "x-goog-api-key", "api-key", "cookie",
-    ]
+    ])
 
     /// Headers that choose which organisation or project a key's usage is billed to: a client could otherwise spend
     /// another organisation's budget through a key that belongs to several.
-    static let billingSelection: Set<String> = ["openai-organization", "openai-project", "x-goog-user-project"]
+    static let billingSelection = HeaderNameSet(["openai-organization", "openai-project", "x-goog-user-project"])
+    private static let requestID = Array("x-request-id".utf8)
+    private static let contentLength = Array("content-length".utf8)
 
     /// Headers for the upstream request: the client's end-to-end headers minus credentials, plus the request id.
     /// `extraRemoved` holds a generic config's own key header name. Billing-selection headers pass only when the
@@ -25,15 +27,15 @@ public enum HeaderPolicy {
         from headers: HTTPHeaders, requestID: String, extraRemoved: String?, forwardBillingHeaders: Bool = false
     ) -> HTTPHeaders {
         let connectionListed = listedInConnection(headers)
-        let extra = extraRemoved?.lowercased()
+        let extra = extraRemoved.map { Array($0.lowercased().utf8) }
         var upstream = HTTPHeaders()
         upstream.reserveCapacity(headers.count + 3)
         for (name, value) in headers {
-            let lower = lowercased(name)
-            if hopByHop.contains(lower) || clientCredentials.contains(lower) { continue }
-            if !connectionListed.isEmpty, connectionListed.contains(lower) { continue }
-            if lower == "x-request-id" || lower == extra { continue }
-            if !forwardBillingHeaders, billingSelection.contains(lower) { continue }
+            if hopByHop.contains(name) || clientCredentials.contains(name) { continue }
+            if !connectionListed.isEmpty, connectionListed.contains(lowercased(name)) { continue }
+            if HeaderNameSet.equalIgnoringASCIICase(name, Self.requestID) { continue }
+            if let extra, HeaderNameSet.equalIgnoringASCIICase(name, extra) { continue }
+            if !forwardBillingHeaders, billingSelection.contains(name) { continue }
             upstream.add(name: name, value: value)
         }
         upstream.add(name: "X-Request-ID", value: requestID)
@@ -47,13 +49,12 @@ public enum HeaderPolicy {
         var client = HTTPHeaders()
         client.reserveCapacity(headers.count + 2)
         for (name, value) in headers {
-            let lower = lowercased(name)
-            if lower == "content-length" {
+            if HeaderNameSet.equalIgnoringASCIICase(name, Self.contentLength) {
                 if keepContentLength { client.add(name: name, value: value) }
                 continue
             }
-            if hopByHop.contains(lower) { continue }
-            if !connectionListed.isEmpty, connectionListed.contains(lower) { continue }
+            if hopByHop.contains(name) { continue }
+            if !connectionListed.isEmpty, connectionListed.contains(lowercased(name)) { continue }
             client.add(name: name, value: scrubber?.scrub(value) ?? value)
         }
         return client

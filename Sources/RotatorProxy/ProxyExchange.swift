@@ -46,6 +46,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private let started = NIODeadline.now()
 
     private var admission: ProxyRequestGate.Admission?
+    /// Set when the config's clients speak another format than its upstream.
+    private var conversion: ProxyConversion?
     private var secrets: [Int64: String] = [:]
     private var body = ByteBuffer()
     private var machine: ProxyStateMachine?
@@ -58,6 +60,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private var closeAfter: Bool
     private var isFinished = false
     private var isRefused = false
+    /// An answer read whole was longer than its limit and cut there.
+    private var isAnswerCut = false
+    /// The tokens of a converted answer were counted (they are counted once, whichever way the exchange ends).
+    private var isUsageRecorded = false
     /// A refusal was written while a small rest of the body still arrives: it is read and dropped, then the connection
     /// serves the next request.
     private var awaitsEndAfterRefusal = false
@@ -127,7 +133,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
         ) {
         case .refuse(let refusal):
             refuse(refusal)
-        case .admit(let admission):
+        case .admit(var admission):
+            // Held apart from the admission, which is read on every step: a stream's conversion state is not copied with it.
+            conversion = admission.conversion
+            admission.conversion = nil
             self.admission = admission
             self.secrets = admission.pool.secrets
             if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
@@ -168,7 +177,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             }
             body = extracted.body
         }
-        if var conversion = admission.conversion {
+        if var conversion {
             // Converted once, before any attempt: every key gets the same upstream request.
             if let rejected = conversion.convertRequest(body) { return writeConverted(rejected) }
             if let upstream = conversion.converted?.upstream {
@@ -177,7 +186,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 self.admission?.upstreamQuery = target.query
                 body = ByteBuffer(bytes: upstream.body)
             }
-            self.admission?.conversion = conversion
+            self.conversion = conversion
         }
         let config = admission.pool.config
         let injection = KeyInjection(config: config, route: route.kind)
@@ -185,7 +194,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         baseHeaders = HeaderPolicy.upstreamHeaders(
             from: head.headers, requestID: requestID, extraRemoved: injection.headerToDrop, forwardBillingHeaders: config.forwardBillingHeaders
         )
-        self.admission?.conversion?.upstreamHeaders(&baseHeaders)
+        conversion?.upstreamHeaders(&baseHeaders)
         machine = ProxyStateMachine(
             slug: config.slug, limits: service.limits,
             blame: RequestBlame(rules: RequestBlame.Rules(settings: service.settings, config: config), method: head.method.rawValue),
@@ -386,16 +395,16 @@ final class ProxyExchange: UpstreamResponseReceiver {
             upstreamStatus = status
             slugMetrics.upstreamLatency.recordNanoseconds(Int64((NIODeadline.now() - sentAt).nanoseconds))
             upstreamWait += Int64((NIODeadline.now() - sentAt).nanoseconds)
-            let delivery = admission?.conversion?.delivery(status: status)
+            let delivery = conversion?.delivery(status: status)
                 ?? machine?.delivery(status: status, headers: answer.headers, method: head.method) ?? .stream
             switch delivery {
             case .stream:
                 reportDelivered()
                 var headers = HeaderPolicy.clientHeaders(
-                    from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length") && admission?.conversion == nil,
+                    from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length") && conversion == nil,
                     scrubbing: scrubber
                 )
-                if let contentType = admission?.conversion?.startStream() {
+                if let contentType = conversion?.startStream() {
                     // The converted stream's bytes differ from the upstream's: its length and encoding are not ours.
                     headers.remove(name: "content-encoding")
                     headers.replaceOrAdd(name: "Content-Type", value: contentType)
@@ -409,12 +418,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
             case .whole(let declared):
                 reading = .whole(status: status, headers: answer.headers, body: context.channel.allocator.buffer(capacity: declared), declared: declared)
             case .readErrorBody:
+                isAnswerCut = false
                 reading = .errorBody(status: status, headers: answer.headers, body: ByteBuffer())
             }
         case (.body(let chunk), .streaming):
-            if admission?.conversion != nil {
+            if conversion != nil {
                 // Each upstream event converted as soon as it is complete; a part that completes none writes nothing.
-                if let converted = admission?.conversion?.feed(chunk), !converted.isEmpty {
+                if let converted = conversion?.feed(chunk), !converted.isEmpty {
                     context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: converted)))), promise: nil)
                 }
             } else {
@@ -430,15 +440,17 @@ final class ProxyExchange: UpstreamResponseReceiver {
             reading = .whole(status: status, headers: headers, body: collected, declared: declared)
         case (.body(var chunk), .errorBody(let status, let headers, var collected)):
             reading = .none
-            let room = (machine?.limits.errorBodyLimit ?? 0) - collected.readableBytes
+            let limit = conversion != nil && (200..<300).contains(status)
+                ? machine?.limits.convertedAnswerLimit ?? 0 : machine?.limits.errorBodyLimit ?? 0
+            let room = limit - collected.readableBytes
+            if chunk.readableBytes > room { isAnswerCut = true }
             if room > 0, let slice = chunk.readSlice(length: min(room, chunk.readableBytes)) { collected.writeImmutableBuffer(slice) }
             reading = .errorBody(status: status, headers: headers, body: collected)
         case (.end, .streaming):
             releaseUpstream()
-            if let closing = admission?.conversion?.finishStream(), !closing.isEmpty {
+            if let closing = conversion?.finishStream(), !closing.isEmpty {
                 context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: closing)))), promise: nil)
             }
-            recordUsage(admission?.conversion?.streamUsage)
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
             finish(completed: true)
         case (.end, .whole(let status, let answerHeaders, let collected, let declared)):
@@ -588,7 +600,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
         case .upstream(let status, let upstreamHeaders, let rawBody):
             // An error answer passed on is scrubbed of the key it was sent with, headers and body.
             let body = scrubber?.scrub(rawBody) ?? rawBody
-            if let conversion = admission?.conversion {
+            if let conversion = conversion {
+                if isAnswerCut, (200..<300).contains(status), let limit = machine?.limits.convertedAnswerLimit {
+                    return writeError(
+                        status: .badGateway, kind: .upstreamUnavailable,
+                        message: "The upstream's answer is larger than \(limit >> 20) MiB, the most a converted answer is read whole; ask for a stream instead.",
+                        format: admission?.format, extraHeaders: [])
+                }
                 // Judged on the upstream's raw answer; the client gets it in its own format.
                 return writeConverted(conversion.convertWhole(status: status, headers: upstreamHeaders, body: body))
             }
@@ -644,10 +662,15 @@ final class ProxyExchange: UpstreamResponseReceiver {
         writeWhole(status: HTTPResponseStatus(statusCode: answer.status), headers: headers, body: context.channel.allocator.buffer(bytes: answer.body))
     }
 
+    /// Adds the tokens a converted answer reported to the config's counters and to the serving key's usage, once.
     private func recordUsage(_ usage: TokenUsage?) {
-        guard let usage else { return }
+        guard !isUsageRecorded, let usage else { return }
+        isUsageRecorded = true
         slugMetrics.inputTokens.increment(by: Int64(usage.inputTokens))
         slugMetrics.outputTokens.increment(by: Int64(usage.outputTokens))
+        if let key = machine?.currentKey {
+            service.coordinator.recordTokens(key: key, input: Int64(usage.inputTokens), output: Int64(usage.outputTokens))
+        }
     }
 
     /// Head, body and end in one flush: a small answer leaves in one write.
@@ -667,6 +690,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
         guard !isFinished else { return }
         isFinished = true
         cancelTimer()
+        // A converted stream's tokens as far as it went: all of them at its end, what was reported if the client left.
+        recordUsage(conversion?.streamUsage)
         let status = responseStatus == 0 ? 499 : responseStatus
         service.metrics.requestFinished(slug: metricsSlug, status: status, format: metricsFormat)
         service.metrics.requestCompleted(pool: trafficPool, status: status, addedNanoseconds: Int64(((answeredAt ?? .now()) - started).nanoseconds) - upstreamWait)

@@ -11,8 +11,9 @@ public struct ProxyRoute: Sendable, Equatable {
 
     /// Nil when the target is not a proxy route (the admin API, the page, health and metrics answer it).
     public init?(uri: String) {
-        let kind: ProxyRouteKind
+        // Decided on bytes: `?` and `/` are ASCII, so the UTF-8 indices found are valid string indices.
         let utf8 = uri.utf8
+        let kind: ProxyRouteKind
         if utf8.starts(with: "/llm/".utf8) {
             kind = .llm
         } else if utf8.starts(with: "/proxy/".utf8) {
@@ -20,15 +21,15 @@ public struct ProxyRoute: Sendable, Equatable {
         } else {
             return nil
         }
-        let questionMark = uri.firstIndex(of: "?")
-        let path = uri[..<(questionMark ?? uri.endIndex)]
-        let afterPrefix = path.dropFirst(kind.pathPrefix.utf8.count + 2)
-        let slug = afterPrefix.prefix { $0 != "/" }
+        let questionMark = utf8.firstIndex(of: UInt8(ascii: "?"))
+        let pathEnd = questionMark ?? utf8.endIndex
+        let slugStart = utf8.index(utf8.startIndex, offsetBy: kind.pathPrefix.utf8.count + 2)
+        let slugEnd = utf8[slugStart..<pathEnd].firstIndex(of: UInt8(ascii: "/")) ?? pathEnd
         self.kind = kind
-        self.slug = String(slug)
-        self.rest = afterPrefix.dropFirst(slug.count)
-        self.query = questionMark.map { String(uri[uri.index(after: $0)...]) }
-        self.path = path
+        self.slug = String(uri[slugStart..<slugEnd])
+        self.rest = uri[slugEnd..<pathEnd]
+        self.query = questionMark.map { String(uri[utf8.index(after: $0)...]) }
+        self.path = uri[..<pathEnd]
     }
 
     /// True for a target that starts with a proxy prefix, decided on bytes (every request asks this).

@@ -4,8 +4,8 @@ import Logging
 import NIOCore
 
 /// Everything the proxy path shares across connections: the catalog, the coordinator, settings, metrics, the
-/// access log and the per-loop upstream pools.
-public struct ProxyService: Sendable {
+/// access log and the per-loop upstream pools. A class: every exchange holds it, by one reference.
+public final class ProxyService: Sendable {
     public let catalog: ConfigCatalog
     public let coordinator: any KeyCoordinator
     public let settings: ProxySettings

@@ -24,6 +24,8 @@ public struct ProxyStateMachine: Sendable {
         public var wholeAnswerLimit: Int = 256 * 1024
         /// Error bodies are read whole (reset hints, or to pass on); longer ones are cut here.
         public var errorBodyLimit: Int = 1 << 20
+        /// A successful answer that is converted whole (not streamed) is read up to this size; a larger one is a 502.
+        public var convertedAnswerLimit: Int = 32 << 20
 
         public init(maxRetries: Int, timeout: TimeAmount, pacingMaxWait: Double, defaultCooldown: Double) {
             self.maxRetries = maxRetries

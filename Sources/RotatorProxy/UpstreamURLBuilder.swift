@@ -36,32 +36,37 @@ public enum UpstreamURLBuilder {
 
     /// The request target's path (origin form, no query): the base's segments plus the client's, sanitized.
     public static func buildPath(target: UpstreamTarget, rest: Substring) throws(Failure) -> String {
-        var segments = target.baseSegments
-        var restSegments: [String] = []
-        for raw in rest.split(separator: "/", omittingEmptySubsequences: true) {
-            restSegments.append(try sanitizedSegment(raw))
+        var path = ""
+        path.reserveCapacity(target.baseSegments.reduce(0) { $0 + $1.utf8.count + 1 } + rest.utf8.count + 1)
+        for segment in target.baseSegments {
+            path += "/"
+            path += segment
         }
-        // `.../api/v1` + `v1/chat/completions`: the client's SDK added the version the base already has.
-        if let last = segments.last, let first = restSegments.first, last == first, isVersionSegment(first) {
-            restSegments.removeFirst()
+        var appended = 0
+        for raw in rest.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+            let segment = try sanitizedSegment(Substring(raw))
+            // `.../api/v1` + `v1/chat/completions`: the client's SDK added the version the base already has.
+            if appended == 0, let last = target.baseSegments.last, last == segment, isVersionSegment(segment) { continue }
+            path += "/"
+            path += segment
+            appended += 1
         }
-        segments.append(contentsOf: restSegments)
-        var path = "/" + segments.joined(separator: "/")
-        if rest.count > 1, rest.hasSuffix("/"), !restSegments.isEmpty { path += "/" }
+        if path.isEmpty { return "/" }
+        if rest.utf8.count > 1, rest.utf8.last == UInt8(ascii: "/"), appended > 0 { path += "/" }
         return path
     }
 
     /// `v1`, `v2`, `v1beta`, `v1alpha`...
     static func isVersionSegment(_ segment: String) -> Bool {
-        let bytes = Array(segment.utf8)
-        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "v"), (0x30...0x39).contains(bytes[1]) else { return false }
+        let bytes = segment.utf8
+        guard bytes.count >= 2, bytes.first == UInt8(ascii: "v"), (0x30...0x39).contains(bytes[bytes.index(after: bytes.startIndex)]) else { return false }
         return bytes.dropFirst().allSatisfy { (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }
     }
 
     /// Decodes a segment, refuses the ones that escape on some server, and re-encodes it so a `?` or `#` stays data.
     static func sanitizedSegment(_ raw: Substring) throws(Failure) -> String {
         if raw.utf8.allSatisfy(isPlainSegmentByte) {
-            guard !isDotSegment(Array(raw.utf8)) else { throw .traversal }
+            guard !isDotSegment(raw.utf8) else { throw .traversal }
             return String(raw)
         }
         guard let decoded = percentDecode(raw) else { throw .badEncoding }
@@ -85,7 +90,7 @@ public enum UpstreamURLBuilder {
     }
 
     /// `.`, `..`, `...`, and any of them with path parameters (`..;jsessionid=x`, which Tomcat reads as `..`).
-    static func isDotSegment(_ bytes: [UInt8]) -> Bool {
+    static func isDotSegment(_ bytes: some Collection<UInt8>) -> Bool {
         let beforeParameters = bytes.prefix { $0 != UInt8(ascii: ";") }
         return !beforeParameters.isEmpty && beforeParameters.allSatisfy { $0 == UInt8(ascii: ".") }
     }
@@ -179,19 +184,32 @@ public enum QueryString {
     }
 
     static func encodeComponent(_ text: String) -> String {
+        String(decoding: encodeComponent(bytes: text.utf8), as: UTF8.self)
+    }
+
+    /// Percent-encodes every byte but the unreserved ones (RFC 3986), upper-case hex.
+    static func encodeComponent(bytes: some Sequence<UInt8>) -> [UInt8] {
         let hex = Array("0123456789ABCDEF".utf8)
         var output: [UInt8] = []
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+        for byte in bytes {
+            if isUnreserved(byte) {
                 output.append(byte)
-            default:
+            } else {
                 output.append(UInt8(ascii: "%"))
                 output.append(hex[Int(byte >> 4)])
                 output.append(hex[Int(byte & 0x0F)])
             }
         }
-        return String(decoding: output, as: UTF8.self)
+        return output
+    }
+
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
     }
 }

@@ -21,7 +21,7 @@ struct Migration: Sendable {
 
 extension Migration {
     /// In ascending version order; append, never edit a migration that has shipped.
-    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames, auditLog]
+    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames, auditLog, keyTokens]
 
     /// The bookkeeping table itself, created before any migration runs.
     static func bootstrap(for dialect: SQLDialect) -> String {
@@ -229,6 +229,20 @@ extension Migration {
                 after_json MEDIUMTEXT NULL
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
             """,
+        ]
+    )
+
+    /// Tokens per key, as read from the answers the proxy converts (streams included), added by the usage flush.
+    static let keyTokens = Migration(
+        version: 6,
+        summary: "input and output tokens per key",
+        sqlite: [
+            "ALTER TABLE api_keys ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE api_keys ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0",
+        ],
+        mysql: [
+            // One statement, plain `ADD COLUMN` (MySQL 8 and MariaDB), as in migration 2.
+            "ALTER TABLE api_keys ADD COLUMN input_tokens BIGINT NOT NULL DEFAULT 0, ADD COLUMN output_tokens BIGINT NOT NULL DEFAULT 0",
         ]
     )
 }

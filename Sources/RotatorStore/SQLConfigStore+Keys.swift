@@ -175,10 +175,14 @@ extension SQLConfigStore {
                     try connection.execute(
                         """
                         UPDATE api_keys SET request_count = request_count + ?, error_count = error_count + ?, \
+                        input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, \
                         last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END, \
                         last_error = COALESCE(?, last_error) WHERE id = ?
                         """,
-                        [.int(delta.requests), .int(delta.errors), lastUsed, lastUsed, .optional(delta.lastError), .int(delta.keyID)]
+                        [
+                            .int(delta.requests), .int(delta.errors), .int(delta.inputTokens), .int(delta.outputTokens),
+                            lastUsed, lastUsed, .optional(delta.lastError), .int(delta.keyID),
+                        ]
                     )
                 }
             }

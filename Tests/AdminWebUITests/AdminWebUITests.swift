@@ -78,6 +78,7 @@ import Testing
             // A key never ends in "."; `t("status." + value)` is covered below.
             #"data-i18n="([\w.]*\w)""#, #":\["([\w.]*\w)"\]"#, #"\bt\("([\w.]*\w)""#, #"\btx\([^,()]+(?:\([^()]*\))?, "([\w.]*\w)""#,
             #"\btattr\([^,]+, "[^"]+", "([\w.]*\w)""#, #"\bi18n: "([\w.]*\w)""#, #"showLogin\("([\w.]*\w)""#,
+            #"\bsnippetBlock\([^,]+, "([\w.]*\w)""#,
         ] {
             let regex = try NSRegularExpression(pattern: pattern)
             for match in regex.matches(in: html, range: NSRange(html.startIndex..., in: html)) {

@@ -1,7 +1,9 @@
 """The admin page in a real browser (headless Chromium through chromedriver), against a real `rotator` process on a
 temporary SQLite file and the real `mock-upstream` executable, driven the way a person uses it: log in, create a
 config, import keys from a file, watch proxied traffic in the charts, read why a failing key is out of rotation,
-check it, disable a key, export the list, read the cluster and the audit log, switch to 中文, log out.
+check it, disable a key, export the list, read the cluster and the audit log, switch to 中文, log out. Then, per
+client format, the client base URL and the examples the page shows, each run as shown (curl and the official SDKs of
+the test virtualenv) against the node, copy buttons, and the edit form's live example.
 
 Any console message of level SEVERE fails the test, and so does any request the page makes outside its origin.
 Screenshots (dashboard, key manager, charts; English and Chinese; 1280 px and 390 px) go to $ROTATOR_SCREENSHOTS
@@ -15,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -26,7 +29,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("ROTATOR_BUILD_DIR", ROOT / ".build" / "debug"))
@@ -362,3 +365,214 @@ def test_an_operator_session(servers, browser):
             outside.append(url)
     assert requested > 10, "the network log was read"
     assert outside == [], outside
+
+
+# Client base URLs and SDK examples: one config per client format, each over another provider's upstream so that a
+# pass-through cannot make a snippet work by accident (the mock answers only its own dialect at its own paths).
+# (slug, upstream api_format, upstream base under the mock, output_format, model fields, client base under the
+#  node, SDK snippet title, the route the curl example calls, the model the examples name)
+SNIPPET_CASES = [
+    ("sn-openai", "anthropic_native", "/v1", "openai", {"default_model": "claude-from-default"},
+     "/llm/sn-openai/v1", "Python (openai)", "/llm/sn-openai/v1/chat/completions", "claude-from-default"),
+    ("sn-responses", "gemini_native", "/v1beta", "openai_responses", {"model_map": {"gpt-mapped": "gemini-2.0-flash"}},
+     "/llm/sn-responses/v1", "Python (openai, Responses)", "/llm/sn-responses/v1/responses", "gpt-mapped"),
+    ("sn-anthropic", "openai_compatible", "/v1", "anthropic", {"model_map": {"claude-mapped": "gpt-4o-mini"}},
+     "/llm/sn-anthropic", "Python (anthropic)", "/llm/sn-anthropic/v1/messages", "claude-mapped"),
+    ("sn-gemini", "anthropic_native", "/v1", "gemini", {},
+     "/llm/sn-gemini", "Python (google-genai)", "/llm/sn-gemini/v1beta/models/claude-3-5-haiku-latest:generateContent", "claude-3-5-haiku-latest"),
+    # Pass-through: the upstream's own SDK; a target with a path (…/v1) is the SDK's base itself.
+    ("sn-plain", "openai_compatible", "/v1", "", {},
+     "/llm/sn-plain", "Python (openai)", "/llm/sn-plain/chat/completions", "gpt-4o-mini"),
+    # … a bare host gets /v1; Anthropic and Gemini upstreams passed through get their own SDKs.
+    ("sn-bare", "openai_compatible", "", "", {},
+     "/llm/sn-bare/v1", "Python (openai)", "/llm/sn-bare/v1/chat/completions", "gpt-4o-mini"),
+    ("sn-claude", "anthropic_native", "", "", {"default_model": "claude-default"},
+     "/llm/sn-claude", "Python (anthropic)", "/llm/sn-claude/v1/messages", "claude-default"),
+    ("sn-google", "gemini_native", "/v1beta", "", {},
+     "/llm/sn-google", "Python (google-genai)", "/llm/sn-google/v1beta/models/gemini-2.0-flash:generateContent", "gemini-2.0-flash"),
+]
+SDK_SETTING = {"Python (openai)": 'OpenAI(\n    base_url="{base}",', "Python (openai, Responses)": 'OpenAI(\n    base_url="{base}",',
+               "Python (anthropic)": 'anthropic.Anthropic(\n    base_url="{base}",',
+               "Python (google-genai)": 'http_options=types.HttpOptions(base_url="{base}")'}
+
+
+def card_for(driver, slug):
+    for element in driver.find_elements(By.CSS_SELECTOR, "article.card"):
+        if element.find_element(By.CSS_SELECTOR, "code.slug").text == slug:
+            return element
+    return None
+
+
+def run_snippet(servers, name, code, language):
+    """Runs an example exactly as the page shows it, with the proxy key in the environment it reads it from."""
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ROTATOR_PROXY_KEY": PROXY_KEY, "HOME": str(servers["dir"])}
+    if language == "python":
+        path = servers["dir"] / f"{name}.py"
+        path.write_text(code)
+        command = [sys.executable, str(path)]
+    else:
+        # The example's first line exports a placeholder for the key; the environment has the real one.
+        assert code.startswith("export ROTATOR_PROXY_KEY="), code
+        command = ["bash", "-c", "set -e\n" + code.split("\n", 1)[1] + " -sS --fail-with-body"]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{name}: {done.stdout}\n{done.stderr}"
+    assert done.stdout.strip(), f"{name} printed nothing: {done.stderr}"
+    return done.stdout
+
+
+def test_client_base_urls_and_snippets(servers, browser):
+    driver = browser
+    origin, mock = servers["node"], servers["mock"]
+    _, token = http("POST", origin + "/admin/login", {"username": "admin", "password": ADMIN_PASSWORD})
+    admin = {"Authorization": "Bearer " + json.loads(token)["access_token"]}
+    for slug, api_format, upstream, output_format, models, *_ in SNIPPET_CASES:
+        status, body = http("POST", origin + "/admin/proxy-configs", {
+            "name": slug, "slug": slug, "api_format": api_format, "target_base_url": mock + upstream,
+            "output_format": output_format, **models}, admin)
+        assert status == 201, body
+        config_id = json.loads(body)["id"]
+        status, body = http("POST", origin + f"/admin/proxy-configs/{config_id}/keys/batch",
+                            {"keys": [f"sk-snippet-{slug}-0123456789abcdef"]}, admin)
+        assert status == 200, body
+
+    status, body = http("POST", origin + "/admin/proxy-configs", {
+        "name": "sn-rest", "slug": "sn-rest", "config_type": "generic", "target_url": mock, "method": "POST",
+        "api_key_location": "header", "api_key_name": "X-Api-Key"}, admin)
+    assert status == 201, body
+
+    driver.get(origin + "/")
+    user = wait(driver, EC.visibility_of_element_located((By.ID, "login-user")), "login form")
+    user.send_keys("admin", Keys.TAB, ADMIN_PASSWORD, Keys.ENTER)
+    wait(driver, lambda d: all(card_for(d, case[0]) for case in SNIPPET_CASES) and card_for(d, "sn-rest"), "the snippet configs")
+
+    # A generic REST config: its proxy URL, the upstream path after it, the proxy key in X-Proxy-Key.
+    element = card_for(driver, "sn-rest")
+    assert element.find_element(By.CSS_SELECTOR, "[data-client-base]").text == origin + "/proxy/sn-rest"
+    assert "append the upstream path" in element.find_element(By.CSS_SELECTOR, "dl.facts").text
+    click(driver, element.find_element(By.CSS_SELECTOR, "button[aria-controls$='-howto']"))
+    curl_code = wait(driver, lambda d: card_for(d, "sn-rest").find_element(By.CSS_SELECTOR, "[data-snippet=curl] code").text, "REST examples")
+    assert f"curl '{origin}/proxy/sn-rest/your/endpoint'" in curl_code and '-H "X-Proxy-Key: $ROTATOR_PROXY_KEY"' in curl_code, curl_code
+    sdk_code = card_for(driver, "sn-rest").find_element(By.CSS_SELECTOR, "[data-snippet=sdk] code").text
+    assert f'"POST",\n    "{origin}/proxy/sn-rest/your/endpoint",' in sdk_code and "json={}," in sdk_code, sdk_code
+
+    for slug, _, _, output_format, _, base, title, route, model in SNIPPET_CASES:
+        element = card_for(driver, slug)
+        assert element.find_element(By.CSS_SELECTOR, "[data-client-base]").text == origin + base, slug
+        facts = element.find_element(By.CSS_SELECTOR, "dl.facts").text
+        assert "Client base URL" in facts, facts
+        sdk = title.split("(")[1].split(",")[0].rstrip(")")
+        assert f"the {sdk} SDK's" in facts, facts
+        if output_format:
+            assert f"clients: {output_format}" in element.find_element(By.CSS_SELECTOR, ".meta").text
+        click(driver, element.find_element(By.CSS_SELECTOR, "button[aria-controls$='-howto']"))
+        sdk_block = wait(driver, lambda d: card_for(d, slug).find_element(By.CSS_SELECTOR, "[data-snippet=sdk]"), "SDK example")
+        assert sdk_block.find_element(By.CSS_SELECTOR, ".code-head span").text == title
+        sdk_code = sdk_block.find_element(By.TAG_NAME, "code").text
+        assert SDK_SETTING[title].format(base=origin + base) in sdk_code, sdk_code
+        assert f'"{model}"' in sdk_code and 'os.environ["ROTATOR_PROXY_KEY"]' in sdk_code, sdk_code
+        assert PROXY_KEY not in driver.page_source
+        curl_code = element.find_element(By.CSS_SELECTOR, "[data-snippet=curl] code").text
+        assert f"'{origin}{route}'" in curl_code, curl_code
+        # Both examples work as shown, against the node and the mock upstream.
+        answer = run_snippet(servers, slug, sdk_code, "python")
+        assert "Traceback" not in answer, answer
+        reply = json.loads(run_snippet(servers, slug + "-curl", curl_code, "shell"))  # --fail-with-body: a 2xx
+        assert not reply.get("error") and reply.get("type") != "error", reply
+
+    # The tokens converted answers reported are counted for the key that served them (the mock reports 1 in, 1 out per
+    # whole answer; two examples ran per config); a pass-through config's answers are not read.
+    for slug, expected in [("sn-openai", ("2", "2")), ("sn-anthropic", ("2", "2")), ("sn-plain", ("0", "0"))]:
+        click(driver, card_for(driver, slug).find_element(By.CSS_SELECTOR, "button[aria-controls$='-keys']"))
+        cell = wait(driver, lambda d: card_for(d, slug).find_element(By.CSS_SELECTOR, "table.keys tbody td[data-input]"), f"{slug} keys")
+        wait(driver, lambda d: (cell.get_attribute("data-input"), cell.get_attribute("data-output")) == expected, f"{slug} tokens {expected}")
+        assert cell.text == f"{expected[0]} / {expected[1]}", cell.text
+        assert cell.get_attribute("data-label") == "Tokens in / out"
+        assert "output format set" in cell.get_attribute("title")
+    shot(driver, "keys-tokens-en-1280", card_for(driver, "sn-openai").find_element(By.CSS_SELECTOR, "section[id$='-keys']"))
+
+    # Copy: the clipboard gets the example's text and the button says so.
+    driver.execute_cdp_cmd("Browser.grantPermissions", {"origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    block = card_for(driver, "sn-anthropic").find_element(By.CSS_SELECTOR, "[data-snippet=sdk]")
+    copy = block.find_element(By.TAG_NAME, "button")
+    assert copy.get_attribute("aria-label") == "Copy the Python (anthropic) example for sn-anthropic"
+    shot(driver, "client-base-en-1280", card_for(driver, "sn-anthropic").find_element(By.CSS_SELECTOR, "dl.facts"))
+    click(driver, copy)
+    wait(driver, lambda d: copy.get_attribute("data-copy-state") == "copied", "copied")
+    assert copy.text == "Copied"
+    copied = driver.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0]('failed: ' + e))")
+    assert copied == block.find_element(By.TAG_NAME, "code").get_attribute("textContent")
+    shot(driver, "snippets-en-1280", card_for(driver, "sn-anthropic").find_element(By.CSS_SELECTOR, "section[id$='-howto']"))
+
+    # Without a clipboard (plain http, or copying refused) the text is selected for Ctrl+C instead.
+    driver.execute_script("Object.defineProperty(navigator, 'clipboard', { value: undefined, configurable: true });"
+                          "document.execCommand = () => false;")
+    base_copy = card_for(driver, "sn-gemini").find_element(By.CSS_SELECTOR, "[data-client-base] + button")
+    assert base_copy.get_attribute("aria-label") == "Copy the client base URL of sn-gemini"
+    click(driver, base_copy)
+    wait(driver, lambda d: base_copy.get_attribute("data-copy-state") == "selected", "selected instead")
+    assert driver.execute_script("return window.getSelection().toString()") == origin + "/llm/sn-gemini"
+    assert "Could not copy" in driver.find_element(By.ID, "toasts").text
+    driver.refresh()
+    wait(driver, lambda d: card_for(d, "sn-anthropic") is not None, "page again")
+
+    # The edit form shows the client base URL and the SDK example live, as the output format changes.
+    click(driver, card_for(driver, "sn-anthropic").find_element(By.XPATH, ".//button[normalize-space()='Edit']"))
+    wait(driver, EC.visibility_of_element_located((By.ID, "f-client-base")), "edit dialog")
+    def form_shows(base, title, setting):
+        wait(driver, lambda d: d.find_element(By.ID, "f-client-base").text == origin + base, f"form base {base}")
+        block = driver.find_element(By.CSS_SELECTOR, "#f-client-snippet [data-snippet=sdk]")
+        assert block.find_element(By.CSS_SELECTOR, ".code-head span").text == title
+        assert SDK_SETTING[title].format(base=origin + base) in block.find_element(By.TAG_NAME, "code").text
+        assert driver.find_element(By.ID, "f-client-setting").text == setting
+    form_shows("/llm/sn-anthropic", "Python (anthropic)", "the anthropic SDK's base_url")
+    output = Select(driver.find_element(By.ID, "f-output"))
+    output.select_by_value("openai")
+    form_shows("/llm/sn-anthropic/v1", "Python (openai)", "the openai SDK's base_url")
+    shot(driver, "client-form-en-1280", driver.find_element(By.ID, "f-client"))
+    driver.set_window_size(390, 844)
+    time.sleep(0.5)
+    wide = driver.execute_script("const d = document.getElementById('config-dialog'); return d.scrollWidth - d.clientWidth")
+    assert wide <= 0, f"the form is {wide}px wider than its dialog at 390 px"
+    shot(driver, "client-form-en-390", driver.find_element(By.ID, "f-client"))
+    driver.set_window_size(1280, 900)
+    output.select_by_value("gemini")
+    form_shows("/llm/sn-anthropic", "Python (google-genai)", "the google-genai SDK's http_options.base_url")
+    output.select_by_value("")
+    form_shows("/llm/sn-anthropic", "Python (openai)", "the openai SDK's base_url")  # pass-through; the target has a path
+    slug = driver.find_element(By.ID, "f-slug")
+    slug.clear()
+    slug.send_keys("renamed")
+    form_shows("/llm/renamed", "Python (openai)", "the openai SDK's base_url")
+
+    click(driver, driver.find_element(By.CSS_SELECTOR, "#config-dialog [data-close]"))
+
+    # 中文: the labels, the setting's name, the copy button and its feedback.
+    click(driver, driver.find_element(By.CSS_SELECTOR, "#lang-switch button[data-lang=zh]"))
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#tabs button[data-view=configs]").text == "配置", "Chinese")
+    element = card_for(driver, "sn-anthropic")
+    assert "客户端基础地址" in element.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert "anthropic SDK 的 base_url" in element.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert "客户端：anthropic" in element.find_element(By.CSS_SELECTOR, ".meta").text
+    base_copy = element.find_element(By.CSS_SELECTOR, "[data-client-base] + button")
+    assert base_copy.text == "复制" and base_copy.get_attribute("aria-label") == "复制 sn-anthropic 的客户端基础地址"
+    click(driver, base_copy)
+    wait(driver, lambda d: base_copy.get_attribute("data-copy-state") == "copied", "copied, 中文")
+    assert base_copy.text == "已复制"
+    assert driver.execute_async_script("navigator.clipboard.readText().then(arguments[0])") == origin + "/llm/sn-anthropic"
+    click(driver, element.find_element(By.CSS_SELECTOR, "button[aria-controls$='-howto']"))
+    code = wait(driver, lambda d: card_for(d, "sn-anthropic").find_element(By.CSS_SELECTOR, "[data-snippet=sdk] code"), "examples, 中文")
+    assert "代理密钥，不是上游密钥" in code.text
+    assert card_for(driver, "sn-anthropic").find_element(By.CSS_SELECTOR, "[data-snippet=sdk] button").get_attribute("aria-label") == \
+        "复制 sn-anthropic 的 Python (anthropic) 示例"
+    shot(driver, "snippets-zh-1280", card_for(driver, "sn-anthropic").find_element(By.CSS_SELECTOR, "section[id$='-howto']"))
+    click(driver, card_for(driver, "sn-anthropic").find_element(By.XPATH, ".//button[normalize-space()='编辑']"))
+    wait(driver, lambda d: d.find_element(By.ID, "f-client-setting").text == "anthropic SDK 的 base_url", "Chinese form")
+    assert driver.find_element(By.CSS_SELECTOR, "#f-client-base + button").get_attribute("aria-label") == "复制客户端基础地址"
+    assert driver.find_element(By.CSS_SELECTOR, "#f-client-snippet button").get_attribute("aria-label") == "复制 Python (anthropic) 示例"
+    assert "代理密钥，不是上游密钥" in driver.find_element(By.CSS_SELECTOR, "#f-client-snippet code").text
+    assert driver.find_element(By.CSS_SELECTOR, "#config-dialog [data-i18n='form.sectionClients']").text == "客户端用法"
+    click(driver, driver.find_element(By.CSS_SELECTOR, "#config-dialog [data-close]"))
+    click(driver, driver.find_element(By.CSS_SELECTOR, "#lang-switch button[data-lang=en]"))
+
+    severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert severe == [], severe

@@ -158,6 +158,25 @@ enum CoordinatorBehaviour {
 }
 
 extension CoordinatorBehaviour {
+    /// Tokens read from answers join the serving key's usage, summed per key, and leave with the next drain.
+    static func tokensJoinTheServingKeysUsage(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))
+        let served = await acquire(h)
+        h.coordinator.recordTokens(key: 1, input: 100, output: 7)
+        h.coordinator.recordTokens(key: 1, input: 20, output: 3)
+        h.coordinator.recordTokens(key: 2, input: 0, output: 5)
+        h.coordinator.recordTokens(key: 2, input: 0, output: 0)
+        let usage = Dictionary(uniqueKeysWithValues: await h.coordinator.drainUsage().map { ($0.keyID, $0) })
+        #expect(usage[1]?.inputTokens == 120)
+        #expect(usage[1]?.outputTokens == 10)
+        #expect(usage[2]?.inputTokens == 0)
+        #expect(usage[2]?.outputTokens == 5)
+        #expect(usage[served ?? 0]?.requests == 1, "requests and tokens of a key are one delta")
+        #expect(await h.coordinator.drainUsage().isEmpty)
+    }
+}
+
+extension CoordinatorBehaviour {
     /// An account-wide limit: the pool rests as one until the reset, then every key serves again.
     static func coolingThePoolRestsEveryKey(_ h: CoordinatorHarness) async {
         await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2, 3], pacingInterval: 0))

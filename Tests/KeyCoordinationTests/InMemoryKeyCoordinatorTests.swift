@@ -19,6 +19,7 @@ struct InMemoryKeyCoordinatorTests {
     @Test func syncKeepsStateAndDropsRemovedKeys() async { await CoordinatorBehaviour.syncKeepsStateAndDropsRemovedKeys(harness()) }
     @Test func emptyPool() async { await CoordinatorBehaviour.emptyPool(harness()) }
     @Test func usageIsCountedAndDrained() async { await CoordinatorBehaviour.usageIsCountedAndDrained(harness()) }
+    @Test func tokensJoinTheServingKeysUsage() async { await CoordinatorBehaviour.tokensJoinTheServingKeysUsage(harness()) }
     @Test func coolingThePoolRestsEveryKey() async { await CoordinatorBehaviour.coolingThePoolRestsEveryKey(harness()) }
     @Test func exhaustedQuotaRestsTheKeyWithItsOwnStatus() async {
         await CoordinatorBehaviour.exhaustedQuotaRestsTheKeyWithItsOwnStatus(harness())

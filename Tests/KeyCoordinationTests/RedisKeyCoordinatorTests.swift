@@ -42,6 +42,7 @@ import Testing
     @Test func syncKeepsStateAndDropsRemovedKeys() async { await CoordinatorBehaviour.syncKeepsStateAndDropsRemovedKeys(harness()) }
     @Test func emptyPool() async { await CoordinatorBehaviour.emptyPool(harness()) }
     @Test func usageIsCountedAndDrained() async { await CoordinatorBehaviour.usageIsCountedAndDrained(harness()) }
+    @Test func tokensJoinTheServingKeysUsage() async { await CoordinatorBehaviour.tokensJoinTheServingKeysUsage(harness()) }
     @Test func coolingThePoolRestsEveryKey() async { await CoordinatorBehaviour.coolingThePoolRestsEveryKey(harness()) }
     @Test func exhaustedQuotaRestsTheKeyWithItsOwnStatus() async {
         await CoordinatorBehaviour.exhaustedQuotaRestsTheKeyWithItsOwnStatus(harness())

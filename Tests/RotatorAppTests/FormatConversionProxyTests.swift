@@ -83,6 +83,25 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
         #expect(after.output > before.output, "streams counted too")
     }
 
+    @Test func tokensAreCountedForTheKeyThatServed() async throws {
+        let (node, keys) = try await TestNode.converting(slug: "tok", apiFormat: "anthropic_native", outputFormat: "openai", keys: 2)
+        defer { Task { await node.stop() } }
+        for stream in [false, true, false, true, false] {
+            let reply = try await node.proxy("tok", body: #"{"model":"gpt-4o","stream":\#(stream),"messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(reply.status == 200, "\(reply.text)")
+        }
+        let configID = try #require(try await node.admin(.GET, "/admin/proxy-configs").array().first { $0["slug"] as? String == "tok" }?["id"] as? Int)
+        let views = try await node.keys(configID: configID)
+        #expect(views.count == 2)
+        // The mock reports one input token per answer, whole or streamed: each key's count is the answers it served.
+        for (key, view) in zip(keys, views) {
+            #expect(view["input_tokens"] as? Int == node.mockState.counters(forKey: key).success, "\(view)")
+        }
+        let totals = try await node.convertedTokens(slug: "tok")
+        #expect(totals.input == 5)
+        #expect(views.compactMap { $0["output_tokens"] as? Int }.reduce(0, +) == totals.output, "streams' tokens reach the keys too")
+    }
+
     @Test func upstreamErrorsAndOwnErrorsComeInTheClientsShape() async throws {
         let (node, keys) = try await TestNode.converting(slug: "errs", apiFormat: "openai_compatible", outputFormat: "anthropic", keys: 1)
         defer { Task { await node.stop() } }

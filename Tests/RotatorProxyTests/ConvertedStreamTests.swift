@@ -79,4 +79,58 @@ import Testing
         }
         #expect(harness.upstreams.released.count == 1, "the upstream connection goes back after the stream")
     }
+
+    /// An Anthropic message whose text is `size` bytes long.
+    static func message(textBytes size: Int) -> String {
+        #"{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":""#
+            + String(repeating: "a", count: size)
+            + #""}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":2}}"#
+    }
+
+    static func pieces(_ text: String, of size: Int) -> [String] {
+        var pieces: [String] = []
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            pieces.append(String(rest.prefix(size)))
+            rest = rest.dropFirst(size)
+        }
+        return pieces
+    }
+
+    @Test func aWholeAnswerOverAMebibyteIsConvertedAndOneOverTheLimitIsA502() async throws {
+        for (textBytes, converts) in [(2 << 20, true), ((32 << 20) + 1, false)] {
+            let harness = try Harness(service: try await ProxyFrontHandlerTests.makeService(apiFormat: .anthropicNative, outputFormat: "openai"))
+            try harness.request(body: #"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#)
+            _ = try harness.upstreamRequest()
+            try harness.answer(headers: [("Content-Type", "application/json")], body: Self.pieces(Self.message(textBytes: textBytes), of: 256 * 1024))
+            let parts = try harness.clientParts()
+            guard case .head(let head) = parts.first else {
+                Issue.record("no answer: \(parts.count) parts")
+                continue
+            }
+            let body = Self.bodies(parts)
+            if converts {
+                #expect(head.status == .ok, "\(body.prefix(300))")
+                #expect(body.hasPrefix(#"{"id":"#) && body.contains(#""object":"chat.completion""#), "\(body.prefix(300))")
+                #expect(body.utf8.count > textBytes, "the whole text arrived converted")
+            } else {
+                #expect(head.status == .badGateway)
+                #expect(body.contains("larger than 32 MiB"), "\(body.prefix(300))")
+            }
+        }
+    }
+
+    @Test func aStreamTheClientLeavesCountsTheTokensItReported() async throws {
+        let service = try await ProxyFrontHandlerTests.makeService(apiFormat: .anthropicNative, outputFormat: "openai")
+        let harness = try Harness(service: service)
+        try harness.request(body: #"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+        _ = try harness.upstreamRequest()
+        let start = Self.event("message_start", #"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[],"stop_reason":null,"usage":{"input_tokens":7,"output_tokens":0}}}"#)
+        try harness.answer(headers: [("Content-Type", "text/event-stream")], body: [start], end: false)
+        _ = try harness.clientParts()
+        _ = await service.coordinator.drainUsage()  // the request itself, counted when its key was handed out
+        try await harness.client.close().get()
+        let usage = await service.coordinator.drainUsage()
+        #expect(usage.map(\.inputTokens) == [7], "the input tokens the stream reported before the client left: \(usage)")
+    }
 }

@@ -409,25 +409,32 @@ struct ConfigStoreBehaviourTests {
             let late = early.addingTimeInterval(90)
 
             try await store.recordUsage([
-                KeyUsageDelta(keyID: first.id, requests: 3, errors: 1, lastUsedAt: late, lastError: "upstream answered 500"),
-                KeyUsageDelta(keyID: first.id, requests: 2, lastUsedAt: early),  // merged with the one above
-                KeyUsageDelta(keyID: second.id, requests: 1),
+                KeyUsageDelta(keyID: first.id, requests: 3, errors: 1, inputTokens: 120, outputTokens: 30, lastUsedAt: late,
+                              lastError: "upstream answered 500"),
+                KeyUsageDelta(keyID: first.id, requests: 2, inputTokens: 5, lastUsedAt: early),  // merged with the one above
+                KeyUsageDelta(keyID: second.id, requests: 1, outputTokens: 9),
                 KeyUsageDelta(keyID: second.id + 1000, requests: 7),  // unknown: ignored
             ])
             var firstRecord = try #require(try await store.key(id: first.id))
             #expect(firstRecord.requestCount == 5)
             #expect(firstRecord.errorCount == 1)
+            #expect(firstRecord.inputTokens == 125)
+            #expect(firstRecord.outputTokens == 30)
             #expect(firstRecord.lastUsedAt == late)
             #expect(firstRecord.lastError == "upstream answered 500")
             let secondRecord = try #require(try await store.key(id: second.id))
             #expect(secondRecord.requestCount == 1)
+            #expect(secondRecord.inputTokens == 0)
+            #expect(secondRecord.outputTokens == 9)
             #expect(secondRecord.lastUsedAt == nil)
             #expect(secondRecord.lastError == nil)
 
             // An older timestamp never moves last_used_at back; no error keeps the previous one.
-            try await store.recordUsage([KeyUsageDelta(keyID: first.id, requests: 1, errors: 0, lastUsedAt: early)])
+            try await store.recordUsage([KeyUsageDelta(keyID: first.id, requests: 1, errors: 0, outputTokens: 1, lastUsedAt: early)])
             firstRecord = try #require(try await store.key(id: first.id))
             #expect(firstRecord.requestCount == 6)
+            #expect(firstRecord.inputTokens == 125)
+            #expect(firstRecord.outputTokens == 31)
             #expect(firstRecord.lastUsedAt == late)
             #expect(firstRecord.lastError == "upstream answered 500")
 

@@ -12,7 +12,7 @@ public struct UpstreamOrigin: Hashable, Sendable {
         self.host = host
         self.port = port
         self.usesTLS = usesTLS
-        let bracketed = host.contains(":") ? "[\(host)]" : host
+        let bracketed = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
         self.hostHeader = port == (usesTLS ? 443 : 80) ? bracketed : "\(bracketed):\(port)"
     }
 
@@ -23,6 +23,6 @@ public struct UpstreamOrigin: Hashable, Sendable {
 
     /// IP literals get no SNI (the TLS spec allows host names only); the certificate is still checked.
     var isIPAddress: Bool {
-        host.contains(":") || host.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }
+        host.utf8.contains(UInt8(ascii: ":")) || host.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }
     }
 }
