@@ -32,9 +32,11 @@ struct AdminClient: Sendable {
         return reply
     }
 
-    /// Creates an LLM config pointing at `upstream` and returns its id.
-    func createConfig(slug: String, upstream: String, keyRPM: Int = 0) async throws -> Int {
-        let body = #"{"name":"\#(slug)","slug":"\#(slug)","target_base_url":"\#(upstream)/v1","key_rpm":\#(keyRPM)}"#
+    /// Creates an LLM config pointing at `upstream` and returns its id. `apiFormat` is the upstream's wire format
+    /// (the server's default, `openai_compatible`, when nil); `outputFormat` the clients' (nil: pass-through).
+    func createConfig(slug: String, upstream: String, keyRPM: Int = 0, apiFormat: String? = nil, outputFormat: String? = nil) async throws -> Int {
+        let formats = (apiFormat.map { #","api_format":"\#($0)""# } ?? "") + (outputFormat.map { #","output_format":"\#($0)""# } ?? "")
+        let body = #"{"name":"\#(slug)","slug":"\#(slug)","target_base_url":"\#(upstream)/v1","key_rpm":\#(keyRPM)\#(formats)}"#
         guard let id = try await expectOK(.POST, "/admin/proxy-configs", body: body).object()["id"] as? Int else {
             throw RunnerError("creating config \(slug): no id in the answer")
         }

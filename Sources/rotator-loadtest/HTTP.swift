@@ -14,6 +14,7 @@ final class HTTP: Sendable {
 
     struct Reply: Sendable {
         var status: Int
+        var headers: HTTPHeaders = [:]
         var body: ByteBuffer
         var text: String { String(buffer: body) }
 
@@ -38,7 +39,7 @@ final class HTTP: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
         }
         let response = try await client.execute(request, timeout: timeout)
-        return Reply(status: Int(response.status.code), body: try await response.body.collect(upTo: 64 << 20))
+        return Reply(status: Int(response.status.code), headers: response.headers, body: try await response.body.collect(upTo: 64 << 20))
     }
 
     func get(_ url: String, timeout: TimeAmount = .seconds(5)) async throws -> Reply {

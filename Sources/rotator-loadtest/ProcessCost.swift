@@ -60,17 +60,25 @@ struct WrkRun: Sendable {
     var requests: Int
     var throughput: Double
     var cost: ProcessCost
+    /// From wrk's `--latency` distribution, in milliseconds.
+    var latencyP50: Double = 0
+    var latencyP99: Double = 0
+    /// Answers with a status outside 2xx and 3xx ("Non-2xx or 3xx responses").
+    var notOK = 0
+    /// Connect, read, write and timeout errors ("Socket errors").
+    var socketErrors = 0
 
     static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") }
 
     static func run(url: String, headers: [[String]], body: String, connections: Int, seconds: Int, directory: String, measuring pids: [Int32]) throws -> WrkRun {
         let script = "\(directory)/wrk-post.lua"
-        var lua = "wrk.method = \"POST\"\nwrk.body = [[\(body)]]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+        // A level-4 long bracket: a JSON body holding `]]` (nested arrays) stays one Lua string.
+        var lua = "wrk.method = \"POST\"\nwrk.body = [====[\(body)]====]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
         for header in headers where header.count == 2 { lua += "wrk.headers[\"\(header[0])\"] = \"\(header[1])\"\n" }
         try lua.write(toFile: script, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
-        process.arguments = ["-t1", "-c\(connections)", "-d\(seconds)s", "-s", script, url]
+        process.arguments = ["-t1", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script, url]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -78,14 +86,34 @@ struct WrkRun: Sendable {
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let cost = ProcessCost.sample(pids) - before
-        let text = String(decoding: data, as: UTF8.self)
-        // "  123456 requests in 5.00s, ..." and "Requests/sec:  24691.20"
-        let requests = text.split(separator: "\n").first { $0.contains(" requests in ") }
-            .flatMap { Int($0.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") } ?? 0
-        let throughput = text.split(separator: "\n").first { $0.hasPrefix("Requests/sec:") }
-            .flatMap { Double($0.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") } ?? 0
-        return WrkRun(requests: requests, throughput: throughput, cost: cost)
+        return WrkRun(output: String(decoding: data, as: UTF8.self), cost: ProcessCost.sample(pids) - before)
+    }
+
+    /// Reads wrk's summary: "  123456 requests in 5.00s, ...", "Requests/sec:  24691.20", the latency distribution
+    /// ("     50%  512.00us"), "Non-2xx or 3xx responses: 12" and "Socket errors: connect 0, read 1, write 0, timeout 2".
+    init(output text: String, cost: ProcessCost) {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        func value(after prefix: String) -> Substring? {
+            lines.first { $0.hasPrefix(prefix) }.map { $0.dropFirst(prefix.count).drop { $0 == " " } }
+        }
+        requests = lines.first { $0.contains(" requests in ") }.flatMap { Int($0.split(separator: " ").first ?? "") } ?? 0
+        throughput = value(after: "Requests/sec:").flatMap { Double($0) } ?? 0
+        self.cost = cost
+        latencyP50 = value(after: "50%").flatMap(Self.milliseconds) ?? 0
+        latencyP99 = value(after: "99%").flatMap(Self.milliseconds) ?? 0
+        notOK = value(after: "Non-2xx or 3xx responses:").flatMap { Int($0) } ?? 0
+        socketErrors = value(after: "Socket errors:").map { list in
+            list.split(separator: ",").compactMap { Int($0.split(separator: " ").last ?? "") }.reduce(0, +)
+        } ?? 0
+    }
+
+    /// "512.00us", "1.23ms", "2.01s", "1.00m" in milliseconds.
+    static func milliseconds(_ text: Substring) -> Double? {
+        let units: [(suffix: String, scale: Double)] = [("us", 0.001), ("ms", 1), ("s", 1000), ("m", 60_000)]
+        for unit in units where text.hasSuffix(unit.suffix) {
+            return Double(text.dropLast(unit.suffix.count)).map { $0 * unit.scale }
+        }
+        return nil
     }
 
     var cpuMicrosecondsPerRequest: Double { requests > 0 ? cost.cpuSeconds * 1e6 / Double(requests) : 0 }

@@ -17,7 +17,8 @@ struct RunnerOptions {
     /// Where `rotator`, `mock-upstream` live (a SwiftPM build folder).
     var binaries = ".build/release"
     var output = "loadtest/results"
-    var scenarios: Set<Int> = Set(1...8)
+    var scenarios = RunnerOptions.allScenarios
+    static let allScenarios = Set(1...9)
     /// nginx binary.
     var nginx = "/usr/sbin/nginx"
     /// Python with matplotlib, for the charts (none: the report has no charts and says so).
@@ -32,7 +33,7 @@ struct RunnerOptions {
           --smoke        one-second windows: proves every scenario runs and writes its table (CI)
           --duration S   seconds per measured load run (default: quick 3, full 20, smoke 1)
           --scenarios    which scenarios to run (1 overhead, 2 quota, 3 revoked keys, 4 streaming, 5 chaos,
-                         6 429 storm, 7 big pools, 8 soak)
+                         6 429 storm, 7 big pools, 8 soak, 9 format conversion)
           --bin DIR      folder holding the rotator and mock-upstream binaries (default .build/release)
           --out DIR      results go to DIR/<date>/ (default loadtest/results)
           --python PATH  a python3 with matplotlib, for the PNG charts
@@ -56,8 +57,8 @@ struct RunnerOptions {
                     duration = seconds
                 case "--scenarios":
                     let numbers = value.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-                    guard !numbers.isEmpty, numbers.allSatisfy({ $0.map { (1...8).contains($0) } ?? false }) else {
-                        throw RunnerError("--scenarios wants numbers from 1 to 8, e.g. 1,2,5; got '\(value)'")
+                    guard !numbers.isEmpty, numbers.allSatisfy({ $0.map { Self.allScenarios.contains($0) } ?? false }) else {
+                        throw RunnerError("--scenarios wants numbers from 1 to \(Self.allScenarios.max()!), e.g. 1,2,5; got '\(value)'")
                     }
                     scenarios = Set(numbers.compactMap { $0 })
                 case "--bin": binaries = value

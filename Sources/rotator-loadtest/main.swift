@@ -25,11 +25,11 @@ try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateD
 let scenarios: [(number: Int, name: String, run: @Sendable (ScenarioContext) async throws -> ScenarioReport)] = [
     (1, "overhead", OverheadScenario.run), (2, "quota", QuotaScenario.run), (3, "revoked keys", RevokedKeysScenario.run),
     (4, "streaming", StreamingScenario.run), (5, "chaos", ChaosScenario.run), (6, "429 storm", StormScenario.run),
-    (7, "big pools", BigPoolScenario.run), (8, "soak", SoakScenario.run),
+    (7, "big pools", BigPoolScenario.run), (8, "soak", SoakScenario.run), (9, "format conversion", ConversionScenario.run),
 ]
 let selected = scenarios.filter { scenario in
     // The soak runs in full mode, or when asked for by number.
-    options.scenarios.contains(scenario.number) && (scenario.number != 8 || options.mode == .full || options.scenarios != Set(1...8))
+    options.scenarios.contains(scenario.number) && (scenario.number != 8 || options.mode == .full || options.scenarios != RunnerOptions.allScenarios)
 }
 
 say("rotator-loadtest: \(options.mode.rawValue) mode, \(options.window) s windows, scenarios \(selected.map(\.number)); "

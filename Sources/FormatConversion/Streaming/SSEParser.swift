@@ -23,6 +23,9 @@ public struct SSEParser: Sendable {
     }
 
     public mutating func feed(_ bytes: some Collection<UInt8>) throws(Overflow) -> [SSEEvent] {
+        // One copy into an array, then a loop the compiler specializes: iterating the generic collection itself
+        // (a `ByteBufferView` from the proxy, whose module cannot specialize this) costs a witness call per byte.
+        let bytes = Array(bytes)
         var events: [SSEEvent] = []
         for byte in bytes {
             if skipLeadingLF {
