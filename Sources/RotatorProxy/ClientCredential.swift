@@ -27,7 +27,7 @@ public enum ClientCredential {
     static func bearerToken(_ value: String) -> String? {
         let utf8 = value.utf8
         guard utf8.count > 7,
-            zip(utf8.prefix(7), bearerPrefix).allSatisfy({ byte, lower in (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lower })
+            zip(utf8.prefix(7), bearerPrefix).allSatisfy({ byte, lower in HeaderNameSet.lowercasedASCII(byte) == lower })
         else { return nil }
         let token = Substring(utf8.dropFirst(7)).trimmingSpaces()
         return token.isEmpty ? nil : token

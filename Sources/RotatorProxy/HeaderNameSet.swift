@@ -21,10 +21,14 @@ struct HeaderNameSet: Sendable {
         guard name.utf8.count == lowercase.count else { return false }
         var index = 0
         for byte in name.utf8 {
-            let folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
-            guard folded == lowercase[index] else { return false }
+            guard lowercasedASCII(byte) == lowercase[index] else { return false }
             index += 1
         }
         return true
+    }
+
+    /// `A`–`Z` to `a`–`z`; every other byte as it is.
+    static func lowercasedASCII(_ byte: UInt8) -> UInt8 {
+        byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
     }
 }

@@ -60,18 +60,15 @@ public struct SecretScrubber: Sendable {
 
     /// Whether any form of the key occurs in `text` (read in place: most header values are native UTF-8 strings).
     public func contains(_ text: String) -> Bool {
-        if let found = text.utf8.withContiguousStorageIfAvailable({ bytes in forms.contains { firstIndex(of: $0, in: bytes, from: 0) != nil } }) {
-            return found
-        }
-        let bytes = Array(text.utf8)
-        return forms.contains { firstIndex(of: $0, in: bytes, from: 0) != nil }
+        text.utf8.withContiguousStorageIfAvailable(containsAnyForm) ?? containsAnyForm(Array(text.utf8))
     }
 
     public func contains(_ body: ByteBuffer) -> Bool {
-        body.withUnsafeReadableBytes { raw in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            return forms.contains { firstIndex(of: $0, in: bytes, from: 0) != nil }
-        }
+        body.withUnsafeReadableBytes { raw in containsAnyForm(raw.bindMemory(to: UInt8.self)) }
+    }
+
+    private func containsAnyForm<Haystack: RandomAccessCollection<UInt8>>(_ haystack: Haystack) -> Bool where Haystack.Index == Int {
+        forms.contains { firstIndex(of: $0, in: haystack, from: 0) != nil }
     }
 
     /// The bytes with every form replaced, or nil when none occurs.

@@ -29,7 +29,7 @@ struct ClosedLoopMeasurement: Sendable {
         throughput = result.throughput
         p50 = result.latency.p50
         p99 = result.latency.p99
-        cpuMicrosecondsPerRequest = result.requests > 0 ? cost.cpuSeconds * 1e6 / Double(result.requests) : 0
+        cpuMicrosecondsPerRequest = cost.microsecondsPerRequest(result.requests)
         notOK = result.statuses.filter { !$0.key.hasPrefix("2") }.values.reduce(0, +)
         transportErrors = result.errors.values.reduce(0, +)
     }

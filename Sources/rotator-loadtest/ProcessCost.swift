@@ -16,6 +16,11 @@ struct ProcessCost: Sendable {
         return total
     }
 
+    /// CPU time per request in microseconds; 0 for a run without requests.
+    func microsecondsPerRequest(_ requests: Int) -> Double {
+        requests > 0 ? cpuSeconds * 1e6 / Double(requests) : 0
+    }
+
     static func - (lhs: ProcessCost, rhs: ProcessCost) -> ProcessCost {
         ProcessCost(cpuSeconds: lhs.cpuSeconds - rhs.cpuSeconds, contextSwitches: lhs.contextSwitches - rhs.contextSwitches)
     }
@@ -116,6 +121,6 @@ struct WrkRun: Sendable {
         return nil
     }
 
-    var cpuMicrosecondsPerRequest: Double { requests > 0 ? cost.cpuSeconds * 1e6 / Double(requests) : 0 }
+    var cpuMicrosecondsPerRequest: Double { cost.microsecondsPerRequest(requests) }
     var contextSwitchesPerRequest: Double { requests > 0 ? Double(cost.contextSwitches) / Double(requests) : 0 }
 }
