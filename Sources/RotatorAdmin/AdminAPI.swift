@@ -261,13 +261,9 @@ public struct AdminAPI: Sendable {
     private func addKey(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let config = try await existingConfig(context)
         let input = try await AdminJSON.decode(KeyInput.self, from: request, context: context)
-        // The document's KeyInput: printable ASCII, no spaces, 1 to 4096 characters, taken as it is.
+        // The document's KeyInput: taken as it is, under the one rule every import applies.
         let secret = input.key_value
-        guard !secret.isEmpty else { throw APIError.unprocessable("field 'key_value' must not be blank") }
-        guard secret.utf8.count <= 4096 else { throw APIError.unprocessable("field 'key_value' must be at most 4096 characters") }
-        guard secret.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw APIError.unprocessable("field 'key_value' must be printable ASCII without spaces or control characters")
-        }
+        if let rejection = KeySecretPolicy.rejection(of: secret) { throw APIError.unprocessable("field 'key_value' \(rejection.requirement)") }
         let record = try await storeCall { try await editor.addKey(configID: config.id, secret: secret, isActive: input.is_active ?? true) }
         await audit(context, "key.add", target: "key:\(record.id)", after: KeyView(record, runtime: nil))
         return JSONBody.response(KeyView(record, runtime: nil), status: .created)
@@ -277,8 +273,8 @@ public struct AdminAPI: Sendable {
         let config = try await existingConfig(context)
         let input = try await AdminJSON.decode(BatchInput.self, from: request, context: context)
         guard input.keys.count <= 100_000 else { throw APIError.unprocessable("field 'keys' holds at most 100000 keys per call") }
-        if let tooLong = input.keys.firstIndex(where: { $0.unicodeScalars.count > 4096 }) {
-            throw APIError.unprocessable("field 'keys[\(tooLong)]' is longer than 4096 characters")
+        if let tooLong = input.keys.firstIndex(where: { $0.unicodeScalars.count > KeySecretPolicy.maximumLength }) {
+            throw APIError.unprocessable("field 'keys[\(tooLong)]' is longer than \(KeySecretPolicy.maximumLength) characters")
         }
         let result = try await storeCall { try await editor.addKeys(configID: config.id, secrets: input.keys) }
         let checks = try Self.wantsCheck(request) ? await checkImported(input.keys, config: config) : nil

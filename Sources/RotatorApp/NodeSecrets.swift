@@ -13,6 +13,15 @@ public struct NodeSecrets: Sendable {
     public var announcements: [String]
 
     /// Well-known placeholder values that must never protect an enterprise deployment.
+    /// The files a lightweight node generates into its data directory for secrets the environment leaves unset.
+    enum GeneratedFile {
+        static let adminPassword = "admin_password"
+        static let jwtSecret = "jwt_secret"
+        static let proxyKey = "proxy_key"
+        static let encryptionKey = "encryption.key"
+    }
+    static let generatedFileNames = [GeneratedFile.adminPassword, GeneratedFile.jwtSecret, GeneratedFile.proxyKey, GeneratedFile.encryptionKey]
+
     static let refusedDefaults: Set<String> = ["admin", "password", "changeme", "change-me", "secret", "123456", "your-secret-key"]
 
     public static func resolve(_ settings: Settings) throws -> NodeSecrets {
@@ -29,10 +38,10 @@ public struct NodeSecrets: Sendable {
             announcements.append("\(describe): \(value)   (generated, saved in \(path))")
             return value
         }
-        let password = try settings.adminPassword ?? fromFile("admin_password", describe: "admin password", generate: { randomToken(bytes: 12) })
-        let jwt = try settings.jwtSecret ?? fromFile("jwt_secret", describe: "JWT secret", generate: { randomToken(bytes: 32) })
-        let proxyKeys = try settings.proxyKeys ?? [fromFile("proxy_key", describe: "proxy key", generate: { "rk-" + randomToken(bytes: 24) })]
-        let encryption = try settings.encryptionKey ?? fromFile("encryption.key", describe: "encryption key", generate: KeyCipher.generateKeyBase64)
+        let password = try settings.adminPassword ?? fromFile(GeneratedFile.adminPassword, describe: "admin password", generate: { randomToken(bytes: 12) })
+        let jwt = try settings.jwtSecret ?? fromFile(GeneratedFile.jwtSecret, describe: "JWT secret", generate: { randomToken(bytes: 32) })
+        let proxyKeys = try settings.proxyKeys ?? [fromFile(GeneratedFile.proxyKey, describe: "proxy key", generate: { "rk-" + randomToken(bytes: 24) })]
+        let encryption = try settings.encryptionKey ?? fromFile(GeneratedFile.encryptionKey, describe: "encryption key", generate: KeyCipher.generateKeyBase64)
         // The encryption key itself is never worth printing: it only has to stay in the data directory.
         announcements.removeAll { $0.hasPrefix("encryption key") || $0.hasPrefix("JWT secret") }
         return NodeSecrets(adminPassword: password, jwtSecret: jwt, proxyKeys: proxyKeys, encryptionKey: encryption, announcements: announcements)

@@ -53,6 +53,9 @@ public struct RotatorNode: Sendable {
     /// Opens the store and builds the node's parts; nothing listens yet.
     /// - Parameter coordinationPolicy: quarantine timings; tests shorten them, production keeps the standard.
     public static func make(settings: Settings, logger: Logger, coordinationPolicy: CoordinationPolicy = .standard) async throws -> RotatorNode {
+        if settings.databaseType == .sqlite, let refusal = FreshStoreCheck.reading(settings: settings).refusal(databasePath: settings.databasePath) {
+            throw SettingsError(refusal)
+        }
         let secrets = try NodeSecrets.resolve(settings)
         let cipher: KeyCipher
         do {

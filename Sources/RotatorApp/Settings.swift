@@ -42,6 +42,9 @@ public struct Settings: Sendable, Equatable {
     public var publicBaseURL: String = "http://localhost:8000"
     public var databaseType: DatabaseType = .sqlite
     public var databasePath: String = "./data/rotator.db"
+    /// Start on a missing or empty SQLite file even though the data directory holds an earlier start's secrets
+    /// (`ALLOW_FRESH_STORE`): without it such a start is refused, since the store was most likely lost or not mounted.
+    public var allowFreshStore = false
     public var mysql: MySQLSettings?
     public var cacheType: CacheType = .memory
     public var redis: RedisSettings?
@@ -113,6 +116,7 @@ public struct Settings: Sendable, Equatable {
             settings.publicBaseURL = base.hasSuffix("/") ? String(base.dropLast()) : base
         }
         settings.databasePath = reader.string("DATABASE_PATH") ?? settings.databasePath
+        settings.allowFreshStore = try reader.flag("ALLOW_FRESH_STORE") ?? settings.allowFreshStore
         settings.encryptionKey = reader.string("ENCRYPTION_KEY")
         settings.maxRetries = try reader.integer("MAX_RETRIES", in: 0...20) ?? settings.maxRetries
         settings.cooldownSeconds = try reader.number("COOLDOWN_SECONDS", in: 0...86_400) ?? settings.cooldownSeconds
@@ -229,6 +233,15 @@ struct EnvironmentReader {
             throw SettingsError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
         }
         return value
+    }
+
+    func flag(_ name: String) throws -> Bool? {
+        guard let text = string(name) else { return nil }
+        switch text.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw SettingsError("\(name) must be true or false (got '\(text)')")
+        }
     }
 
     func number(_ name: String, in range: ClosedRange<Double>) throws -> Double? {

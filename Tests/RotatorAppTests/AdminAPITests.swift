@@ -109,6 +109,24 @@ import Testing
         #expect(try await node.admin(.DELETE, "/admin/keys/\(keyID)").status == 404)
     }
 
+    /// Batch import and single add apply one rule: what one refuses, the other refuses too.
+    @Test func batchImportRefusesWhatSingleAddRefuses() async throws {
+        let node = try await TestNode.start()
+        defer { Task { await node.stop() } }
+        let id = try await node.createConfig(slug: "onerule")
+        let refused = ["sk-ключ-0123456789", "sk-zero\u{200B}width-0123", "sk-tab\there-0123", "sk-ok-\u{00A0}nbsp-0123"]
+        for secret in refused + ["sk-" + String(repeating: "x", count: 4094)] {
+            let body = String(data: try JSONSerialization.data(withJSONObject: ["key_value": secret]), encoding: .utf8)
+            #expect(try await node.admin(.POST, "/admin/proxy-configs/\(id)/keys", body: body).status == 422, "single add took \(secret.prefix(20))")
+        }
+        let batch = try await node.admin(.POST, "/admin/proxy-configs/\(id)/keys/batch",
+                                         body: String(data: try JSONSerialization.data(withJSONObject: ["keys": refused + ["sk-fine-0123456789"]]), encoding: .utf8))
+        let result = try batch.object()
+        #expect(result["success_count"] as? Int == 1, "\(batch.text)")
+        #expect(result["failed_count"] as? Int == refused.count, "\(batch.text)")
+        #expect(try await node.admin(.GET, "/admin/proxy-configs/\(id)/keys").array().count == 1)
+    }
+
     @Test func batchImportOfTenThousandKeys() async throws {
         let node = try await TestNode.start()
         defer { Task { await node.stop() } }
