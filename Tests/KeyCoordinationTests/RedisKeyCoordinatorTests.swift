@@ -36,7 +36,7 @@ import Testing
     @Test func answersNothingAtOnce() async {
         let coordinator = harness().coordinator
         await coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1], pacingInterval: 0))
-        #expect(coordinator.acquireKeyImmediately(pool: 1, excluding: []) == nil)
+        #expect(coordinator.acquireKeyImmediately(pool: 1, excluding: [], model: nil) == nil)
         #expect(coordinator.reportImmediately(.success, key: 1, pool: 1) == nil)
         #expect(await coordinator.acquireKey(pool: 1, excluding: []) == .key(1))
     }
@@ -55,6 +55,8 @@ import Testing
     @Test func exhaustedQuotaRestsTheKeyWithItsOwnStatus() async {
         await CoordinatorBehaviour.exhaustedQuotaRestsTheKeyWithItsOwnStatus(harness())
     }
+    @Test func modelRestLeavesOtherModelsServed() async { await CoordinatorBehaviour.modelRestLeavesOtherModelsServed(harness()) }
+    @Test func modelQuotaRestsOnlyThatModel() async { await CoordinatorBehaviour.modelQuotaRestsOnlyThatModel(harness()) }
 
     /// Two coordinators (two nodes) on one Redis share cooldowns.
     @Test func nodesShareCooldowns() async throws {
