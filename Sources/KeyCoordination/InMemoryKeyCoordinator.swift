@@ -213,11 +213,16 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
         return state.withLock { state in
             guard let pool = state.pools[poolID] else { return [:] }
             var result: [Int64: KeyRuntimeState] = [:]
+            var resting: [Int64: [String: Double]] = [:]
+            for (model, rests) in pool.modelRests {
+                for (id, until) in rests where until > now { resting[id, default: [:]][model] = until }
+            }
             for (id, key) in pool.keys {
                 let cooling = key.coolingUntil.flatMap { $0 > now ? $0 : nil }
                 let exhausted = key.quotaExhaustedUntil.flatMap { $0 > now ? $0 : nil }
                 result[id] = KeyRuntimeState(
-                    coolingUntil: cooling, consecutiveRejections: key.consecutiveRejections, quotaExhaustedUntil: exhausted
+                    coolingUntil: cooling, consecutiveRejections: key.consecutiveRejections, quotaExhaustedUntil: exhausted,
+                    modelCoolingUntil: resting[id] ?? [:]
                 )
             }
             return result

@@ -132,11 +132,14 @@ public struct KeyRuntimeState: Sendable, Equatable {
     public var consecutiveRejections: Int
     /// Unix seconds until which the key rests because its quota or credit is gone; nil otherwise.
     public var quotaExhaustedUntil: Double?
+    /// Models the key rests for (a per-model limit), and until when (Unix seconds); it serves every other model.
+    public var modelCoolingUntil: [String: Double]
 
-    public init(coolingUntil: Double?, consecutiveRejections: Int, quotaExhaustedUntil: Double? = nil) {
+    public init(coolingUntil: Double?, consecutiveRejections: Int, quotaExhaustedUntil: Double? = nil, modelCoolingUntil: [String: Double] = [:]) {
         self.coolingUntil = coolingUntil
         self.consecutiveRejections = consecutiveRejections
         self.quotaExhaustedUntil = quotaExhaustedUntil
+        self.modelCoolingUntil = modelCoolingUntil
     }
 }
 

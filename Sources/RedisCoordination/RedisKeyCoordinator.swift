@@ -192,14 +192,16 @@ public final class RedisKeyCoordinator: KeyCoordinator {
             let values = reply.array ?? []
             var states: [Int64: KeyRuntimeState] = [:]
             var index = 0
-            while index + 3 < values.count {
+            while index + 4 < values.count {
                 if let id = values[index].string.flatMap(Int64.init) {
                     let cooling = values[index + 1].string.flatMap(Double.init)
                     let rejections = values[index + 2].string.flatMap(Int.init) ?? 0
                     let exhausted = values[index + 3].string.flatMap(Double.init)
-                    states[id] = KeyRuntimeState(coolingUntil: cooling, consecutiveRejections: rejections, quotaExhaustedUntil: exhausted)
+                    let rests = values[index + 4].string.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Double] }
+                    states[id] = KeyRuntimeState(coolingUntil: cooling, consecutiveRejections: rejections, quotaExhaustedUntil: exhausted,
+                                                 modelCoolingUntil: rests ?? [:])
                 }
-                index += 4
+                index += 5
             }
             return states
         } catch {

@@ -79,7 +79,10 @@ public enum UpstreamDialect: Sendable, Equatable {
     /// (`insufficient_quota`, `billing_error`, a spend limit) is the whole key's.
     func limitIsPerModel(_ blame: AnswerBlame, error: ProviderError?) -> Bool {
         switch (self, blame) {
-        case (.openAI, .rateLimited), (.anthropic, .rateLimited):
+        case (.openAI, .rateLimited):
+            // OpenAI's own code; an OpenAI-compatible upstream's bare 429 says nothing of models.
+            return error?.code == "rate_limit_exceeded"
+        case (.anthropic, .rateLimited):
             return true
         case (.gemini, .rateLimited), (.gemini, .keyExhausted):
             return error?.quotaIDs.contains { $0.contains("PerModel") } ?? false

@@ -238,7 +238,9 @@ extension CoordinatorBehaviour {
         #expect(await acquire(h, excluding: [2], model: "model-a") == nil)
         #expect(await acquire(h, excluding: [2], model: "model-b") == 1, "a key resting for model-a still serves model-b")
         #expect(await acquire(h, excluding: [2]) == 1, "and requests that name no model")
-        #expect(await h.coordinator.runtimeStates(pool: 1)[1]?.coolingUntil == nil, "the key as a whole is not cooling")
+        let state = await h.coordinator.runtimeStates(pool: 1)[1]
+        #expect(state?.coolingUntil == nil, "the key as a whole is not cooling")
+        #expect(state?.modelCoolingUntil.keys.sorted() == ["model-a"], "it rests for model-a, and shows so")
         await h.coordinator.report(.rateLimited(cooldown: 10, model: "model-a"), key: 2, pool: 1)
         let result = await h.coordinator.acquireKey(pool: 1, excluding: [], model: "model-a")
         guard case .unavailable(let wait) = result else { Issue.record("expected unavailable, got \(result)"); return }

@@ -253,6 +253,8 @@ import Testing
         let perProject = #"{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProject"}]}"#
         #expect(!answer(.gemini, 429, Self.google(429, "RESOURCE_EXHAUSTED", "x", details: perProject)).isPerModel)
         #expect(!answer(.generic, 429, nil, headers: [("Retry-After", "3600")]).isPerModel, "a bare status says nothing of models")
+        #expect(!answer(.openAI, 429, #"{"error":{"message":"Rate limit exceeded","code":429}}"#).isPerModel,
+                "an OpenAI-compatible upstream's 429 without OpenAI's code rests the whole key")
     }
 
     /// A request larger than the key's per-minute tokens (the token bucket is full, requests remain) is the request's.

@@ -203,8 +203,18 @@ elseif op == 'remove' then
   return 'ok'
 
 elseif op == 'states' then
-  -- Flat list: id, cooling-until ('' when usable), rejections in a row, quota-exhausted-until ('' when not).
-  local out = {}
+  -- Flat list: id, cooling-until ('' when usable), rejections in a row, quota-exhausted-until ('' when not),
+  -- the key's live model rests as a JSON object {model: until} ('' when none).
+  local out, rests = {}, {}
+  local all = redis.call('HGETALL', mrest)
+  for i = 1, #all, 2 do
+    local id, model = string.match(all[i], '^([^|]+)|(.*)$')
+    local until_ = tonumber(all[i + 1])
+    if id and until_ > now then
+      rests[id] = rests[id] or {}
+      rests[id][model] = until_
+    end
+  end
   for _, id in ipairs(redis.call('ZRANGE', schedule, 0, -1)) do
     local cool = tonumber(redis.call('HGET', keys, 'cool:' .. id) or '0')
     local quota = tonumber(redis.call('HGET', keys, 'quota:' .. id) or '0')
@@ -212,6 +222,7 @@ elseif op == 'states' then
     if cool > now then table.insert(out, fmt(cool)) else table.insert(out, '') end
     table.insert(out, redis.call('HGET', keys, 'rej:' .. id) or '0')
     if quota > now then table.insert(out, fmt(quota)) else table.insert(out, '') end
+    if rests[id] then table.insert(out, cjson.encode(rests[id])) else table.insert(out, '') end
   end
   return out
 
