@@ -104,6 +104,17 @@ import Testing
             #expect(try await statuses(node, id) == ["active", "active"])
             let served = try await node.proxy("claude-echo", "/v1/messages", body: message, headers: headers)
             #expect(served.status == 200, "\(served.text)")
+
+            // Through a converting config too: an OpenAI client in front of Anthropic sends the same header.
+            let converting = try await node.createConfig(slug: "claude-conv", format: "anthropic_native", extra: #","output_format":"openai""#)
+            try await node.addKeys(configID: converting, sampleKeys(2, prefix: "sk-ant-conv"))
+            for _ in 0..<2 {
+                let echoed = try await node.proxy("claude-conv", body: chat("claude-x"),
+                                                  headers: [("Authorization", "Bearer \(TestNode.proxyKey)"), ("anthropic-beta", "credit balance is too low")])
+                #expect(echoed.status == 400, "\(echoed.text)")
+            }
+            #expect(try await statuses(node, converting) == ["active", "active"])
+            #expect(try await node.proxy("claude-conv", body: chat("claude-x")).status == 200)
         }
     }
 
