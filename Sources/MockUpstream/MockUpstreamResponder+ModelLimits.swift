@@ -97,10 +97,15 @@ extension MockUpstreamResponder {
         let message = "You exceeded your current quota, please check your plan and billing details. For more information on this error, "
             + "head to: https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current usage, head to: https://ai.dev/usage?tab=rate-limit. "
             + "\n* Quota exceeded for metric: \(fullMetric), limit: \(value), model: \(model)\nPlease retry in \(seconds).0s."
+        let metricText = JSONText.quote(fullMetric)
         let details = [
-            #"{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":\#(JSONText.quote(fullMetric)),"quotaId":"\#(quotaID)","quotaDimensions":{"location":"global","model":\#(JSONText.quote(model))},"quotaValue":"\#(value)"}]}"#,
-            #"{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]}"#,
-            #"{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com","metadata":{"service":"generativelanguage.googleapis.com","quota_metric":\#(JSONText.quote(fullMetric)),"quota_limit":"\#(quotaID)","quota_limit_value":"\#(value)"}}"#,
+            #"{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":\#(metricText),"quotaId":"\#(quotaID)","#
+                + #""quotaDimensions":{"location":"global","model":\#(JSONText.quote(model))},"quotaValue":"\#(value)"}]}"#,
+            #"{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","#
+                + #""url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]}"#,
+            #"{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com","#
+                + #""metadata":{"service":"generativelanguage.googleapis.com","quota_metric":\#(metricText),"quota_limit":"\#(quotaID)","#
+                + #""quota_limit_value":"\#(value)"}}"#,
             #"{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"\#(seconds)s"}"#,
         ]
         let body = #"{"error":{"code":429,"message":\#(JSONText.quote(message)),"status":"RESOURCE_EXHAUSTED","details":[\#(details.joined(separator: ","))]}}"#
