@@ -13,8 +13,9 @@ import RotatorCore
 ///   `maxRetries` + 1;
 /// - key-level answers: one call per key (each key is excluded after its answer, and the answer is that key's own
 ///   evidence), within the request's deadline;
-/// - rate-limit and quota answers: `Rules.maxRateLimitedKeys` keys (`RATE_LIMIT_MAX_KEYS`, 3), then the client gets a
-///   429 with the soonest wait those keys were given, so no single request can rest the whole pool.
+/// - rate-limit and quota answers: `Rules.maxRateLimitedKeys` of them (`RATE_LIMIT_MAX_KEYS`, 3; a key offered again
+///   after a short wait counts again), then the client gets a 429 with the soonest wait they gave, so no single
+///   request can rest the whole pool.
 /// One request gives a key at most one strike (a rejection): a key offered again after a wait cannot be struck twice.
 /// A rest is scoped to the request's model when the provider's limit is per model (`UpstreamAnswer.isPerModel`).
 /// A key is blamed only on key-level evidence: a provider's code (or the config's override), or a bare 401 that
@@ -112,8 +113,9 @@ public struct RequestBlame: Sendable {
     private let model: String?
     /// Keys this request already blamed with a rejection: never twice.
     private var struck: Set<Int64> = []
-    /// Keys this request saw rate limited or out of quota, and the shortest rest one of them was given.
-    private var rateLimitedKeys: Set<Int64> = []
+    /// Rate-limit and quota answers this request had (a key offered again after a wait counts again), and the
+    /// shortest rest one of them gave.
+    private var rateLimitedAnswers = 0
     private var soonestRest: Double?
     private var retries = 0
     private var requestAnswers = 0
@@ -199,15 +201,15 @@ public struct RequestBlame: Sendable {
         answer.isPerModel ? model : nil
     }
 
-    /// Another key, until `maxRateLimitedKeys` keys rested for this request: then a 429 with the soonest rest.
+    /// Another key, until `maxRateLimitedKeys` rate-limit answers: then a 429 with the soonest rest they gave.
     private mutating func rested(_ key: Int64, _ cooldown: Double) -> Next {
-        rateLimitedKeys.insert(key)
+        rateLimitedAnswers += 1
         soonestRest = min(soonestRest ?? cooldown, cooldown)
-        guard rateLimitedKeys.count >= rules.maxRateLimitedKeys else { return .tryAnotherKey }
+        guard rateLimitedAnswers >= rules.maxRateLimitedKeys else { return .tryAnotherKey }
         let seconds = Self.retryAfter(soonestRest ?? cooldown)
         return .fail(ProxyFailure(
             status: 429, kind: .rateLimited,
-            message: "the upstream rate limited \(rateLimitedKeys.count) keys for this request (RATE_LIMIT_MAX_KEYS); retry after \(seconds) s",
+            message: "the upstream rate limited this request on \(rateLimitedAnswers) keys (RATE_LIMIT_MAX_KEYS); retry after \(seconds) s",
             retryAfter: seconds))
     }
 

@@ -243,6 +243,12 @@ import Testing
         guard case .fail(let failure) = third.next else { Issue.record("expected a 429, got \(third.next)"); return }
         #expect(failure.status == 429 && failure.retryAfter == 600, "the soonest rest: \(failure)")
         #expect(third.outcomes == [.rateLimited(cooldown: 600)], "the third key still gets its own rest")
+        var again = RequestBlame(rules: rules, method: "POST")
+        _ = again.judge(answer(429, .rateLimited(retryAfter: 1)), key: 1)
+        _ = again.judge(answer(429, .rateLimited(retryAfter: 1)), key: 2)
+        if case .fail = again.judge(answer(429, .rateLimited(retryAfter: 1)), key: 1).next {} else {
+            Issue.record("a key offered again after a short wait counts again: at most 3 rate-limited calls")
+        }
         var one = RequestBlame(rules: RequestBlame.Rules(maxRetries: 3, defaultCooldown: 60, quotaCooldown: 3600, retryAfterReadTimeout: false,
                                                          timeout: 30, maxRateLimitedKeys: 1), method: "GET")
         if case .fail = one.judge(answer(429, .rateLimited(retryAfter: 5)), key: 1).next {} else { Issue.record("RATE_LIMIT_MAX_KEYS=1 tries one key") }
