@@ -20,6 +20,8 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
         var schedule = IndexedMinHeap()
         var keys: [Int64: KeyState] = [:]
         var cooling: PoolCooling?
+        /// Rests for one model only: model -> key -> until. Expired entries go when the model is next asked for.
+        var modelRests: [String: [Int64: Double]] = [:]
 
         init(pacingInterval: Double) {
             self.pacingInterval = pacingInterval
@@ -60,6 +62,7 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
             for id in pool.keys.keys where !wanted.contains(id) {
                 pool.keys[id] = nil
                 pool.schedule.remove(id)
+                for model in pool.modelRests.keys { pool.modelRests[model]?[id] = nil }
             }
             for id in definition.keyIDs where pool.keys[id] == nil {
                 pool.keys[id] = KeyState()
@@ -78,20 +81,20 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
         }
     }
 
-    public func acquireKey(pool poolID: Int64, excluding excluded: Set<Int64>) async -> KeyAcquisition {
-        acquireKeyNow(pool: poolID, excluding: excluded)
+    public func acquireKey(pool poolID: Int64, excluding excluded: Set<Int64>, model: String?) async -> KeyAcquisition {
+        acquireKeyNow(pool: poolID, excluding: excluded, model: model)
     }
 
-    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition> {
-        eventLoop.makeSucceededFuture(acquireKeyNow(pool: pool, excluding: excluded))
+    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, model: String?, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition> {
+        eventLoop.makeSucceededFuture(acquireKeyNow(pool: pool, excluding: excluded, model: model))
     }
 
     public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect> {
         eventLoop.makeSucceededFuture(reportNow(outcome, key: key, pool: pool))
     }
 
-    public func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>) -> KeyAcquisition? {
-        acquireKeyNow(pool: pool, excluding: excluded)
+    public func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>, model: String?) -> KeyAcquisition? {
+        acquireKeyNow(pool: pool, excluding: excluded, model: model)
     }
 
     public func reportImmediately(_ outcome: KeyOutcome, key: Int64, pool: Int64) -> OutcomeEffect? {
@@ -99,14 +102,21 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
     }
 
     /// The synchronous selection: one lock, never held across a wait.
-    public func acquireKeyNow(pool poolID: Int64, excluding excluded: Set<Int64>) -> KeyAcquisition {
+    public func acquireKeyNow(pool poolID: Int64, excluding excluded: Set<Int64>, model: String? = nil) -> KeyAcquisition {
         let now = clock.now()
         return state.withLock { state in
             guard let pool = state.pools[poolID], !pool.schedule.isEmpty else { return .empty }
             if let cooling = pool.cooling, cooling.until > now { return .unavailable(retryAfter: cooling.until - now) }
-            // Set excluded keys aside so the heap's minimum is the best key this request may still use.
-            var setAside: [(Int64, Double)] = []
-            for id in excluded {
+            // Keys resting for this model, expired rests dropped on the way.
+            var resting: [Int64: Double] = [:]
+            if let model, let rests = pool.modelRests[model] {
+                resting = rests.filter { $0.value > now }
+                pool.modelRests[model] = resting.isEmpty ? nil : resting
+            }
+            // Set excluded and resting keys aside so the heap's minimum is the best key this request may still use;
+            // each counts from when it frees for this request (its score, or its model rest if later).
+            var setAside: [(id: Int64, score: Double)] = []
+            for id in excluded.union(resting.keys) {
                 if let score = pool.schedule.remove(id) { setAside.append((id, score)) }
             }
             defer {
@@ -114,7 +124,8 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
             }
             guard let best = pool.schedule.min, best.score <= now else {
                 // Nothing this request may use now; report when the pool's soonest key (excluded or not) frees.
-                let soonest = ([pool.schedule.min?.score] + setAside.map(\.1)).compactMap { $0 }.min() ?? now
+                let frees = setAside.map { max($0.score, resting[$0.id] ?? 0) }
+                let soonest = ([pool.schedule.min?.score] + frees).compactMap { $0 }.min() ?? now
                 return .unavailable(retryAfter: max(soonest - now, 0))
             }
             pool.schedule.set(best.id, score: max(best.score, now) + pool.pacingInterval)
@@ -139,13 +150,20 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
                 keyState.consecutiveRejections = 0
                 keyState.quotaExhaustedUntil = nil
                 effect = .none
-            case .rateLimited(let cooldown):
+            case .rateLimited(let cooldown, let model?), .quotaExhausted(let cooldown, _, let model?):
+                let until = now + min(max(cooldown, policy.minimumCooldown), policy.maximumCooldown)
+                Self.rest(pool, key: key, model: model, until: until, now: now)
+                if case .quotaExhausted(_, let reason, _) = outcome { state.recordError(of: key, reason) } else {
+                    state.recordError(of: key, "429 rate limited by upstream for \(model)")
+                }
+                effect = .cooledDown(until: until)
+            case .rateLimited(let cooldown, nil):
                 let until = now + min(max(cooldown, policy.minimumCooldown), policy.maximumCooldown)
                 keyState.coolingUntil = max(keyState.coolingUntil ?? 0, until)
                 pool.schedule.set(key, score: max(pool.schedule.score(of: key) ?? 0, until))
                 state.recordError(of: key, "429 rate limited by upstream")
                 effect = .cooledDown(until: until)
-            case .quotaExhausted(let cooldown, let reason):
+            case .quotaExhausted(let cooldown, let reason, nil):
                 let until = now + min(max(cooldown, policy.minimumCooldown), policy.maximumCooldown)
                 keyState.coolingUntil = max(keyState.coolingUntil ?? 0, until)
                 keyState.quotaExhaustedUntil = max(keyState.quotaExhaustedUntil ?? 0, until)
@@ -175,16 +193,36 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
         }
     }
 
+    /// Models a pool remembers rests for; past this, expired rests are swept first and a new model is not recorded
+    /// (its requests then meet the upstream's 429 themselves, each trying at most a few keys).
+    static let modelRestLimit = 256
+
+    private static func rest(_ pool: Pool, key: Int64, model: String, until: Double, now: Double) {
+        if pool.modelRests[model] == nil, pool.modelRests.count >= modelRestLimit {
+            pool.modelRests = pool.modelRests.compactMapValues { rests in
+                let live = rests.filter { $0.value > now }
+                return live.isEmpty ? nil : live
+            }
+            guard pool.modelRests.count < modelRestLimit else { return }
+        }
+        pool.modelRests[model, default: [:]][key] = max(pool.modelRests[model]?[key] ?? 0, until)
+    }
+
     public func runtimeStates(pool poolID: Int64) async -> [Int64: KeyRuntimeState] {
         let now = clock.now()
         return state.withLock { state in
             guard let pool = state.pools[poolID] else { return [:] }
             var result: [Int64: KeyRuntimeState] = [:]
+            var resting: [Int64: [String: Double]] = [:]
+            for (model, rests) in pool.modelRests {
+                for (id, until) in rests where until > now { resting[id, default: [:]][model] = until }
+            }
             for (id, key) in pool.keys {
                 let cooling = key.coolingUntil.flatMap { $0 > now ? $0 : nil }
                 let exhausted = key.quotaExhaustedUntil.flatMap { $0 > now ? $0 : nil }
                 result[id] = KeyRuntimeState(
-                    coolingUntil: cooling, consecutiveRejections: key.consecutiveRejections, quotaExhaustedUntil: exhausted
+                    coolingUntil: cooling, consecutiveRejections: key.consecutiveRejections, quotaExhaustedUntil: exhausted,
+                    modelCoolingUntil: resting[id] ?? [:]
                 )
             }
             return result

@@ -9,8 +9,10 @@ public protocol KeyCoordinator: Sendable {
     /// Makes the pool hold exactly these keys, keeping the state of keys it already had.
     func syncPool(_ pool: PoolDefinition) async
     func removePool(id: Int64) async
-    /// Hands out the least recently used usable key, skipping `excluded` ones.
-    func acquireKey(pool: Int64, excluding excluded: Set<Int64>) async -> KeyAcquisition
+    /// Hands out the least recently used usable key, skipping `excluded` ones and, when the request names a `model`,
+    /// keys resting for that model (a per-model limit of the provider; see `KeyOutcome`). A nil model: any key that is
+    /// not resting as a whole.
+    func acquireKey(pool: Int64, excluding excluded: Set<Int64>, model: String?) async -> KeyAcquisition
     /// Reports how the upstream answered a key; returns what the coordinator did about it.
     @discardableResult
     func report(_ outcome: KeyOutcome, key: Int64, pool: Int64) async -> OutcomeEffect
@@ -24,12 +26,12 @@ public protocol KeyCoordinator: Sendable {
 
     /// `acquireKey` for a caller on an event loop (the proxy): the future completes on `eventLoop`, without a Swift
     /// task where the implementation can (in memory: at once; Redis: on a connection owned by that loop).
-    func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition>
+    func acquireKey(pool: Int64, excluding excluded: Set<Int64>, model: String?, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition>
     /// `report` for a caller on an event loop; same contract as `acquireKey(pool:excluding:on:)`.
     func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect>
     /// `acquireKey` answered at once where the implementation needs no wait (in memory); nil where it does (Redis), and
-    /// the caller then uses `acquireKey(pool:excluding:on:)`. Spares the proxy a future per request.
-    func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>) -> KeyAcquisition?
+    /// the caller then uses `acquireKey(pool:excluding:model:on:)`. Spares the proxy a future per request.
+    func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>, model: String?) -> KeyAcquisition?
     /// `report` done at once where the implementation needs no wait; nil (and nothing done) where it does.
     func reportImmediately(_ outcome: KeyOutcome, key: Int64, pool: Int64) -> OutcomeEffect?
     /// Rests the whole pool for `seconds` (an account- or IP-wide rate limit): until then `acquireKey` answers
@@ -42,16 +44,21 @@ public protocol KeyCoordinator: Sendable {
 }
 
 extension KeyCoordinator {
+    /// A request that names no model (generic configs, admin checks): only whole-key rests apply.
+    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>) async -> KeyAcquisition {
+        await acquireKey(pool: pool, excluding: excluded, model: nil)
+    }
+
     /// Bridges through a task: correct for any coordinator, but the two built in answer on the loop itself.
-    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition> {
-        eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded) }
+    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, model: String?, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition> {
+        eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded, model: model) }
     }
 
     public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect> {
         eventLoop.makeFutureWithTask { await self.report(outcome, key: key, pool: pool) }
     }
 
-    public func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>) -> KeyAcquisition? { nil }
+    public func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>, model: String?) -> KeyAcquisition? { nil }
 
     public func reportImmediately(_ outcome: KeyOutcome, key: Int64, pool: Int64) -> OutcomeEffect? { nil }
 }
@@ -94,15 +101,19 @@ public enum KeyAcquisition: Sendable, Equatable {
     case empty
 }
 
+/// A report's `model`, when set, scopes a rest to (key, model): the provider's limit was per model (OpenAI's rate
+/// limits, Gemini quota ids with `PerModel`, Anthropic's per-model-class limits), so the key still serves other models.
+/// nil rests the whole key.
 public enum KeyOutcome: Sendable, Equatable {
     /// The upstream accepted the key (any answer other than the ones below, 4xx included).
     case success
-    /// 429: rest the key for this long.
-    case rateLimited(cooldown: Double)
+    /// 429: rest the key (for `model` only, when set) for this long.
+    case rateLimited(cooldown: Double, model: String? = nil)
     /// 401/403: the upstream rejected the key.
     case rejected(reason: String)
-    /// The key's credit or quota is gone (e.g. OpenAI `insufficient_quota`): rest it this long, shown as exhausted.
-    case quotaExhausted(cooldown: Double, reason: String)
+    /// The key's credit or quota is gone (e.g. OpenAI `insufficient_quota`; for `model` only, when set: a Gemini
+    /// per-model daily quota): rest it this long, shown as exhausted when it is the whole key.
+    case quotaExhausted(cooldown: Double, reason: String, model: String? = nil)
     /// Connect error, timeout or 5xx: not the key's fault, but counted.
     case upstreamFailure(reason: String)
 }
@@ -121,11 +132,14 @@ public struct KeyRuntimeState: Sendable, Equatable {
     public var consecutiveRejections: Int
     /// Unix seconds until which the key rests because its quota or credit is gone; nil otherwise.
     public var quotaExhaustedUntil: Double?
+    /// Models the key rests for (a per-model limit), and until when (Unix seconds); it serves every other model.
+    public var modelCoolingUntil: [String: Double]
 
-    public init(coolingUntil: Double?, consecutiveRejections: Int, quotaExhaustedUntil: Double? = nil) {
+    public init(coolingUntil: Double?, consecutiveRejections: Int, quotaExhaustedUntil: Double? = nil, modelCoolingUntil: [String: Double] = [:]) {
         self.coolingUntil = coolingUntil
         self.consecutiveRejections = consecutiveRejections
         self.quotaExhaustedUntil = quotaExhaustedUntil
+        self.modelCoolingUntil = modelCoolingUntil
     }
 }
 

@@ -8,12 +8,14 @@ struct Admission: Sendable {
         case rateLimited(retryAfterSeconds: Int, accountWide: Bool)
         /// An injected failure or an `x-mock-status` that is not 401/429.
         case status(Int)
+        /// The key's per-model limit for the request's model (`KeyProfile.modelLimits`).
+        case modelLimited(model: String, ModelLimit)
 
         var status: Int {
             switch self {
             case .serve: 200
             case .missingKey, .revoked: 401
-            case .rateLimited: 429
+            case .rateLimited, .modelLimited: 429
             case .status(let code): code
             }
         }

@@ -5,6 +5,7 @@ extension HTTPField.Name {
     static let xAPIKey = Self("x-api-key")!
     static let xGoogAPIKey = Self("x-goog-api-key")!
     static let anthropicVersion = Self("anthropic-version")!
+    static let anthropicBeta = Self("anthropic-beta")!
     static let xMockChunks = Self("x-mock-chunks")!
     static let xMockChunkDelay = Self("x-mock-chunk-delay-ms")!
     static let xMockLatency = Self("x-mock-latency-ms")!

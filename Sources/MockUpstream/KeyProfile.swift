@@ -1,7 +1,8 @@
 /// How the mock treats requests made with one key. The default value answers every request with 200.
 ///
-/// Checks apply in this order: `revoked` (401), the account-wide storm (429), `forceRateLimitRetryAfter` (429),
-/// `rateLimitPerSecond` (429 when the bucket is empty), `failureStatus`/`failureRate` (e.g. 503), then success.
+/// Checks apply in this order: `revoked` (401), the account-wide storm (429), `modelLimits` for the request's model
+/// (429 in the provider's per-model shape), `forceRateLimitRetryAfter` (429), `rateLimitPerSecond` (429 when the
+/// bucket is empty), `failureStatus`/`failureRate` (e.g. 503), then success.
 public struct KeyProfile: Sendable, Equatable {
     /// Answer 401, as a provider does for a deleted or disabled key.
     public var revoked: Bool
@@ -24,6 +25,9 @@ public struct KeyProfile: Sendable, Equatable {
     public var streamChunks: Int?
     /// Pause between streamed chunks for this key (the server's `--chunk-delay-ms` when nil).
     public var chunkDelayMilliseconds: Int?
+    /// Per-model limits this key has hit, by model name: requests for that model get the provider's per-model 429
+    /// (set on the default profile, every key of the "account" has hit it).
+    public var modelLimits: [String: ModelLimit]
 
     public init(
         revoked: Bool = false,
@@ -34,8 +38,10 @@ public struct KeyProfile: Sendable, Equatable {
         latencyMilliseconds: Int = 0,
         retryAfterStyle: RetryAfterStyle = .seconds,
         streamChunks: Int? = nil,
-        chunkDelayMilliseconds: Int? = nil
+        chunkDelayMilliseconds: Int? = nil,
+        modelLimits: [String: ModelLimit] = [:]
     ) {
+        self.modelLimits = modelLimits
         self.revoked = revoked
         self.rateLimitPerSecond = rateLimitPerSecond
         self.forceRateLimitRetryAfter = forceRateLimitRetryAfter
@@ -51,7 +57,7 @@ public struct KeyProfile: Sendable, Equatable {
 extension KeyProfile: Codable {
     enum CodingKeys: String, CodingKey {
         case revoked, rateLimitPerSecond, forceRateLimitRetryAfter, failureStatus, failureRate, latencyMilliseconds, retryAfterStyle, streamChunks,
-            chunkDelayMilliseconds
+            chunkDelayMilliseconds, modelLimits
     }
 
     /// Every field is optional in JSON, so a profile file or `PUT /__mock/profiles/{key}` names only what differs.
@@ -67,7 +73,43 @@ extension KeyProfile: Codable {
             latencyMilliseconds: try container.decodeIfPresent(Int.self, forKey: .latencyMilliseconds) ?? defaults.latencyMilliseconds,
             retryAfterStyle: try container.decodeIfPresent(RetryAfterStyle.self, forKey: .retryAfterStyle) ?? defaults.retryAfterStyle,
             streamChunks: try container.decodeIfPresent(Int.self, forKey: .streamChunks),
-            chunkDelayMilliseconds: try container.decodeIfPresent(Int.self, forKey: .chunkDelayMilliseconds)
+            chunkDelayMilliseconds: try container.decodeIfPresent(Int.self, forKey: .chunkDelayMilliseconds),
+            modelLimits: try container.decodeIfPresent([String: ModelLimit].self, forKey: .modelLimits) ?? [:]
         )
+    }
+}
+
+/// A provider limit that is per model, as the providers answer it (see `MockUpstreamResponder.modelLimitAnswer`).
+public struct ModelLimit: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable {
+        /// Requests per minute for this model: OpenAI `rate_limit_exceeded` (RPM), Anthropic `rate_limit_error`,
+        /// Gemini `GenerateRequestsPerMinutePerProjectPerModel`.
+        case perMinute
+        /// The model's daily quota: OpenAI RPD, Gemini `GenerateRequestsPerDayPerProjectPerModel`.
+        case perDay
+        /// No quota at all for this model on the key's tier (Gemini's free tier `limit: 0`).
+        case zero
+        /// The request alone exceeds the key's per-minute tokens (OpenAI "Request too large ... TPM", Anthropic's
+        /// input-tokens-per-minute 429 with a full token bucket).
+        case requestTooLarge
+    }
+
+    public var kind: Kind
+    /// The wait the answer names.
+    public var retryAfterSeconds: Int
+
+    public init(kind: Kind, retryAfterSeconds: Int = 20) {
+        self.kind = kind
+        self.retryAfterSeconds = max(0, retryAfterSeconds)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, retryAfterSeconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(kind: try container.decode(Kind.self, forKey: .kind),
+                  retryAfterSeconds: try container.decodeIfPresent(Int.self, forKey: .retryAfterSeconds) ?? 20)
     }
 }

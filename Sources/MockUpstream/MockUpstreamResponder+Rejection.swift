@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 
 extension MockUpstreamResponder {
-    /// 401, 429 or an injected status, in the provider's error shape, with the 429's retry hint in the key's style.
+    /// 401, 429 (per-model ones in their own shape) or an injected status, in the provider's error shape, with the 429's retry hint in the key's style.
     static func rejection(_ outcome: Admission.Outcome, style: RetryAfterStyle, dialect: ProviderDialect, keySuffix: String?) -> Response {
         let key = keySuffix.map { "...\($0)" } ?? "(none)"
         var headers: HTTPFields = [:]
@@ -38,6 +38,8 @@ extension MockUpstreamResponder {
             case .none:
                 break
             }
+        case .modelLimited(let model, let limit):
+            return modelLimitAnswer(model: model, limit: limit, dialect: dialect)
         case .status(let code):
             message = code >= 500 ? "The server had an error while processing your request (mock \(code))." : "Mock status \(code)."
         }

@@ -40,7 +40,8 @@ struct MockUpstreamResponder: HTTPResponder {
         let checked = ProviderRequestCheck.check(route, body: body, headers: request.headers)
         let refusal: ProviderRequestCheck.Refusal? = if case .failure(let refusal) = checked { refusal } else { nil }
 
-        let admission = state.admit(key: credential?.key, forcedStatus: overrides.status, refusal: refusal?.status, record: record)
+        let model: String? = if case .success(let generation) = checked { generation.model } else { nil }
+        let admission = state.admit(key: credential?.key, model: model, forcedStatus: overrides.status, refusal: refusal?.status, record: record)
 
         let latency = admission.latencyMilliseconds + overrides.latencyMilliseconds
         if latency > 0 {

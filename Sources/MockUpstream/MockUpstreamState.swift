@@ -146,12 +146,17 @@ public final class MockUpstreamState: Sendable {
     /// `forcedStatus` is the request's `x-mock-status`: it wins over the key's profile, not over a missing key.
     /// `refusal` is the provider's verdict on the request itself (400 bad body, 404 no such path), given after the key
     /// checks as the providers do: a bad key is a 401 whatever the body, a bad body a 400 before any rate limit.
-    func admit(key: String?, forcedStatus: Int?, refusal: Int? = nil, record: RecordedRequest?, now: ContinuousClock.Instant = .now) -> Admission {
+    /// `model` is the model the request names (per-model limits apply to it).
+    func admit(
+        key: String?, model: String? = nil, forcedStatus: Int?, refusal: Int? = nil, record: RecordedRequest?, now: ContinuousClock.Instant = .now
+    ) -> Admission {
         storage.withLock { storage in
             storage.sequence += 1
             if let record { storage.recent.append(record) }
             let profile = key.flatMap { storage.profiles[$0] } ?? storage.defaultProfile
-            let outcome = Self.decide(key: key, profile: profile, forcedStatus: forcedStatus, refusal: refusal, storage: &storage, seed: seed, now: now)
+            let outcome = Self.decide(
+                key: key, model: model, profile: profile, forcedStatus: forcedStatus, refusal: refusal, storage: &storage, seed: seed, now: now
+            )
             storage.counters[key ?? Self.missingKeyLabel, default: KeyCounters()].count(status: outcome.status)
             return Admission(
                 outcome: outcome,
@@ -165,7 +170,8 @@ public final class MockUpstreamState: Sendable {
     }
 
     private static func decide(
-        key: String?, profile: KeyProfile, forcedStatus: Int?, refusal: Int?, storage: inout Storage, seed: UInt64, now: ContinuousClock.Instant
+        key: String?, model: String?, profile: KeyProfile, forcedStatus: Int?, refusal: Int?, storage: inout Storage, seed: UInt64,
+        now: ContinuousClock.Instant
     ) -> Admission.Outcome {
         guard let key else { return .missingKey }
         if let forcedStatus {
@@ -182,6 +188,9 @@ public final class MockUpstreamState: Sendable {
                 return .rateLimited(retryAfterSeconds: max(1, Int((until - now).seconds.rounded(.up))), accountWide: true)
             }
             storage.stormUntil = nil
+        }
+        if let model, let limit = profile.modelLimits[model] {
+            return .modelLimited(model: model, limit)
         }
         if let retryAfter = profile.forceRateLimitRetryAfter {
             return .rateLimited(retryAfterSeconds: retryAfter, accountWide: false)

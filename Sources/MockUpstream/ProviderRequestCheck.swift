@@ -22,8 +22,10 @@ enum ProviderRequestCheck {
             case .responses: return .success(try openAIResponses(object(body, dialect: .openAI)))
             case .messages:
                 guard headers[.anthropicVersion] != nil else { throw Refusal("anthropic-version: header is required") }
+                try anthropicBetas(headers[values: .anthropicBeta])
                 return .success(try anthropic(object(body, dialect: .anthropic)))
             case .generateContent(let model), .streamGenerateContent(let model):
+                try geminiModel(model, action: route == .generateContent(model: model) ? "generateContent" : "streamGenerateContent")
                 var request = try gemini(object(body, dialect: .gemini))
                 request.model = model
                 if case .streamGenerateContent = route { request.stream = true }
@@ -193,7 +195,25 @@ enum ProviderRequestCheck {
         return request
     }
 
+    /// Beta names are `name-YYYY-MM-DD`; Anthropic refuses any other value, naming it.
+    private static func anthropicBetas(_ values: [String]) throws {
+        let names = values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        let unknown = names.filter { $0.range(of: #"^[a-z0-9]+(-[a-z0-9]+)*-[0-9]{4}-[0-9]{2}-[0-9]{2}$"#, options: .regularExpression) == nil }
+        guard !unknown.isEmpty else { return }
+        throw Refusal("Unexpected value(s) `\(unknown.joined(separator: ", "))` for the `anthropic-beta` header. "
+            + "Please consult our documentation at docs.anthropic.com or try again without the header.")
+    }
+
     // MARK: Gemini
+
+    /// A model id is letters, digits, `-`, `.` and `_`; Google answers any other name (percent-decoded) with a 404
+    /// that names it.
+    private static func geminiModel(_ raw: String, action: String) throws {
+        let model = raw.removingPercentEncoding ?? raw
+        guard model.isEmpty || model.range(of: #"[^A-Za-z0-9._-]"#, options: .regularExpression) != nil else { return }
+        throw Refusal("models/\(model) is not found for API version v1beta, or is not supported for \(action). "
+            + "Call ListModels to see the list of available models and their supported methods.", status: 404)
+    }
 
     private static let geminiFields: Set<String> = [
         "contents", "systemInstruction", "system_instruction", "tools", "toolConfig", "tool_config", "safetySettings",

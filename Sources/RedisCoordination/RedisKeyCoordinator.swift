@@ -70,34 +70,35 @@ public final class RedisKeyCoordinator: KeyCoordinator {
         _ = try? await run(pool: id, ["remove"])
     }
 
-    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>) async -> KeyAcquisition {
+    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, model: String?) async -> KeyAcquisition {
         do {
             let reply = try await runReseeding(pool: pool) {
-                try await self.run(pool: pool, self.acquireArguments(pool: pool, excluding: excluded))
+                try await self.run(pool: pool, self.acquireArguments(pool: pool, excluding: excluded, model: model))
             }
             return try acquisition(from: reply)
         } catch {
-            return await degraded(error) { await self.fallback.acquireKey(pool: pool, excluding: excluded) }
+            return await degraded(error) { await self.fallback.acquireKey(pool: pool, excluding: excluded, model: model) }
         }
     }
 
     /// On the proxy's loop: one `EVALSHA` on that loop's connection. Before it has connected, and for the rare re-seed,
     /// the task-based path answers instead.
-    public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition> {
-        guard let connection = loopConnection(eventLoop) else {
-            return eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded) }
-        }
-        return runOnLoop(connection, pool: pool, acquireArguments(pool: pool, excluding: excluded)).flatMap { reply in
-            if reply.array?.first?.string == "reseed" {
-                return eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded) }
-            }
+    public func acquireKey(
+        pool: Int64, excluding excluded: Set<Int64>, model: String?, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<KeyAcquisition> {
+        let overTask = { eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded, model: model) } }
+        guard let connection = loopConnection(eventLoop) else { return overTask() }
+        return runOnLoop(connection, pool: pool, acquireArguments(pool: pool, excluding: excluded, model: model)).flatMap { reply in
+            if reply.array?.first?.string == "reseed" { return overTask() }
             do {
                 return eventLoop.makeSucceededFuture(try self.acquisition(from: reply))
             } catch {
-                return eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded) }
+                return overTask()
             }
         }.flatMapError { error in
-            eventLoop.makeFutureWithTask { await self.degraded(error) { await self.fallback.acquireKey(pool: pool, excluding: excluded) } }
+            eventLoop.makeFutureWithTask {
+                await self.degraded(error) { await self.fallback.acquireKey(pool: pool, excluding: excluded, model: model) }
+            }
         }
     }
 
@@ -109,10 +110,10 @@ public final class RedisKeyCoordinator: KeyCoordinator {
         return eventLoop.makeFutureWithTask { await self.report(outcome, key: key, pool: pool) }
     }
 
-    private func acquireArguments(pool: Int64, excluding excluded: Set<Int64>) -> [String] {
+    private func acquireArguments(pool: Int64, excluding excluded: Set<Int64>, model: String?) -> [String] {
         let version = definition(pool)?.version ?? 0
         let excludedList = excluded.isEmpty ? "" : excluded.sorted().map(String.init).joined(separator: ",")
-        return ["acquire", String(version), excludedList]
+        return ["acquire", String(version), excludedList, model ?? ""]
     }
 
     private func acquisition(from reply: RESPValue) throws -> KeyAcquisition {
@@ -154,18 +155,20 @@ public final class RedisKeyCoordinator: KeyCoordinator {
         }
         let version = definition(pool)?.version ?? 0
         let arguments: [String]
+        let model: String?
         switch outcome {
-        case .success: arguments = ["ok", "0", ""]
-        case .rateLimited(let cooldown): arguments = ["429", String(cooldown), ""]
-        case .rejected(let reason): arguments = ["rej", "0", reason]
-        case .quotaExhausted(let cooldown, let reason): arguments = ["quota", String(cooldown), reason]
-        case .upstreamFailure(let reason): arguments = ["fail", "0", reason]
+        case .success: (arguments, model) = (["ok", "0", ""], nil)
+        case .rateLimited(let cooldown, let scope): (arguments, model) = (["429", String(cooldown), ""], scope)
+        case .rejected(let reason): (arguments, model) = (["rej", "0", reason], nil)
+        case .quotaExhausted(let cooldown, let reason, let scope): (arguments, model) = (["quota", String(cooldown), reason], scope)
+        case .upstreamFailure(let reason): (arguments, model) = (["fail", "0", reason], nil)
         }
         let quarantine = policy.quarantineSeconds.map { String($0) }.joined(separator: ",")
         do {
             let reply = try await runReseeding(pool: pool) {
                 try await self.run(pool: pool, ["report", String(version), String(key)] + arguments + [
                     String(self.policy.rejectionsBeforeInvalid), quarantine, String(self.policy.minimumCooldown), String(self.policy.maximumCooldown),
+                    model ?? "",
                 ])
             }
             guard let parts = reply.array, let kind = parts.first?.string else { throw RedisError.protocolError("report reply") }
@@ -189,14 +192,16 @@ public final class RedisKeyCoordinator: KeyCoordinator {
             let values = reply.array ?? []
             var states: [Int64: KeyRuntimeState] = [:]
             var index = 0
-            while index + 3 < values.count {
+            while index + 4 < values.count {
                 if let id = values[index].string.flatMap(Int64.init) {
                     let cooling = values[index + 1].string.flatMap(Double.init)
                     let rejections = values[index + 2].string.flatMap(Int.init) ?? 0
                     let exhausted = values[index + 3].string.flatMap(Double.init)
-                    states[id] = KeyRuntimeState(coolingUntil: cooling, consecutiveRejections: rejections, quotaExhaustedUntil: exhausted)
+                    let rests = values[index + 4].string.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Double] }
+                    states[id] = KeyRuntimeState(coolingUntil: cooling, consecutiveRejections: rejections, quotaExhaustedUntil: exhausted,
+                                                 modelCoolingUntil: rests ?? [:])
                 }
-                index += 4
+                index += 5
             }
             return states
         } catch {
@@ -263,10 +268,10 @@ public final class RedisKeyCoordinator: KeyCoordinator {
 
     static let script = RedisScript(KeyCoordinatorScript.source)
 
-    /// The four keys of a pool, sharing one hash tag (one Redis Cluster slot); `rk1` is the data layout version.
+    /// The five keys of a pool, sharing one hash tag (one Redis Cluster slot); `rk1` is the data layout version.
     static func keys(pool: Int64) -> [String] {
         let tag = "rk1:{pool:\(pool)}"
-        return [tag + ":schedule", tag + ":meta", tag + ":keys", tag + ":usage"]
+        return [tag + ":schedule", tag + ":meta", tag + ":keys", tag + ":usage", tag + ":mrest"]
     }
 
     /// The script's arguments: the operation, the test clock (empty: Redis `TIME`), then the operation's own.

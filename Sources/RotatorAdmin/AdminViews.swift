@@ -22,6 +22,8 @@ struct KeyView: Encodable, Sendable {
     var is_active: Bool
     var status: KeyStatus
     var cooldown_until: String?
+    /// Models the key rests for (the provider's limit is per model), and until when; it serves every other model.
+    var model_cooldowns: [String: String]
     var request_count: Int64
     var error_count: Int64
     var input_tokens: Int64
@@ -61,6 +63,8 @@ struct KeyView: Encodable, Sendable {
             status = .active
         }
         cooldown_until = coolingUntil.map { Timestamp.string(Date(timeIntervalSince1970: $0)) }
+        model_cooldowns = (record.isUsable ? runtime?.modelCoolingUntil ?? [:] : [:])
+            .mapValues { Timestamp.string(Date(timeIntervalSince1970: $0)) }
         request_count = record.requestCount
         error_count = record.errorCount
         input_tokens = record.inputTokens
@@ -84,6 +88,7 @@ struct KeyView: Encodable, Sendable {
         try container.encode(is_active, forKey: .is_active)
         try container.encode(status, forKey: .status)
         try container.encode(cooldown_until, forKey: .cooldown_until)
+        try container.encode(model_cooldowns, forKey: .model_cooldowns)
         try container.encode(request_count, forKey: .request_count)
         try container.encode(error_count, forKey: .error_count)
         try container.encode(input_tokens, forKey: .input_tokens)
@@ -96,7 +101,7 @@ struct KeyView: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, proxy_config_id, key_value, is_active, status, cooldown_until, request_count, error_count, input_tokens
+        case id, proxy_config_id, key_value, is_active, status, cooldown_until, model_cooldowns, request_count, error_count, input_tokens
         case output_tokens, last_used_at, last_error, created_at, updated_at, status_detail
     }
 }

@@ -57,8 +57,12 @@ struct KeyStatusDetail: Encodable, Equatable, Sendable {
             return KeyStatusDetail(reason: .exhausted, since: event.map { stamp($0.at) }, until: until, cause: "quota_exhausted",
                                    upstream_status: event?.status, message: event?.message, rejections: [], summary: summary + ".")
         }
-        guard let coolingUntil = runtime?.coolingUntil, coolingUntil > now.timeIntervalSince1970 else { return nil }
+        // A rest of the whole key, or else of the key for some models (it serves the others).
+        let wholeKey = runtime?.coolingUntil.flatMap { $0 > now.timeIntervalSince1970 ? $0 : nil }
+        let modelRests = runtime?.modelCoolingUntil.filter { $0.value > now.timeIntervalSince1970 } ?? [:]
+        guard let coolingUntil = wholeKey ?? modelRests.values.max() else { return nil }
         let until = stamp(coolingUntil)
+        let scope = wholeKey == nil ? " for \(modelRests.keys.sorted().joined(separator: ", ")) only (a per-model limit; other models are served)" : ""
         // The event that set this cooldown: the latest one whose end is (about) the coordinator's.
         let cause = events.last { ($0.kind == .rateLimited || $0.kind == .quarantined) && ($0.until ?? 0) > now.timeIntervalSince1970 - 1 }
         switch cause?.kind {
@@ -69,12 +73,12 @@ struct KeyStatusDetail: Encodable, Equatable, Sendable {
                                    message: cause!.message, rejections: Array(rejections.suffix(5)), summary: summary + ".")
         case .rateLimited?:
             let hinted = cause!.source == .providerHint
-            let summary = "Cooling until \(until) after a 429: " + (hinted ? "the provider's reset hint." : "no reset hint, so the default cooldown (COOLDOWN_SECONDS).")
+            let summary = "Cooling\(scope) until \(until) after a 429: " + (hinted ? "the provider's reset hint." : "no reset hint, so the default cooldown (COOLDOWN_SECONDS).")
             return KeyStatusDetail(reason: .cooling, since: stamp(cause!.at), until: until, cause: cause!.source?.rawValue, upstream_status: 429,
                                    message: nil, rejections: [], summary: summary)
         default:
             return KeyStatusDetail(reason: .cooling, since: nil, until: until, cause: nil, upstream_status: nil, message: nil, rejections: [],
-                                   summary: "Cooling until \(until).")
+                                   summary: "Cooling\(scope) until \(until).")
         }
     }
 }

@@ -53,6 +53,8 @@ public struct Settings: Sendable, Equatable {
     public var cooldownSeconds: Double = 60
     /// Rest of a key whose money or quota is gone, unless the provider names a later time (`QUOTA_COOLDOWN_SECONDS`).
     public var quotaCooldownSeconds: Double = 3600
+    /// Most keys one client request may see rate limited before it answers 429 (`RATE_LIMIT_MAX_KEYS`).
+    public var rateLimitMaxKeys: Int = 3
     public var maxBodyBytes: Int = 10 * 1024 * 1024
     public var corsAllowedOrigins: [String] = []
     /// Proxies whose `X-Forwarded-For` is believed when they are the peer (`TRUSTED_PROXIES`, CIDRs).
@@ -121,6 +123,7 @@ public struct Settings: Sendable, Equatable {
         settings.maxRetries = try reader.integer("MAX_RETRIES", in: 0...20) ?? settings.maxRetries
         settings.cooldownSeconds = try reader.number("COOLDOWN_SECONDS", in: 0...86_400) ?? settings.cooldownSeconds
         settings.quotaCooldownSeconds = try reader.number("QUOTA_COOLDOWN_SECONDS", in: 1...86_400) ?? settings.quotaCooldownSeconds
+        settings.rateLimitMaxKeys = try reader.integer("RATE_LIMIT_MAX_KEYS", in: 1...1000) ?? settings.rateLimitMaxKeys
         settings.maxBodyBytes = try reader.integer("MAX_BODY_BYTES", in: 1...(1 << 30)) ?? settings.maxBodyBytes
         settings.shutdownGraceSeconds = try reader.number("SHUTDOWN_GRACE_SECONDS", in: 0...3600) ?? settings.shutdownGraceSeconds
         if let caFile = reader.string("UPSTREAM_CA_FILE"), !caFile.isEmpty {

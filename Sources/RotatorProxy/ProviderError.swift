@@ -17,7 +17,10 @@ struct ProviderError: Sendable, Equatable {
     var reasons: [String] = []
     /// Google's `QuotaFailure` violations' `quotaId`s (`GenerateRequestsPerDayPerProjectPerModel-FreeTier`).
     var quotaIDs: [String] = []
-    /// The message, lower-cased for matching (never logged: it may echo the request).
+    /// Google's `QuotaFailure` violations' `quotaValue`s: the quota's size ("0": the project has none of it).
+    var quotaValues: [String] = []
+    /// The message, lower-cased (never logged). It may echo the request (a model name, a field, a header value the
+    /// client chose), so it may only lessen blame (say "the request's doing, try another key"), never bench a key.
     var message: String = ""
 
     /// Error bodies beyond this size are not parsed: providers' are a few hundred bytes.
@@ -54,6 +57,7 @@ struct ProviderError: Sendable, Equatable {
             if let reason = detail["reason"] as? String { reasons.append(reason) }
             for violation in detail["violations"] as? [[String: Any]] ?? [] {
                 if let quotaID = violation["quotaId"] as? String { quotaIDs.append(quotaID) }
+                if let value = violation["quotaValue"] as? String { quotaValues.append(value) }
             }
         }
     }
@@ -68,6 +72,7 @@ struct ProviderError: Sendable, Equatable {
         ([type, code, status].map { $0 ?? "" } + reasons).joined(separator: "|")
     }
 
+    /// Only for verdicts that bench no key (see `message`).
     func messageContains(_ fragments: String...) -> Bool {
         fragments.contains { message.contains($0) }
     }

@@ -53,6 +53,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private var machine: ProxyStateMachine?
     private var baseHeaders = HTTPHeaders()
     private var injection: KeyInjection?
+    /// The model the upstream request names (`RequestModel`): keys resting for it are skipped.
+    private var model: String?
 
     /// The client's request is still arriving (its end not yet read).
     private(set) var isReceivingRequest = true
@@ -195,9 +197,11 @@ final class ProxyExchange: UpstreamResponseReceiver {
             from: head.headers, requestID: requestID, extraRemoved: injection.headerToDrop, forwardBillingHeaders: config.forwardBillingHeaders
         )
         conversion?.upstreamHeaders(&baseHeaders)
+        let dialect = UpstreamDialect(config: config, route: route.kind)
+        model = RequestModel.name(dialect: dialect, path: self.admission?.upstreamPath ?? admission.upstreamPath, body: body)
         machine = ProxyStateMachine(
             slug: config.slug, limits: service.limits,
-            blame: RequestBlame(rules: RequestBlame.Rules(settings: service.settings, config: config), method: head.method.rawValue),
+            blame: RequestBlame(rules: RequestBlame.Rules(settings: service.settings, config: config), method: head.method.rawValue, model: model),
             classifier: UpstreamAnswerClassifier(config: config, route: route.kind), startedAt: .now()
         )
         perform(machine!.start())
@@ -221,10 +225,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
         switch action {
         case .acquireKey(let excluded):
             let poolID = admission.pool.config.id
-            if let acquisition = service.coordinator.acquireKeyImmediately(pool: poolID, excluding: excluded) {
+            if let acquisition = service.coordinator.acquireKeyImmediately(pool: poolID, excluding: excluded, model: model) {
                 return offered(acquisition)
             }
-            service.coordinator.acquireKey(pool: poolID, excluding: excluded, on: context.eventLoop).assumeIsolated().whenComplete { result in
+            service.coordinator.acquireKey(pool: poolID, excluding: excluded, model: model, on: context.eventLoop).assumeIsolated().whenComplete { result in
                 guard !self.isFinished else { return }
                 self.offered((try? result.get()) ?? .unavailable(retryAfter: 1))
             }
@@ -278,9 +282,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
         let metrics = slugMetrics
         let traffic = service.metrics
         switch outcome {
-        case .rateLimited(let cooldown):
+        case .rateLimited(let cooldown, let model):
             metrics.cooldowns.increment()
-            watchPool(key: key, cooldown: cooldown)
+            // A rest for one model says nothing about the account: only whole-key rests count towards resting the pool.
+            if model == nil { watchPool(key: key, cooldown: cooldown) }
         case .rejected: metrics.quarantines.increment()
         case .quotaExhausted: metrics.quotaExhausted.increment()
         case .success: service.poolWatch.served(pool: admission.pool.config.id, key: key)

@@ -105,7 +105,7 @@ public final class ProxyMetrics: Sendable {
             break
         case .upstreamFailure:
             traffic.recordUpstreamFailure(config: pool, key: key)
-        case .rateLimited(let cooldown):
+        case .rateLimited(let cooldown, _):
             var hinted = false
             if case .answerRead(_, let headers, let body, _) = event { hinted = RateLimitReset.seconds(headers: headers, body: body) != nil }
             traffic.recordRateLimit(config: pool, key: key, seconds: cooldown, source: hinted ? .providerHint : .defaultCooldown)
@@ -117,7 +117,7 @@ public final class ProxyMetrics: Sendable {
                 message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
             }
             traffic.recordRejection(config: pool, key: key, status: status, message: message, quarantinedUntil: nil, invalidated: false)
-        case .quotaExhausted(let cooldown, _):
+        case .quotaExhausted(let cooldown, _, _):
             var status = 429
             var message: String?
             if case .answerRead(let answered, _, let body, _) = event {

@@ -17,10 +17,14 @@ public struct ProxySettings: Sendable {
     /// Cooldown of a key whose quota or credit is gone (OpenAI `insufficient_quota`, Anthropic `billing_error`),
     /// unless the provider says longer: an hour, not a rate limit's minute.
     public var quotaCooldown: Double
+    /// Most keys one client request may see rate limited (or out of quota) before it answers 429 with the soonest
+    /// wait (`RATE_LIMIT_MAX_KEYS`): no single request can rest the whole pool.
+    public var rateLimitMaxKeys: Int
 
     public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30,
                 maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, corsAllowedOrigins: [String] = [],
-                quotaCooldown: Double = 3600) {
+                quotaCooldown: Double = 3600, rateLimitMaxKeys: Int = 3) {
+        self.rateLimitMaxKeys = rateLimitMaxKeys
         self.corsAllowedOrigins = Set(corsAllowedOrigins)
         self.proxyKeys = proxyKeys
         self.maxRetries = maxRetries

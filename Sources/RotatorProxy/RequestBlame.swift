@@ -11,8 +11,13 @@ import RotatorCore
 ///   to the client and no key is blamed;
 /// - upstream failures (5xx, overload, connect errors): 2 calls when two keys give the same answer, at most
 ///   `maxRetries` + 1;
-/// - key- and rate-level answers: one call per key (each key is excluded after its answer, and the answer is that
-///   key's own evidence), within the request's deadline.
+/// - key-level answers: one call per key (each key is excluded after its answer, and the answer is that key's own
+///   evidence), within the request's deadline;
+/// - rate-limit and quota answers: `Rules.maxRateLimitedKeys` of them (`RATE_LIMIT_MAX_KEYS`, 3; a key offered again
+///   after a short wait counts again), then the client gets a 429 with the soonest wait they gave, so no single
+///   request can rest the whole pool.
+/// One request gives a key at most one strike (a rejection): a key offered again after a wait cannot be struck twice.
+/// A rest is scoped to the request's model when the provider's limit is per model (`UpstreamAnswer.isPerModel`).
 /// A key is blamed only on key-level evidence: a provider's code (or the config's override), or a bare 401 that
 /// another key answered differently. When two keys give the same bare 401, it is the request's doing: the client
 /// gets the answer, and the keys are charged an error, never a rejection.
@@ -30,22 +35,27 @@ public struct RequestBlame: Sendable {
         public var retryAfterReadTimeout: Bool
         /// `PROXY_TIMEOUT`, for messages.
         public var timeout: Double
+        /// Most keys one request may see rate limited (or out of quota) before it answers 429 (`RATE_LIMIT_MAX_KEYS`).
+        public var maxRateLimitedKeys: Int
 
         /// Most upstream calls a request may make for reasons of its own.
         public static let requestAnswerLimit = 3
 
-        public init(maxRetries: Int, defaultCooldown: Double, quotaCooldown: Double, retryAfterReadTimeout: Bool, timeout: Double) {
+        public init(
+            maxRetries: Int, defaultCooldown: Double, quotaCooldown: Double, retryAfterReadTimeout: Bool, timeout: Double, maxRateLimitedKeys: Int = 3
+        ) {
             self.maxRetries = maxRetries
             self.defaultCooldown = defaultCooldown
             self.quotaCooldown = quotaCooldown
             self.retryAfterReadTimeout = retryAfterReadTimeout
             self.timeout = timeout
+            self.maxRateLimitedKeys = maxRateLimitedKeys
         }
 
         public init(settings: ProxySettings, config: ProxyConfig) {
             self.init(
                 maxRetries: settings.maxRetries, defaultCooldown: settings.defaultCooldown, quotaCooldown: settings.quotaCooldown,
-                retryAfterReadTimeout: config.retryAfterReadTimeout, timeout: settings.timeout
+                retryAfterReadTimeout: config.retryAfterReadTimeout, timeout: settings.timeout, maxRateLimitedKeys: settings.rateLimitMaxKeys
             )
         }
     }
@@ -99,6 +109,14 @@ public struct RequestBlame: Sendable {
 
     private let rules: Rules
     private let isIdempotent: Bool
+    /// The request's model (nil: it names none): per-model rests are scoped to it.
+    private let model: String?
+    /// Keys this request already blamed with a rejection: never twice.
+    private var struck: Set<Int64> = []
+    /// Rate-limit and quota answers this request had (a key offered again after a wait counts again), and the
+    /// shortest rest one of them gave.
+    private var rateLimitedAnswers = 0
+    private var soonestRest: Double?
     private var retries = 0
     private var requestAnswers = 0
     /// Which keys gave which non-key-level answer.
@@ -109,10 +127,13 @@ public struct RequestBlame: Sendable {
     /// Upstream calls judged so far.
     public private(set) var upstreamCalls = 0
 
-    /// - Parameter method: the request's HTTP method; GET, HEAD, OPTIONS, TRACE, PUT and DELETE are idempotent.
-    public init(rules: Rules, method: String) {
+    /// - Parameters:
+    ///   - method: the request's HTTP method; GET, HEAD, OPTIONS, TRACE, PUT and DELETE are idempotent.
+    ///   - model: the model the upstream request names (`RequestModel`), nil when it names none.
+    public init(rules: Rules, method: String, model: String? = nil) {
         self.rules = rules
         self.isIdempotent = ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"].contains(method.uppercased())
+        self.model = model
     }
 
     public mutating func judge(_ answer: UpstreamAnswer, key: Int64) -> Step {
@@ -128,7 +149,7 @@ public struct RequestBlame: Sendable {
                             settled: [KeyReport(key: pending.key, outcome: .upstreamFailure(reason: pending.reason))], next: .deliver)
             }
             // Another key answered differently: the 401 was about that key.
-            settled.append(KeyReport(key: pending.key, outcome: .rejected(reason: pending.reason)))
+            settled.append(KeyReport(key: pending.key, outcome: strike(pending.key, reason: pending.reason)))
         }
         last = .answer(answer.blame, status: answer.status)
         let (outcome, next) = verdict(on: answer, key: key)
@@ -148,11 +169,13 @@ public struct RequestBlame: Sendable {
             unsettled = (key, answer.signature, answer.reason)
             return (nil, .tryAnotherKey)
         case .keyInvalid:
-            return (.rejected(reason: answer.reason), .tryAnotherKey)
+            return (strike(key, reason: answer.reason), .tryAnotherKey)
         case .keyExhausted(let hint):
-            return (.quotaExhausted(cooldown: max(hint ?? 0, rules.quotaCooldown), reason: answer.reason), .tryAnotherKey)
+            let cooldown = max(hint ?? 0, rules.quotaCooldown)
+            return (.quotaExhausted(cooldown: cooldown, reason: answer.reason, model: scope(answer)), rested(key, cooldown))
         case .rateLimited(let hint):
-            return (.rateLimited(cooldown: hint ?? rules.defaultCooldown), .tryAnotherKey)
+            let cooldown = hint ?? rules.defaultCooldown
+            return (.rateLimited(cooldown: cooldown, model: scope(answer)), rested(key, cooldown))
         case .request(let dependsOnKey):
             requestAnswers += 1
             // The key authenticated and the upstream judged the request: that is a working key.
@@ -165,6 +188,29 @@ public struct RequestBlame: Sendable {
             let done = agreed || retries > rules.maxRetries
             return (.upstreamFailure(reason: answer.reason), done ? .deliver : .tryAnotherKey)
         }
+    }
+
+    /// A rejection, unless this request already struck the key: then an error, never a second strike.
+    private mutating func strike(_ key: Int64, reason: String) -> KeyOutcome {
+        guard struck.insert(key).inserted else { return .upstreamFailure(reason: reason) }
+        return .rejected(reason: reason)
+    }
+
+    /// The model a rest is scoped to: the request's, when the provider's limit is per model.
+    private func scope(_ answer: UpstreamAnswer) -> String? {
+        answer.isPerModel ? model : nil
+    }
+
+    /// Another key, until `maxRateLimitedKeys` rate-limit answers: then a 429 with the soonest rest they gave.
+    private mutating func rested(_ key: Int64, _ cooldown: Double) -> Next {
+        rateLimitedAnswers += 1
+        soonestRest = min(soonestRest ?? cooldown, cooldown)
+        guard rateLimitedAnswers >= rules.maxRateLimitedKeys else { return .tryAnotherKey }
+        let seconds = Self.retryAfter(soonestRest ?? cooldown)
+        return .fail(ProxyFailure(
+            status: 429, kind: .rateLimited,
+            message: "the upstream rate limited this request on \(rateLimitedAnswers) keys (RATE_LIMIT_MAX_KEYS); retry after \(seconds) s",
+            retryAfter: seconds))
     }
 
     public mutating func judge(_ failure: TransportFailure, key: Int64) -> Step {

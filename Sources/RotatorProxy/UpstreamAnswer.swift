@@ -11,13 +11,17 @@ public struct UpstreamAnswer: Sendable, Equatable {
     /// doing (an endpoint that wants other credentials), so `RequestBlame` blames a key for it only once another key
     /// answered differently.
     public var isStatusOnly: Bool
+    /// The limit the answer speaks of is the provider's per-model one (OpenAI rate limits, Gemini `...PerModel...`
+    /// quota ids, Anthropic's per-model-class limits): the key rests for the request's model only.
+    public var isPerModel: Bool
 
-    public init(status: Int, blame: AnswerBlame, signature: String, reason: String, isStatusOnly: Bool = false) {
+    public init(status: Int, blame: AnswerBlame, signature: String, reason: String, isStatusOnly: Bool = false, isPerModel: Bool = false) {
         self.status = status
         self.blame = blame
         self.signature = signature
         self.reason = reason
         self.isStatusOnly = isStatusOnly
+        self.isPerModel = isPerModel
     }
 }
 

@@ -34,6 +34,8 @@ public struct UpstreamAnswerClassifier: Sendable {
         let byCode = error.flatMap { dialect.judge(status: status, error: $0) }
         var judged = byCode ?? UpstreamDialect.judge(status: status)
         switch judged.blame {
+        case .rateLimited where dialect.requestExceedsTokenLimit(headers: headers):
+            judged = (.request(dependsOnKey: true), "\(judged.reason): the request alone exceeds the key's per-minute tokens")
         case .rateLimited:
             judged.blame = .rateLimited(retryAfter: RateLimitReset.seconds(headers: headers, body: body, now: now))
         case .keyExhausted:
@@ -42,7 +44,8 @@ public struct UpstreamAnswerClassifier: Sendable {
         default:
             break
         }
-        return UpstreamAnswer(status: status, blame: judged.blame, signature: signature, reason: judged.reason, isStatusOnly: byCode == nil)
+        return UpstreamAnswer(status: status, blame: judged.blame, signature: signature, reason: judged.reason, isStatusOnly: byCode == nil,
+                              isPerModel: byCode != nil && dialect.limitIsPerModel(judged.blame, error: error))
     }
 
     private func matchingOverride(status: Int, body: ByteBuffer?) -> AnswerOverride? {

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 import RotatorCore
 
 import Foundation
@@ -58,12 +59,62 @@ public enum UpstreamDialect: Sendable, Equatable {
     }
 
     /// The verdict of this provider's error codes, or nil when they say nothing the status does not.
+    ///
+    /// A verdict that benches a key (invalid, exhausted, rate limited) rests only on what the provider writes and the
+    /// client cannot: its status, error codes, types, reasons and quota ids. The message may echo the request (a model
+    /// name, a JSON field, an `anthropic-beta` value), so it may only lessen blame: "the request's doing; another key
+    /// may serve it", which benches no key.
     func judge(status: Int, error: ProviderError) -> (blame: AnswerBlame, reason: String)? {
         switch self {
         case .openAI: return Self.judgeOpenAI(status: status, error)
         case .anthropic: return Self.judgeAnthropic(status: status, error)
         case .gemini: return Self.judgeGemini(status: status, error)
         case .generic: return nil
+        }
+    }
+
+    /// Whether the provider's limit behind a rate-limit or quota answer is per model (the key then rests for the
+    /// request's model only). OpenAI's rate limits are per model (its `x-ratelimit-*` headers count one model's);
+    /// Anthropic's are per model class; Google's say so in the quota id (`...PerModel...`). A key's money
+    /// (`insufficient_quota`, `billing_error`, a spend limit) is the whole key's.
+    func limitIsPerModel(_ blame: AnswerBlame, error: ProviderError?) -> Bool {
+        switch (self, blame) {
+        case (.openAI, .rateLimited):
+            // OpenAI's own code; an OpenAI-compatible upstream's bare 429 says nothing of models.
+            return error?.code == "rate_limit_exceeded"
+        case (.anthropic, .rateLimited):
+            return true
+        case (.gemini, .rateLimited), (.gemini, .keyExhausted):
+            return error?.quotaIDs.contains { $0.contains("PerModel") } ?? false
+        default:
+            return false
+        }
+    }
+
+    /// A 429 whose token bucket is full while requests remain: the request alone is larger than the key's per-minute
+    /// token limit (OpenAI `x-ratelimit-*-tokens`, Anthropic `anthropic-ratelimit-(input-)tokens-*`). Waiting does
+    /// not help this key; a key of a higher tier may serve it. Read from the provider's headers, which the client
+    /// cannot write.
+    func requestExceedsTokenLimit(headers: HTTPHeaders) -> Bool {
+        let tokenBuckets: [String]
+        let requestsRemaining: String
+        switch self {
+        case .openAI:
+            tokenBuckets = ["x-ratelimit-%@-tokens"]
+            requestsRemaining = "x-ratelimit-remaining-requests"
+        case .anthropic:
+            tokenBuckets = ["anthropic-ratelimit-input-tokens-%@", "anthropic-ratelimit-tokens-%@"]
+            requestsRemaining = "anthropic-ratelimit-requests-remaining"
+        case .gemini, .generic:
+            return false
+        }
+        func number(_ name: String) -> Double? { headers.first(name: name).flatMap { RateLimitReset.plainNumber($0) } }
+        if let requests = number(requestsRemaining), requests < 1 { return false }
+        return tokenBuckets.contains { pattern in
+            guard let limit = number(pattern.replacingOccurrences(of: "%@", with: "limit")),
+                let remaining = number(pattern.replacingOccurrences(of: "%@", with: "remaining"))
+            else { return false }
+            return limit > 0 && remaining >= limit
         }
     }
 
@@ -100,7 +151,6 @@ public enum UpstreamDialect: Sendable, Equatable {
             // A restricted key without the endpoint's scope, or a client's organisation header the key is not in:
             // this key cannot serve this request, another may.
             if error.messageContains("insufficient permissions", "missing scopes") { return (.request(dependsOnKey: true), "openai missing scope") }
-            if error.messageContains("must be a member of an organization") { return (.keyInvalid, "openai key without organization") }
             if code.contains("organization") || error.messageContains("organization") {
                 return (.request(dependsOnKey: true), "openai organization refused")
             }
@@ -120,8 +170,11 @@ public enum UpstreamDialect: Sendable, Equatable {
             return (.request(dependsOnKey: false), "openai context length exceeded")
         case 429:
             // "Request too large for gpt-4o ... on tokens per min (TPM): Limit 30000, Requested 45000": the request
-            // exceeds this key's tier, not its current rate; a key of a higher tier may serve it.
-            if error.message.hasPrefix("request too large") { return (.request(dependsOnKey: true), "openai request larger than the key's limit") }
+            // exceeds this key's tier, not its current rate; a key of a higher tier may serve it. (Read from the
+            // message, which only lessens blame here; a full token bucket says the same from the headers.)
+            if error.type == "tokens", error.message.hasPrefix("request too large") {
+                return (.request(dependsOnKey: true), "openai request larger than the key's limit")
+            }
             return (.rateLimited(retryAfter: nil), "openai \(code.isEmpty ? "rate limited" : code)")
         case 500..<600:
             if code == "server_is_overloaded" || code == "engine_overloaded" || error.messageContains("overloaded") {
@@ -146,8 +199,11 @@ public enum UpstreamDialect: Sendable, Equatable {
             if error.code == "enforced_spend_limit_reached" { return (.keyExhausted(retryAfter: nil), "anthropic spend limit reached") }
             return (.rateLimited(retryAfter: nil), "anthropic rate_limit_error")
         case "invalid_request_error":
+            // Anthropic says "credit balance is too low" only in the message of a 400 invalid_request_error, and the
+            // message can echo the client's text (an `anthropic-beta` value, an extra field): it benches no key, but
+            // the request may try another key (`billing_error` is the code that benches).
             if error.messageContains("credit balance is too low", "api usage limits", "usage blocked") {
-                return (.keyExhausted(retryAfter: nil), "anthropic credit or usage limit")
+                return (.request(dependsOnKey: true), "anthropic invalid_request_error (credit or usage limit?)")
             }
             return (.request(dependsOnKey: false), "anthropic invalid_request_error")
         case "permission_error":
@@ -175,14 +231,14 @@ public enum UpstreamDialect: Sendable, Equatable {
 
     private static func judgeGemini(status: Int, _ error: ProviderError) -> (blame: AnswerBlame, reason: String)? {
         if let reason = error.reasons.first(where: googleKeyInvalidReasons.contains) { return (.keyInvalid, "gemini \(reason)") }
-        if error.messageContains("api key not valid", "api key expired", "reported as leaked") { return (.keyInvalid, "gemini key refused") }
         switch error.status {
         case "UNAUTHENTICATED":
             return (.keyInvalid, "gemini UNAUTHENTICATED")
         case "RESOURCE_EXHAUSTED":
-            // A per-day quota, or a quota of zero (the key's project has no access to this tier), does not come back
-            // within a rate-limit cooldown.
-            if error.quotaIDs.contains(where: { $0.contains("PerDay") }) || error.messageContains("limit: 0") {
+            // A per-day quota, or a quota of zero (the key's project has none of this model on its tier: the free tier's
+            // `limit: 0`), does not come back within a rate-limit cooldown. Both are per model when the quota id says
+            // `PerModel` (then the key rests for that model only; see `limitIsPerModel`).
+            if error.quotaIDs.contains(where: { $0.contains("PerDay") }) || error.quotaValues.contains("0") {
                 return (.keyExhausted(retryAfter: nil), "gemini daily quota exhausted")
             }
             return (.rateLimited(retryAfter: nil), "gemini RESOURCE_EXHAUSTED")

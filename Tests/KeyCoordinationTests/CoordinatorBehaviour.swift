@@ -10,8 +10,8 @@ struct CoordinatorHarness {
 }
 
 enum CoordinatorBehaviour {
-    static func acquire(_ h: CoordinatorHarness, pool: Int64 = 1, excluding: Set<Int64> = []) async -> Int64? {
-        if case .key(let id) = await h.coordinator.acquireKey(pool: pool, excluding: excluding) { return id }
+    static func acquire(_ h: CoordinatorHarness, pool: Int64 = 1, excluding: Set<Int64> = [], model: String? = nil) async -> Int64? {
+        if case .key(let id) = await h.coordinator.acquireKey(pool: pool, excluding: excluding, model: model) { return id }
         return nil
     }
 
@@ -222,5 +222,52 @@ extension CoordinatorBehaviour {
         #expect(await h.coordinator.runtimeStates(pool: 1)[1]?.quotaExhaustedUntil == nil)
         let usage = await h.coordinator.drainUsage()
         #expect(usage.first { $0.keyID == 1 }?.lastError == "insufficient_quota")
+    }
+
+    /// A rest scoped to (key, model): the key still serves other models and requests that name none; once every key
+    /// rests for the model, that model waits for the soonest, and the rest ends on time.
+    static func modelRestLeavesOtherModelsServed(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))
+        #expect(await acquire(h, model: "model-a") == 1)
+        let effect = await h.coordinator.report(.rateLimited(cooldown: 30, model: "model-a"), key: 1, pool: 1)
+        guard case .cooledDown = effect else { Issue.record("expected a cooldown, got \(effect)"); return }
+        for _ in 0..<3 {
+            await h.advance(0.01)
+            #expect(await acquire(h, model: "model-a") == 2, "the key rests for model-a only")
+        }
+        #expect(await acquire(h, excluding: [2], model: "model-a") == nil)
+        #expect(await acquire(h, excluding: [2], model: "model-b") == 1, "a key resting for model-a still serves model-b")
+        #expect(await acquire(h, excluding: [2]) == 1, "and requests that name no model")
+        let state = await h.coordinator.runtimeStates(pool: 1)[1]
+        #expect(state?.coolingUntil == nil, "the key as a whole is not cooling")
+        #expect(state?.modelCoolingUntil.keys.sorted() == ["model-a"], "it rests for model-a, and shows so")
+        await h.coordinator.report(.rateLimited(cooldown: 10, model: "model-a"), key: 2, pool: 1)
+        let result = await h.coordinator.acquireKey(pool: 1, excluding: [], model: "model-a")
+        guard case .unavailable(let wait) = result else { Issue.record("expected unavailable, got \(result)"); return }
+        #expect(abs(wait - 10) < 0.5, "the soonest key frees for model-a in \(wait) s")
+        #expect(await acquire(h, model: "model-b") != nil)
+        await h.advance(30)
+        var back: Set<Int64> = []
+        for _ in 0..<2 {
+            if let id = await acquire(h, model: "model-a") { back.insert(id) }
+            await h.advance(0.01)
+        }
+        #expect(back == [1, 2], "the rests end on time")
+    }
+
+    /// A per-model quota (a Gemini daily per-model quota) rests the key for that model, not its status as a whole.
+    static func modelQuotaRestsOnlyThatModel(_ h: CoordinatorHarness) async {
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))
+        await h.coordinator.report(.quotaExhausted(cooldown: 3600, reason: "gemini per-model daily quota", model: "gemini-pro"), key: 1, pool: 1)
+        await h.coordinator.report(.quotaExhausted(cooldown: 3600, reason: "gemini per-model daily quota", model: "gemini-pro"), key: 2, pool: 1)
+        #expect(await acquire(h, model: "gemini-pro") == nil, "no key serves the exhausted model")
+        #expect(await acquire(h, model: "gemini-flash") != nil, "every key serves another model")
+        let states = await h.coordinator.runtimeStates(pool: 1)
+        #expect(states[1]?.quotaExhaustedUntil == nil && states[2]?.quotaExhaustedUntil == nil, "no key is exhausted as a whole")
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [2, 3], pacingInterval: 0, version: 1))
+        #expect(await acquire(h, model: "gemini-pro") == 3, "a new key serves the model; a removed key's rests go with it")
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2, 3], pacingInterval: 0, version: 2))
+        await h.advance(0.01)
+        #expect(await acquire(h, model: "gemini-pro") == 1, "a key added back starts without its old rests")
     }
 }

@@ -24,6 +24,8 @@ struct InMemoryKeyCoordinatorTests {
     @Test func exhaustedQuotaRestsTheKeyWithItsOwnStatus() async {
         await CoordinatorBehaviour.exhaustedQuotaRestsTheKeyWithItsOwnStatus(harness())
     }
+    @Test func modelRestLeavesOtherModelsServed() async { await CoordinatorBehaviour.modelRestLeavesOtherModelsServed(harness()) }
+    @Test func modelQuotaRestsOnlyThatModel() async { await CoordinatorBehaviour.modelQuotaRestsOnlyThatModel(harness()) }
 
     /// The proxy's at-once path decides exactly what the async one does: the same keys, the same effects.
     @Test func answersAtOnceAsTheAsyncPathDoes() async {
@@ -35,13 +37,13 @@ struct InMemoryKeyCoordinatorTests {
         await awaited.syncPool(pool)
         let outcomes: [KeyOutcome] = [.success, .rateLimited(cooldown: 30), .rejected(reason: "401"), .success, .upstreamFailure(reason: "502")]
         for (step, outcome) in outcomes.enumerated() {
-            let now = direct.acquireKeyImmediately(pool: 1, excluding: step == 3 ? [1] : [])
+            let now = direct.acquireKeyImmediately(pool: 1, excluding: step == 3 ? [1] : [], model: nil)
             let later = await awaited.acquireKey(pool: 1, excluding: step == 3 ? [1] : [])
             #expect(now == later, "step \(step)")
             guard case .key(let key) = later else { continue }
             #expect(direct.reportImmediately(outcome, key: key, pool: 1) == (await awaited.report(outcome, key: key, pool: 1)), "step \(step)")
             clock.advance(by: 0.01)
         }
-        #expect(direct.acquireKeyImmediately(pool: 99, excluding: []) == .empty)
+        #expect(direct.acquireKeyImmediately(pool: 99, excluding: [], model: nil) == .empty)
     }
 }

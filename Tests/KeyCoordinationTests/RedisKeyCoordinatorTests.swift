@@ -36,7 +36,7 @@ import Testing
     @Test func answersNothingAtOnce() async {
         let coordinator = harness().coordinator
         await coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1], pacingInterval: 0))
-        #expect(coordinator.acquireKeyImmediately(pool: 1, excluding: []) == nil)
+        #expect(coordinator.acquireKeyImmediately(pool: 1, excluding: [], model: nil) == nil)
         #expect(coordinator.reportImmediately(.success, key: 1, pool: 1) == nil)
         #expect(await coordinator.acquireKey(pool: 1, excluding: []) == .key(1))
     }
@@ -55,6 +55,8 @@ import Testing
     @Test func exhaustedQuotaRestsTheKeyWithItsOwnStatus() async {
         await CoordinatorBehaviour.exhaustedQuotaRestsTheKeyWithItsOwnStatus(harness())
     }
+    @Test func modelRestLeavesOtherModelsServed() async { await CoordinatorBehaviour.modelRestLeavesOtherModelsServed(harness()) }
+    @Test func modelQuotaRestsOnlyThatModel() async { await CoordinatorBehaviour.modelQuotaRestsOnlyThatModel(harness()) }
 
     /// Two coordinators (two nodes) on one Redis share cooldowns.
     @Test func nodesShareCooldowns() async throws {
@@ -76,8 +78,13 @@ import Testing
         let coordinator = RedisKeyCoordinator(client: client, logger: Logger(label: "rt"))
         await coordinator.syncPool(PoolDefinition(id: 11, keyIDs: [1, 2, 3], pacingInterval: 0, version: 1))
         _ = try await client.send(["CONFIG", "RESETSTAT"])
-        for _ in 0..<50 {
-            guard case .key(let id) = await coordinator.acquireKey(pool: 11, excluding: []) else { Issue.record("no key"); return }
+        // Half the requests name a model, and one key rests for it: model rests cost no extra round trip.
+        await coordinator.report(.rateLimited(cooldown: 600, model: "gpt-4o"), key: 3, pool: 11)
+        _ = try await client.send(["CONFIG", "RESETSTAT"])
+        for step in 0..<50 {
+            let model = step.isMultiple(of: 2) ? "gpt-4o" : nil
+            guard case .key(let id) = await coordinator.acquireKey(pool: 11, excluding: [], model: model) else { Issue.record("no key"); return }
+            if model != nil { #expect(id != 3, "key 3 rests for gpt-4o") }
             await coordinator.report(.success, key: id, pool: 11)
         }
         let stats = try await client.send(["INFO", "commandstats"]).string ?? ""

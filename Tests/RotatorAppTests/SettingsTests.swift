@@ -25,7 +25,7 @@ import Testing
         let settings = try Settings.fromEnvironment([
             "BACKEND_PORT": "9001", "LOG_LEVEL": "DEBUG", "GLOBAL_PROXY_KEYS": " a, b ,,c ", "PROXY_TIMEOUT": "12.5",
             "PROXY_PUBLIC_BASE_URL": "https://rotator.example.com/", "MAX_RETRIES": "0", "COOLDOWN_SECONDS": "5", "MAX_BODY_BYTES": "2048",
-            "QUOTA_COOLDOWN_SECONDS": "7200",
+            "QUOTA_COOLDOWN_SECONDS": "7200", "RATE_LIMIT_MAX_KEYS": "5",
         ])
         #expect(settings.port == 9001)
         #expect(settings.logLevel == .debug)
@@ -36,6 +36,8 @@ import Testing
         #expect(settings.maxBodyBytes == 2048)
         #expect(settings.quotaCooldownSeconds == 7200)
         #expect(try Settings.fromEnvironment([:]).quotaCooldownSeconds == 3600)
+        #expect(settings.rateLimitMaxKeys == 5)
+        #expect(try Settings.fromEnvironment([:]).rateLimitMaxKeys == 3)
     }
 
     @Test func fleetAndEdgeVariablesAreParsed() throws {
@@ -83,6 +85,7 @@ import Testing
         (["CATALOG_CHECK_SECONDS": "0"], "CATALOG_CHECK_SECONDS"),
         (["USAGE_FLUSH_SECONDS": "nan"], "USAGE_FLUSH_SECONDS"),
         (["QUOTA_COOLDOWN_SECONDS": "0"], "QUOTA_COOLDOWN_SECONDS"),
+        (["RATE_LIMIT_MAX_KEYS": "0"], "RATE_LIMIT_MAX_KEYS"),
     ])
     func badValuesNameTheVariable(environment: [String: String], variable: String) {
         do {

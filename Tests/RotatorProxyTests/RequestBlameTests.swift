@@ -229,6 +229,55 @@ import Testing
         }
         #expect(rejections == 0)
     }
+
+    // MARK: Issue 16: no single request rests the pool
+
+    /// A generic endpoint answering `429 Retry-After: 3600` to everything: one request tries `maxRateLimitedKeys`
+    /// keys, then answers 429 with the soonest rest those keys were given.
+    @Test func oneRequestTriesAtMostMaxRateLimitedKeys() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        #expect(rules.maxRateLimitedKeys == 3, "the default")
+        #expect(blame.judge(answer(429, .rateLimited(retryAfter: 3600)), key: 1).next == .tryAnotherKey)
+        #expect(blame.judge(answer(429, .keyExhausted(retryAfter: nil)), key: 2).next == .tryAnotherKey, "quota answers count too")
+        let third = blame.judge(answer(429, .rateLimited(retryAfter: 600)), key: 3)
+        guard case .fail(let failure) = third.next else { Issue.record("expected a 429, got \(third.next)"); return }
+        #expect(failure.status == 429 && failure.retryAfter == 600, "the soonest rest: \(failure)")
+        #expect(third.outcomes == [.rateLimited(cooldown: 600)], "the third key still gets its own rest")
+        var again = RequestBlame(rules: rules, method: "POST")
+        _ = again.judge(answer(429, .rateLimited(retryAfter: 1)), key: 1)
+        _ = again.judge(answer(429, .rateLimited(retryAfter: 1)), key: 2)
+        if case .fail = again.judge(answer(429, .rateLimited(retryAfter: 1)), key: 1).next {} else {
+            Issue.record("a key offered again after a short wait counts again: at most 3 rate-limited calls")
+        }
+        var one = RequestBlame(rules: RequestBlame.Rules(maxRetries: 3, defaultCooldown: 60, quotaCooldown: 3600, retryAfterReadTimeout: false,
+                                                         timeout: 30, maxRateLimitedKeys: 1), method: "GET")
+        if case .fail = one.judge(answer(429, .rateLimited(retryAfter: 5)), key: 1).next {} else { Issue.record("RATE_LIMIT_MAX_KEYS=1 tries one key") }
+    }
+
+    /// A per-model limit rests the key for the request's model; a whole-key limit (or a request naming no model)
+    /// rests the key.
+    @Test func perModelRestsAreScopedToTheRequestsModel() {
+        var perModel = answer(429, .rateLimited(retryAfter: 20))
+        perModel.isPerModel = true
+        var exhaustedPerModel = answer(429, .keyExhausted(retryAfter: nil))
+        exhaustedPerModel.isPerModel = true
+        var blame = RequestBlame(rules: rules, method: "POST", model: "gpt-4o")
+        #expect(blame.judge(perModel, key: 1).outcomes == [.rateLimited(cooldown: 20, model: "gpt-4o")])
+        #expect(blame.judge(exhaustedPerModel, key: 2).outcomes == [.quotaExhausted(cooldown: 3600, reason: "upstream answered 429", model: "gpt-4o")])
+        var whole = RequestBlame(rules: rules, method: "POST", model: "gpt-4o")
+        #expect(whole.judge(answer(429, .rateLimited(retryAfter: 20)), key: 1).outcomes == [.rateLimited(cooldown: 20)])
+        var noModel = RequestBlame(rules: rules, method: "POST")
+        #expect(noModel.judge(perModel, key: 1).outcomes == [.rateLimited(cooldown: 20)])
+    }
+
+    /// A key offered again to the same request (after a wait) is never struck twice by it.
+    @Test func oneStrikePerKeyPerRequest() {
+        var blame = RequestBlame(rules: rules, method: "POST")
+        let invalid = answer(401, .keyInvalid, signature: "401|invalid_api_key")
+        #expect(blame.judge(invalid, key: 1).outcomes == [.rejected(reason: "upstream answered 401")])
+        #expect(blame.judge(invalid, key: 1).outcomes == [.upstreamFailure(reason: "upstream answered 401")], "no second strike")
+        #expect(blame.judge(invalid, key: 2).outcomes == [.rejected(reason: "upstream answered 401")], "another key's own strike")
+    }
 }
 
 extension RequestBlame.Step {

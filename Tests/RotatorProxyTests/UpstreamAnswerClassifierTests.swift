@@ -42,7 +42,9 @@ import Testing
 
     @Test func openAIKeyLevel() {
         #expect(blame(.openAI, 401, Self.openAI("invalid_request_error", "invalid_api_key", "Incorrect API key provided: sk-abc***wxyz.")) == .keyInvalid)
-        #expect(blame(.openAI, 401, Self.openAI("invalid_request_error", nil, "You must be a member of an organization to use the API.")) == .keyInvalid)
+        // No code: the message alone (which may echo the request) benches no key; another key may serve it.
+        #expect(blame(.openAI, 401, Self.openAI("invalid_request_error", nil, "You must be a member of an organization to use the API."))
+            == .request(dependsOnKey: true))
         #expect(blame(.openAI, 429, Self.openAI("insufficient_quota", "insufficient_quota",
                                                 "You exceeded your current quota, please check your plan and billing details.")) == .keyExhausted(retryAfter: nil))
         #expect(blame(.openAI, 429, Self.openAI("insufficient_quota", "credit_balance_exhausted", "No credits left.")) == .keyExhausted(retryAfter: nil))
@@ -88,11 +90,13 @@ import Testing
     @Test func anthropicAnswers() {
         #expect(blame(.anthropic, 401, Self.anthropic("authentication_error", "invalid x-api-key")) == .keyInvalid)
         #expect(blame(.anthropic, 402, Self.anthropic("billing_error", "Your account has a billing issue.")) == .keyExhausted(retryAfter: nil))
+        // Anthropic says "credit balance is too low" only in an invalid_request_error's message, which can echo the
+        // client's text: another key may serve the request, none is benched (`billing_error` is the code that benches).
         #expect(blame(.anthropic, 400, Self.anthropic("invalid_request_error",
                                                       "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."))
-            == .keyExhausted(retryAfter: nil))
+            == .request(dependsOnKey: true))
         #expect(blame(.anthropic, 400, Self.anthropic("invalid_request_error", "You have reached your specified API usage limits. You will regain access on 2026-01-01."))
-            == .keyExhausted(retryAfter: nil))
+            == .request(dependsOnKey: true))
         #expect(blame(.anthropic, 429, Self.anthropic("rate_limit_error", "Monthly spend limit reached.", errorCode: "enforced_spend_limit_reached"))
             == .keyExhausted(retryAfter: nil))
         #expect(blame(.anthropic, 429, Self.anthropic("rate_limit_error", "Number of requests has exceeded your per-minute rate limit"),
@@ -116,7 +120,9 @@ import Testing
     @Test func geminiAnswers() {
         #expect(blame(.gemini, 400, Self.google(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", details: Self.keyInvalidDetails))
             == .keyInvalid)
-        #expect(blame(.gemini, 403, Self.google(403, "PERMISSION_DENIED", "Your API key was reported as leaked. Please use another API key.")) == .keyInvalid)
+        // Without an ErrorInfo reason, the message benches nothing: another key may serve it.
+        #expect(blame(.gemini, 403, Self.google(403, "PERMISSION_DENIED", "Your API key was reported as leaked. Please use another API key."))
+            == .request(dependsOnKey: true))
         #expect(blame(.gemini, 401, Self.google(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")) == .keyInvalid)
         let daily = """
             {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_requests",
@@ -185,5 +191,83 @@ import Testing
         #expect(first.signature != other.signature)
         #expect(answer(.generic, 503, "a").signature == answer(.generic, 503, "b").signature)
         #expect(!first.reason.contains("req_1"), "reasons never carry the body")
+    }
+
+    // MARK: Client text never benches a key (issue 16)
+
+    private static func benches(_ blame: AnswerBlame) -> Bool {
+        switch blame {
+        case .keyInvalid, .keyExhausted, .rateLimited: return true
+        case .success, .request, .upstream: return false
+        }
+    }
+
+    /// Providers echo what the client chose (a model name, a JSON field, a header value) in their messages: no
+    /// message text benches a key, in any dialect.
+    @Test func clientTextInMessagesBenchesNoKey() {
+        let echoes: [(UpstreamDialect, Int, String)] = [
+            (.gemini, 404, Self.google(404, "NOT_FOUND",
+                                       "models/api key not valid is not found for API version v1beta, or is not supported for generateContent.")),
+            (.gemini, 400, Self.google(400, "INVALID_ARGUMENT", #"Invalid JSON payload received. Unknown name \"api key not valid\": Cannot find field."#)),
+            (.gemini, 400, Self.google(400, "INVALID_ARGUMENT", "API key expired. reported as leaked.")),
+            (.anthropic, 400, Self.anthropic("invalid_request_error",
+                                             "Unexpected value(s) `credit balance is too low` for the `anthropic-beta` header.")),
+            (.anthropic, 400, Self.anthropic("invalid_request_error", "credit balance is too low: Extra inputs are not permitted")),
+            (.openAI, 400, Self.openAI("invalid_request_error", nil, "Unrecognized request argument supplied: insufficient_quota invalid_api_key")),
+            (.openAI, 401, Self.openAI("invalid_request_error", nil, "must be a member of an organization")),
+        ]
+        for (dialect, status, body) in echoes {
+            let judged = answer(dialect, status, body)
+            #expect(!Self.benches(judged.blame) || judged.isStatusOnly, "\(dialect) \(status): \(judged.blame) from \(body)")
+        }
+        // A Gemini quota of zero only in the message (no quota value): a rate limit, not an exhausted key.
+        #expect(blame(.gemini, 429, Self.google(429, "RESOURCE_EXHAUSTED", "Quota exceeded for metric: x, limit: 0, model: m"))
+            == .rateLimited(retryAfter: nil))
+    }
+
+    /// What does bench: the providers' own codes, types, reasons and quota ids.
+    @Test func providersCodesBench() {
+        #expect(blame(.gemini, 400, Self.google(400, "INVALID_ARGUMENT", "x", details: Self.keyInvalidDetails)) == .keyInvalid)
+        #expect(blame(.anthropic, 401, Self.anthropic("authentication_error", "x")) == .keyInvalid)
+        #expect(blame(.anthropic, 402, Self.anthropic("billing_error", "x")) == .keyExhausted(retryAfter: nil))
+        #expect(blame(.anthropic, 429, Self.anthropic("rate_limit_error", "x")) == .rateLimited(retryAfter: nil))
+        #expect(blame(.openAI, 401, Self.openAI("invalid_request_error", "invalid_api_key", "x")) == .keyInvalid)
+        #expect(blame(.openAI, 429, Self.openAI("insufficient_quota", "insufficient_quota", "x")) == .keyExhausted(retryAfter: nil))
+        #expect(blame(.openAI, 429, Self.openAI("requests", "rate_limit_exceeded", "x")) == .rateLimited(retryAfter: nil))
+        let zero = #"{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaValue":"0"}]}"#
+        #expect(blame(.gemini, 429, Self.google(429, "RESOURCE_EXHAUSTED", "x", details: zero)) == .keyExhausted(retryAfter: nil))
+    }
+
+    /// Which limits are per model: the key then rests for the request's model only.
+    @Test func perModelLimitsAreNamed() {
+        #expect(answer(.openAI, 429, Self.openAI("requests", "rate_limit_exceeded", "Rate limit reached for gpt-4o")).isPerModel)
+        #expect(!answer(.openAI, 429, Self.openAI("insufficient_quota", "insufficient_quota", "x")).isPerModel, "money is the whole key's")
+        #expect(answer(.anthropic, 429, Self.anthropic("rate_limit_error", "x")).isPerModel)
+        #expect(!answer(.anthropic, 429, Self.anthropic("rate_limit_error", "x", errorCode: "enforced_spend_limit_reached")).isPerModel)
+        let perModel = """
+            {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+            "quotaDimensions":{"location":"global","model":"gemini-2.5-pro"},"quotaValue":"0"}]}
+            """
+        let zero = answer(.gemini, 429, Self.google(429, "RESOURCE_EXHAUSTED", "limit: 0", details: perModel))
+        #expect(zero.blame == .keyExhausted(retryAfter: nil) && zero.isPerModel, "the free tier's limit 0 rests the key for that model only")
+        let perProject = #"{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProject"}]}"#
+        #expect(!answer(.gemini, 429, Self.google(429, "RESOURCE_EXHAUSTED", "x", details: perProject)).isPerModel)
+        #expect(!answer(.generic, 429, nil, headers: [("Retry-After", "3600")]).isPerModel, "a bare status says nothing of models")
+        #expect(!answer(.openAI, 429, #"{"error":{"message":"Rate limit exceeded","code":429}}"#).isPerModel,
+                "an OpenAI-compatible upstream's 429 without OpenAI's code rests the whole key")
+    }
+
+    /// A request larger than the key's per-minute tokens (the token bucket is full, requests remain) is the request's.
+    @Test func aRequestOverTheKeysTokenLimitIsTheRequests() {
+        let full = [("anthropic-ratelimit-requests-remaining", "49"), ("anthropic-ratelimit-input-tokens-limit", "30000"),
+                    ("anthropic-ratelimit-input-tokens-remaining", "30000"), ("retry-after", "60")]
+        #expect(blame(.anthropic, 429, Self.anthropic("rate_limit_error", "would exceed 30,000 input tokens per minute"), headers: full)
+            == .request(dependsOnKey: true))
+        let outOfRequests = [("anthropic-ratelimit-requests-remaining", "0"), ("anthropic-ratelimit-input-tokens-limit", "30000"),
+                             ("anthropic-ratelimit-input-tokens-remaining", "30000"), ("retry-after", "60")]
+        #expect(blame(.anthropic, 429, Self.anthropic("rate_limit_error", "x"), headers: outOfRequests) == .rateLimited(retryAfter: 60))
+        #expect(blame(.anthropic, 413, Self.anthropic("request_too_large", "Request exceeds the maximum allowed number of bytes.")) == .request(dependsOnKey: false))
+        let openAIFull = [("x-ratelimit-limit-tokens", "30000"), ("x-ratelimit-remaining-tokens", "30000"), ("x-ratelimit-remaining-requests", "499")]
+        #expect(blame(.openAI, 429, Self.openAI("tokens", "rate_limit_exceeded", "x"), headers: openAIFull) == .request(dependsOnKey: true))
     }
 }
