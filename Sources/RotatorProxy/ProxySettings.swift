@@ -1,3 +1,5 @@
+import RotatorHTTP
+
 /// The proxy's knobs, from the environment (see `Settings` in RotatorApp).
 public struct ProxySettings: Sendable {
     /// Keys clients present to use the proxy (`GLOBAL_PROXY_KEYS`).
@@ -17,10 +19,18 @@ public struct ProxySettings: Sendable {
     /// Cooldown of a key whose quota or credit is gone (OpenAI `insufficient_quota`, Anthropic `billing_error`),
     /// unless the provider says longer: an hour, not a rate limit's minute.
     public var quotaCooldown: Double
+    /// Wrong or missing proxy keys one client address may send per window before it gets 429 until the window ends
+    /// (`WRONG_PROXY_KEY_LIMIT`; 0: never).
+    public var wrongKeyLimit: Int
+    public var wrongKeyWindowSeconds: Int = 60
+    /// Tells a request's client address behind proxies (`TRUSTED_PROXIES`), for the wrong-key throttle.
+    public var clientAddresses: ClientAddressResolver
 
     public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30,
                 maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, corsAllowedOrigins: [String] = [],
-                quotaCooldown: Double = 3600) {
+                quotaCooldown: Double = 3600, wrongKeyLimit: Int = 0, clientAddresses: ClientAddressResolver = ClientAddressResolver()) {
+        self.wrongKeyLimit = wrongKeyLimit
+        self.clientAddresses = clientAddresses
         self.corsAllowedOrigins = Set(corsAllowedOrigins)
         self.proxyKeys = proxyKeys
         self.maxRetries = maxRetries
