@@ -171,9 +171,14 @@ final class ProxyExchange: UpstreamResponseReceiver {
     func receiveBody(_ part: ByteBuffer) {
         guard !isFinished, !isRefused, admission != nil || refusalForBodyKey != nil else { return }
         var part = part
-        if body.readableBytes + part.readableBytes > service.settings.maxBodyBytes {
-            refuse(ProxyRequestGate.tooLarge(service.settings.maxBodyBytes, format: admission?.format ?? refusalForBodyKey?.format))
-            return
+        let limit = service.settings.maxBodyBytes
+        if refusalForBodyKey != nil || admission?.credential == .expectedInBody {
+            // Nothing is authenticated yet: only a small body is read.
+            if body.readableBytes + part.readableBytes > min(limit, ProxyRequestGate.bodyKeyMaxBytes) {
+                return refuse(ProxyRequestGate.tooLargeForBodyKey(limit, format: ProxyRequestGate.requestDialect(head: head, route: route)))
+            }
+        } else if body.readableBytes + part.readableBytes > limit {
+            return refuse(ProxyRequestGate.tooLarge(limit, format: admission?.format))
         }
         if body.readableBytes == 0 && body.capacity == 0 {
             body = part

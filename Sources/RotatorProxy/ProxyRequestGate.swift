@@ -71,8 +71,9 @@ public enum ProxyRequestGate {
             headerKeyIsValid = true
         } else {
             guard route.kind == .llm, head.method != .GET, head.method != .HEAD else { return .refuse(anonymous) }
-            if let declared = head.headers.first(name: "content-length").flatMap(Int.init), declared > maxBodyBytes {
-                return .refuse(tooLarge(maxBodyBytes, format: anonymous.format))
+            // The key may be in the body: only a small one is read before anything is authenticated.
+            if let declared = head.headers.first(name: "content-length").flatMap(Int.init), declared > min(maxBodyBytes, bodyKeyMaxBytes) {
+                return .refuse(tooLargeForBodyKey(maxBodyBytes, format: anonymous.format))
             }
             headerKeyIsValid = false
         }
@@ -173,6 +174,18 @@ public enum ProxyRequestGate {
             return .anthropicNative
         }
         return .openAICompatible
+    }
+
+    /// The most of a body read before its proxy key (in its JSON `api_key`) is checked: a few unauthenticated
+    /// requests must not make the node hold megabytes. Larger bodies send the key in a header.
+    public static let bodyKeyMaxBytes = 64 * 1024
+
+    /// The 413 of a body over `bodyKeyMaxBytes` whose head carries no proxy key.
+    public static func tooLargeForBodyKey(_ maxBodyBytes: Int, format: APIFormat?) -> Refusal {
+        guard bodyKeyMaxBytes < maxBodyBytes else { return tooLarge(maxBodyBytes, format: format) }
+        return Refusal(status: .payloadTooLarge, kind: .tooLarge,
+                       message: "a request whose proxy key is in its JSON body may be at most \(bodyKeyMaxBytes) bytes; send the key in a header (Authorization: Bearer, or your SDK's key header) for larger bodies",
+                       format: format)
     }
 
     public static func tooLarge(_ limit: Int, format: APIFormat?) -> Refusal {
