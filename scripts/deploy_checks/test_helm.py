@@ -28,7 +28,7 @@ ENTERPRISE = {
 EVERYTHING = {
     **ENTERPRISE,
     "secrets": {"adminPassword": "a-long-admin-passphrase", "jwtSecret": "0123456789abcdef0123456789abcdef",
-                "encryptionKey": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "globalProxyKeys": "rk-a,rk-b"},
+                "encryptionKey": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "globalProxyKeys": "rk-team-a-4f9c2e71d0b3,rk-team-b-8a6d5c3e1f07"},
     "database": {"host": "mariadb.db.svc", "password": "pa/ss@wo#rd"},
     "redis": {"host": "redis.db.svc", "password": "redis-pass"},
     "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 12, "targetMemoryUtilizationPercentage": 80},
