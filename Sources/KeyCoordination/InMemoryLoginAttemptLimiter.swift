@@ -18,22 +18,23 @@ public final class InMemoryLoginAttemptLimiter: LoginAttemptLimiter {
 
     public func admit(address: String, username: String) async -> LoginAdmission {
         let now = clock.now()
-        let subjects = policy.subjects(address: address, username: username)
+        let (client, user) = policy.subjects(address: address, username: username)
         return records.withLock { records in
-            let wait = subjects.compactMap { records[$0.subject]?.wait(now: now) }.max()
-            if let wait { return .throttled(retryAfter: wait) }
-            for (subject, free) in subjects {
+            let admission = policy.admission(clientWait: records[client]?.wait(now: now), userWait: records[user]?.wait(now: now))
+            if case .throttled = admission { return admission }
+            for (subject, free) in [(client, policy.freeAttemptsPerClient), (user, policy.freeAttemptsPerUser)] {
                 if records[subject] == nil, records.count >= maximumRecords { evict(&records, now: now) }
                 records[subject, default: LoginAttemptRecord()].count(now: now, freeAttempts: free, policy: policy)
             }
-            return .allowed
+            return admission
         }
     }
 
     public func succeeded(address: String, username: String) async {
-        let subjects = policy.subjects(address: address, username: username)
+        let (client, user) = policy.subjects(address: address, username: username)
         records.withLock { records in
-            for (subject, _) in subjects { records[subject] = nil }
+            records[client] = nil
+            records[user] = nil
         }
     }
 

@@ -29,13 +29,21 @@ public final class RedisLoginAttemptLimiter: LoginAttemptLimiter {
     }
 
     public func admit(address: String, username: String) async -> LoginAdmission {
-        let subjects = policy.subjects(address: address, username: username)
-        let args = ["admit", clock(), String(policy.memorySeconds), String(policy.maximumLockSeconds)] + subjects.map { String($0.freeAttempts) }
+        let (client, user) = policy.subjects(address: address, username: username)
+        let args = [
+            "admit", clock(), String(policy.memorySeconds), String(policy.maximumLockSeconds), String(policy.freeAttemptsPerClient),
+            String(policy.freeAttemptsPerUser),
+        ]
         do {
-            let reply = try await run(keys: subjects.map { Self.key($0.subject) }, args: args)
+            let reply = try await run(keys: [Self.key(client), Self.key(user)], args: args)
             guard let parts = reply.array, let kind = parts.first?.string else { throw RedisError.protocolError("login reply") }
-            if kind == "wait" { return .throttled(retryAfter: parts.dropFirst().first?.string.flatMap(Double.init) ?? 1) }
-            return .allowed
+            let seconds = { parts.dropFirst().first?.string.flatMap(Double.init) }
+            // The script reports both waits; the decision is the one the in-memory limiter makes.
+            switch kind {
+            case "client": return policy.admission(clientWait: seconds() ?? 1, userWait: nil)
+            case "user": return policy.admission(clientWait: nil, userWait: seconds() ?? 1)
+            default: return .allowed
+            }
         } catch {
             logger.warning("redis unreachable: counting login attempts on this node only", metadata: ["error": "\(error)"])
             return await fallback.admit(address: address, username: username)
@@ -43,9 +51,9 @@ public final class RedisLoginAttemptLimiter: LoginAttemptLimiter {
     }
 
     public func succeeded(address: String, username: String) async {
-        let subjects = policy.subjects(address: address, username: username)
+        let (client, user) = policy.subjects(address: address, username: username)
         await fallback.succeeded(address: address, username: username)
-        _ = try? await run(keys: subjects.map { Self.key($0.subject) }, args: ["reset", clock()])
+        _ = try? await run(keys: [Self.key(client), Self.key(user)], args: ["reset", clock()])
     }
 
     private func clock() -> String {

@@ -51,7 +51,8 @@ public struct AdminAPI: Sendable {
 
     public var routes: [AdminRoute] {
         [
-            AdminRoute(method: .post, path: "/admin/login", requiresToken: false, handler: login),
+            AdminRoute(method: .post, path: "/admin/login", requiresToken: false, maxBodyBytes: Self.loginBodyLimit, handler: login),
+            AdminRoute(method: .post, path: "/admin/logout", requiresToken: true, handler: logout),
             AdminRoute(method: .get, path: "/admin/app-config", requiresToken: false, handler: appConfig),
             AdminRoute(method: .get, path: "/admin/openapi.json", requiresToken: true, handler: openAPIDocument),
             AdminRoute(method: .get, path: "/admin/proxy-configs", requiresToken: true, handler: listConfigs),
@@ -97,16 +98,21 @@ public struct AdminAPI: Sendable {
         }
         for route in routes {
             let handler = route.handler
+            let bodyLimit = route.maxBodyBytes
             if route.requiresToken {
                 let tokens = self.tokens
                 router.on(RouterPath(route.routerPath), method: route.method) { request, context in
+                    // Nothing of the body is read before the token is checked: a refused request costs its head.
                     var context = context
                     context.adminUser = try await Self.authenticate(request, tokens: tokens)
+                    context.maxUploadSize = bodyLimit
                     return try await handler(request, context)
                 }
             } else {
                 router.on(RouterPath(route.routerPath), method: route.method) { request, context in
-                    try await handler(request, context)
+                    var context = context
+                    context.maxUploadSize = bodyLimit
+                    return try await handler(request, context)
                 }
             }
         }
@@ -114,17 +120,25 @@ public struct AdminAPI: Sendable {
 
     /// The user the token names; throws 401 without a valid token.
     static func authenticate(_ request: Request, tokens: AdminTokens) async throws -> String {
+        try await verifiedToken(request, tokens: tokens).subject
+    }
+
+    static func verifiedToken(_ request: Request, tokens: AdminTokens) async throws -> AdminTokens.Verified {
         guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw APIError(.unauthorized, "missing token: send 'Authorization: Bearer <access_token>' from POST /admin/login",
                            headers: [.wwwAuthenticate: "Bearer"])
         }
-        guard let user = await tokens.verify(String(header.dropFirst(7))) else {
-            throw APIError(.unauthorized, "invalid or expired token: log in again", headers: [.wwwAuthenticate: "Bearer"])
+        guard let token = await tokens.verified(String(header.dropFirst(7))) else {
+            throw APIError(.unauthorized, "invalid, expired or ended token: log in again", headers: [.wwwAuthenticate: "Bearer"])
         }
-        return user
+        return token
     }
 
     // MARK: Login
+
+    /// A login is a user name and a password: 4 KiB is plenty, and nobody without a password can make the node
+    /// hold more.
+    static let loginBodyLimit = 4 * 1024
 
     private struct LoginInput: Decodable {
         var username: String
@@ -142,9 +156,15 @@ public struct AdminAPI: Sendable {
         )
         let input = try await AdminJSON.decode(LoginInput.self, from: request, context: context)
         // Counted before the password is compared: concurrent guesses cannot all pass one check.
-        if case .throttled(let wait) = await loginLimiter.admit(address: address, username: input.username) {
+        switch await loginLimiter.admit(address: address, username: input.username) {
+        case .throttled(let wait):
             let seconds = max(Int(wait.rounded(.up)), 1)
-            throw APIError(.tooManyRequests, "too many failed logins; retry after \(seconds) s", headers: [.retryAfter: String(seconds)])
+            throw APIError(.tooManyRequests, "too many failed logins from this address; retry after \(seconds) s", headers: [.retryAfter: String(seconds)])
+        case .slowed(let delay):
+            // The user name is under attack from elsewhere: every attempt waits a little, the right password still gets in.
+            try await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+        case .allowed:
+            break
         }
         // Both comparisons always run, so timing does not tell which one failed.
         let userMatches = ConstantTime.equals(input.username, settings.username)
@@ -160,6 +180,15 @@ public struct AdminAPI: Sendable {
     }
 
     private static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+
+    /// Ends the token the request carries, on every node (the revocation list is shared through Redis in
+    /// enterprise mode); other tokens of the same user stay valid.
+    private func logout(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
+        let token = try await Self.verifiedToken(request, tokens: tokens)
+        await tokens.revoke(token)
+        await audit(context, "logout", target: "session", actor: token.subject)
+        return Response(status: .noContent)
+    }
 
     private func appConfig(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         JSONBody.response(["proxy_public_base_url": settings.publicBaseURL])

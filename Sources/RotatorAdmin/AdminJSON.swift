@@ -7,6 +7,10 @@ enum AdminJSON {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: RotatorRequestContext) async throws -> T {
         let limit = context.maxUploadSize
         let body: ByteBuffer
+        // A declared length over the limit is refused before a byte of the body is read.
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw APIError(.contentTooLarge, "request body exceeds \(limit) bytes")
+        }
         do {
             body = try await request.body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {

@@ -9,7 +9,20 @@ public struct AdminRoute: Sendable {
     public let path: String
     /// False only for login and app-config.
     public let requiresToken: Bool
+    /// The most of a request body the handler may read (413 beyond); read only after the token check.
+    public let maxBodyBytes: Int
     let handler: @Sendable (Request, RotatorRequestContext) async throws -> Response
+
+    init(
+        method: HTTPRequest.Method, path: String, requiresToken: Bool, maxBodyBytes: Int = RotatorRequestContext.standardUploadLimit,
+        handler: @escaping @Sendable (Request, RotatorRequestContext) async throws -> Response
+    ) {
+        self.method = method
+        self.path = path
+        self.requiresToken = requiresToken
+        self.maxBodyBytes = maxBodyBytes
+        self.handler = handler
+    }
 
     /// The same path in Hummingbird's syntax (`/admin/proxy-configs/:id`).
     var routerPath: String {

@@ -66,8 +66,17 @@ public struct NodeSecrets: Sendable {
         for key in proxyKeys where refusedDefaults.contains(key.lowercased()) {
             throw SettingsError("GLOBAL_PROXY_KEYS holds a well-known default; use random keys")
         }
+        // A proxy key is the one secret every client holds: short ones fall to guessing across the fleet.
+        if let short = proxyKeys.firstIndex(where: { $0.count < minimumProxyKeyLength }) {
+            throw SettingsError(
+                "GLOBAL_PROXY_KEYS key \(short + 1) has \(proxyKeys[short].count) characters; enterprise mode needs at least \(minimumProxyKeyLength) (e.g. `openssl rand -hex 24`)"
+            )
+        }
         return NodeSecrets(adminPassword: password, jwtSecret: jwt, proxyKeys: proxyKeys, encryptionKey: encryption, announcements: [])
     }
+
+    /// The shortest proxy key an enterprise node accepts.
+    public static let minimumProxyKeyLength = 16
 
     static func randomToken(bytes count: Int) -> String {
         let bytes = SymmetricKey(size: .init(bitCount: count * 8)).withUnsafeBytes { Array($0) }

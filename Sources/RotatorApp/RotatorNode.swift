@@ -41,6 +41,8 @@ public struct RotatorNode: Sendable {
     let metricsRegistry: PrometheusCollectorRegistry
     /// Admin login attempts: in Redis when nodes share it, so every node applies the same limit.
     let loginLimiter: any LoginAttemptLimiter
+    /// Admin tokens ended by `POST /admin/logout`: in Redis when nodes share it, so every node refuses them.
+    let tokenRevocations: any TokenRevocationList
     /// The last hour of traffic per config and key (admin charts); pushed to Redis in enterprise mode.
     let traffic: TrafficStats
     /// "Check now" probes from the admin API (the proxy path has its own upstream pools).
@@ -89,7 +91,8 @@ public struct RotatorNode: Sendable {
             settings: ProxySettings(
                 proxyKeys: secrets.proxyKeys, maxRetries: settings.maxRetries, defaultCooldown: settings.cooldownSeconds,
                 timeout: settings.proxyTimeout, maxBodyBytes: settings.maxBodyBytes, corsAllowedOrigins: settings.corsAllowedOrigins,
-                quotaCooldown: settings.quotaCooldownSeconds, rateLimitMaxKeys: settings.rateLimitMaxKeys
+                quotaCooldown: settings.quotaCooldownSeconds, rateLimitMaxKeys: settings.rateLimitMaxKeys,
+                wrongKeyLimit: settings.wrongProxyKeyLimit, clientAddresses: ClientAddressResolver(trustedProxies: settings.trustedProxies)
             ),
             metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
             accessLog: AccessLogWriter(logger: logger),
@@ -104,6 +107,7 @@ public struct RotatorNode: Sendable {
             database: database, proxy: proxy, eventLoopGroup: eventLoopGroup, logger: logger, sharing: sharing,
             metricsRegistry: metricsRegistry,
             loginLimiter: sharing.map { RedisLoginAttemptLimiter(client: $0.client, logger: logger) } ?? InMemoryLoginAttemptLimiter(),
+            tokenRevocations: sharing.map { RedisTokenRevocationList(client: $0.client, logger: logger) } ?? InMemoryTokenRevocationList(),
             traffic: traffic,
             // Key checks trust what the relay trusts (UPSTREAM_CA_FILE too).
             probeClient: HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
@@ -125,8 +129,12 @@ public struct RotatorNode: Sendable {
         await makeAdminAPI().register(on: router)
         AdminWebUI.register(on: router)
         let registry = metricsRegistry
-        router.get("/metrics") { _, _ in
-            Response(
+        let metricsAccess = MetricsAccess(token: settings.metricsToken)
+        router.get("/metrics") { request, _ -> Response in
+            guard metricsAccess.allows(authorization: request.headers[.authorization]) else {
+                throw APIError(.unauthorized, "send 'Authorization: Bearer <METRICS_TOKEN>' to read the metrics", headers: [.wwwAuthenticate: "Bearer"])
+            }
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: registry.emitToString()))
             )
@@ -228,7 +236,10 @@ extension RotatorNode {
                 tokenLifetimeSeconds: lifetime, publicBaseURL: settings.publicBaseURL,
                 clientAddresses: ClientAddressResolver(trustedProxies: settings.trustedProxies)
             ),
-            tokens: await AdminTokens(secret: secrets.jwtSecret, lifetimeSeconds: lifetime),
+            // Tokens carry a generation of the admin password under the JWT secret: changing either ends them all.
+            tokens: await AdminTokens(
+                secret: secrets.jwtSecret, password: secrets.adminPassword, lifetimeSeconds: lifetime, revocations: tokenRevocations
+            ),
             loginLimiter: loginLimiter,
             flushUsage: { await flusher.flush() },
             clusterNodes: { [sharing, mode, catalog, settings, startedAt] in

@@ -10,6 +10,7 @@ extension Settings: SecretRedacting {
             ("databasePath", databasePath), ("mysql", mysql as Any), ("cacheType", cacheType), ("redis", redis as Any),
             ("encryptionKey", RedactedSecret(encryptionKey)), ("maxRetries", maxRetries), ("cooldownSeconds", cooldownSeconds),
             ("maxBodyBytes", maxBodyBytes), ("corsAllowedOrigins", corsAllowedOrigins), ("trustedProxies", trustedProxies),
+            ("metricsToken", RedactedSecret(metricsToken)), ("wrongProxyKeyLimit", wrongProxyKeyLimit),
             ("shutdownGraceSeconds", shutdownGraceSeconds), ("catalogCheckSeconds", catalogCheckSeconds),
             ("usageFlushSeconds", usageFlushSeconds),
         ]

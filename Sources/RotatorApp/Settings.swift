@@ -59,6 +59,11 @@ public struct Settings: Sendable, Equatable {
     public var corsAllowedOrigins: [String] = []
     /// Proxies whose `X-Forwarded-For` is believed when they are the peer (`TRUSTED_PROXIES`, CIDRs).
     public var trustedProxies: [IPNetwork] = []
+    /// Wrong or missing proxy keys one client address may send per minute before it gets 429 for the rest of that
+    /// minute (`WRONG_PROXY_KEY_LIMIT`; 0: never).
+    public var wrongProxyKeyLimit: Int = 30
+    /// A Bearer token `/metrics` asks for (`METRICS_TOKEN`); nil: `/metrics` is open, as before.
+    public var metricsToken: String?
     public var shutdownGraceSeconds: Double = 30
     /// A PEM file of extra CAs the proxy trusts for https upstreams (private CAs), beside the system's.
     public var upstreamCAFile: String?
@@ -147,6 +152,13 @@ public struct Settings: Sendable, Equatable {
                     throw SettingsError("TRUSTED_PROXIES must be comma-separated IP addresses or CIDRs such as 10.0.0.0/8,::1 (got '\($0)')")
                 }
                 return network
+            }
+        }
+        settings.wrongProxyKeyLimit = try reader.integer("WRONG_PROXY_KEY_LIMIT", in: 0...1_000_000) ?? settings.wrongProxyKeyLimit
+        settings.metricsToken = reader.string("METRICS_TOKEN")
+        if let token = settings.metricsToken {
+            guard token.utf8.count >= 16, token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw SettingsError("METRICS_TOKEN must be at least 16 printable characters without spaces (e.g. `openssl rand -hex 24`)")
             }
         }
         try settings.readDatabase(&reader)

@@ -19,8 +19,12 @@ public struct RotatorRequestContext: RequestContext, RemoteAddressRequestContext
         self.accessLogFields = AccessLogFields()
     }
 
-    /// Admin batch imports of 10 000 keys fit comfortably; the proxy reads bodies itself with its own limit.
-    public var maxUploadSize: Int { 16 * 1024 * 1024 }
+    /// The most a route may read of a request body. Admin batch imports of 10 000 keys fit the standard limit
+    /// comfortably; the admin API lowers it per route before the handler runs (login: 4 KiB), and routes behind
+    /// a token set it only once the token is checked. The proxy reads bodies itself with its own limit.
+    public var maxUploadSize: Int = Self.standardUploadLimit
+
+    public static let standardUploadLimit = 16 * 1024 * 1024
 
     /// The client's IP as text, for throttling and logs.
     public var clientAddress: String {

@@ -22,6 +22,16 @@ public enum ClientCredential {
         return nil
     }
 
+    /// A credential in any place some client SDK puts one, whatever the config: what the gate checks before it
+    /// looks the slug up, so an invalid key gets the same 401 from every slug.
+    public static func findAnywhere(in headers: HTTPHeaders, query: String?, route: ProxyRouteKind) -> String? {
+        if route == .generic { return find(in: headers, query: query, format: .openAICompatible, route: route) }
+        for format in [APIFormat.openAICompatible, .anthropicNative, .geminiNative] {
+            if let key = find(in: headers, query: query, format: format, route: route) { return key }
+        }
+        return nil
+    }
+
     private static let bearerPrefix = Array("bearer ".utf8)
 
     static func bearerToken(_ value: String) -> String? {

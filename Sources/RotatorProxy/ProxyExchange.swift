@@ -69,6 +69,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
     /// A refusal was written while a small rest of the body still arrives: it is read and dropped, then the connection
     /// serves the next request.
     private var awaitsEndAfterRefusal = false
+    /// A refusal that tells something about the slug, held until the body shows a valid proxy key (the 401 otherwise).
+    private var refusalForBodyKey: ProxyRequestGate.Refusal?
     /// A refused request's unread body this large or larger (or of unknown length) is not worth reading: the
     /// connection closes instead.
     private static let bodyWorthDraining = 64 * 1024
@@ -123,6 +125,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 return answerPreflight(origin: origin)
             }
         }
+        // An address that sent too many wrong keys is not heard until its window ends, whatever key it sends now.
+        if let wait = service.wrongKeys.retryAfter(address: self.clientAddress()) {
+            return refuse(ProxyRequestGate.Refusal(
+                status: .tooManyRequests, kind: .rateLimited, message: "too many requests with a wrong proxy key from this address; retry after \(wait) s",
+                format: ProxyRequestGate.requestDialect(head: head, route: route), extraHeaders: [("Retry-After", String(wait))]
+            ))
+        }
         let pool = service.catalog.pool(slug: route.slug)
         if let pool {
             metricsSlug = pool.config.slug
@@ -135,24 +144,43 @@ final class ProxyExchange: UpstreamResponseReceiver {
         ) {
         case .refuse(let refusal):
             refuse(refusal)
+        case .refuseUnlessBodyKey(let refusal):
+            refusalForBodyKey = refusal
+            continueIfAsked()
         case .admit(var admission):
             // Held apart from the admission, which is read on every step: a stream's conversion state is not copied with it.
             conversion = admission.conversion
             admission.conversion = nil
             self.admission = admission
             self.secrets = admission.pool.secrets
-            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
-                context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
-            }
+            continueIfAsked()
+        }
+    }
+
+    /// The client's address for the wrong-key throttle: the peer, or the `X-Forwarded-For` hop `TRUSTED_PROXIES` vouch for.
+    private func clientAddress() -> String {
+        service.settings.clientAddresses.clientAddress(
+            peer: context.channel.remoteAddress?.ipAddress, forwardedFor: head.headers[canonicalForm: "x-forwarded-for"].map(String.init)
+        )
+    }
+
+    private func continueIfAsked() {
+        if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
         }
     }
 
     func receiveBody(_ part: ByteBuffer) {
-        guard !isFinished, !isRefused, admission != nil else { return }
+        guard !isFinished, !isRefused, admission != nil || refusalForBodyKey != nil else { return }
         var part = part
-        if body.readableBytes + part.readableBytes > service.settings.maxBodyBytes {
-            refuse(ProxyRequestGate.tooLarge(service.settings.maxBodyBytes, format: admission?.format))
-            return
+        let limit = service.settings.maxBodyBytes
+        if refusalForBodyKey != nil || admission?.credential == .expectedInBody {
+            // Nothing is authenticated yet: only a small body is read.
+            if body.readableBytes + part.readableBytes > min(limit, ProxyRequestGate.bodyKeyMaxBytes) {
+                return refuse(ProxyRequestGate.tooLargeForBodyKey(limit, format: ProxyRequestGate.requestDialect(head: head, route: route)))
+            }
+        } else if body.readableBytes + part.readableBytes > limit {
+            return refuse(ProxyRequestGate.tooLarge(limit, format: admission?.format))
         }
         if body.readableBytes == 0 && body.capacity == 0 {
             body = part
@@ -168,13 +196,17 @@ final class ProxyExchange: UpstreamResponseReceiver {
             finish(completed: true)
             return
         }
-        guard !isFinished, !isRefused, let admission else { return }
+        guard !isFinished, !isRefused else { return }
+        if let refusal = refusalForBodyKey {
+            let holdsKey = ClientCredential.extractBodyAPIKey(from: body).map { ConstantTime.matchesAny($0.key, of: service.settings.proxyKeys) }
+            return refuse(holdsKey == true ? refusal : ProxyRequestGate.unauthorized(head: head, route: route))
+        }
+        guard let admission else { return }
         if admission.credential == .expectedInBody {
             guard route.kind == .llm, let extracted = ClientCredential.extractBodyAPIKey(from: body),
                 ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys)
             else {
-                refuse(ProxyRequestGate.Refusal(status: .unauthorized, kind: .authentication, message: "missing or invalid proxy key",
-                                                format: admission.format))
+                refuse(ProxyRequestGate.unauthorized(head: head, route: route))
                 return
             }
             body = extracted.body
@@ -637,6 +669,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private func refuse(_ refusal: ProxyRequestGate.Refusal) {
         guard !isFinished, !isRefused else { return }
         isRefused = true
+        if refusal.status == .unauthorized { service.wrongKeys.recordWrongKey(address: clientAddress()) }
         if isReceivingRequest {
             // The body was not (fully) read. A small rest is read and dropped so the connection stays usable; a large or
             // unknown one is not worth reading: the connection closes after the answer.

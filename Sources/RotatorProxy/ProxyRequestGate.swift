@@ -46,6 +46,10 @@ public enum ProxyRequestGate {
 
     public enum Decision: Sendable {
         case refuse(Refusal)
+        /// No key in the head, and the key may be in the JSON body: read the body (within `MAX_BODY_BYTES`), then
+        /// answer this refusal if the body holds a valid proxy key and the 401 otherwise. What the head says about
+        /// the slug (unknown, inactive, another type) is told only to a client that holds a proxy key.
+        case refuseUnlessBodyKey(Refusal)
         case admit(Admission)
     }
 
@@ -58,8 +62,24 @@ public enum ProxyRequestGate {
                                    message: "this node has not loaded its configuration yet; retry shortly", format: defaultFormat,
                                    extraHeaders: [("Retry-After", "1")]))
         }
+        // Until a proxy key is verified, every answer is the same for every slug, known or not: its shape comes from
+        // the request alone, and nothing about the config is looked at.
+        let anonymous = unauthorized(head: head, route: route)
+        let headerKeyIsValid: Bool
+        if let presented = ClientCredential.findAnywhere(in: head.headers, query: route.query, route: route.kind) {
+            guard ConstantTime.matchesAny(presented, of: proxyKeys) else { return .refuse(anonymous) }
+            headerKeyIsValid = true
+        } else {
+            guard route.kind == .llm, head.method != .GET, head.method != .HEAD else { return .refuse(anonymous) }
+            // The key may be in the body: only a small one is read before anything is authenticated.
+            if let declared = head.headers.first(name: "content-length").flatMap(Int.init), declared > min(maxBodyBytes, bodyKeyMaxBytes) {
+                return .refuse(tooLargeForBodyKey(maxBodyBytes, format: anonymous.format))
+            }
+            headerKeyIsValid = false
+        }
+        let slugRefusal: (Refusal) -> Decision = { headerKeyIsValid ? .refuse($0) : .refuseUnlessBodyKey($0) }
         guard let pool else {
-            return .refuse(Refusal(status: .notFound, kind: .notFound, message: "no proxy config with slug '\(route.slug)'", format: defaultFormat))
+            return slugRefusal(Refusal(status: .notFound, kind: .notFound, message: "no proxy config with slug '\(route.slug)'", format: defaultFormat))
         }
         let config = pool.config
         let pair = ProxyConversion.pair(for: config, route: route.kind)
@@ -67,13 +87,13 @@ public enum ProxyRequestGate {
         let clientFormat = pair?.client.errorShapeFormat ?? config.apiFormat
         let format: APIFormat? = route.kind == .llm ? clientFormat : nil
         guard config.isActive else {
-            return .refuse(Refusal(status: .notFound, kind: .notFound, message: "proxy config '\(route.slug)' is inactive", format: format))
+            return slugRefusal(Refusal(status: .notFound, kind: .notFound, message: "proxy config '\(route.slug)' is inactive", format: format))
         }
         guard config.configType == route.kind.configType else {
             let other: ProxyRouteKind = route.kind == .llm ? .generic : .llm
-            return .refuse(Refusal(status: .notFound, kind: .notFound,
-                                   message: "proxy config '\(route.slug)' is a \(config.configType.rawValue) config: call it at /\(other.pathPrefix)/\(route.slug)/...",
-                                   format: format))
+            return slugRefusal(Refusal(status: .notFound, kind: .notFound,
+                                       message: "proxy config '\(route.slug)' is a \(config.configType.rawValue) config: call it at /\(other.pathPrefix)/\(route.slug)/...",
+                                       format: format))
         }
         if route.kind == .generic, let allowed = config.method?.uppercased(), !allowed.isEmpty, allowed != "ANY", allowed != head.method.rawValue {
             return .refuse(Refusal(status: .methodNotAllowed, kind: .invalidRequest, message: "proxy config '\(route.slug)' accepts \(allowed) only",
@@ -132,6 +152,40 @@ public enum ProxyRequestGate {
         return .admit(Admission(pool: pool, target: target, format: format, credential: credential, upstreamPath: upstream.path,
                                 upstreamQuery: upstream.query,
                                 conversion: ProxyConversion(pair: pair, models: pool.config.modelMapping, call: call)))
+    }
+
+    /// The 401 of a request without a valid proxy key. Its shape is the dialect the request itself speaks (its path
+    /// and credential headers), never the config's: known and unknown slugs answer alike.
+    public static func unauthorized(head: HTTPRequestHead, route: ProxyRoute) -> Refusal {
+        Refusal(status: .unauthorized, kind: .authentication, message: "missing or invalid proxy key", format: requestDialect(head: head, route: route))
+    }
+
+    /// The LLM dialect a request speaks, judged from the request alone; nil on generic routes (plain JSON errors).
+    static func requestDialect(head: HTTPRequestHead, route: ProxyRoute) -> APIFormat? {
+        guard route.kind == .llm else { return nil }
+        let headers = head.headers
+        if headers.contains(name: "x-goog-api-key") || QueryString.value(of: "key", in: route.query) != nil
+            || route.rest.contains(":generateContent") || route.rest.contains(":streamGenerateContent") || route.rest.contains(":countTokens")
+            || route.rest.contains(":embedContent") || route.rest.contains(":batchEmbedContents") {
+            return .geminiNative
+        }
+        if headers.contains(name: "x-api-key") || headers.contains(name: "anthropic-version") || route.rest.hasSuffix("/messages")
+            || route.rest.hasSuffix("/messages/count_tokens") {
+            return .anthropicNative
+        }
+        return .openAICompatible
+    }
+
+    /// The most of a body read before its proxy key (in its JSON `api_key`) is checked: a few unauthenticated
+    /// requests must not make the node hold megabytes. Larger bodies send the key in a header.
+    public static let bodyKeyMaxBytes = 64 * 1024
+
+    /// The 413 of a body over `bodyKeyMaxBytes` whose head carries no proxy key.
+    public static func tooLargeForBodyKey(_ maxBodyBytes: Int, format: APIFormat?) -> Refusal {
+        guard bodyKeyMaxBytes < maxBodyBytes else { return tooLarge(maxBodyBytes, format: format) }
+        return Refusal(status: .payloadTooLarge, kind: .tooLarge,
+                       message: "a request whose proxy key is in its JSON body may be at most \(bodyKeyMaxBytes) bytes; send the key in a header (Authorization: Bearer, or your SDK's key header) for larger bodies",
+                       format: format)
     }
 
     public static func tooLarge(_ limit: Int, format: APIFormat?) -> Refusal {

@@ -14,6 +14,8 @@ public final class ProxyService: Sendable {
     public let pools: UpstreamPools
     /// One account-wide rate-limit detector per pool on this node.
     public let poolWatch: PoolRateLimitWatch
+    /// Wrong proxy keys per client address (`WRONG_PROXY_KEY_LIMIT`), node-wide.
+    public let wrongKeys: WrongKeyThrottle
     public let logger: Logger
 
     public init(
@@ -21,6 +23,7 @@ public final class ProxyService: Sendable {
         pools: UpstreamPools, poolWatch: PoolRateLimitWatch = PoolRateLimitWatch(), logger: Logger
     ) {
         self.poolWatch = poolWatch
+        self.wrongKeys = WrongKeyThrottle(limit: settings.wrongKeyLimit, windowSeconds: settings.wrongKeyWindowSeconds)
         self.catalog = catalog
         self.coordinator = coordinator
         self.settings = settings

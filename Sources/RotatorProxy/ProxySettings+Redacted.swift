@@ -5,6 +5,7 @@ extension ProxySettings: SecretRedacting {
         [
             ("proxyKeys", "\(proxyKeys.count) keys"), ("maxRetries", maxRetries), ("defaultCooldown", defaultCooldown),
             ("timeout", timeout), ("maxBodyBytes", maxBodyBytes), ("pacingMaxWait", pacingMaxWait),
+            ("rateLimitMaxKeys", rateLimitMaxKeys), ("wrongKeyLimit", wrongKeyLimit), ("clientAddresses", clientAddresses.trustedProxies),
         ]
     }
 }

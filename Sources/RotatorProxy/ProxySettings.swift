@@ -1,3 +1,5 @@
+import RotatorHTTP
+
 /// The proxy's knobs, from the environment (see `Settings` in RotatorApp).
 public struct ProxySettings: Sendable {
     /// Keys clients present to use the proxy (`GLOBAL_PROXY_KEYS`).
@@ -20,11 +22,20 @@ public struct ProxySettings: Sendable {
     /// Most keys one client request may see rate limited (or out of quota) before it answers 429 with the soonest
     /// wait (`RATE_LIMIT_MAX_KEYS`): no single request can rest the whole pool.
     public var rateLimitMaxKeys: Int
+    /// Wrong or missing proxy keys one client address may send per window before it gets 429 until the window ends
+    /// (`WRONG_PROXY_KEY_LIMIT`; 0: never).
+    public var wrongKeyLimit: Int
+    public var wrongKeyWindowSeconds: Int = 60
+    /// Tells a request's client address behind proxies (`TRUSTED_PROXIES`), for the wrong-key throttle.
+    public var clientAddresses: ClientAddressResolver
 
     public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30,
                 maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, corsAllowedOrigins: [String] = [],
-                quotaCooldown: Double = 3600, rateLimitMaxKeys: Int = 3) {
+                quotaCooldown: Double = 3600, rateLimitMaxKeys: Int = 3, wrongKeyLimit: Int = 0,
+                clientAddresses: ClientAddressResolver = ClientAddressResolver()) {
         self.rateLimitMaxKeys = rateLimitMaxKeys
+        self.wrongKeyLimit = wrongKeyLimit
+        self.clientAddresses = clientAddresses
         self.corsAllowedOrigins = Set(corsAllowedOrigins)
         self.proxyKeys = proxyKeys
         self.maxRetries = maxRetries

@@ -61,6 +61,21 @@ extension ClusterTests {
         }
     }
 
+    /// A logout on one node ends the token on every node (the revocation list lives in Redis); the user's other
+    /// token stays valid everywhere.
+    @Test func logoutEndsTheTokenOnEveryNode() async throws {
+        try await Cluster.run { cluster in
+            let ended = try await cluster.token(0)
+            let kept = try await cluster.token(1)
+            #expect(try await cluster.admin(2, .GET, "/admin/proxy-configs", token: ended).status == 200)
+            #expect(try await cluster.admin(1, .POST, "/admin/logout", token: ended).status == 204)
+            for node in 0..<3 {
+                #expect(try await cluster.admin(node, .GET, "/admin/proxy-configs", token: ended).status == 401, "node \(node)")
+                #expect(try await cluster.admin(node, .GET, "/admin/proxy-configs", token: kept).status == 200, "node \(node)")
+            }
+        }
+    }
+
     /// A node whose ENCRYPTION_KEY is not the store's refuses to start and says why.
     @Test func aNodeWithAnotherEncryptionKeyRefusesToStart() async throws {
         try await Cluster.run(nodes: 1) { cluster in

@@ -9,8 +9,8 @@ import Testing
         )
     }
 
-    @Test func locksAnAddressAndBacksOff() async { await LoginLimiterBehaviour.locksAnAddressAndBacksOff(harness()) }
-    @Test func locksAUserNameAcrossAddresses() async { await LoginLimiterBehaviour.locksAUserNameAcrossAddresses(harness()) }
+    @Test func locksAClientAndBacksOff() async { await LoginLimiterBehaviour.locksAClientAndBacksOff(harness()) }
+    @Test func slowsAUserNameWithoutLockingItOut() async { await LoginLimiterBehaviour.slowsAUserNameWithoutLockingItOut(harness()) }
     @Test func successClearsBoth() async { await LoginLimiterBehaviour.successClearsBoth(harness()) }
     @Test func locksAreCappedAndForgotten() async { await LoginLimiterBehaviour.locksAreCappedAndForgotten(harness()) }
     @Test func concurrentGuessesMeetTheLimit() async { await LoginLimiterBehaviour.concurrentGuessesMeetTheLimit(harness()) }
@@ -26,6 +26,19 @@ import Testing
             _ = await limiter.admit(address: "addr-\(index)", username: "name-\(index)")
             #expect(limiter.recordCount <= 500)
         }
-        #expect(await limiter.admit(address: "10.9.9.9", username: "other") != .allowed)
+        #expect(await limiter.admit(address: "10.9.9.9", username: "admin") != .allowed)
+    }
+}
+
+@Suite struct InMemoryTokenRevocationListTests {
+    @Test func revocationsExpireWithTheirTokens() async {
+        let clock = ManualClock()
+        let list = InMemoryTokenRevocationList(clock: clock, maximumEntries: 3)
+        await list.revoke(id: "a", expiresAt: clock.now() + 10)
+        #expect(await list.isRevoked(id: "a"))
+        clock.advance(by: 11)
+        #expect(await list.isRevoked(id: "a") == false, "past its expiry the token is refused anyway")
+        for id in ["b", "c", "d", "e"] { await list.revoke(id: id, expiresAt: clock.now() + 60) }
+        #expect(await list.isRevoked(id: "e"), "the newest revocation is kept within the bound")
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import KeyCoordination
 import LocalTestServers
 import Logging
@@ -180,8 +181,8 @@ import Testing
         )
     }
 
-    @Test func loginLocksAnAddressAndBacksOff() async throws { await LoginLimiterBehaviour.locksAnAddressAndBacksOff(try await loginHarness()) }
-    @Test func loginLocksAUserNameAcrossAddresses() async throws { await LoginLimiterBehaviour.locksAUserNameAcrossAddresses(try await loginHarness()) }
+    @Test func loginLocksAClientAndBacksOff() async throws { await LoginLimiterBehaviour.locksAClientAndBacksOff(try await loginHarness()) }
+    @Test func loginSlowsAUserNameWithoutLockingItOut() async throws { await LoginLimiterBehaviour.slowsAUserNameWithoutLockingItOut(try await loginHarness()) }
     @Test func loginSuccessClearsBoth() async throws { await LoginLimiterBehaviour.successClearsBoth(try await loginHarness()) }
     @Test func loginLocksAreCappedAndForgotten() async throws { await LoginLimiterBehaviour.locksAreCappedAndForgotten(try await loginHarness()) }
     @Test func loginConcurrentGuessesMeetTheLimit() async throws { await LoginLimiterBehaviour.concurrentGuessesMeetTheLimit(try await loginHarness()) }
@@ -200,5 +201,20 @@ import Testing
         let keys = try await client.send(["KEYS", "rotator:{login}:*"]).array?.compactMap(\.string) ?? []
         #expect(keys.count == 2)
         for key in keys { #expect((try await client.send(["TTL", key]).int ?? -1) > 0) }
+    }
+
+    // MARK: Admin token revocations
+
+    /// A logout on one node ends the token on every node sharing the Redis; the entry expires with the token.
+    @Test func revokedTokensAreSharedByNodes() async throws {
+        _ = try await client.send(["FLUSHALL"])
+        let nodeA = RedisTokenRevocationList(client: client, logger: Logger(label: "a"))
+        let nodeB = RedisTokenRevocationList(client: client, logger: Logger(label: "b"))
+        #expect(await nodeB.isRevoked(id: "token-1") == false)
+        await nodeA.revoke(id: "token-1", expiresAt: Date().timeIntervalSince1970 + 120)
+        #expect(await nodeB.isRevoked(id: "token-1"))
+        #expect(await nodeB.isRevoked(id: "token-2") == false)
+        let ttl = try await client.send(["TTL", "rotator:revoked-token:token-1"]).int ?? -1
+        #expect((1...120).contains(ttl), "ttl \(ttl)")
     }
 }

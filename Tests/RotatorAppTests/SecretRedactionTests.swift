@@ -63,7 +63,7 @@ import Testing
 
     @Test func runtimeHoldersOfSecrets() async throws {
         Self.expectRedacted(AdminSettings(username: "admin", password: Self.password, jwtSecret: Self.jwtSecret, publicBaseURL: "http://x"))
-        Self.expectRedacted(await AdminTokens(secret: Self.jwtSecret, lifetimeSeconds: 60))
+        Self.expectRedacted(await AdminTokens(secret: Self.jwtSecret, password: Self.password, lifetimeSeconds: 60))
         Self.expectRedacted(ProxySettings(proxyKeys: [Self.proxyKey]))
         Self.expectRedacted(UsableKey(id: 1, secret: Self.upstreamKey))
         Self.expectRedacted(try KeyCipher(base64: Self.encryptionKey))

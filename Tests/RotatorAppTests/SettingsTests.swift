@@ -96,3 +96,31 @@ import Testing
         }
     }
 }
+
+@Suite struct EnterpriseProxyKeyTests {
+    static let enterprise = [
+        "ADMIN_PASSWORD": "a-real-passphrase-0123", "JWT_SECRET": "jwt-secret-0123456789abcdef", "ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "DATABASE_URL": "mysql://rotator:pw@db:3306/rotator", "REDIS_URL": "redis://cache:6379/0",
+    ]
+
+    @Test func shortProxyKeysRefuseToStartInEnterpriseMode() throws {
+        for keys in ["x", "rk-long-enough-key-0123456789,only-15-chars-k"] {
+            let settings = try Settings.fromEnvironment(Self.enterprise.merging(["GLOBAL_PROXY_KEYS": keys]) { $1 })
+            let error = #expect(throws: SettingsError.self) { try NodeSecrets.resolve(settings) }
+            #expect(error?.description.contains("GLOBAL_PROXY_KEYS") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("at least 16") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("only-15-chars-k") == false, "the message names no key")
+        }
+        let long = try Settings.fromEnvironment(Self.enterprise.merging(["GLOBAL_PROXY_KEYS": "rk-0123456789abcdef"]) { $1 })
+        #expect(try NodeSecrets.resolve(long).proxyKeys == ["rk-0123456789abcdef"])
+    }
+}
+
+@Suite struct MetricsTokenSettingTests {
+    @Test func metricsTokenIsReadAndChecked() throws {
+        #expect(try Settings.fromEnvironment([:]).metricsToken == nil)
+        #expect(try Settings.fromEnvironment(["METRICS_TOKEN": "metrics-token-0123456789"]).metricsToken == "metrics-token-0123456789")
+        let error = #expect(throws: SettingsError.self) { try Settings.fromEnvironment(["METRICS_TOKEN": "short"]) }
+        #expect(error?.description.contains("METRICS_TOKEN") == true)
+    }
+}

@@ -17,7 +17,7 @@ ENTERPRISE_SECRETS = {
     "ADMIN_PASSWORD": "a-long-admin-passphrase",
     "JWT_SECRET": "0123456789abcdef0123456789abcdef",
     "ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-    "GLOBAL_PROXY_KEYS": "rk-team-a,rk-team-b",
+    "GLOBAL_PROXY_KEYS": "rk-team-a-4f9c2e71d0b3,rk-team-b-8a6d5c3e1f07",
     "DB_PASSWORD": "pa/ss@wo#rd",
 }
 # Variables of the compose files themselves, not of the rotator.

@@ -28,13 +28,14 @@ ENTERPRISE = {
 EVERYTHING = {
     **ENTERPRISE,
     "secrets": {"adminPassword": "a-long-admin-passphrase", "jwtSecret": "0123456789abcdef0123456789abcdef",
-                "encryptionKey": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "globalProxyKeys": "rk-a,rk-b"},
+                "encryptionKey": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "globalProxyKeys": "rk-team-a-4f9c2e71d0b3,rk-team-b-8a6d5c3e1f07"},
     "database": {"host": "mariadb.db.svc", "password": "pa/ss@wo#rd"},
     "redis": {"host": "redis.db.svc", "password": "redis-pass"},
     "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 12, "targetMemoryUtilizationPercentage": 80},
     "ingress": {"enabled": True, "className": "nginx", "hosts": [{"host": "rotator.example.com", "paths": [{"path": "/", "pathType": "Prefix"}]}],
                 "tls": [{"secretName": "rotator-tls", "hosts": ["rotator.example.com"]}]},
     "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+    "metricsTokenSecret": {"name": "rotator-metrics", "key": "token"},
     "imagePullSecrets": [{"name": "registry-credentials"}],
     "nodeSelector": {"kubernetes.io/os": "linux"},
     "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "proxy", "effect": "NoSchedule"}],
@@ -298,7 +299,8 @@ def test_secrets_given_as_values_go_into_the_charts_secret():
     assert data["databasePassword"] == "pa/ss@wo#rd", "kept verbatim: no URL-encoding needed"
     variables = environment(documents)
     for name, reference in variables.items():
-        if isinstance(reference, dict):
+        # METRICS_TOKEN always comes from an existing Secret (metricsTokenSecret), shared with the ServiceMonitor.
+        if isinstance(reference, dict) and name != "METRICS_TOKEN":
             key = reference["secretKeyRef"]
             assert key["name"] == secret["metadata"]["name"] and key["key"] in data, f"{name} points at a missing key"
     assert variables["REDIS_PASSWORD"]["secretKeyRef"]["key"] == "redisPassword"
@@ -336,6 +338,16 @@ def test_ingress_and_service_monitor():
     [endpoint] = monitor["spec"]["endpoints"]
     assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    # The scraper sends the token the node asks for, both from one Secret key.
+    assert endpoint["authorization"] == {"type": "Bearer", "credentials": {"name": "rotator-metrics", "key": "token"}}
+    assert environment(render(EVERYTHING)[0])["METRICS_TOKEN"] == {"secretKeyRef": {"name": "rotator-metrics", "key": "token"}}
+
+
+def test_metrics_stay_open_without_a_token_secret():
+    values = merged(ENTERPRISE, serviceMonitor={"enabled": True})
+    [endpoint] = kinds(render(values)[0])["ServiceMonitor"]["spec"]["endpoints"]
+    assert "authorization" not in endpoint
+    assert "METRICS_TOKEN" not in environment(render(values)[0])
 
 
 def test_notes_say_where_the_generated_secrets_are():
@@ -357,6 +369,9 @@ REFUSED = {
     "several replicas in lightweight mode": ({"replicaCount": 3}, "replicaCount must be 0 or 1 (got 3)"),
     "autoscaling in lightweight mode": ({"autoscaling": {"enabled": True}}, "autoscaling.enabled needs mode=enterprise"),
     "a setting the chart owns in env": (merged(ENTERPRISE, env={"DB_HOST": "elsewhere"}), "env.DB_HOST is set by the chart"),
+    "the metrics token in env": (merged(ENTERPRISE, env={"METRICS_TOKEN": "0123456789abcdef"}), "env.METRICS_TOKEN is set by the chart"),
+    "a metrics token secret without its key": (merged(ENTERPRISE, metricsTokenSecret={"name": "rotator-metrics"}),
+                                                "metricsTokenSecret needs both name"),
     "autoscaling bounds upside down": (merged(ENTERPRISE, autoscaling={"enabled": True, "minReplicas": 5, "maxReplicas": 2}),
                                        "autoscaling.minReplicas (5) must not exceed autoscaling.maxReplicas (2)"),
     # values.schema.json

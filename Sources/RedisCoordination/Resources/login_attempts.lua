@@ -1,9 +1,11 @@
--- Login attempts per subject (client address, user name), shared by every node; the same decision as
--- LoginAttemptRecord in Swift. Check and count are one step, so concurrent guesses cannot all pass one check.
+-- Login attempts per client (address and user name) and per user name, shared by every node; the same decision
+-- as LoginThrottlePolicy.admission and LoginAttemptRecord in Swift. Check and count are one step, so concurrent
+-- guesses cannot all pass one check.
 --
--- KEYS: one hash per subject (attempts, last, locked), all under one hash tag (one Redis Cluster slot).
+-- KEYS[1] the client's hash, KEYS[2] the user name's (attempts, last, locked), under one hash tag (one Cluster slot).
 -- ARGV[1] operation (admit|reset), ARGV[2] clock override in seconds ('' in production: Redis TIME),
--- ARGV[3] memory seconds, ARGV[4] maximum lock seconds, ARGV[4 + i] free attempts of KEYS[i].
+-- ARGV[3] memory seconds, ARGV[4] maximum lock seconds, ARGV[5] free attempts per client, ARGV[6] per user name.
+-- Replies: {'client', wait} refused uncounted; {'user', wait} counted, to be slowed; {'ok'} counted.
 
 local op = ARGV[1]
 if op == 'reset' then
@@ -21,12 +23,13 @@ else
 end
 local memory, maximum = tonumber(ARGV[3]), tonumber(ARGV[4])
 
-local wait = 0
-for _, key in ipairs(KEYS) do
-  local locked = tonumber(redis.call('HGET', key, 'locked') or '0')
-  if locked - now > wait then wait = locked - now end
+local function wait(key)
+  return tonumber(redis.call('HGET', key, 'locked') or '0') - now
 end
-if wait > 0 then return {'wait', string.format('%.6f', wait)} end
+
+local clientWait = wait(KEYS[1])
+if clientWait > 0 then return {'client', string.format('%.6f', clientWait)} end
+local userWait = wait(KEYS[2])
 
 for i, key in ipairs(KEYS) do
   local stored = redis.call('HMGET', key, 'attempts', 'last')
@@ -40,4 +43,5 @@ for i, key in ipairs(KEYS) do
   end
   redis.call('EXPIRE', key, math.ceil(memory + maximum))
 end
+if userWait > 0 then return {'user', string.format('%.6f', userWait)} end
 return {'ok'}

@@ -125,4 +125,13 @@ node secret that is not given, so those references are optional there. */}}
 {{- end }}
 {{- end }}
 {{- end }}
+{{- with $v.metricsTokenSecret }}
+{{- if and .name .key }}
+- name: METRICS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .name }}
+      key: {{ .key }}
+{{- end }}
+{{- end }}
 {{- end -}}

@@ -32,9 +32,14 @@
 {{- fail (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) -}}
 {{- end -}}
 {{- end -}}
+{{- with $v.metricsTokenSecret -}}
+{{- if or (and .name (not .key)) (and .key (not .name)) -}}
+{{- fail "metricsTokenSecret needs both name (an existing Secret) and key (the key in it holding METRICS_TOKEN, at least 16 characters)" -}}
+{{- end -}}
+{{- end -}}
 {{- range $name, $_ := $v.env -}}
-{{- if has $name (list "BIND_HOST" "BACKEND_PORT" "DATABASE_PATH" "DB_TYPE" "DB_HOST" "DB_PORT" "DB_USER" "DB_PASSWORD" "DB_NAME" "DATABASE_URL" "CACHE_TYPE" "REDIS_HOST" "REDIS_PORT" "REDIS_PASSWORD" "REDIS_URL" "ADMIN_PASSWORD" "JWT_SECRET" "ENCRYPTION_KEY" "GLOBAL_PROXY_KEYS" "SHUTDOWN_GRACE_SECONDS") -}}
-{{- fail (printf "env.%s is set by the chart: use mode, database.*, redis.*, secrets.* or shutdownGraceSeconds instead" $name) -}}
+{{- if has $name (list "BIND_HOST" "BACKEND_PORT" "DATABASE_PATH" "DB_TYPE" "DB_HOST" "DB_PORT" "DB_USER" "DB_PASSWORD" "DB_NAME" "DATABASE_URL" "CACHE_TYPE" "REDIS_HOST" "REDIS_PORT" "REDIS_PASSWORD" "REDIS_URL" "ADMIN_PASSWORD" "JWT_SECRET" "ENCRYPTION_KEY" "GLOBAL_PROXY_KEYS" "SHUTDOWN_GRACE_SECONDS" "METRICS_TOKEN") -}}
+{{- fail (printf "env.%s is set by the chart: use mode, database.*, redis.*, secrets.*, metricsTokenSecret or shutdownGraceSeconds instead" $name) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
