@@ -90,8 +90,8 @@ public struct RotatorNode: Sendable {
             catalog: catalog, coordinator: coordinator,
             settings: ProxySettings(
                 proxyKeys: secrets.proxyKeys, maxRetries: settings.maxRetries, defaultCooldown: settings.cooldownSeconds,
-                timeout: settings.proxyTimeout, maxBodyBytes: settings.maxBodyBytes, corsAllowedOrigins: settings.corsAllowedOrigins,
-                quotaCooldown: settings.quotaCooldownSeconds, rateLimitMaxKeys: settings.rateLimitMaxKeys,
+                timeout: settings.proxyTimeout, totalTimeout: settings.proxyTotalTimeout, maxBodyBytes: settings.maxBodyBytes,
+                corsAllowedOrigins: settings.corsAllowedOrigins, quotaCooldown: settings.quotaCooldownSeconds, rateLimitMaxKeys: settings.rateLimitMaxKeys,
                 wrongKeyLimit: settings.wrongProxyKeyLimit, clientAddresses: ClientAddressResolver(trustedProxies: settings.trustedProxies)
             ),
             metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
@@ -146,7 +146,8 @@ public struct RotatorNode: Sendable {
         let proxy = self.proxy
         let limits = ClientLimits(
             timeouts: ClientTimeouts(
-                idle: .milliseconds(Int64(settings.clientIdleTimeout * 1000)), read: .milliseconds(Int64(settings.clientReadTimeout * 1000))
+                idle: .milliseconds(Int64(settings.clientIdleTimeout * 1000)), read: .milliseconds(Int64(settings.clientReadTimeout * 1000)),
+                request: .milliseconds(Int64(settings.clientRequestTimeout * 1000))
             ),
             maxConnections: settings.maxConnections
         )

@@ -6,13 +6,13 @@ extension Settings: SecretRedacting {
             ("host", host), ("port", port), ("logLevel", logLevel), ("adminUsername", adminUsername),
             ("adminPassword", RedactedSecret(adminPassword)), ("jwtSecret", RedactedSecret(jwtSecret)),
             ("tokenLifetimeMinutes", tokenLifetimeMinutes), ("proxyKeys", RedactedSecret(proxyKeys)),
-            ("proxyTimeout", proxyTimeout), ("publicBaseURL", publicBaseURL), ("databaseType", databaseType),
+            ("proxyTimeout", proxyTimeout), ("proxyTotalTimeout", proxyTotalTimeout as Any), ("publicBaseURL", publicBaseURL), ("databaseType", databaseType),
             ("databasePath", databasePath), ("mysql", mysql as Any), ("cacheType", cacheType), ("redis", redis as Any),
             ("encryptionKey", RedactedSecret(encryptionKey)), ("maxRetries", maxRetries), ("cooldownSeconds", cooldownSeconds),
             ("maxBodyBytes", maxBodyBytes), ("corsAllowedOrigins", corsAllowedOrigins), ("trustedProxies", trustedProxies),
             ("metricsToken", RedactedSecret(metricsToken)), ("wrongProxyKeyLimit", wrongProxyKeyLimit),
             ("shutdownGraceSeconds", shutdownGraceSeconds), ("catalogCheckSeconds", catalogCheckSeconds),
-            ("usageFlushSeconds", usageFlushSeconds),
+            ("usageFlushSeconds", usageFlushSeconds), ("clientRequestTimeout", clientRequestTimeout),
         ]
     }
 }

@@ -39,6 +39,9 @@ public struct Settings: Sendable, Equatable {
     public var tokenLifetimeMinutes: Int = 1440
     public var proxyKeys: [String]?
     public var proxyTimeout: Double = 30
+    /// The most one proxied request spends before its answer starts, all attempts together (`PROXY_TOTAL_TIMEOUT`);
+    /// nil: twice `proxyTimeout`.
+    public var proxyTotalTimeout: Double?
     public var publicBaseURL: String = "http://localhost:8000"
     public var databaseType: DatabaseType = .sqlite
     public var databasePath: String = "./data/rotator.db"
@@ -71,6 +74,8 @@ public struct Settings: Sendable, Equatable {
     public var clientIdleTimeout: Double = 75
     /// Seconds a client may pause while sending a request (slow clients).
     public var clientReadTimeout: Double = 30
+    /// Seconds a client has to send one request's head and body, however steadily it trickles them.
+    public var clientRequestTimeout: Double = 60
     /// Open client connections at most; more are closed on accept.
     public var maxConnections: Int = 10_000
     /// Event loops (threads) serving connections; nil: one per core.
@@ -116,6 +121,12 @@ public struct Settings: Sendable, Equatable {
             settings.proxyKeys = parsed
         }
         settings.proxyTimeout = try reader.number("PROXY_TIMEOUT", in: 0.1...3600) ?? settings.proxyTimeout
+        settings.proxyTotalTimeout = try reader.number("PROXY_TOTAL_TIMEOUT", in: 0.1...7200)
+        if let total = settings.proxyTotalTimeout, total < settings.proxyTimeout {
+            throw SettingsError(
+                "PROXY_TOTAL_TIMEOUT (\(total) s) must be at least PROXY_TIMEOUT (\(settings.proxyTimeout) s): it bounds all the attempts of one request together"
+            )
+        }
         if let base = reader.string("PROXY_PUBLIC_BASE_URL") {
             guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
                 throw SettingsError("PROXY_PUBLIC_BASE_URL must be an http(s) URL such as https://rotator.example.com (got '\(base)')")
@@ -139,6 +150,7 @@ public struct Settings: Sendable, Equatable {
         }
         settings.clientIdleTimeout = try reader.number("CLIENT_IDLE_TIMEOUT", in: 1...86_400) ?? settings.clientIdleTimeout
         settings.clientReadTimeout = try reader.number("CLIENT_READ_TIMEOUT", in: 1...3600) ?? settings.clientReadTimeout
+        settings.clientRequestTimeout = try reader.number("CLIENT_REQUEST_TIMEOUT", in: 1...86_400) ?? settings.clientRequestTimeout
         settings.maxConnections = try reader.integer("MAX_CONNECTIONS", in: 1...1_000_000) ?? settings.maxConnections
         settings.eventLoops = try reader.integer("EVENT_LOOPS", in: 1...256)
         settings.catalogCheckSeconds = try reader.number("CATALOG_CHECK_SECONDS", in: 0.1...86_400) ?? settings.catalogCheckSeconds

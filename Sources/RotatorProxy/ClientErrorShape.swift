@@ -13,12 +13,14 @@ public enum ClientErrorShape {
         case tooLarge
         case upstreamUnavailable
         case timeout
+        /// The client took too long to send its request (408).
+        case requestTimeout
 
         var openAIType: String {
             switch self {
             case .authentication: return "authentication_error"
             case .rateLimited: return "rate_limit_error"
-            case .notFound, .invalidRequest, .tooLarge: return "invalid_request_error"
+            case .notFound, .invalidRequest, .tooLarge, .requestTimeout: return "invalid_request_error"
             case .upstreamUnavailable, .timeout: return "api_error"
             }
         }
@@ -32,6 +34,7 @@ public enum ClientErrorShape {
             case .tooLarge: return "request_too_large"
             case .upstreamUnavailable: return "upstream_unavailable"
             case .timeout: return "upstream_timeout"
+            case .requestTimeout: return "request_timeout"
             }
         }
 
@@ -40,7 +43,7 @@ public enum ClientErrorShape {
             case .authentication: return "authentication_error"
             case .rateLimited: return "rate_limit_error"
             case .notFound: return "not_found_error"
-            case .invalidRequest: return "invalid_request_error"
+            case .invalidRequest, .requestTimeout: return "invalid_request_error"
             case .tooLarge: return "request_too_large"
             case .upstreamUnavailable, .timeout: return "api_error"
             }
@@ -53,7 +56,7 @@ public enum ClientErrorShape {
             case .notFound: return "NOT_FOUND"
             case .invalidRequest, .tooLarge: return "INVALID_ARGUMENT"
             case .upstreamUnavailable: return "UNAVAILABLE"
-            case .timeout: return "DEADLINE_EXCEEDED"
+            case .timeout, .requestTimeout: return "DEADLINE_EXCEEDED"
             }
         }
     }

@@ -43,7 +43,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     let head: HTTPRequestHead
     private let route: ProxyRoute
     private let requestID: String
-    private let started = NIODeadline.now()
+    private let started: NIODeadline
 
     private var admission: ProxyRequestGate.Admission?
     /// Set when the config's clients speak another format than its upstream.
@@ -81,12 +81,14 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private var connectionWasReused = false
     private var freshConnectionRetried = false
     private var reading = Reading.none
-    private var lastUpstreamActivity = NIODeadline.now()
+    private var lastUpstreamActivity = NIODeadline.uptimeNanoseconds(0)
     private var timer: Scheduled<Void>?
     private var catchUpPending = false
     /// Removes the key of the current attempt from whatever goes back to the client.
     private var scrubber: SecretScrubber?
     private var catchUpTimer: Scheduled<Void>?
+    /// A streamed answer's head, not yet written to the client (see `writeHeldHead`).
+    private var heldHead: HTTPResponseHead?
 
     // Access log and metrics.
     private var responseStatus = 0
@@ -112,7 +114,11 @@ final class ProxyExchange: UpstreamResponseReceiver {
         self.connector = connector
         self.requestID = RequestIDPolicy.acceptable(head.headers.first(name: "x-request-id")) ?? RequestIdentifier.make()
         self.closeAfter = !head.isKeepAlive
+        self.started = context.eventLoop.now
     }
+
+    /// The loop's clock: the wall clock in production, a virtual one that `EmbeddedEventLoop` tests advance.
+    private var now: NIODeadline { context.eventLoop.now }
 
     // MARK: The client's request
 
@@ -234,7 +240,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         machine = ProxyStateMachine(
             slug: config.slug, limits: service.limits,
             blame: RequestBlame(rules: RequestBlame.Rules(settings: service.settings, config: config), method: head.method.rawValue, model: model),
-            classifier: UpstreamAnswerClassifier(config: config, route: route.kind), startedAt: .now()
+            classifier: UpstreamAnswerClassifier(config: config, route: route.kind), startedAt: now
         )
         perform(machine!.start())
     }
@@ -246,8 +252,17 @@ final class ProxyExchange: UpstreamResponseReceiver {
         finish(completed: false)
     }
 
-    func clientWritabilityChanged(isWritable: Bool) {
-        if isWritable { connection?.resumeReads() }
+    /// The client took longer than `CLIENT_REQUEST_TIMEOUT` to send this request: a 408 in its format when nothing was
+    /// answered yet. The front handler closes the connection after it.
+    func requestTimedOut(message: String) {
+        guard !isFinished else { return }
+        closeAfter = true
+        guard responseStatus == 0 else { return finish(completed: true) }
+        writeError(status: .requestTimeout, kind: .requestTimeout, message: message, format: admission?.format, extraHeaders: [])
+    }
+
+    func clientWritabilityChanged() {
+        followClientWritability()
     }
 
     // MARK: Decisions
@@ -281,7 +296,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private func offered(_ acquisition: KeyAcquisition) {
         var isKnown = true
         if case .key(let id) = acquisition { isKnown = knows(key: id) }
-        handle(.keyOffered(acquisition, isKnown: isKnown, now: .now()))
+        handle(.keyOffered(acquisition, isKnown: isKnown, now: now))
     }
 
     private func handle(_ event: ProxyStateMachine.Event) {
@@ -399,8 +414,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
         }
         let uri = query.map { admission.upstreamPath + "?" + $0 } ?? admission.upstreamPath
         let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
-        reading = .awaitingHead(sentAt: .now())
-        lastUpstreamActivity = .now()
+        reading = .awaitingHead(sentAt: now)
+        lastUpstreamActivity = now
         armTimer()
         if !freshConnection, let idle = connector.idleConnection(to: origin) {
             connectionWasReused = true
@@ -417,7 +432,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             switch result {
             case .success(let connection):
                 self.connection = connection
-                self.lastUpstreamActivity = .now()
+                self.lastUpstreamActivity = self.now
                 connection.send(head: upstreamHead, body: self.body, to: self)
             case .failure(let error):
                 self.cancelTimer()
@@ -426,20 +441,20 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 if case .connectTimeout = error as? ChannelError { timedOut = true }
                 let failure = ProxyStateMachine.Failure.notConnected(timedOut: timedOut)
                 self.service.logger.debug("upstream connect failed", metadata: ["error": "\(type(of: error))", "request_id": "\(self.requestID)"])
-                self.handle(.transportFailed(failure, now: .now()))
+                self.handle(.transportFailed(failure, now: self.now))
             }
         }
     }
 
     func upstreamReceived(_ part: HTTPClientResponsePart) {
         guard !isFinished else { return }
-        lastUpstreamActivity = .now()
+        lastUpstreamActivity = now
         switch (part, reading) {
         case (.head(let answer), .awaitingHead(let sentAt)):
             let status = Int(answer.status.code)
             upstreamStatus = status
-            slugMetrics.upstreamLatency.recordNanoseconds(Int64((NIODeadline.now() - sentAt).nanoseconds))
-            upstreamWait += Int64((NIODeadline.now() - sentAt).nanoseconds)
+            slugMetrics.upstreamLatency.recordNanoseconds(Int64((now - sentAt).nanoseconds))
+            upstreamWait += Int64((now - sentAt).nanoseconds)
             let delivery = conversion?.delivery(status: status)
                 ?? machine?.delivery(status: status, headers: answer.headers, method: head.method) ?? .stream
             switch delivery {
@@ -456,10 +471,11 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 }
                 addOwnHeaders(&headers)
                 responseStatus = status
-                answeredAt = .now()
+                answeredAt = now
                 reading = .streaming
-                context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))),
-                              promise: nil)
+                // Held until the first body bytes or the end of this read: an answer that breaks right after its head
+                // (bad chunk framing, a closed connection) becomes a 502, not a cut connection.
+                heldHead = HTTPResponseHead(version: head.version, status: answer.status, headers: headers)
             case .whole(let declared):
                 reading = .whole(status: status, headers: answer.headers, body: context.channel.allocator.buffer(capacity: declared), declared: declared)
             case .readErrorBody:
@@ -467,6 +483,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 reading = .errorBody(status: status, headers: answer.headers, body: ByteBuffer())
             }
         case (.body(let chunk), .streaming):
+            writeHeldHead()
             if conversion != nil {
                 // Each upstream event converted as soon as it is complete; a part that completes none writes nothing.
                 if let converted = conversion?.feed(chunk), !converted.isEmpty {
@@ -477,7 +494,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             }
             if !context.channel.isWritable {
                 context.flush()
-                connection?.pauseReads()
+                followClientWritability()
             }
         case (.body(var chunk), .whole(let status, let headers, var collected, let declared)):
             reading = .none
@@ -492,6 +509,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             if room > 0, let slice = chunk.readSlice(length: min(room, chunk.readableBytes)) { collected.writeImmutableBuffer(slice) }
             reading = .errorBody(status: status, headers: headers, body: collected)
         case (.end, .streaming):
+            writeHeldHead()
             releaseUpstream()
             if let closing = conversion?.finishStream(), !closing.isEmpty {
                 context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: closing)))), promise: nil)
@@ -501,7 +519,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         case (.end, .whole(let status, let answerHeaders, let collected, let declared)):
             releaseUpstream()
             guard collected.readableBytes == declared else {
-                handle(.answerBrokeOff(received: collected.readableBytes, declared: declared, timedOut: false, now: .now()))
+                handle(.answerBrokeOff(received: collected.readableBytes, declared: declared, timedOut: false, now: now))
                 return
             }
             reportDelivered()
@@ -510,14 +528,36 @@ final class ProxyExchange: UpstreamResponseReceiver {
             writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: collected)
         case (.end, .errorBody(let status, let headers, let collected)):
             releaseUpstream()
-            handle(.answerRead(status: status, headers: headers, body: collected, now: .now()))
+            handle(.answerRead(status: status, headers: headers, body: collected, now: now))
         default:
             break
         }
     }
 
     func upstreamReadComplete() {
-        if case .streaming = reading { context.flush() }
+        guard case .streaming = reading else { return }
+        writeHeldHead()
+        context.flush()
+        followClientWritability()
+    }
+
+    /// Writes the streamed answer's head, if it is still held.
+    private func writeHeldHead() {
+        guard let held = heldHead else { return }
+        heldHead = nil
+        context.write(NIOAny(HTTPServerResponsePart.head(held)), promise: nil)
+    }
+
+    /// Upstream reads follow the client's writability as it is now, after every flush and every writability change:
+    /// a change fired inside a flush (the socket drained while it was written) can never be overtaken by a pause
+    /// decided before it, so no wake-up is lost whatever order flushes, writability changes and reads come in.
+    private func followClientWritability() {
+        guard let connection else { return }
+        if context.channel.isWritable {
+            connection.resumeReads()
+        } else {
+            connection.pauseReads()
+        }
     }
 
     func upstreamFailed(_ failure: UpstreamConnectionFailure) {
@@ -537,15 +577,21 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 return
             }
             if case .tls(let reason) = failure {
-                handle(.transportFailed(.tls(reason), now: .now()))
+                handle(.transportFailed(.tls(reason), now: now))
             } else {
-                handle(.transportFailed(.closed, now: .now()))
+                handle(.transportFailed(.closed, now: now))
             }
         case .whole(_, _, let collected, let declared):
-            handle(.answerBrokeOff(received: collected.readableBytes, declared: declared, timedOut: false, now: .now()))
+            handle(.answerBrokeOff(received: collected.readableBytes, declared: declared, timedOut: false, now: now))
         case .errorBody(let status, let headers, let collected):
-            handle(.answerRead(status: status, headers: headers, body: collected, now: .now()))
+            handle(.answerRead(status: status, headers: headers, body: collected, now: now))
         case .streaming:
+            if heldHead != nil {
+                // Only the head came, and it has not left: the client gets a 502 in its format instead of a cut.
+                heldHead = nil
+                return writeError(status: .badGateway, kind: .upstreamUnavailable,
+                                  message: "the upstream's answer broke off right after its head (\(failure.summary))", format: admission?.format, extraHeaders: [])
+            }
             // Bytes have reached the client: nothing can be retried; end the client's connection so it sees the cut.
             closeAfter = true
             context.close(promise: nil)
@@ -579,9 +625,17 @@ final class ProxyExchange: UpstreamResponseReceiver {
     /// One timer per attempt, re-armed only when it fires early: activity costs a clock read, not a reschedule.
     private func armTimer() {
         guard timer == nil else { return }
-        let limit = service.limits.timeout
-        let due = lastUpstreamActivity + limit
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { self.timerFired() }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: attemptDeadline) { self.timerFired() }
+    }
+
+    /// When the current attempt times out: `PROXY_TIMEOUT` after the upstream's last sign of life and, until the answer
+    /// starts going to the client, never past the request's overall deadline (`PROXY_TOTAL_TIMEOUT`), so all the
+    /// attempts of one request fit in it.
+    private var attemptDeadline: NIODeadline {
+        let silence = lastUpstreamActivity + service.limits.timeout
+        if case .streaming = reading { return silence }
+        guard let overall = machine?.deadline else { return silence }
+        return min(silence, overall)
     }
 
     private func cancelTimer() {
@@ -592,8 +646,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private func timerFired() {
         timer = nil
         guard !isFinished else { return }
-        let limit = service.limits.timeout
-        if NIODeadline.now() - lastUpstreamActivity < limit {
+        if now < attemptDeadline {
             armTimer()
             return
         }
@@ -603,13 +656,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
             return
         case .awaitingHead:
             closeUpstream()
-            handle(.transportFailed(.timedOut, now: .now()))
+            handle(.transportFailed(.timedOut, now: now))
         case .whole(_, _, let collected, let declared):
             closeUpstream()
-            handle(.answerBrokeOff(received: collected.readableBytes, declared: declared, timedOut: true, now: .now()))
+            handle(.answerBrokeOff(received: collected.readableBytes, declared: declared, timedOut: true, now: now))
         case .errorBody(let status, let headers, let collected):
             closeUpstream()
-            handle(.answerRead(status: status, headers: headers, body: collected, now: .now()))
+            handle(.answerRead(status: status, headers: headers, body: collected, now: now))
         case .streaming:
             closeUpstream()
             closeAfter = true
@@ -722,7 +775,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     /// Head, body and end in one flush: a small answer leaves in one write.
     private func writeWhole(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer) {
         responseStatus = Int(status.code)
-        answeredAt = answeredAt ?? .now()
+        answeredAt = answeredAt ?? now
         context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         if body.readableBytes > 0, head.method != .HEAD {
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
@@ -740,9 +793,9 @@ final class ProxyExchange: UpstreamResponseReceiver {
         recordUsage(conversion?.streamUsage)
         let status = responseStatus == 0 ? 499 : responseStatus
         service.metrics.requestFinished(slug: metricsSlug, status: status, format: metricsFormat)
-        service.metrics.requestCompleted(pool: trafficPool, status: status, addedNanoseconds: Int64(((answeredAt ?? .now()) - started).nanoseconds) - upstreamWait)
+        service.metrics.requestCompleted(pool: trafficPool, status: status, addedNanoseconds: Int64(((answeredAt ?? now) - started).nanoseconds) - upstreamWait)
         if service.accessLog.isEnabled {
-            let elapsed = NIODeadline.now() - started
+            let elapsed = now - started
             service.accessLog.append(AccessLogWriter.Line(
                 method: head.method.rawValue, path: String(route.path), status: status,
                 durationMilliseconds: Double(elapsed.nanoseconds) / 1e6, requestID: requestID, slug: route.slug,
@@ -757,6 +810,15 @@ extension UpstreamConnectionFailure {
     fileprivate var isTLS: Bool {
         if case .tls = self { return true }
         return false
+    }
+
+    /// For the client's 502: what went wrong, without addresses.
+    fileprivate var summary: String {
+        switch self {
+        case .closed: return "the connection closed"
+        case .tls: return "TLS failure"
+        case .broken: return "malformed answer"
+        }
     }
 }
 

@@ -35,7 +35,8 @@ public final class ProxyService: Sendable {
 
     var limits: ProxyStateMachine.Limits {
         ProxyStateMachine.Limits(
-            maxRetries: settings.maxRetries, timeout: .milliseconds(Int64(settings.timeout * 1000)), pacingMaxWait: settings.pacingMaxWait,
+            maxRetries: settings.maxRetries, timeout: .milliseconds(Int64(settings.timeout * 1000)),
+            total: .milliseconds(Int64(settings.totalTimeout * 1000)), pacingMaxWait: settings.pacingMaxWait,
             defaultCooldown: settings.defaultCooldown
         )
     }

@@ -4,7 +4,7 @@ extension ProxySettings: SecretRedacting {
     public var redactedFields: [(label: String, value: Any)] {
         [
             ("proxyKeys", "\(proxyKeys.count) keys"), ("maxRetries", maxRetries), ("defaultCooldown", defaultCooldown),
-            ("timeout", timeout), ("maxBodyBytes", maxBodyBytes), ("pacingMaxWait", pacingMaxWait),
+            ("timeout", timeout), ("totalTimeout", totalTimeout), ("maxBodyBytes", maxBodyBytes), ("pacingMaxWait", pacingMaxWait),
             ("rateLimitMaxKeys", rateLimitMaxKeys), ("wrongKeyLimit", wrongKeyLimit), ("clientAddresses", clientAddresses.trustedProxies),
         ]
     }

@@ -8,8 +8,11 @@ public struct ProxySettings: Sendable {
     public var maxRetries: Int
     /// Cooldown after a 429 that carries no reset signal (`COOLDOWN_SECONDS`).
     public var defaultCooldown: Double
-    /// Upstream connect/read timeout, and the bound on rotating past busy keys (`PROXY_TIMEOUT`).
+    /// One upstream attempt's connect and read timeout (`PROXY_TIMEOUT`).
     public var timeout: Double
+    /// The most one request spends before its answer starts: every attempt, retry, rotation past busy keys and wait
+    /// for a paced key (`PROXY_TOTAL_TIMEOUT`).
+    public var totalTimeout: Double
     /// Largest request body accepted (`MAX_BODY_BYTES`).
     public var maxBodyBytes: Int
     /// How long a request may wait for a paced-out key before the proxy answers 429.
@@ -29,7 +32,8 @@ public struct ProxySettings: Sendable {
     /// Tells a request's client address behind proxies (`TRUSTED_PROXIES`), for the wrong-key throttle.
     public var clientAddresses: ClientAddressResolver
 
-    public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30,
+    /// - Parameter totalTimeout: nil: twice `timeout`.
+    public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30, totalTimeout: Double? = nil,
                 maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, corsAllowedOrigins: [String] = [],
                 quotaCooldown: Double = 3600, rateLimitMaxKeys: Int = 3, wrongKeyLimit: Int = 0,
                 clientAddresses: ClientAddressResolver = ClientAddressResolver()) {
@@ -41,6 +45,7 @@ public struct ProxySettings: Sendable {
         self.maxRetries = maxRetries
         self.defaultCooldown = defaultCooldown
         self.timeout = timeout
+        self.totalTimeout = totalTimeout ?? 2 * timeout
         self.maxBodyBytes = maxBodyBytes
         self.pacingMaxWait = pacingMaxWait
         self.quotaCooldown = quotaCooldown

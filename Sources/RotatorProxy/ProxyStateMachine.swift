@@ -9,13 +9,16 @@ import NIOHTTP1
 /// Whose fault an answer is comes from `UpstreamAnswerClassifier` (status, the provider's error body, the config's
 /// overrides) and the blame across attempts from `RequestBlame`; this adds the pool's side: which key next, waiting
 /// for a paced key, catching up with the store, and the deadline. Rotating past rate-limited or rejected keys costs no
-/// retry budget but stops at `PROXY_TIMEOUT`; nothing is retried once a byte has gone to the client (the relay stops
-/// asking once it streams).
+/// retry budget; rotations and retries alike stop at the request's deadline (`PROXY_TOTAL_TIMEOUT`); nothing is
+/// retried once a byte has gone to the client (the relay stops asking once it streams).
 public struct ProxyStateMachine: Sendable {
     public struct Limits: Sendable {
         public var maxRetries: Int
-        /// How long the request may keep rotating past busy keys (`PROXY_TIMEOUT`).
+        /// One attempt's connect and read timeout (`PROXY_TIMEOUT`).
         public var timeout: TimeAmount
+        /// The request's overall deadline before its answer starts (`PROXY_TOTAL_TIMEOUT`): every attempt, retry,
+        /// rotation past busy keys and wait for a paced key fits in it.
+        public var total: TimeAmount
         /// The longest a request waits for a paced-out key before answering 429.
         public var pacingMaxWait: Double
         /// Cooldown after a 429 without a reset signal (`COOLDOWN_SECONDS`).
@@ -27,9 +30,11 @@ public struct ProxyStateMachine: Sendable {
         /// A successful answer that is converted whole (not streamed) is read up to this size; a larger one is a 502.
         public var convertedAnswerLimit: Int = 32 << 20
 
-        public init(maxRetries: Int, timeout: TimeAmount, pacingMaxWait: Double, defaultCooldown: Double) {
+        /// - Parameter total: nil: the same as `timeout`.
+        public init(maxRetries: Int, timeout: TimeAmount, total: TimeAmount? = nil, pacingMaxWait: Double, defaultCooldown: Double) {
             self.maxRetries = maxRetries
             self.timeout = timeout
+            self.total = total ?? timeout
             self.pacingMaxWait = pacingMaxWait
             self.defaultCooldown = defaultCooldown
         }
@@ -100,7 +105,8 @@ public struct ProxyStateMachine: Sendable {
 
     public let limits: Limits
     public let slug: String
-    private let deadline: NIODeadline
+    /// Past it no other attempt starts, and the relay cuts the one under way (`Limits.total`).
+    public let deadline: NIODeadline
     /// Keys the coordinator offered that this node's cache does not hold (another node synced a newer pool).
     private var unknown: Set<Int64> = []
     /// The keys offered that this node's cache did not hold (a catch-up looks for them).
@@ -125,7 +131,7 @@ public struct ProxyStateMachine: Sendable {
         self.limits = limits
         self.blame = blame
         self.classifier = classifier
-        self.deadline = now + limits.timeout
+        self.deadline = now + limits.total
     }
 
     /// The first action of every request.
@@ -152,7 +158,7 @@ public struct ProxyStateMachine: Sendable {
         case .answerRead(let status, let headers, let body, let now):
             lastAnswer = (status, headers, body)
             let answer = classifier.classify(status: status, headers: headers, body: body)
-            return follow(blame.judge(answer, key: currentKey ?? 0), rotatesFreely: answer.blame != .upstream, now: now)
+            return follow(blame.judge(answer, key: currentKey ?? 0), now: now)
         case .transportFailed(.tls(let reason), _):
             let failure = ProxyFailure(
                 status: 502, kind: .upstreamUnavailable,
@@ -166,10 +172,9 @@ public struct ProxyStateMachine: Sendable {
             case .timedOut: transport = .noAnswer(requestFullySent: true, timedOut: true)
             case .closed, .tls: transport = .noAnswer(requestFullySent: true, timedOut: false)
             }
-            return follow(blame.judge(transport, key: currentKey ?? 0), rotatesFreely: false, now: now)
+            return follow(blame.judge(transport, key: currentKey ?? 0), now: now)
         case .answerBrokeOff(let received, let declared, let timedOut, let now):
-            return follow(blame.judge(.answerBrokeOff(received: received, declared: declared, timedOut: timedOut), key: currentKey ?? 0),
-                          rotatesFreely: false, now: now)
+            return follow(blame.judge(.answerBrokeOff(received: received, declared: declared, timedOut: timedOut), key: currentKey ?? 0), now: now)
         case .waited:
             excluded = unknown
             return Step(report: nil, action: .acquireKey(excluding: excluded))
@@ -181,14 +186,13 @@ public struct ProxyStateMachine: Sendable {
     }
 
     /// What the blame decided, with the pool's side added: the next key, or the deadline.
-    /// - Parameter rotatesFreely: key- and rate-level answers rotate free of the retry budget, up to the deadline.
-    private mutating func follow(_ step: RequestBlame.Step, rotatesFreely: Bool, now: NIODeadline) -> Step {
-        var followed = next(after: step, rotatesFreely: rotatesFreely, now: now)
+    private mutating func follow(_ step: RequestBlame.Step, now: NIODeadline) -> Step {
+        var followed = next(after: step, now: now)
         followed.settled = step.settled
         return followed
     }
 
-    private mutating func next(after step: RequestBlame.Step, rotatesFreely: Bool, now: NIODeadline) -> Step {
+    private mutating func next(after step: RequestBlame.Step, now: NIODeadline) -> Step {
         switch step.next {
         case .deliver:
             guard let lastAnswer else { return Step(report: step.report, action: .answer(ending(soonestFree: nil))) }
@@ -197,7 +201,8 @@ public struct ProxyStateMachine: Sendable {
             return Step(report: step.report, action: .answer(.error(failure)))
         case .tryAnotherKey:
             if let key = currentKey { excluded.insert(key) }
-            if rotatesFreely, now >= deadline { return Step(report: step.report, action: .answer(ending(soonestFree: nil))) }
+            // Out of time: rotations and retries alike stop at the request's deadline.
+            if now >= deadline { return Step(report: step.report, action: .answer(ending(soonestFree: nil))) }
             return Step(report: step.report, action: .acquireKey(excluding: excluded))
         }
     }

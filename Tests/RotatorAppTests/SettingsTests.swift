@@ -40,6 +40,15 @@ import Testing
         #expect(try Settings.fromEnvironment([:]).rateLimitMaxKeys == 3)
     }
 
+    @Test func requestDeadlinesAreParsed() throws {
+        let defaults = try Settings.fromEnvironment([:])
+        #expect(defaults.clientRequestTimeout == 60)
+        #expect(defaults.proxyTotalTimeout == nil, "twice PROXY_TIMEOUT, decided with the proxy's settings")
+        let set = try Settings.fromEnvironment(["CLIENT_REQUEST_TIMEOUT": "300", "PROXY_TIMEOUT": "20", "PROXY_TOTAL_TIMEOUT": "45"])
+        #expect(set.clientRequestTimeout == 300)
+        #expect(set.proxyTotalTimeout == 45)
+    }
+
     @Test func fleetAndEdgeVariablesAreParsed() throws {
         let settings = try Settings.fromEnvironment([
             "TRUSTED_PROXIES": "10.0.0.0/8, ::1", "CATALOG_CHECK_SECONDS": "1.5", "USAGE_FLUSH_SECONDS": "60",
@@ -86,6 +95,8 @@ import Testing
         (["USAGE_FLUSH_SECONDS": "nan"], "USAGE_FLUSH_SECONDS"),
         (["QUOTA_COOLDOWN_SECONDS": "0"], "QUOTA_COOLDOWN_SECONDS"),
         (["RATE_LIMIT_MAX_KEYS": "0"], "RATE_LIMIT_MAX_KEYS"),
+        (["CLIENT_REQUEST_TIMEOUT": "0"], "CLIENT_REQUEST_TIMEOUT"),
+        (["PROXY_TIMEOUT": "30", "PROXY_TOTAL_TIMEOUT": "10"], "PROXY_TOTAL_TIMEOUT"),
     ])
     func badValuesNameTheVariable(environment: [String: String], variable: String) {
         do {

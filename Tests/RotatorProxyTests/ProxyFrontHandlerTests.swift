@@ -18,7 +18,8 @@ import Testing
 
     /// A catalog with one OpenAI-format config and two keys, on a real SQLite store in a temporary folder.
     static func makeService(
-        maxBodyBytes: Int = 1 << 20, apiFormat: APIFormat = .openAICompatible, outputFormat: String? = nil
+        maxBodyBytes: Int = 1 << 20, apiFormat: APIFormat = .openAICompatible, outputFormat: String? = nil, maxRetries: Int = 1,
+        totalTimeout: Double? = nil
     ) async throws -> ProxyService {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-embedded-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -36,7 +37,7 @@ import Testing
         try await catalog.reloadAll()
         return ProxyService(
             catalog: catalog, coordinator: coordinator,
-            settings: ProxySettings(proxyKeys: [proxyKey], maxRetries: 1, timeout: 5, maxBodyBytes: maxBodyBytes),
+            settings: ProxySettings(proxyKeys: [proxyKey], maxRetries: maxRetries, timeout: 5, totalTimeout: totalTimeout, maxBodyBytes: maxBodyBytes),
             metrics: ProxyMetrics(), accessLog: AccessLogWriter(logger: Logger(label: "off", factory: { _ in SwiftLogNoOpLogHandler() })),
             pools: UpstreamPools(loops: [], tls: try UpstreamTLS(), connectTimeout: .seconds(1)), logger: logger
         )
@@ -94,11 +95,14 @@ import Testing
         let upstreams: EmbeddedUpstreams
         let passed = PassedThrough()
 
-        init(service: ProxyService) throws {
+        /// - Parameter socketSide: handlers between the socket and the front handler (they see its writes, flushes and reads).
+        init(service: ProxyService, timeouts: ClientTimeouts = ClientTimeouts(idle: .seconds(60), read: .seconds(5)),
+             socketSide: [any ChannelHandler] = []) throws {
             upstreams = EmbeddedUpstreams(loop: loop)
             client = EmbeddedChannel(loop: loop)
+            for handler in socketSide { try client.pipeline.syncOperations.addHandler(handler) }
             try client.pipeline.syncOperations.addHandler(ProxyFrontHandler(
-                service: service, connector: upstreams, timeouts: ClientTimeouts(idle: .seconds(60), read: .seconds(5))
+                service: service, connector: upstreams, timeouts: timeouts
             ))
             try client.pipeline.syncOperations.addHandler(passed)
             try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

@@ -8,11 +8,11 @@ import Testing
 @Suite struct ProxyStateMachineTests {
     static let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
 
-    func machine(maxRetries: Int = 2, timeout: TimeAmount = .seconds(30), method: String = "POST") -> ProxyStateMachine {
+    func machine(maxRetries: Int = 2, timeout: TimeAmount = .seconds(30), total: TimeAmount? = nil, method: String = "POST") -> ProxyStateMachine {
         let rules = RequestBlame.Rules(maxRetries: maxRetries, defaultCooldown: 60, quotaCooldown: 3600, retryAfterReadTimeout: false,
                                        timeout: Double(timeout.nanoseconds) / 1e9)
         return ProxyStateMachine(
-            slug: "pool", limits: .init(maxRetries: maxRetries, timeout: timeout, pacingMaxWait: 2, defaultCooldown: 60),
+            slug: "pool", limits: .init(maxRetries: maxRetries, timeout: timeout, total: total, pacingMaxWait: 2, defaultCooldown: 60),
             blame: RequestBlame(rules: rules, method: method), classifier: UpstreamAnswerClassifier(dialect: .openAI), startedAt: Self.start
         )
     }
@@ -147,6 +147,25 @@ import Testing
         let failed = failure(decisions.handle(answer(429, at: .seconds(2))).action)
         #expect(failed?.status == 429, "out of time after a 429: a 429")
         #expect(failed?.retryAfter == 1)
+    }
+
+    @Test func retriesAfterTimeoutsStopAtTheOverallDeadline() {
+        var decisions = machine(maxRetries: 3, timeout: .seconds(30), total: .seconds(45), method: "GET")
+        #expect(decisions.deadline == Self.start + .seconds(45))
+        _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
+        let first = decisions.handle(.transportFailed(.timedOut, now: Self.start + .seconds(30)))
+        #expect(first.action == .acquireKey(excluding: [1]), "a GET is tried again while time is left")
+        _ = decisions.handle(.keyOffered(.key(2), isKnown: true, now: Self.start + .seconds(30)))
+        let second = decisions.handle(.transportFailed(.timedOut, now: Self.start + .seconds(45)))
+        #expect(failure(second.action)?.status == 504, "retries are left but time is not: \(second.action)")
+        #expect(second.report == .upstreamFailure(reason: "upstream did not answer in time"))
+    }
+
+    @Test func serverErrorsAreNotRetriedPastTheOverallDeadline() {
+        var decisions = machine(maxRetries: 3, timeout: .seconds(10))
+        _ = decisions.handle(.keyOffered(.key(1), isKnown: true, now: Self.start))
+        let late = decisions.handle(answer(503, body: "busy", at: .seconds(11)))
+        #expect(late.action == .answer(.upstream(status: 503, headers: HTTPHeaders(), body: ByteBuffer(string: "busy"))))
     }
 
     @Test func unknownKeysAreSkippedThenOneCatchUpThenA503() {

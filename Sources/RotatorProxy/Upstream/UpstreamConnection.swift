@@ -79,8 +79,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// The exchange is over (complete answer read): the connection is free again.
     func detach() {
         receiver = nil
-        readsPaused = false
         idleSince = .now()
+        // A read held for the last exchange goes out now: an idle connection is read, so the pool sees it close.
+        resumeReads()
     }
 
     func close() {
@@ -92,6 +93,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         readsPaused = true
     }
 
+    /// Idempotent: a second resume (or one without a pause) does nothing.
     func resumeReads() {
         guard readsPaused else { return }
         readsPaused = false
