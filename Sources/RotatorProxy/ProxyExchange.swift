@@ -550,12 +550,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     /// Upstream reads follow the client's writability as it is now, after every flush and every writability change:
     /// a change fired inside a flush (the socket drained while it was written) can never be overtaken by a pause
-    /// decided before it, so no wake-up is lost whatever order flushes, writability changes and reads come in.
+    /// decided before it, so no wake-up is lost whatever order flushes, writability changes and reads come in. Only a
+    /// stream is paused: an answer read whole writes nothing to the client until it is complete.
     private func followClientWritability() {
         guard let connection else { return }
         if context.channel.isWritable {
             connection.resumeReads()
-        } else {
+        } else if case .streaming = reading {
             connection.pauseReads()
         }
     }
