@@ -114,4 +114,24 @@ import Testing
             #expect(elapsed < .seconds(4), "bounded by PROXY_TOTAL_TIMEOUT, not 4 read timeouts: \(elapsed)")
         }
     }
+
+    @Test func aTrickledLoginBodyOrHeadIsCutWith408AtTheRequestDeadline() async throws {
+        try await Self.withNode(["CLIENT_REQUEST_TIMEOUT": "2", "CLIENT_READ_TIMEOUT": "5"]) { node, _ in
+            for (start, drip) in [("POST /admin/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n", "{"),
+                                  ("POST /admin/login HTTP/1.1\r\nHost: x\r\n", "X")] {
+                let connection = try await ClientLimitTests.RawConnection.open(port: node.port)
+                try await connection.send(start)
+                // A byte every 0.25 s: never a pause the read timeout (5 s) sees.
+                let started = ContinuousClock.now
+                while connection.channel.isActive, ContinuousClock.now - started < .seconds(15) {
+                    try? await connection.send(drip)
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+                #expect(!connection.channel.isActive, "cut by CLIENT_REQUEST_TIMEOUT (2 s)")
+                #expect(connection.text.hasPrefix("HTTP/1.1 408"), "\(connection.text.prefix(200))")
+                #expect(connection.text.contains("CLIENT_REQUEST_TIMEOUT"))
+                try? await connection.channel.close()
+            }
+        }
+    }
 }
