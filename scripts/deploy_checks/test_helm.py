@@ -46,7 +46,11 @@ EVERYTHING = {
     "priorityClassName": "high",
     "env": {"LOG_LEVEL": "notice", "PROXY_TIMEOUT": "60", "PROXY_PUBLIC_BASE_URL": "https://rotator.example.com"},
 }
-CASES = {"default": None, "enterprise": ENTERPRISE, "everything": EVERYTHING}
+# Redis through Sentinel, both passwords given as values.
+SENTINEL = {**ENTERPRISE, "redis": {"password": "master-pass", "sentinel": {
+    "endpoints": ["redis-node-0.redis-headless.db.svc:26379", "redis-node-1.redis-headless.db.svc:26379"],
+    "masterName": "mymaster", "password": "sentinel-pass"}}}
+CASES = {"default": None, "enterprise": ENTERPRISE, "everything": EVERYTHING, "sentinel": SENTINEL}
 
 
 def render(values=None, chart=CHART):
@@ -292,6 +296,21 @@ def test_enterprise_urls_stay_possible():
     assert not {"DB_HOST", "DB_PASSWORD", "REDIS_HOST"} & set(variables)
 
 
+def test_sentinel_endpoints_replace_host_and_port():
+    documents = render(SENTINEL)[0]
+    variables = environment(documents)
+    assert variables["REDIS_SENTINELS"] == "redis-node-0.redis-headless.db.svc:26379,redis-node-1.redis-headless.db.svc:26379"
+    assert variables["REDIS_SENTINEL_MASTER"] == "mymaster"
+    assert not {"REDIS_HOST", "REDIS_PORT", "REDIS_URL"} & set(variables)
+    data = kinds(documents)["Secret"]["stringData"]
+    assert variables["REDIS_PASSWORD"]["secretKeyRef"]["key"] == "redisPassword" and data["redisPassword"] == "master-pass"
+    assert variables["REDIS_SENTINEL_PASSWORD"]["secretKeyRef"]["key"] == "redisSentinelPassword"
+    assert data["redisSentinelPassword"] == "sentinel-pass"
+    from_secret = merged(SENTINEL, redis__sentinel__password="", redis__sentinel__passwordSecret={"name": "redis", "key": "sentinel"})
+    assert environment(render(from_secret)[0])["REDIS_SENTINEL_PASSWORD"] == {"secretKeyRef": {"name": "redis", "key": "sentinel"}}
+    assert set(environment(documents)) <= SETTINGS_VARIABLES
+
+
 def test_secrets_given_as_values_go_into_the_charts_secret():
     documents = render(EVERYTHING)[0]
     secret = kinds(documents)["Secret"]
@@ -374,7 +393,16 @@ REFUSED = {
                                                 "metricsTokenSecret needs both name"),
     "autoscaling bounds upside down": (merged(ENTERPRISE, autoscaling={"enabled": True, "minReplicas": 5, "maxReplicas": 2}),
                                        "autoscaling.minReplicas (5) must not exceed autoscaling.maxReplicas (2)"),
+    "sentinels without the master's name": (merged(ENTERPRISE, redis={"sentinel": {"endpoints": ["s:26379"]}}),
+                                           "redis.sentinel.endpoints needs redis.sentinel.masterName"),
+    "sentinels and a Redis URL": (merged(ENTERPRISE, redis={"urlSecret": {"name": "u", "key": "k"},
+                                                            "sentinel": {"endpoints": ["s:26379"], "masterName": "m"}}),
+                                  "redis.urlSecret and redis.sentinel.endpoints are both set"),
+    "a master name without sentinels": (merged(ENTERPRISE, redis__sentinel={"masterName": "m"}), "redis.sentinel.endpoints is empty"),
+    "the sentinels in env": (merged(ENTERPRISE, env={"REDIS_SENTINELS": "s:26379"}), "env.REDIS_SENTINELS is set by the chart"),
     # values.schema.json
+    "a sentinel without its port": (merged(ENTERPRISE, redis__sentinel={"endpoints": ["sentinel-0"], "masterName": "m"}),
+                                    "/redis/sentinel/endpoints/0"),
     "a misspelt mode": ({"mode": "enterprize"}, "/mode"),
     "a count as text": ({"replicaCount": "three"}, "/replicaCount"),
     "an unknown value": ({"replicas": 3}, "replicas"),

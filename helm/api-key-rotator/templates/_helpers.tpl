@@ -51,7 +51,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $s := .Values.secrets -}}
 {{- $nodeSecrets := and (not $s.existingSecret) (or $s.adminPassword $s.jwtSecret $s.encryptionKey $s.globalProxyKeys) -}}
 {{- $enterprise := eq .Values.mode "enterprise" -}}
-{{- if or $nodeSecrets (and $enterprise (or .Values.database.password .Values.redis.password)) -}}true{{- end -}}
+{{- if or $nodeSecrets (and $enterprise (or .Values.database.password .Values.redis.password .Values.redis.sentinel.password)) -}}true{{- end -}}
 {{- end -}}
 
 {{- define "rotator.claimName" -}}
@@ -122,6 +122,20 @@ node secret that is not given, so those references are optional there. */}}
       name: {{ $chartSecret }}
       key: redisPassword
       {{- end }}
+{{- end }}
+{{- with .sentinel }}
+{{- if and .endpoints (or (and .passwordSecret.name .passwordSecret.key) .password) }}
+- name: REDIS_SENTINEL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      {{- if and .passwordSecret.name .passwordSecret.key }}
+      name: {{ .passwordSecret.name }}
+      key: {{ .passwordSecret.key }}
+      {{- else }}
+      name: {{ $chartSecret }}
+      key: redisSentinelPassword
+      {{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}

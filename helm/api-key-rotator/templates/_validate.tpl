@@ -25,8 +25,19 @@
 {{- fail "mode=enterprise needs the database password: set database.passwordSecret.name and .key (an existing Secret), or database.password" -}}
 {{- end -}}
 {{- end -}}
-{{- if not (or (and $v.redis.urlSecret.name $v.redis.urlSecret.key) $v.redis.host) -}}
-{{- fail "mode=enterprise needs Redis: set redis.host (with redis.port and, if Redis asks for one, a password), or redis.urlSecret.name and .key" -}}
+{{- $sentinel := $v.redis.sentinel -}}
+{{- if not (or (and $v.redis.urlSecret.name $v.redis.urlSecret.key) $v.redis.host $sentinel.endpoints) -}}
+{{- fail "mode=enterprise needs Redis: set redis.host (with redis.port and, if Redis asks for one, a password), redis.urlSecret.name and .key, or redis.sentinel.endpoints and .masterName" -}}
+{{- end -}}
+{{- if $sentinel.endpoints -}}
+{{- if and $v.redis.urlSecret.name $v.redis.urlSecret.key -}}
+{{- fail "redis.urlSecret and redis.sentinel.endpoints are both set: use one (with Sentinel, the master's password goes in redis.password or redis.passwordSecret)" -}}
+{{- end -}}
+{{- if not $sentinel.masterName -}}
+{{- fail "redis.sentinel.endpoints needs redis.sentinel.masterName: the name the Sentinels monitor the master under (e.g. mymaster)" -}}
+{{- end -}}
+{{- else if $sentinel.masterName -}}
+{{- fail "redis.sentinel.masterName is set but redis.sentinel.endpoints is empty: list the Sentinels as host:port" -}}
 {{- end -}}
 {{- if and $v.autoscaling.enabled (gt (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) -}}
 {{- fail (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) -}}
@@ -38,7 +49,7 @@
 {{- end -}}
 {{- end -}}
 {{- range $name, $_ := $v.env -}}
-{{- if has $name (list "BIND_HOST" "BACKEND_PORT" "DATABASE_PATH" "DB_TYPE" "DB_HOST" "DB_PORT" "DB_USER" "DB_PASSWORD" "DB_NAME" "DATABASE_URL" "CACHE_TYPE" "REDIS_HOST" "REDIS_PORT" "REDIS_PASSWORD" "REDIS_URL" "ADMIN_PASSWORD" "JWT_SECRET" "ENCRYPTION_KEY" "GLOBAL_PROXY_KEYS" "SHUTDOWN_GRACE_SECONDS" "METRICS_TOKEN") -}}
+{{- if has $name (list "BIND_HOST" "BACKEND_PORT" "DATABASE_PATH" "DB_TYPE" "DB_HOST" "DB_PORT" "DB_USER" "DB_PASSWORD" "DB_NAME" "DATABASE_URL" "CACHE_TYPE" "REDIS_HOST" "REDIS_PORT" "REDIS_PASSWORD" "REDIS_URL" "REDIS_SENTINELS" "REDIS_SENTINEL_MASTER" "REDIS_SENTINEL_PASSWORD" "ADMIN_PASSWORD" "JWT_SECRET" "ENCRYPTION_KEY" "GLOBAL_PROXY_KEYS" "SHUTDOWN_GRACE_SECONDS" "METRICS_TOKEN") -}}
 {{- fail (printf "env.%s is set by the chart: use mode, database.*, redis.*, secrets.*, metricsTokenSecret or shutdownGraceSeconds instead" $name) -}}
 {{- end -}}
 {{- end -}}
