@@ -159,7 +159,9 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "MariaDBDriverTests", dependencies: ["MariaDBDriver", "RotatorSQL", "LocalTestServers"]),
-        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "LocalTestServers", nioCore]),
+        .testTarget(name: "RedisClientTests", dependencies: [
+            "RedisClient", "LocalTestServers", nioCore, logging, .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "KeyCoordinationTests", dependencies: [
             "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging,
         ]),

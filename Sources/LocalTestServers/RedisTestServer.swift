@@ -21,6 +21,8 @@ public final class RedisTestServer: Sendable {
 
     public let port: Int
     public let password: String?
+    /// The master's port when this server is a replica (`--replicaof 127.0.0.1 <port>`).
+    public let replicaOf: Int?
     /// Working directory (and log file location); removed by `stop()`.
     public let directory: String
     public let logFile: String
@@ -41,10 +43,11 @@ public final class RedisTestServer: Sendable {
         return false
     }
 
-    private init(executable: String, port: Int, password: String?, directory: String) {
+    private init(executable: String, port: Int, password: String?, replicaOf: Int?, directory: String) {
         self.executable = executable
         self.port = port
         self.password = password
+        self.replicaOf = replicaOf
         self.directory = directory
         self.logFile = directory + "/redis-server.log"
         self.process = Mutex(nil)
@@ -54,8 +57,9 @@ public final class RedisTestServer: Sendable {
         stop()
     }
 
-    /// Starts `redis-server` and waits (up to 20 s) until it answers PING.
-    public static func start(password: String? = nil) async throws -> RedisTestServer {
+    /// Starts `redis-server` and waits (up to 20 s) until it answers PING. With `replicaOf`, a replica of the
+    /// server on that loopback port.
+    public static func start(password: String? = nil, replicaOf: Int? = nil) async throws -> RedisTestServer {
         guard let executable = executablePath else {
             throw Failure(description: "redis-server not found (install the redis-server package)")
         }
@@ -69,7 +73,9 @@ public final class RedisTestServer: Sendable {
         // A port can be taken between FreePort.find() and the server's bind; try a few.
         var lastError: (any Error)?
         for _ in 0..<3 {
-            let server = RedisTestServer(executable: executable, port: try FreePort.find(), password: password, directory: directory)
+            let server = RedisTestServer(
+                executable: executable, port: try FreePort.find(), password: password, replicaOf: replicaOf, directory: directory
+            )
             do {
                 try await server.launch()
                 return server
@@ -121,6 +127,7 @@ public final class RedisTestServer: Sendable {
             "--dir", directory, "--daemonize", "no",
         ]
         if let password { arguments += ["--requirepass", password] }
+        if let replicaOf { arguments += ["--replicaof", "127.0.0.1", String(replicaOf)] }
         let managed: ManagedProcess
         do {
             managed = try ManagedProcess(executable: executable, arguments: arguments, logFile: logFile, currentDirectory: directory)
@@ -149,12 +156,19 @@ public final class RedisTestServer: Sendable {
     /// A blocking, short-timeout probe (loopback only): sends an inline PING and accepts `+PONG` or `-NOAUTH`
     /// (a password-protected server that answers is up). `-LOADING` and silence are not ready.
     static func answersPing(port: Int) -> Bool {
+        guard let text = inlineCommand("PING", port: port) else { return false }
+        return text.hasPrefix("+PONG") || text.hasPrefix("-NOAUTH")
+    }
+
+    /// Sends one inline command on a fresh loopback connection and returns the raw reply text of one read (small
+    /// replies only; nil when nothing answered within 300 ms). For probes, not for traffic.
+    public static func inlineCommand(_ command: String, port: Int) -> String? {
         #if canImport(Glibc) || canImport(Musl)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
         let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -169,13 +183,24 @@ public final class RedisTestServer: Sendable {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { return false }
-        let request = Array("PING\r\n".utf8)
-        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return false }
-        var reply = [UInt8](repeating: 0, count: 64)
-        let count = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard count > 0 else { return false }
-        let text = String(decoding: reply.prefix(count), as: UTF8.self)
-        return text.hasPrefix("+PONG") || text.hasPrefix("-NOAUTH")
+        guard connected == 0 else { return nil }
+        let request = Array("\(command)\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
+        var reply: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        repeat {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { break }
+            reply += chunk.prefix(count)
+        } while !isWhole(reply)
+        return reply.isEmpty ? nil : String(decoding: reply, as: UTF8.self)
+    }
+
+    /// A bulk string (`$<length>\r\n...`, as `INFO` answers) is whole once its length has arrived; other replies
+    /// here are small enough for one read.
+    private static func isWhole(_ reply: [UInt8]) -> Bool {
+        guard reply.first == UInt8(ascii: "$"), let end = reply.firstIndex(of: UInt8(ascii: "\r")),
+              let length = Int(String(decoding: reply[1..<end], as: UTF8.self)) else { return true }
+        return reply.count >= end + 2 + max(length, 0) + 2
     }
 }

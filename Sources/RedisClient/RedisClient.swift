@@ -11,6 +11,8 @@ import Synchronization
 /// callers fall back to local operation and the reconnect loop brings Redis back on its own.
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
+    /// With Sentinel: where the master is; `configuration`'s host and port are then unused.
+    public let masterLocator: RedisMasterLocator?
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private let state = Mutex(State())
@@ -34,12 +36,14 @@ public final class RedisClient: Sendable {
     public init(
         configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        masterLocator: RedisMasterLocator? = nil,
         logger: Logger = Logger(label: "redis")
     ) {
         self.configuration = configuration
+        self.masterLocator = masterLocator
         self.eventLoopGroup = eventLoopGroup
         var logger = logger
-        logger[metadataKey: "redis.endpoint"] = "\(configuration.host):\(configuration.port)"
+        logger[metadataKey: "redis.endpoint"] = "\(masterLocator.map { "\($0.configuration)" } ?? "\(configuration.host):\(configuration.port)")"
         self.logger = logger
     }
 
@@ -157,14 +161,18 @@ public final class RedisClient: Sendable {
         var failures = 0
         while !Task.isCancelled {
             do {
-                let connection = try await RedisConnection.open(configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+                let (connection, master) = try await open()
                 guard install(connection) else {
                     await connection.close()
                     return
                 }
                 logger.info("redis connected", metadata: failures > 0 ? ["redis.failedAttempts": "\(failures)"] : [:])
                 failures = 0
-                await connection.waitUntilClosed()
+                if let masterLocator, let master {
+                    await masterLocator.closeWhenMoved(connection, endpoint: master)
+                } else {
+                    await connection.waitUntilClosed()
+                }
                 guard markDisconnected("connection lost") else { return }
                 logger.warning("redis connection lost; reconnecting")
             } catch {
@@ -183,6 +191,15 @@ public final class RedisClient: Sendable {
                 return
             }
         }
+    }
+
+    /// A ready connection: to the configured server, or (Sentinel) to the master the Sentinels name, checked by `ROLE`.
+    private func open() async throws -> (RedisConnection, RedisEndpoint?) {
+        guard let masterLocator else {
+            return (try await RedisConnection.open(configuration, eventLoopGroup: eventLoopGroup, logger: logger), nil)
+        }
+        let (connection, master) = try await masterLocator.openMaster(configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+        return (connection, master)
     }
 
     /// Publishes a fresh connection and wakes the callers of the first attempt; false after shutdown.

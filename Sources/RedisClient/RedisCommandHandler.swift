@@ -15,12 +15,16 @@ final class RedisCommandHandler: ChannelInboundHandler {
     private var flushScheduled = false
     private var timer: Scheduled<Void>?
     private let pushHandler: (@Sendable (RESPValue) -> Void)?
+    /// Close the connection after a `-READONLY` reply: it reached a replica (a demoted master), so whoever owns it
+    /// reconnects and finds the master again (Sentinel).
+    private let closesOnReadOnly: Bool
 
     /// With a `pushHandler`, replies that look like pub/sub pushes (`["message", channel, payload]`,
     /// `["subscribe", channel, count]`, ...) go to it instead of to the oldest command. Only the subscriber's
     /// connection has one: there no command can return such an array.
-    init(pushHandler: (@Sendable (RESPValue) -> Void)? = nil) {
+    init(pushHandler: (@Sendable (RESPValue) -> Void)? = nil, closesOnReadOnly: Bool = false) {
         self.pushHandler = pushHandler
+        self.closesOnReadOnly = closesOnReadOnly
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -54,6 +58,9 @@ final class RedisCommandHandler: ChannelInboundHandler {
             return
         }
         promise.succeed(reply)
+        if closesOnReadOnly, case .error(let message) = reply, message.hasPrefix("READONLY") {
+            close(failingWith: .connectionClosed)
+        }
     }
 
     /// Writes one encoded command. With a promise the next unmatched reply completes it; without one (only

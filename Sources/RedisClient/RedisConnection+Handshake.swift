@@ -5,16 +5,20 @@ extension RedisConnection {
     /// Connects and prepares a connection for use: AUTH (if a password is set), SELECT (if the database is
     /// not 0) and a PING, pipelined in one round trip and bounded by the command timeout, so that a server
     /// that accepts TCP but does not answer (stopped, overloaded) counts as down.
+    ///
+    /// With `requireMaster` (Sentinel) a `ROLE` joins the round trip and a replica is refused with
+    /// `RedisError.notMaster`; the connection then also closes itself on a `-READONLY` reply (the master was demoted).
     static func open(
         _ configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup,
         pushHandler: (@Sendable (RESPValue) -> Void)? = nil,
+        requireMaster: Bool = false,
         logger: Logger
     ) async throws -> RedisConnection {
         let connection = try await connect(
             host: configuration.host, port: configuration.port, eventLoopGroup: eventLoopGroup,
             connectTimeout: configuration.connectTimeout, commandTimeout: configuration.commandTimeout,
-            pushHandler: pushHandler, logger: logger
+            pushHandler: pushHandler, closesOnReadOnly: requireMaster, logger: logger
         )
         var commands: [[RedisArgument]] = []
         if let password = configuration.password {
@@ -28,11 +32,21 @@ extension RedisConnection {
             commands.append(["SELECT", RedisArgument(configuration.database)])
         }
         commands.append(["PING"])
+        if requireMaster { commands.append(["ROLE"]) }
         do {
-            let replies = try await connection.pipeline(commands)
+            var replies = try await connection.pipeline(commands)
+            // An ACL user without `ROLE` (an @admin command) cannot be checked here; `-READONLY` still catches a replica.
+            let role = requireMaster ? replies.removeLast() : nil
             // Server messages (`WRONGPASS ...`, `ERR DB index is out of range`) never echo the password.
             for reply in replies {
                 if case .error(let message) = reply { throw RedisError.server(message) }
+            }
+            if let role {
+                if let message = role.errorMessage {
+                    if !message.hasPrefix("NOPERM") { throw RedisError.server(message) }
+                } else if !SentinelMasterDiscovery.isMaster(roleReply: role) {
+                    throw RedisError.notMaster("\(configuration.host):\(configuration.port) is a \(role.array?.first?.string ?? "server") and not the master")
+                }
             }
         } catch {
             await connection.close()

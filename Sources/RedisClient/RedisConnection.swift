@@ -41,6 +41,7 @@ public final class RedisConnection: Sendable {
         connectTimeout: Duration,
         commandTimeout: Duration,
         pushHandler: (@Sendable (RESPValue) -> Void)?,
+        closesOnReadOnly: Bool = false,
         logger: Logger
     ) async throws -> RedisConnection {
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
@@ -50,7 +51,7 @@ public final class RedisConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        RESPReplyDecoder(), RedisCommandHandler(pushHandler: pushHandler),
+                        RESPReplyDecoder(), RedisCommandHandler(pushHandler: pushHandler, closesOnReadOnly: closesOnReadOnly),
                     ])
                 }
             }

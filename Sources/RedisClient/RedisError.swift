@@ -13,6 +13,8 @@ public enum RedisError: Error, Sendable, Equatable {
     case server(String)
     /// The server sent bytes that are not RESP, or a reply nobody asked for.
     case protocolError(String)
+    /// Sentinel named a server that is not (or no longer) the master; the command was not sent.
+    case notMaster(String)
 }
 
 extension RedisError {
@@ -26,7 +28,7 @@ extension RedisError {
     /// or did not answer: the caller should fall back to local operation.
     public var isConnectivityFailure: Bool {
         switch self {
-        case .connectionClosed, .unavailable, .timeout, .protocolError: true
+        case .connectionClosed, .unavailable, .timeout, .protocolError, .notMaster: true
         case .server: false
         }
     }
@@ -40,6 +42,7 @@ extension RedisError: CustomStringConvertible {
         case .timeout: "Redis command timed out"
         case .server(let message): "Redis error: \(message)"
         case .protocolError(let reason): "Redis protocol error: \(reason)"
+        case .notMaster(let reason): "Redis refused as master: \(reason)"
         }
     }
 }

@@ -11,6 +11,8 @@ import Synchronization
 public final class RedisSubscriber: Sendable {
     public let configuration: RedisConfiguration
     public let healthCheckInterval: Duration
+    /// With Sentinel: where the master is; `configuration`'s host and port are then unused.
+    public let masterLocator: RedisMasterLocator?
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private let state = Mutex(State())
@@ -36,13 +38,15 @@ public final class RedisSubscriber: Sendable {
         configuration: RedisConfiguration,
         healthCheckInterval: Duration = .seconds(2),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        masterLocator: RedisMasterLocator? = nil,
         logger: Logger = Logger(label: "redis.subscriber")
     ) {
         self.configuration = configuration
+        self.masterLocator = masterLocator
         self.healthCheckInterval = healthCheckInterval
         self.eventLoopGroup = eventLoopGroup
         var logger = logger
-        logger[metadataKey: "redis.endpoint"] = "\(configuration.host):\(configuration.port)"
+        logger[metadataKey: "redis.endpoint"] = "\(masterLocator.map { "\($0.configuration)" } ?? "\(configuration.host):\(configuration.port)")"
         self.logger = logger
     }
 
@@ -117,11 +121,16 @@ public final class RedisSubscriber: Sendable {
                 return state.generation
             }
             do {
-                let connection = try await RedisConnection.open(
-                    configuration, eventLoopGroup: eventLoopGroup,
-                    pushHandler: { [weak self] push in self?.handlePush(push, generation: generation) },
-                    logger: logger
-                )
+                let pushHandler: @Sendable (RESPValue) -> Void = { [weak self] push in self?.handlePush(push, generation: generation) }
+                let connection: RedisConnection
+                var master: RedisEndpoint?
+                if let masterLocator {
+                    (connection, master) = try await masterLocator.openMaster(
+                        configuration, eventLoopGroup: eventLoopGroup, pushHandler: pushHandler, logger: logger
+                    )
+                } else {
+                    connection = try await RedisConnection.open(configuration, eventLoopGroup: eventLoopGroup, pushHandler: pushHandler, logger: logger)
+                }
                 let channels = state.withLock { state -> Set<String>? in
                     guard !state.isShutdown else { return nil }
                     state.connection = connection
@@ -136,7 +145,7 @@ public final class RedisSubscriber: Sendable {
                 }
                 logger.info("redis subscriber connected", metadata: ["redis.channels": "\(channels.count)"])
                 failures = 0
-                await serve(connection)
+                await serve(connection, master: master)
                 let lost = state.withLock { state -> [AsyncStream<RedisPubSubEvent>.Continuation]? in
                     guard !state.isShutdown else { return nil }
                     state.connection = nil
@@ -162,10 +171,15 @@ public final class RedisSubscriber: Sendable {
     }
 
     /// Returns when the connection has closed: by the server, by a failed health check, or by shutdown.
-    private func serve(_ connection: RedisConnection) async {
+    /// With Sentinel, also when the master moved away from `master`.
+    private func serve(_ connection: RedisConnection, master: RedisEndpoint?) async {
         let interval = healthCheckInterval
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await connection.waitUntilClosed() }
+            if let masterLocator, let master {
+                group.addTask { await masterLocator.closeWhenMoved(connection, endpoint: master) }
+            } else {
+                group.addTask { await connection.waitUntilClosed() }
+            }
             group.addTask {
                 while !Task.isCancelled {
                     do {

@@ -25,6 +25,12 @@ extension Settings.MySQLSettings: SecretRedacting {
 
 extension Settings.RedisSettings: SecretRedacting {
     public var redactedFields: [(label: String, value: Any)] {
-        [("host", host), ("port", port), ("password", RedactedSecret(password)), ("database", database)]
+        [("host", host), ("port", port), ("password", RedactedSecret(password)), ("database", database), ("sentinel", sentinel as Any)]
+    }
+}
+
+extension Settings.SentinelSettings: SecretRedacting {
+    public var redactedFields: [(label: String, value: Any)] {
+        [("sentinels", sentinels.map(\.description)), ("masterName", masterName), ("password", RedactedSecret(password))]
     }
 }

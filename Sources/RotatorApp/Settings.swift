@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RedisClient
 import RotatorHTTP
 
 /// Every setting of a node, read once from the environment at start-up and validated with messages that
@@ -28,6 +29,15 @@ public struct Settings: Sendable, Equatable {
         public var port: Int
         public var password: String?
         public var database: Int
+        /// Set when the master is found through Sentinel (`REDIS_SENTINELS`); `host` and `port` are then unused.
+        public var sentinel: SentinelSettings? = nil
+    }
+
+    /// `REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`, `REDIS_SENTINEL_PASSWORD`.
+    public struct SentinelSettings: Sendable, Equatable {
+        public var sentinels: [RedisEndpoint]
+        public var masterName: String
+        public var password: String?
     }
 
     public var host: String = "0.0.0.0"
@@ -211,16 +221,21 @@ public struct Settings: Sendable, Equatable {
 
     private mutating func readCache(_ reader: inout EnvironmentReader) throws {
         let url = reader.string("REDIS_URL")
+        let sentinels = reader.string("REDIS_SENTINELS")
         if let type = reader.string("CACHE_TYPE") {
             guard let parsed = CacheType(rawValue: type.lowercased()) else {
                 throw SettingsError("CACHE_TYPE must be 'memory' or 'redis' (got '\(type)')")
             }
             cacheType = parsed
-        } else if url != nil {
+        } else if url != nil || sentinels != nil {
             cacheType = .redis
         }
         guard cacheType == .redis else { return }
-        if let url {
+        if let sentinels {
+            redis = try Self.sentinelRedis(sentinels, url: url, reader: reader)
+        } else if reader.string("REDIS_SENTINEL_MASTER") != nil {
+            throw SettingsError("REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is not: list the Sentinels as REDIS_SENTINELS=host:26379,host2:26379")
+        } else if let url {
             guard let parsed = URLComponents(string: url), parsed.scheme?.lowercased() == "redis", let host = parsed.host, !host.isEmpty else {
                 throw SettingsError("REDIS_URL must look like redis://[:password@]host:6379[/db]")
             }
@@ -233,6 +248,33 @@ public struct Settings: Sendable, Equatable {
                 password: reader.string("REDIS_PASSWORD"), database: 0
             )
         }
+    }
+}
+
+extension Settings {
+    /// Redis through Sentinel: the node asks the Sentinels for the master. `REDIS_URL` names one fixed server,
+    /// so both together are refused rather than one silently ignored.
+    fileprivate static func sentinelRedis(_ list: String, url: String?, reader: EnvironmentReader) throws -> RedisSettings {
+        guard url == nil else {
+            throw SettingsError(
+                "REDIS_URL and REDIS_SENTINELS are both set: use one. With REDIS_SENTINELS the node asks the Sentinels for the master "
+                    + "(set its password as REDIS_PASSWORD); with REDIS_URL it uses that one server"
+            )
+        }
+        guard let masterName = reader.string("REDIS_SENTINEL_MASTER") else {
+            throw SettingsError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER: the name the Sentinels monitor the master under (e.g. mymaster)")
+        }
+        var endpoints: [RedisEndpoint] = []
+        for item in list.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let endpoint = RedisEndpoint(parsing: item) else {
+                throw SettingsError("REDIS_SENTINELS must be host:port pairs separated by commas, e.g. sentinel-0:26379,sentinel-1:26379 (got '\(item)')")
+            }
+            if !endpoints.contains(endpoint) { endpoints.append(endpoint) }
+        }
+        return RedisSettings(
+            host: "", port: 0, password: reader.string("REDIS_PASSWORD"), database: 0,
+            sentinel: SentinelSettings(sentinels: endpoints, masterName: masterName, password: reader.string("REDIS_SENTINEL_PASSWORD"))
+        )
     }
 }
 

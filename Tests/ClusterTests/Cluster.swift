@@ -13,7 +13,10 @@ final class Cluster: Sendable {
     static let proxyKey = "rk-cluster-proxy-key-0123456789"
     static let adminPassword = "cluster-admin-password-9876"
 
+    /// The master at start (with Sentinel it may be replaced by the replica later).
     let redis: RedisTestServer
+    /// Master, replica and three Sentinels when the cluster was started with `sentinel: true`.
+    let sentinelGroup: RedisSentinelTestGroup?
     let mariadb: MariaDBTestServer
     let mock: MockUpstreamProcess
     /// Its own client (own connection pool), apart from anything else in the test process.
@@ -32,10 +35,16 @@ final class Cluster: Sendable {
     let environment: [String: String]
 
     /// - Parameter extraEnvironment: settings added to (or replacing) the standard ones on every node.
-    static func start(nodes count: Int = 3, extraEnvironment: [String: String] = [:]) async throws -> Cluster {
+    /// - Parameter sentinel: Redis as a master, a replica and three Sentinels; the nodes find the master through them.
+    static func start(nodes count: Int = 3, extraEnvironment: [String: String] = [:], sentinel: Bool = false) async throws -> Cluster {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rotator-cluster-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let redis = try await RedisTestServer.start()
+        let sentinelGroup = sentinel ? try await RedisSentinelTestGroup.start() : nil
+        let redis: RedisTestServer
+        if let sentinelGroup { redis = sentinelGroup.master } else { redis = try await RedisTestServer.start() }
+        let redisEnvironment = sentinelGroup.map {
+            ["REDIS_SENTINELS": $0.sentinelList, "REDIS_SENTINEL_MASTER": RedisSentinelTestGroup.masterName]
+        } ?? ["REDIS_URL": "redis://127.0.0.1:\(redis.port)/0"]
         let mariadb = try await ClusterDatabase.server()
         let database = "cluster_\(UUID().uuidString.prefix(8).lowercased())"
         try await mariadb.makeDatabase(named: database)
@@ -49,11 +58,10 @@ final class Cluster: Sendable {
             let environment = [
                 "BIND_HOST": "127.0.0.1", "LOG_LEVEL": "debug",
                 "DATABASE_URL": "mysql://root@127.0.0.1:\(mariadb.port)/\(database)",
-                "REDIS_URL": "redis://127.0.0.1:\(redis.port)/0",
                 "ADMIN_PASSWORD": adminPassword, "JWT_SECRET": "cluster-jwt-secret-0123456789abcdef",
                 "ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "GLOBAL_PROXY_KEYS": proxyKey,
                 "PROXY_TIMEOUT": "5", "SHUTDOWN_GRACE_SECONDS": "2",
-            ].merging(extraEnvironment) { $1 }
+            ].merging(redisEnvironment) { $1 }.merging(extraEnvironment) { $1 }
             shared = environment
             nodes.append(try ManagedProcess(
                 executable: rotatorBinary, arguments: [], environment: environment.merging(["BACKEND_PORT": String(port)]) { $1 },
@@ -62,18 +70,20 @@ final class Cluster: Sendable {
             ports.append(port)
         }
         let cluster = Cluster(
-            redis: redis, mariadb: mariadb, mock: mock, client: client, nodes: nodes, ports: ports, directory: directory, environment: shared
+            redis: redis, sentinelGroup: sentinelGroup, mariadb: mariadb, mock: mock, client: client, nodes: nodes, ports: ports,
+            directory: directory, environment: shared
         )
         for index in 0..<count { try await cluster.waitReady(index) }
         return cluster
     }
 
     private init(
-        redis: RedisTestServer, mariadb: MariaDBTestServer, mock: MockUpstreamProcess, client: HTTPClient, nodes: [ManagedProcess],
-        ports: [Int], directory: String, environment: [String: String]
+        redis: RedisTestServer, sentinelGroup: RedisSentinelTestGroup?, mariadb: MariaDBTestServer, mock: MockUpstreamProcess,
+        client: HTTPClient, nodes: [ManagedProcess], ports: [Int], directory: String, environment: [String: String]
     ) {
         self.environment = environment
         self.redis = redis
+        self.sentinelGroup = sentinelGroup
         self.mariadb = mariadb
         self.mock = mock
         self.client = client
@@ -83,8 +93,10 @@ final class Cluster: Sendable {
     }
 
     /// Starts a cluster, runs `body`, and stops every process whatever happened.
-    static func run(nodes count: Int = 3, extraEnvironment: [String: String] = [:], _ body: (Cluster) async throws -> Void) async throws {
-        let cluster = try await start(nodes: count, extraEnvironment: extraEnvironment)
+    static func run(
+        nodes count: Int = 3, extraEnvironment: [String: String] = [:], sentinel: Bool = false, _ body: (Cluster) async throws -> Void
+    ) async throws {
+        let cluster = try await start(nodes: count, extraEnvironment: extraEnvironment, sentinel: sentinel)
         do {
             try await body(cluster)
         } catch {
@@ -102,6 +114,7 @@ final class Cluster: Sendable {
         for node in nodes { await node.stop(grace: .seconds(3)) }
         await mock.stop()
         redis.stop()
+        sentinelGroup?.stop()
         try? await client.shutdown()
     }
 

@@ -14,6 +14,8 @@ import ServiceLifecycle
 final class ClusterSharing: Sendable {
     let client: RedisClient
     let subscriber: RedisSubscriber
+    /// With Sentinel: the master's address, shared by every connection above.
+    let masterLocator: RedisMasterLocator?
     let coordinator: RedisKeyCoordinator
     let publisher: RedisChangePublisher
     let nodeID: String
@@ -21,12 +23,13 @@ final class ClusterSharing: Sendable {
     let metricsFactory: any MetricsFactory
 
     private init(
-        client: RedisClient, subscriber: RedisSubscriber, coordinator: RedisKeyCoordinator, nodeID: String, logger: Logger,
-        metricsFactory: any MetricsFactory
+        client: RedisClient, subscriber: RedisSubscriber, masterLocator: RedisMasterLocator?, coordinator: RedisKeyCoordinator, nodeID: String,
+        logger: Logger, metricsFactory: any MetricsFactory
     ) {
         self.metricsFactory = metricsFactory
         self.client = client
         self.subscriber = subscriber
+        self.masterLocator = masterLocator
         self.coordinator = coordinator
         self.publisher = RedisChangePublisher(client: client, logger: logger)
         self.nodeID = nodeID
@@ -40,15 +43,24 @@ final class ClusterSharing: Sendable {
     ) -> ClusterSharing? {
         guard settings.cacheType == .redis, let redis = settings.redis else { return nil }
         let configuration = RedisConfiguration(host: redis.host, port: redis.port, password: redis.password, database: redis.database)
-        let client = RedisClient(configuration: configuration, logger: logger)
-        let subscriber = RedisSubscriber(configuration: configuration, logger: logger)
-        let loopClients = proxyLoops.makeIterator().map { RedisClient(configuration: configuration, eventLoopGroup: $0, logger: logger) }
+        let locator = redis.sentinel.map {
+            RedisMasterLocator(
+                configuration: RedisSentinelConfiguration(sentinels: $0.sentinels, masterName: $0.masterName, password: $0.password),
+                connectTimeout: configuration.connectTimeout, commandTimeout: configuration.commandTimeout, logger: logger
+            )
+        }
+        let client = RedisClient(configuration: configuration, masterLocator: locator, logger: logger)
+        let subscriber = RedisSubscriber(configuration: configuration, masterLocator: locator, logger: logger)
+        let loopClients = proxyLoops.makeIterator().map {
+            RedisClient(configuration: configuration, eventLoopGroup: $0, masterLocator: locator, logger: logger)
+        }
         let coordinator = RedisKeyCoordinator(
             client: client, loopClients: loopClients, policy: policy, logger: logger, metricsFactory: metricsFactory
         )
         let nodeID = "\(ProcessInfo.processInfo.hostName)-\(settings.port)-\(UUID().uuidString.prefix(8).lowercased())"
         return ClusterSharing(
-            client: client, subscriber: subscriber, coordinator: coordinator, nodeID: nodeID, logger: logger, metricsFactory: metricsFactory
+            client: client, subscriber: subscriber, masterLocator: locator, coordinator: coordinator, nodeID: nodeID, logger: logger,
+            metricsFactory: metricsFactory
         )
     }
 
@@ -89,6 +101,7 @@ final class ClusterSharing: Sendable {
     func shutdown() async {
         await coordinator.shutdownLoopClients()
         await client.shutdown()
+        await masterLocator?.shutdown()
     }
 }
 
