@@ -14,7 +14,8 @@ extension ClusterTests {
     /// serve a paced pool: no client sees an error or a 429, and both nodes are back on shared coordination, on the
     /// new master, within 5 s of the Sentinels' switch.
     @Test func aSentinelFailoverUnderTrafficCostsNoClientRequest() async throws {
-        try await Cluster.run(nodes: 2, sentinel: true) { cluster in
+        // Two proxy loops per node: each node holds 4 connections to the master (2 loops, the admin/heartbeat client, the subscriber).
+        try await Cluster.run(nodes: 2, extraEnvironment: ["EVENT_LOOPS": "2"], sentinel: true) { cluster in
             let group = try #require(cluster.sentinelGroup)
             let token = try await cluster.token()
             // The quota scenario's pool: every key limited at the mock to 5 req/s, and the operator states it (key_rpm).
@@ -37,9 +38,9 @@ extension ClusterTests {
                 return try await healthy(node)
             }
 
-            // Open loop at 60 % of the pool's quota, alternating the two nodes, from before the kill to after the recovery.
+            // Open loop at 90 % of the pool's quota, alternating the two nodes, from before the kill to after the recovery.
             let traffic = PacedTraffic()
-            let rate = perKey * Double(keys.count) * 0.6
+            let rate = perKey * Double(keys.count) * 0.9
             let driver = Task { await traffic.run(rate: rate) { index in (try? await cluster.proxy(index % 2, "failover").status) ?? -1 } }
             try await Task.sleep(for: .seconds(1))
             let evalBefore = Self.evalshaCalls(port: group.replica.port)
@@ -59,10 +60,18 @@ extension ClusterTests {
             let switchedAt = try #require(switched, "the Sentinels never promoted the replica")
             let recovery = try await cluster.timeUntil(nodes: [0, 1], timeout: .seconds(20)) { try await healthy($0) }
             let backAfter = ContinuousClock.now - switchedAt
-            // Coordination runs on the new master: its script calls go on rising with the traffic.
+            // Coordination runs on the new master: its script calls go on rising with the traffic, and every connection of
+            // both nodes (each loop's, the subscriber's, the heartbeat's) has moved there.
             let evalAtRecovery = Self.evalshaCalls(port: group.replica.port)
             try await Task.sleep(for: .seconds(2))
             let evalAfter = Self.evalshaCalls(port: group.replica.port)
+            var connections = 0
+            let movedBy = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < movedBy {
+                connections = Self.nodeConnections(port: group.replica.port)
+                if connections >= 2 * 4 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
             traffic.stop()
             await driver.value
 
@@ -72,12 +81,14 @@ extension ClusterTests {
             print("""
                 sentinel failover: switch \(switchedAt - killed) after the kill; both nodes healthy \(backAfter) after the switch \
                 (polled \(recovery)); degraded seen: \(sawDegraded); client statuses \(statuses); upstream 429s \(upstream429); \
-                EVALSHA on the new master: \(evalBefore) before, \(evalAtRecovery) at recovery, \(evalAfter) 2 s later
+                EVALSHA on the new master: \(evalBefore) before, \(evalAtRecovery) at recovery, \(evalAfter) 2 s later; \
+                node connections there: \(connections)
                 """)
             #expect(statuses.keys.sorted() == [200], "every client request answered 200: \(statuses)")
             #expect(statuses[200, default: 0] >= Int(rate * 3), "traffic ran across the failover: \(statuses)")
             #expect(backAfter < .seconds(5), "coordination back \(backAfter) after the switch")
             #expect(evalAfter > evalAtRecovery, "script calls reach the new master: \(evalAtRecovery) -> \(evalAfter)")
+            #expect(connections >= 2 * 4, "every connection of both nodes on the new master: \(connections)")
             #expect(RedisSentinelTestGroup.role(port: group.replica.port) == "master")
         }
     }
@@ -87,6 +98,12 @@ extension ClusterTests {
         guard let info = RedisTestServer.inlineCommand("INFO commandstats", port: port),
               let range = info.range(of: "cmdstat_evalsha:calls=") else { return 0 }
         return Int(info[range.upperBound...].prefix(while: \.isNumber)) ?? 0
+    }
+
+    /// Connections from anything but the Sentinels (they name theirs `sentinel-…`) and this probe, by `CLIENT LIST`.
+    static func nodeConnections(port: Int) -> Int {
+        guard let list = RedisTestServer.inlineCommand("CLIENT LIST", port: port) else { return 0 }
+        return list.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("id=") && !$0.contains("name=sentinel-") && !$0.contains("cmd=client|list") }.count
     }
 }
 
