@@ -26,6 +26,8 @@ public final class RedisMasterLocator: Sendable {
         var nextWaiterID = 0
         var watcher: Task<Void, Never>?
         var switchConnection: RedisConnection?
+        /// The last master announced, kept when the discovery forgets it (for logs only).
+        var lastNamed: RedisEndpoint?
         var isShutdown = false
     }
 
@@ -159,8 +161,12 @@ public final class RedisMasterLocator: Sendable {
         while true {
             switch step {
             case .connect(let master):
-                logger.info("redis master named by sentinel", metadata: ["redis.master": "\(master)"])
-                announce(master)
+                // While a dead master is still named (before the Sentinels fail over), every reconnect asks again: log changes only.
+                if announce(master) {
+                    logger.info("redis master named by sentinel", metadata: ["redis.master": "\(master)"])
+                } else {
+                    logger.debug("redis master named by sentinel", metadata: ["redis.master": "\(master)"])
+                }
                 return master
             case .noMaster(let reasons):
                 throw RedisError.unavailable("no Sentinel named master '\(configuration.masterName)': \(reasons.joined(separator: "; "))")
@@ -198,15 +204,20 @@ public final class RedisMasterLocator: Sendable {
         return try await RedisConnection.open(settings, eventLoopGroup: eventLoopGroup, pushHandler: pushHandler, logger: logger)
     }
 
-    /// Makes `master` the known master and wakes every connection still on another server.
-    private func announce(_ master: RedisEndpoint) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+    /// Makes `master` the known master and wakes every connection still on another server. True when it differs
+    /// from the master last named.
+    @discardableResult
+    private func announce(_ master: RedisEndpoint) -> Bool {
+        let (waiters, changed) = state.withLock { state -> ([CheckedContinuation<Void, Never>], Bool) in
+            let changed = state.lastNamed != master
+            state.lastNamed = master
             state.discovery.learned(master)
             let moved = state.movedWaiters.filter { $0.value.endpoint != master }
             for id in moved.keys { state.movedWaiters[id] = nil }
-            return moved.values.map(\.continuation)
+            return (moved.values.map(\.continuation), changed)
         }
         for waiter in waiters { waiter.resume() }
+        return changed
     }
 
     // MARK: - Following +switch-master

@@ -89,6 +89,8 @@ struct RedisSentinelIntegrationTests {
             for await event in subscriber.messages(channel: "news") { events.withLock { $0.append(event) } }
         }
         _ = try await client.send(["SET", "before", "1"])
+        // Replication is asynchronous: wait until the replica has the write, so that it must survive the failover.
+        #expect(try await client.send(["WAIT", "1", "5000"]) == .integer(1))
         #expect(locator.knownMaster?.port == group.master.port)
         #expect(await eventually { events.withLock { $0.contains(.subscribed) } })
 
