@@ -121,6 +121,19 @@ public final class RedisMasterLocator: Sendable {
         }
     }
 
+    /// A reconnect loop's wait: `delay`, or less when the Sentinels name another master than the one last named
+    /// (which just failed) meanwhile, so that a failover is followed at once rather than after the backoff.
+    public func backOff(_ delay: Duration) async throws {
+        guard let failed = state.withLock({ $0.lastNamed }) else { return try await Task.sleep(for: delay) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await Task.sleep(for: delay) }
+            group.addTask { await self.waitUntilMoved(from: failed) }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+        try Task.checkCancellation()
+    }
+
     /// Serves `connection` until it closes; closes it as soon as the master moves away from `endpoint`.
     func closeWhenMoved(_ connection: RedisConnection, endpoint: RedisEndpoint) async {
         await withTaskGroup(of: Void.self) { group in

@@ -163,7 +163,8 @@ public final class RedisSubscriber: Sendable {
                 failures += 1
             }
             do {
-                try await Task.sleep(for: configuration.reconnectBackoff.delay(attempt: max(failures - 1, 0)))
+                let delay = configuration.reconnectBackoff.delay(attempt: max(failures - 1, 0))
+                if let masterLocator { try await masterLocator.backOff(delay) } else { try await Task.sleep(for: delay) }
             } catch {
                 return
             }

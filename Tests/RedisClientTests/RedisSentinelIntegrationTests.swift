@@ -82,8 +82,11 @@ struct RedisSentinelIntegrationTests {
         let group = try await RedisSentinelTestGroup.start()
         defer { group.stop() }
         let locator = Self.locator(group)
-        let client = RedisClient(configuration: Self.configuration, masterLocator: locator)
-        let subscriber = RedisSubscriber(configuration: Self.configuration, healthCheckInterval: .milliseconds(500), masterLocator: locator)
+        // Reconnect backoff far longer than the 5 s allowed: only the switch cutting it short brings writes back in time.
+        var configuration = Self.configuration
+        configuration.reconnectBackoff = ReconnectBackoff(initial: .seconds(20), maximum: .seconds(40))
+        let client = RedisClient(configuration: configuration, masterLocator: locator)
+        let subscriber = RedisSubscriber(configuration: configuration, healthCheckInterval: .milliseconds(500), masterLocator: locator)
         let events = Mutex<[RedisPubSubEvent]>([])
         let reader = Task {
             for await event in subscriber.messages(channel: "news") { events.withLock { $0.append(event) } }
