@@ -82,6 +82,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private var catchUpPending = false
     /// Removes the key of the current attempt from whatever goes back to the client.
     private var scrubber: SecretScrubber?
+    /// The current answer's body plan (scrubbed? decoded?), its streamed scrubbing and its decoder.
+    private var bodyPlan: AnswerBodyPlan?
+    private var streamScrubber: StreamingSecretScrubber?
+    private var inflater: BodyInflater?
     private var catchUpTimer: Scheduled<Void>?
 
     // Access log and metrics.
@@ -175,6 +179,9 @@ final class ProxyExchange: UpstreamResponseReceiver {
                                                 format: admission.format))
                 return
             }
+            body = extracted.body
+        } else if let extracted = ClientCredential.extractBodyAPIKey(from: body), ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys) {
+            // The client's proxy key sent in the body beside the one in its head: it never goes upstream.
             body = extracted.body
         }
         if var conversion {
@@ -403,13 +410,26 @@ final class ProxyExchange: UpstreamResponseReceiver {
             upstreamStatus = status
             slugMetrics.upstreamLatency.recordNanoseconds(Int64((NIODeadline.now() - sentAt).nanoseconds))
             upstreamWait += Int64((NIODeadline.now() - sentAt).nanoseconds)
+            let plan = AnswerBodyPlan(route: route.kind, status: status, headers: answer.headers, converts: conversion != nil)
+            if case .unreadable(let encoding) = plan.coding { return refuseUnreadable(encoding: encoding) }
+            bodyPlan = plan
+            streamScrubber = nil
+            inflater = nil
+            if plan.coding == .inflate {
+                guard let decoder = try? BodyInflater() else { return refuseUnreadable(encoding: "gzip") }
+                inflater = decoder
+            }
+            // A decoded body's length is unknown until its end: it streams (or is read as an error body).
+            let answerHeaders = plan.clientFacing(answer.headers)
             let delivery = conversion?.delivery(status: status)
-                ?? machine?.delivery(status: status, headers: answer.headers, method: head.method) ?? .stream
+                ?? machine?.delivery(status: status, headers: answerHeaders, method: head.method) ?? .stream
             switch delivery {
             case .stream:
                 reportDelivered()
+                // Scrubbing keeps every length: a declared `Content-Length` stays true.
+                streamScrubber = plan.scrubs ? scrubber.map(StreamingSecretScrubber.init) : nil
                 var headers = HeaderPolicy.clientHeaders(
-                    from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length") && conversion == nil,
+                    from: answerHeaders, keepContentLength: answerHeaders.contains(name: "content-length") && conversion == nil,
                     scrubbing: scrubber
                 )
                 if let contentType = conversion?.startStream() {
@@ -424,12 +444,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))),
                               promise: nil)
             case .whole(let declared):
-                reading = .whole(status: status, headers: answer.headers, body: context.channel.allocator.buffer(capacity: declared), declared: declared)
+                reading = .whole(status: status, headers: answerHeaders, body: context.channel.allocator.buffer(capacity: declared), declared: declared)
             case .readErrorBody:
                 isAnswerCut = false
-                reading = .errorBody(status: status, headers: answer.headers, body: ByteBuffer())
+                reading = .errorBody(status: status, headers: answerHeaders, body: ByteBuffer())
             }
-        case (.body(let chunk), .streaming):
+        case (.body(let part), .streaming):
+            guard let chunk = readableStreamPart(part), chunk.readableBytes > 0 else { return }
             if conversion != nil {
                 // Each upstream event converted as soon as it is complete; a part that completes none writes nothing.
                 if let converted = conversion?.feed(chunk), !converted.isEmpty {
@@ -446,16 +467,31 @@ final class ProxyExchange: UpstreamResponseReceiver {
             reading = .none
             if collected.readableBytes + chunk.readableBytes <= declared { collected.writeBuffer(&chunk) }
             reading = .whole(status: status, headers: headers, body: collected, declared: declared)
-        case (.body(var chunk), .errorBody(let status, let headers, var collected)):
+        case (.body(let part), .errorBody(let status, let headers, var collected)):
             reading = .none
-            let limit = conversion != nil && (200..<300).contains(status)
-                ? machine?.limits.convertedAnswerLimit ?? 0 : machine?.limits.errorBodyLimit ?? 0
-            let room = limit - collected.readableBytes
-            if chunk.readableBytes > room { isAnswerCut = true }
-            if room > 0, let slice = chunk.readSlice(length: min(room, chunk.readableBytes)) { collected.writeImmutableBuffer(slice) }
+            let limit = answerLimit(status: status)
+            // Read past the cut by the longest form of the key, so one straddling it is scrubbed whole before the cut.
+            let room = limit + max((scrubber?.longestOccurrence ?? 1) - 1, 0) - collected.readableBytes
+            if room > 0 {
+                // Decoded only while there is room: a compressed error body never inflates past it.
+                var chunk = inflater.map { (try? $0.inflate(part)) ?? ByteBuffer() } ?? part
+                if collected.readableBytes + chunk.readableBytes > limit { isAnswerCut = true }
+                if let slice = chunk.readSlice(length: min(room, chunk.readableBytes)) { collected.writeImmutableBuffer(slice) }
+            } else if part.readableBytes > 0 {
+                isAnswerCut = true
+            }
             reading = .errorBody(status: status, headers: headers, body: collected)
         case (.end, .streaming):
+            if inflater != nil {
+                guard (try? inflater?.finish()) != nil else { return abandonStream() }
+            }
             releaseUpstream()
+            if var rest = streamScrubber?.finish(), rest.readableBytes > 0 {
+                if conversion != nil, let converted = conversion?.feed(rest), !converted.isEmpty {
+                    rest = context.channel.allocator.buffer(bytes: converted)
+                }
+                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(rest))), promise: nil)
+            }
             if let closing = conversion?.finishStream(), !closing.isEmpty {
                 context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: closing)))), promise: nil)
             }
@@ -470,7 +506,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
             reportDelivered()
             var headers = HeaderPolicy.clientHeaders(from: answerHeaders, keepContentLength: true, scrubbing: scrubber)
             addOwnHeaders(&headers)
-            writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: collected)
+            let body = bodyPlan?.scrubs == true ? scrubber?.scrub(collected) ?? collected : collected
+            writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body)
         case (.end, .errorBody(let status, let headers, let collected)):
             releaseUpstream()
             handle(.answerRead(status: status, headers: headers, body: collected, now: .now()))
@@ -514,6 +551,44 @@ final class ProxyExchange: UpstreamResponseReceiver {
             context.close(promise: nil)
             finish(completed: false)
         }
+    }
+
+    // MARK: Answer bodies (decoding, scrubbing, the cut)
+
+    /// A streamed part as the client may read it: decoded, scrubbed (some bytes may wait for the next part). Nil when
+    /// a compressed body turned out corrupt: the stream is abandoned.
+    private func readableStreamPart(_ part: ByteBuffer) -> ByteBuffer? {
+        var chunk = part
+        if let inflater {
+            guard let decoded = try? inflater.inflate(part) else {
+                abandonStream()
+                return nil
+            }
+            chunk = decoded
+        }
+        if streamScrubber != nil { chunk = streamScrubber!.feed(chunk) }
+        return chunk
+    }
+
+    /// A streamed answer whose body cannot be read to its end (its compression broke): the client's connection closes
+    /// so it sees the cut, as for an upstream that broke off.
+    private func abandonStream() {
+        closeUpstream()
+        closeAfter = true
+        context.close(promise: nil)
+        finish(completed: false)
+    }
+
+    /// An answer in an encoding the relay cannot check for keys never reaches the client: a 502 instead.
+    private func refuseUnreadable(encoding: String) {
+        closeUpstream()
+        writeError(status: .badGateway, kind: .upstreamUnavailable, message: AnswerBodyPlan.unreadableMessage(encoding),
+                   format: admission?.format, extraHeaders: [])
+    }
+
+    /// The most of a read-whole answer the client gets: error bodies are cut at 1 MiB, converted answers at 32 MiB.
+    private func answerLimit(status: Int) -> Int {
+        conversion != nil && (200..<300).contains(status) ? machine?.limits.convertedAnswerLimit ?? 0 : machine?.limits.errorBodyLimit ?? 0
     }
 
     /// A 2xx answer went (or is going) to the client: the key served.
@@ -606,8 +681,11 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private func deliverFinal(_ answer: ProxyStateMachine.FinalAnswer) {
         switch answer {
         case .upstream(let status, let upstreamHeaders, let rawBody):
-            // An error answer passed on is scrubbed of the key it was sent with, headers and body.
-            let body = scrubber?.scrub(rawBody) ?? rawBody
+            // An error answer passed on is scrubbed of the key it was sent with, headers and body; then cut to its limit
+            // (read past it by the key's longest form, so a key across the cut is scrubbed whole).
+            var body = scrubber?.scrub(rawBody) ?? rawBody
+            let limit = answerLimit(status: status)
+            if body.readableBytes > limit { body = body.getSlice(at: body.readerIndex, length: limit) ?? body }
             if let conversion = conversion {
                 if isAnswerCut, (200..<300).contains(status), let limit = machine?.limits.convertedAnswerLimit {
                     return writeError(
