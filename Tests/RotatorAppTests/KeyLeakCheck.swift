@@ -7,8 +7,8 @@ import Testing
 /// One assertion for every leak test: no form of any of the keys in any byte or header of an answer. The forms are
 /// built here, apart from the scrubber's code: the key, base64 of it (standard and URL-safe, the characters only its
 /// bits decide at each of the three alignments, so `Basic user:key` and any longer encoded text count), every byte
-/// `\u`-escaped or %-encoded (each in lower and upper hex), and JSON's `\/`. A gzip or deflate body is decoded first,
-/// as the client would read it.
+/// `\u`-escaped or %-encoded, or only its reserved bytes %-encoded (each in lower and upper hex), and JSON's `\/`. A gzip
+/// or deflate body is decoded first, as the client would read it.
 enum KeyLeakCheck {
     static func forms(of key: String) -> [String] {
         let bytes = Array(key.utf8)
@@ -23,6 +23,11 @@ enum KeyLeakCheck {
         forms.append(bytes.map { String(format: "\\u%04X", $0) }.joined())
         forms.append(bytes.map { String(format: "%%%02x", $0) }.joined())
         forms.append(bytes.map { String(format: "%%%02X", $0) }.joined())
+        // As a query value carries it: only the bytes outside RFC 3986's unreserved set encoded.
+        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
+        for format in ["%%%02X", "%%%02x"] {
+            forms.append(bytes.map { unreserved.contains($0) ? String(UnicodeScalar($0)) : String(format: format, $0) }.joined())
+        }
         return forms
     }
 
