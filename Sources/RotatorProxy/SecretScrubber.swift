@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
@@ -19,8 +20,8 @@ public struct SecretScrubber: Sendable {
 
     /// The byte sequences looked for (the key and its base64 runs), longest first; each byte may appear escaped.
     private let patterns: [[UInt8]]
-    /// Bytes an occurrence can start with: a pattern's first byte, `%` and `\`.
-    private let startBytes: [Bool]
+    /// The distinct bytes an occurrence can start with: each pattern's first byte, `%` and `\`.
+    private let startBytes: [UInt8]
     /// The most bytes one occurrence can take on the wire (every byte written as a 6-byte `\u00XX`).
     public let longestOccurrence: Int
 
@@ -31,7 +32,7 @@ public struct SecretScrubber: Sendable {
         let raw = Array(secret.utf8)
         guard !raw.isEmpty else {
             patterns = []
-            startBytes = Array(repeating: false, count: 256)
+            startBytes = []
             longestOccurrence = 0
             return
         }
@@ -40,10 +41,8 @@ public struct SecretScrubber: Sendable {
             unique.append(run)
         }
         patterns = unique.sorted { $0.count > $1.count }
-        var starts = Array(repeating: false, count: 256)
-        for pattern in patterns { starts[Int(pattern[0])] = true }
-        starts[Int(UInt8(ascii: "%"))] = true
-        starts[Int(UInt8(ascii: "\\"))] = true
+        var starts: [UInt8] = [UInt8(ascii: "%"), UInt8(ascii: "\\")]
+        for pattern in patterns where !starts.contains(pattern[0]) { starts.append(pattern[0]) }
         startBytes = starts
         longestOccurrence = (patterns.first?.count ?? 0) * 6
     }
@@ -56,9 +55,15 @@ public struct SecretScrubber: Sendable {
     }
 
     public func scrub(_ body: ByteBuffer) -> ByteBuffer {
-        guard !patterns.isEmpty, contains(body) else { return body }
+        guard !patterns.isEmpty else { return body }
+        // One pass when there is nothing to scrub (the common case); the copy starts at the first occurrence's scan.
+        let first = body.withUnsafeReadableBytes { raw -> Range<Int>? in
+            if case .occurrence(let range) = find(in: raw.bindMemory(to: UInt8.self), from: 0, final: true) { return range }
+            return nil
+        }
+        guard let first else { return body }
         var copy = ByteBuffer(bytes: body.readableBytesView)
-        copy.withUnsafeMutableReadableBytes { raw in _ = redact(in: raw.bindMemory(to: UInt8.self)) }
+        copy.withUnsafeMutableReadableBytes { raw in _ = redact(in: raw.bindMemory(to: UInt8.self), first: first) }
         return copy
     }
 
@@ -108,27 +113,33 @@ public struct SecretScrubber: Sendable {
 
     /// The first occurrence at or after `start`. With `final` false, an occurrence cut by the end of the bytes is
     /// reported as `.incomplete` (a stream holds those bytes back until the next part arrives).
+    ///
+    /// Candidates are found with `memchr`, one running search per distinct start byte (a handful): most text holds
+    /// few of them, so the bytes between are skipped at memchr's speed instead of looked at one by one.
     func find(in haystack: UnsafeBufferPointer<UInt8>, from start: Int, final: Bool) -> Found {
-        guard !patterns.isEmpty else { return .none }
-        return startBytes.withUnsafeBufferPointer { starts in
-            var index = start
-            let count = haystack.count
-            while index < count {
-                let byte = haystack[index]
-                if starts[Int(byte)] {
-                    var cut = false
-                    for pattern in patterns where pattern[0] == byte || byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") {
-                        switch Self.match(pattern, in: haystack, at: index) {
-                        case .matched(let end): return .occurrence(index..<end)
-                        case .cut: cut = true
-                        case .mismatch: break
-                        }
-                    }
-                    if cut, !final { return .incomplete(at: index) }
+        let count = haystack.count
+        guard !patterns.isEmpty, start < count, let base = haystack.baseAddress else { return .none }
+        func next(_ byte: UInt8, after position: Int) -> Int {
+            guard position < count, let hit = memchr(base + position, Int32(byte), count - position) else { return count }
+            return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
+        }
+        var upcoming = startBytes.map { next($0, after: start) }
+        while true {
+            var nearest = 0
+            for slot in 1..<upcoming.count where upcoming[slot] < upcoming[nearest] { nearest = slot }
+            let index = upcoming[nearest]
+            guard index < count else { return .none }
+            let byte = haystack[index]
+            var cut = false
+            for pattern in patterns where pattern[0] == byte || byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") {
+                switch Self.match(pattern, in: haystack, at: index) {
+                case .matched(let end): return .occurrence(index..<end)
+                case .cut: cut = true
+                case .mismatch: break
                 }
-                index += 1
             }
-            return .none
+            if cut, !final { return .incomplete(at: index) }
+            upcoming[nearest] = next(startBytes[nearest], after: index + 1)
         }
     }
 
@@ -198,14 +209,15 @@ public struct SecretScrubber: Sendable {
         return true
     }
 
-    /// Replaces every occurrence in place, each by as many bytes. True when there was one.
-    private func redact(in bytes: UnsafeMutableBufferPointer<UInt8>) -> Bool {
+    /// Replaces every occurrence in place, each by as many bytes (`first`, when known, is the first one). True when
+    /// there was one.
+    private func redact(in bytes: UnsafeMutableBufferPointer<UInt8>, first: Range<Int>? = nil) -> Bool {
         var changed = false
-        var from = 0
-        while case .occurrence(let range) = find(in: UnsafeBufferPointer(bytes), from: from, final: true) {
+        var found = first.map(Found.occurrence) ?? find(in: UnsafeBufferPointer(bytes), from: 0, final: true)
+        while case .occurrence(let range) = found {
             Self.fillReplacement(bytes, range)
             changed = true
-            from = range.upperBound
+            found = find(in: UnsafeBufferPointer(bytes), from: range.upperBound, final: true)
         }
         return changed
     }
