@@ -20,6 +20,9 @@ public struct SecretScrubber: Sendable {
 
     /// The byte sequences looked for (the key and its base64 runs), longest first; each byte may appear escaped.
     private let patterns: [[UInt8]]
+    /// The same, back to back in one array (`patternRanges` cut it): the hot loop reads them without reference counting.
+    private let patternBytes: [UInt8]
+    private let patternRanges: [Range<Int>]
     /// The distinct bytes an occurrence can start with: each pattern's first byte, `%` and `\`.
     private let startBytes: [UInt8]
     /// The most bytes one occurrence can take on the wire (every byte written as a 6-byte `\u00XX`).
@@ -32,6 +35,8 @@ public struct SecretScrubber: Sendable {
         let raw = Array(secret.utf8)
         guard !raw.isEmpty else {
             patterns = []
+            patternBytes = []
+            patternRanges = []
             startBytes = []
             longestOccurrence = 0
             return
@@ -41,6 +46,14 @@ public struct SecretScrubber: Sendable {
             unique.append(run)
         }
         patterns = unique.sorted { $0.count > $1.count }
+        var ranges: [Range<Int>] = []
+        var bytes: [UInt8] = []
+        for pattern in patterns {
+            ranges.append(bytes.count..<(bytes.count + pattern.count))
+            bytes += pattern
+        }
+        patternBytes = bytes
+        patternRanges = ranges
         var starts: [UInt8] = [UInt8(ascii: "%"), UInt8(ascii: "\\")]
         for pattern in patterns where !starts.contains(pattern[0]) { starts.append(pattern[0]) }
         startBytes = starts
@@ -124,22 +137,27 @@ public struct SecretScrubber: Sendable {
             return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
         }
         var upcoming = startBytes.map { next($0, after: start) }
-        while true {
-            var nearest = 0
-            for slot in 1..<upcoming.count where upcoming[slot] < upcoming[nearest] { nearest = slot }
-            let index = upcoming[nearest]
-            guard index < count else { return .none }
-            let byte = haystack[index]
-            var cut = false
-            for pattern in patterns where pattern[0] == byte || byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") {
-                switch Self.match(pattern, in: haystack, at: index) {
-                case .matched(let end): return .occurrence(index..<end)
-                case .cut: cut = true
-                case .mismatch: break
+        return patternBytes.withUnsafeBufferPointer { all in
+            patternRanges.withUnsafeBufferPointer { ranges in
+                while true {
+                    var nearest = 0
+                    for slot in 1..<upcoming.count where upcoming[slot] < upcoming[nearest] { nearest = slot }
+                    let index = upcoming[nearest]
+                    guard index < count else { return .none }
+                    let byte = haystack[index]
+                    let escaped = byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\")
+                    var cut = false
+                    for range in ranges where escaped || all[range.lowerBound] == byte {
+                        switch Self.match(UnsafeBufferPointer(rebasing: all[range]), in: haystack, at: index) {
+                        case .matched(let end): return .occurrence(index..<end)
+                        case .cut: cut = true
+                        case .mismatch: break
+                        }
+                    }
+                    if cut, !final { return .incomplete(at: index) }
+                    upcoming[nearest] = next(startBytes[nearest], after: index + 1)
                 }
             }
-            if cut, !final { return .incomplete(at: index) }
-            upcoming[nearest] = next(startBytes[nearest], after: index + 1)
         }
     }
 
@@ -151,7 +169,7 @@ public struct SecretScrubber: Sendable {
     }
 
     /// Whether `pattern` starts at `start`, each of its bytes either as itself, `%XX` or a JSON escape.
-    private static func match(_ pattern: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, at start: Int) -> Match {
+    private static func match(_ pattern: UnsafeBufferPointer<UInt8>, in haystack: UnsafeBufferPointer<UInt8>, at start: Int) -> Match {
         var index = start
         let count = haystack.count
         for expected in pattern {
