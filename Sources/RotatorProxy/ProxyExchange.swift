@@ -358,7 +358,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     private func send(keyID: Int64, freshConnection: Bool) {
         guard let admission, let secret = secrets[keyID], let injection else { return }
-        scrubber = SecretScrubber(secret: secret)
+        scrubber = SecretScrubber.cached(secret: secret)
         var headers = baseHeaders
         var query = admission.upstreamQuery
         injection.apply(secret: secret, headers: &headers, query: &query)

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Removes the injected upstream key from whatever goes back to the client: every response header (`Location`,
 /// `Content-Location`, `Link`, any other: an upstream redirect that keeps the query would hand the key over; a header
@@ -23,8 +24,9 @@ public struct SecretScrubber: Sendable {
     /// The same, back to back in one array (`patternRanges` cut it): the hot loop reads them without reference counting.
     private let patternBytes: [UInt8]
     private let patternRanges: [Range<Int>]
-    /// The distinct bytes an occurrence can start with: each pattern's first byte, `%` and `\`.
+    /// The distinct bytes an occurrence can start with: each pattern's first byte, `%` and `\`; and as a bit set.
     private let startBytes: [UInt8]
+    private let startMask: (UInt64, UInt64, UInt64, UInt64)
     /// The most bytes one occurrence can take on the wire (every byte written as a 6-byte `\u00XX`).
     public let longestOccurrence: Int
 
@@ -38,6 +40,7 @@ public struct SecretScrubber: Sendable {
             patternBytes = []
             patternRanges = []
             startBytes = []
+            startMask = (0, 0, 0, 0)
             longestOccurrence = 0
             return
         }
@@ -57,6 +60,9 @@ public struct SecretScrubber: Sendable {
         var starts: [UInt8] = [UInt8(ascii: "%"), UInt8(ascii: "\\")]
         for pattern in patterns where !starts.contains(pattern[0]) { starts.append(pattern[0]) }
         startBytes = starts
+        var mask: [UInt64] = [0, 0, 0, 0]
+        for byte in starts { mask[Int(byte >> 6)] |= 1 << UInt64(byte & 63) }
+        startMask = (mask[0], mask[1], mask[2], mask[3])
         longestOccurrence = (patterns.first?.count ?? 0) * 6
     }
 
@@ -136,13 +142,23 @@ public struct SecretScrubber: Sendable {
             guard position < count, let hit = memchr(base + position, Int32(byte), count - position) else { return count }
             return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
         }
-        var upcoming = startBytes.map { next($0, after: start) }
+        // A short text (a header) is looked at byte by byte: cheaper than starting a search per start byte.
+        let short = count - start <= 256
+        var upcoming = short ? [] : startBytes.map { next($0, after: start) }
+        var scanned = start
         return patternBytes.withUnsafeBufferPointer { all in
             patternRanges.withUnsafeBufferPointer { ranges in
                 while true {
                     var nearest = 0
-                    for slot in 1..<upcoming.count where upcoming[slot] < upcoming[nearest] { nearest = slot }
-                    let index = upcoming[nearest]
+                    let index: Int
+                    if short {
+                        while scanned < count, !isStartByte(haystack[scanned]) { scanned += 1 }
+                        index = scanned
+                        scanned += 1
+                    } else {
+                        for slot in 1..<upcoming.count where upcoming[slot] < upcoming[nearest] { nearest = slot }
+                        index = upcoming[nearest]
+                    }
                     guard index < count else { return .none }
                     let byte = haystack[index]
                     let escaped = byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\")
@@ -155,9 +171,19 @@ public struct SecretScrubber: Sendable {
                         }
                     }
                     if cut, !final { return .incomplete(at: index) }
-                    upcoming[nearest] = next(startBytes[nearest], after: index + 1)
+                    if !short { upcoming[nearest] = next(startBytes[nearest], after: index + 1) }
                 }
             }
+        }
+    }
+
+    private func isStartByte(_ byte: UInt8) -> Bool {
+        let bit = UInt64(1) << UInt64(byte & 63)
+        switch byte >> 6 {
+        case 0: return startMask.0 & bit != 0
+        case 1: return startMask.1 & bit != 0
+        case 2: return startMask.2 & bit != 0
+        default: return startMask.3 & bit != 0
         }
     }
 
@@ -261,6 +287,24 @@ public struct SecretScrubber: Sendable {
 
     private static func lowercasedHexLetter(_ byte: UInt8) -> UInt8 {
         (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte) ? byte + 32 : byte
+    }
+
+    // MARK: One per key
+
+    /// Scrubbers already built, by key: building one (the base64 runs) costs more than relaying a small request.
+    /// Bounded: emptied when it reaches `cacheLimit` keys (a node with more keys than that rebuilds some).
+    private static let cache = Mutex<[String: SecretScrubber]>([:])
+    static let cacheLimit = 20_000
+
+    /// The scrubber for `secret`, built once.
+    public static func cached(secret: String) -> SecretScrubber {
+        if let known = cache.withLock({ $0[secret] }) { return known }
+        let made = SecretScrubber(secret: secret)
+        cache.withLock { scrubbers in
+            if scrubbers.count >= cacheLimit { scrubbers.removeAll(keepingCapacity: true) }
+            scrubbers[secret] = made
+        }
+        return made
     }
 
     // MARK: Base64
