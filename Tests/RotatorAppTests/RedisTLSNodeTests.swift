@@ -3,6 +3,7 @@ import LocalTestServers
 import Logging
 import RedisClient
 import RotatorApp
+import ServiceLifecycle
 import Testing
 
 /// Enterprise mode on a Redis that speaks only TLS (`--port 0 --tls-port`), asks for a client certificate and has
@@ -69,7 +70,14 @@ struct RedisTLSNodeTests {
             environment["DATABASE_PATH"] = directory + "/rotator.db"
             environment["GLOBAL_PROXY_KEYS"] = TestNode.proxyKey
             environment["ADMIN_PASSWORD"] = TestNode.adminPassword
-            _ = try await RotatorNode.make(settings: try Settings.fromEnvironment(environment), logger: Logger(label: "redis-tls-test"))
+            var settings = try Settings.fromEnvironment(environment)
+            settings.port = 0
+            let node = try await RotatorNode.make(settings: settings, logger: Logger(label: "redis-tls-test"))
+            // Started although it must not: run and stop it, so that its clients are shut down before the test fails.
+            let group = ServiceGroup(configuration: .init(services: [await node.application()], logger: Logger(label: "redis-tls-test")))
+            let run = Task { try await group.run() }
+            await group.triggerGracefulShutdown()
+            _ = try? await run.value
         }
 
         let wrongCA = await #expect(throws: SettingsError.self) {
