@@ -59,6 +59,8 @@ let package = Package(
         .target(name: "RedisClient", dependencies: [
             "CHiredis", "RotatorCore", logging, nioCore,
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
         ]),
 
         // Key coordination shared through Redis: one Lua script, local fallback while Redis is away.
