@@ -59,6 +59,8 @@ let package = Package(
         .target(name: "RedisClient", dependencies: [
             "CHiredis", "RotatorCore", logging, nioCore,
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
         ]),
 
         // Key coordination shared through Redis: one Lua script, local fallback while Redis is away.
@@ -97,6 +99,8 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+            // Its vendored zlib (CNIOExtrasZlib) decodes gzip/deflate answers before they are scrubbed of keys.
+            .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
         ]),
 
         // Admin JSON API: login, JWT, configs, keys, OpenAPI document.
@@ -128,6 +132,8 @@ let package = Package(
         .target(name: "MockUpstream", dependencies: [
             hummingbird, logging, httpTypes, nioCore, .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            // Its vendored zlib (CNIOExtrasZlib) gzips error bodies as providers behind CDNs do.
+            .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
         ]),
         .executableTarget(name: "mock-upstream", dependencies: ["MockUpstream", hummingbird]),
         // The mock as a separate process, scripted over its /__mock API (cluster tests, load tests).

@@ -58,7 +58,10 @@ public final class MariaDBTestServer: Sendable {
     private static let sharedServer = Task { try await MariaDBTestServer.start() }
 
     /// Initialises a new data directory and starts a server on it; returns once it accepts connections.
-    public static func start() async throws -> MariaDBTestServer {
+    /// - Parameters:
+    ///   - tls: certificates for `--ssl-cert`/`--ssl-key`/`--ssl-ca`; nil: the server offers no TLS.
+    ///   - requireSecureTransport: `--require-secure-transport=ON`, plain connections are refused.
+    public static func start(tls: TestCertificates? = nil, requireSecureTransport: Bool = false) async throws -> MariaDBTestServer {
         let binaries = try Binaries.locate()
         let directory = try Self.makeDirectory()
         TemporaryDirectoryCleanup.shared.removeAtExit(directory)
@@ -68,7 +71,9 @@ public final class MariaDBTestServer: Sendable {
         var lastError: (any Error)?
         for _ in 0..<3 {
             let port = try FreePort.find()
-            let server = MariaDBTestServer(binaries: binaries, directory: directory, port: port)
+            let server = MariaDBTestServer(
+                binaries: binaries, directory: directory, port: port, tls: tls, requireSecureTransport: requireSecureTransport
+            )
             do {
                 try await server.launch()
                 return server
@@ -80,7 +85,12 @@ public final class MariaDBTestServer: Sendable {
         throw lastError ?? Failure(description: "mariadbd did not start")
     }
 
-    private init(binaries: Binaries, directory: String, port: Int) {
+    public let tls: TestCertificates?
+    public let requireSecureTransport: Bool
+
+    private init(binaries: Binaries, directory: String, port: Int, tls: TestCertificates? = nil, requireSecureTransport: Bool = false) {
+        self.tls = tls
+        self.requireSecureTransport = requireSecureTransport
         self.binaries = binaries
         self.directory = directory
         self.port = port
@@ -158,6 +168,12 @@ public final class MariaDBTestServer: Sendable {
             "--innodb-flush-log-at-trx-commit=2",
             "--innodb-doublewrite=0",
         ]
+        if let tls {
+            arguments += ["--ssl-cert=\(tls.serverCertificateFile)", "--ssl-key=\(tls.serverKeyFile)", "--ssl-ca=\(tls.caFile)"]
+        } else {
+            arguments.append("--skip-ssl")
+        }
+        if requireSecureTransport { arguments.append("--require-secure-transport=ON") }
         if getuid() == 0 { arguments.append("--user=root") }
         let started = try ManagedProcess(executable: binaries.server, arguments: arguments, logFile: logFile)
         process.withLock { $0 = started }
@@ -174,7 +190,7 @@ public final class MariaDBTestServer: Sendable {
             let ping = try ManagedProcess(
                 executable: binaries.admin,
                 arguments: ["--no-defaults", "--protocol=TCP", "--host=\(host)", "--port=\(port)", "--user=\(user)",
-                            "--connect-timeout=2", "ping"],
+                            "--connect-timeout=2"] + clientTLSArguments + ["ping"],
                 logFile: directory + "/client.log"
             )
             if await ping.waitForExit(timeout: .seconds(5)), ping.terminationStatus == 0 {
@@ -228,7 +244,7 @@ public final class MariaDBTestServer: Sendable {
         let client = try ManagedProcess(
             executable: binaries.client,
             arguments: ["--no-defaults", "--protocol=TCP", "--host=\(host)", "--port=\(port)", "--user=\(user)",
-                        "--connect-timeout=5", "--execute=\(sql)"],
+                        "--connect-timeout=5"] + clientTLSArguments + ["--execute=\(sql)"],
             logFile: logFile
         )
         guard await client.waitForExit(timeout: .seconds(30)) else {
@@ -238,6 +254,11 @@ public final class MariaDBTestServer: Sendable {
         guard client.terminationStatus == 0 else {
             throw Failure(description: "mariadb client failed (status \(client.terminationStatus ?? -1)) running: \(sql)\n\(ManagedProcess.tail(of: logFile, lines: 5))")
         }
+    }
+
+    /// The server's own clients speak TLS to a server that has it (required when it refuses plain connections).
+    private var clientTLSArguments: [String] {
+        tls.map { ["--ssl", "--ssl-ca=\($0.caFile)"] } ?? []
     }
 
     private static func validate(_ name: String) throws {

@@ -23,11 +23,38 @@ public final class RedisTestServer: Sendable {
     public let password: String?
     /// The master's port when this server is a replica (`--replicaof 127.0.0.1 <port>`).
     public let replicaOf: Int?
+    /// With TLS the server listens only on its TLS port (`--port 0 --tls-port`): nothing reaches it in plain text.
+    public let tls: TLS?
+    /// ACL users (`--user`); the default user is switched off when there is any.
+    public let users: [ACLUser]
+
+    public struct TLS: Sendable {
+        public var certificates: TestCertificates
+        /// `--tls-auth-clients yes`: a client must show a certificate signed by the CA.
+        public var requireClientCertificate: Bool
+
+        public init(certificates: TestCertificates, requireClientCertificate: Bool = false) {
+            self.certificates = certificates
+            self.requireClientCertificate = requireClientCertificate
+        }
+    }
+
+    public struct ACLUser: Sendable {
+        public var name: String
+        public var password: String
+
+        public init(name: String, password: String) {
+            self.name = name
+            self.password = password
+        }
+    }
     /// Working directory (and log file location); removed by `stop()`.
     public let directory: String
     public let logFile: String
     private let executable: String
     private let process: Mutex<ManagedProcess?>
+    /// "Ready" lines an earlier run (before `restart()`) left in the log.
+    private let readyLinesBeforeLaunch = Mutex(0)
 
     /// Under CI a missing `redis-server` is a failure, not a reason to skip.
     public static var isRequired: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
@@ -43,11 +70,15 @@ public final class RedisTestServer: Sendable {
         return false
     }
 
-    private init(executable: String, port: Int, password: String?, replicaOf: Int?, directory: String) {
+    private init(
+        executable: String, port: Int, password: String?, replicaOf: Int?, tls: TLS?, users: [ACLUser], directory: String
+    ) {
         self.executable = executable
         self.port = port
         self.password = password
         self.replicaOf = replicaOf
+        self.tls = tls
+        self.users = users
         self.directory = directory
         self.logFile = directory + "/redis-server.log"
         self.process = Mutex(nil)
@@ -59,22 +90,26 @@ public final class RedisTestServer: Sendable {
 
     /// Starts `redis-server` and waits (up to 20 s) until it answers PING. With `replicaOf`, a replica of the
     /// server on that loopback port.
-    public static func start(password: String? = nil, replicaOf: Int? = nil) async throws -> RedisTestServer {
+    public static func start(
+        password: String? = nil, replicaOf: Int? = nil, tls: TLS? = nil, users: [ACLUser] = []
+    ) async throws -> RedisTestServer {
         guard let executable = executablePath else {
             throw Failure(description: "redis-server not found (install the redis-server package)")
         }
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("redis-test-\(UUID().uuidString.prefix(8))").path
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw Failure(description: "cannot create \(directory): \(error)")
-        }
-        // A port can be taken between FreePort.find() and the server's bind; try a few.
+        // A port can be taken between FreePort.find() and the server's bind; try a few, each in a directory of its own
+        // (a failed attempt's server removes its directory when it goes).
         var lastError: (any Error)?
         for _ in 0..<3 {
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("redis-test-\(UUID().uuidString.prefix(8))").path
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw Failure(description: "cannot create \(directory): \(error)")
+            }
             let server = RedisTestServer(
-                executable: executable, port: try FreePort.find(), password: password, replicaOf: replicaOf, directory: directory
+                executable: executable, port: try FreePort.find(), password: password, replicaOf: replicaOf, tls: tls, users: users,
+                directory: directory
             )
             do {
                 try await server.launch()
@@ -84,7 +119,6 @@ public final class RedisTestServer: Sendable {
                 server.terminateProcess()
             }
         }
-        try? FileManager.default.removeItem(atPath: directory)
         throw lastError ?? Failure(description: "redis-server did not start")
     }
 
@@ -123,17 +157,29 @@ public final class RedisTestServer: Sendable {
 
     private func launch() async throws {
         var arguments = [
-            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--port", String(tls == nil ? port : 0), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", directory, "--daemonize", "no",
         ]
         if let password { arguments += ["--requirepass", password] }
         if let replicaOf { arguments += ["--replicaof", "127.0.0.1", String(replicaOf)] }
+        if let tls {
+            arguments += [
+                "--tls-port", String(port), "--tls-cert-file", tls.certificates.serverCertificateFile,
+                "--tls-key-file", tls.certificates.serverKeyFile, "--tls-ca-cert-file", tls.certificates.caFile,
+                "--tls-auth-clients", tls.requireClientCertificate ? "yes" : "no",
+            ]
+        }
+        // On the command line a directive's words are separate arguments (redis-server joins them up to the next `--`).
+        for user in users { arguments += ["--user", user.name, "on", ">\(user.password)", "~*", "&*", "+@all"] }
+        if !users.isEmpty { arguments += ["--user", "default", "off"] }
         let managed: ManagedProcess
         do {
             managed = try ManagedProcess(executable: executable, arguments: arguments, logFile: logFile, currentDirectory: directory)
         } catch {
             throw Failure(description: "cannot start redis-server: \(error)")
         }
+        let earlierReadyLines = ((try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "").components(separatedBy: "Ready to accept connections").count - 1
+        readyLinesBeforeLaunch.withLock { $0 = max(earlierReadyLines, 0) }
         process.withLock { $0 = managed }
 
         let deadline = ContinuousClock.now + .seconds(20)
@@ -141,10 +187,16 @@ public final class RedisTestServer: Sendable {
             if !managed.isRunning {
                 throw Failure(description: "redis-server on port \(port) exited during start-up; log tail:\n\(logTail())")
             }
-            if Self.answersPing(port: port) { return }
+            if tls == nil ? Self.answersPing(port: port) : logSaysReady() { return }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw Failure(description: "redis-server on port \(port) did not answer PING within 20 s; log tail:\n\(logTail())")
+    }
+
+    /// A TLS-only server cannot be probed in plain text: its log says when it listens.
+    private func logSaysReady() -> Bool {
+        guard let log = try? String(contentsOfFile: logFile, encoding: .utf8) else { return false }
+        return log.components(separatedBy: "Ready to accept connections").count > readyLinesBeforeLaunch.withLock { $0 } + 1
     }
 
     private func terminateProcess() {

@@ -94,6 +94,10 @@ final class MariaDBConnection: SQLConnection {
     // MARK: Internals
 
     private func connect() throws {
+        if settings.tls.mode == .verifyCA, settings.tls.caFile == nil {
+            // libmariadb verifies a chain only against a CA it was given: without one, verify_ca would verify nothing.
+            throw SQLError(.unavailable, code: Int32(MariaDBTLS.tlsErrorCode), "DB_TLS=verify_ca needs DB_CA_FILE (the CA that signed the server's certificate)")
+        }
         try MariaDBLibrary.ensureInitialised()
         guard let mysql = mysql_init(nil) else {
             throw SQLError(.unavailable, "cannot allocate a MariaDB connection handle")
@@ -109,6 +113,7 @@ final class MariaDBConnection: SQLConnection {
         mysql_options(mysql, MYSQL_OPT_RECONNECT, &reconnect)
         mysql_options(mysql, MYSQL_OPT_LOCAL_INFILE, &localInfile)
         mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+        applyTLS(settings.tls, to: mysql)
 
         // CLIENT_FOUND_ROWS: an UPDATE reports the rows it matched, as SQLite does, not only those it changed.
         let connected = mysql_real_connect(
@@ -120,7 +125,18 @@ final class MariaDBConnection: SQLConnection {
             let message = String(cString: mysql_error(mysql))
             mysql_close(mysql)
             // Whatever the reason (refused, timeout, access denied, unknown database), the store is unusable.
-            throw SQLError(.unavailable, code: Int32(clamping: code), "cannot connect to MariaDB at \(settings): \(message)")
+            throw SQLError(
+                .unavailable, code: Int32(clamping: code),
+                "cannot connect to MariaDB at \(settings): \(message)\(MariaDBTLS.hint(code: code, message: message, tls: settings.tls))"
+            )
+        }
+        if settings.tls.mode.requiresTLS, mysql_get_ssl_cipher(mysql) == nil {
+            // libmariadb 3.3 falls back to plain text when the server has no TLS, unless it verifies the host name.
+            mysql_close(mysql)
+            throw SQLError(
+                .unavailable, code: Int32(MariaDBTLS.tlsErrorCode),
+                "cannot connect to MariaDB at \(settings): the server does not offer TLS, and DB_TLS=\(settings.tls.mode.rawValue) requires it"
+            )
         }
         handle = mysql
         do {
@@ -132,6 +148,27 @@ final class MariaDBConnection: SQLConnection {
             throw error
         }
         logger.debug("connected to MariaDB")
+    }
+
+    /// The TLS options for `tls.mode` (see `MariaDBTLS`); `disabled` sets none, which is what keeps libmariadb in plain text.
+    private func applyTLS(_ tls: MariaDBTLS, to mysql: UnsafeMutablePointer<MYSQL>) {
+        guard tls.mode != .disabled else { return }
+        var on: my_bool = 1
+        mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &on)  // TLS when offered; the fallback is checked after connecting
+        if tls.mode.verifiesCertificate, let caFile = tls.caFile {
+            mysql_options(mysql, MYSQL_OPT_SSL_CA, caFile)  // a CA makes libmariadb verify the chain
+        }
+        if tls.mode == .verifyIdentity {
+            mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on)  // chain and host name
+        }
+        if let certificateFile = tls.certificateFile, let keyFile = tls.keyFile {
+            mysql_options(mysql, MYSQL_OPT_SSL_CERT, certificateFile)
+            mysql_options(mysql, MYSQL_OPT_SSL_KEY, keyFile)
+        }
+        if tls.mode.requiresTLS {
+            var tcp = UInt32(MYSQL_PROTOCOL_TCP.rawValue)  // "localhost" would otherwise mean the Unix socket
+            mysql_options(mysql, MYSQL_OPT_PROTOCOL, &tcp)
+        }
     }
 
     private func liveHandle() throws -> UnsafeMutablePointer<MYSQL> {

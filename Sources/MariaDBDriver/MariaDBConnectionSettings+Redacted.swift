@@ -5,6 +5,7 @@ extension MariaDBConnectionSettings: SecretRedacting {
         [
             ("host", host), ("port", port), ("user", user), ("password", RedactedSecret(isSet: !password.isEmpty)),
             ("database", database), ("connectTimeout", connectTimeout), ("readTimeout", readTimeout), ("writeTimeout", writeTimeout),
+            ("tls", tls),
         ]
     }
 }

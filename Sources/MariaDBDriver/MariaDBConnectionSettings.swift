@@ -13,6 +13,8 @@ public struct MariaDBConnectionSettings: Sendable, Equatable {
     public var connectTimeout: Duration
     public var readTimeout: Duration
     public var writeTimeout: Duration
+    /// TLS mode and files; `preferred` by default.
+    public var tls: MariaDBTLS
 
     public init(
         host: String = "127.0.0.1",
@@ -22,7 +24,8 @@ public struct MariaDBConnectionSettings: Sendable, Equatable {
         database: String,
         connectTimeout: Duration = .seconds(5),
         readTimeout: Duration = .seconds(10),
-        writeTimeout: Duration = .seconds(10)
+        writeTimeout: Duration = .seconds(10),
+        tls: MariaDBTLS = MariaDBTLS()
     ) {
         self.host = host
         self.port = port
@@ -32,6 +35,7 @@ public struct MariaDBConnectionSettings: Sendable, Equatable {
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
         self.writeTimeout = writeTimeout
+        self.tls = tls
     }
 }
 

@@ -14,4 +14,16 @@ enum EventStream {
             try await writer.finish(nil)
         }
     }
+
+    static func body(bytes units: [[UInt8]], delay: Duration) -> ResponseBody {
+        ResponseBody { writer in
+            for (index, unit) in units.enumerated() {
+                if index > 0, delay > .zero {
+                    try await Task.sleep(for: delay)
+                }
+                try await writer.write(ByteBuffer(bytes: unit))
+            }
+            try await writer.finish(nil)
+        }
+    }
 }

@@ -23,6 +23,8 @@ extension MockUpstreamResponder {
         var headers: HTTPFields = [:]
         let type: String
         let message: String
+        // Out of requests for the model; or a request whose tokens alone exceed the minute's bucket, which is full.
+        let remaining: (requests: Int, inputTokens: Int)
         switch limit.kind {
         case .perMinute, .perDay, .zero:
             let window = limit.kind == .perMinute ? "requests per min (RPM)" : "requests per day (RPD)"
@@ -55,29 +57,26 @@ extension MockUpstreamResponder {
         let seconds = limit.retryAfterSeconds
         let reset = ISO8601DateFormatter().string(from: Date().addingTimeInterval(Double(seconds)))
         var headers: HTTPFields = [.retryAfter: String(seconds)]
-        let message: String
+        // Out of requests for the model; or a request whose tokens alone exceed the minute's bucket, which is full.
+        let exceeded: String
+        let remaining: (requests: Int, inputTokens: Int)
         switch limit.kind {
         case .perMinute, .perDay, .zero:
-            message = "This request would exceed the rate limit for your organization (org-mock) of 50 requests per minute for \(model). "
-                + "For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. "
-                + "Please reduce the prompt length or the maximum tokens requested, or try again later."
-            headers[field("anthropic-ratelimit-requests-limit")] = "50"
-            headers[field("anthropic-ratelimit-requests-remaining")] = "0"
-            headers[field("anthropic-ratelimit-requests-reset")] = reset
-            headers[field("anthropic-ratelimit-input-tokens-limit")] = "30000"
-            headers[field("anthropic-ratelimit-input-tokens-remaining")] = "29000"
-            headers[field("anthropic-ratelimit-input-tokens-reset")] = reset
+            exceeded = "50 requests per minute for \(model)"
+            remaining = (requests: 0, inputTokens: 29000)
         case .requestTooLarge:
-            message = "This request would exceed the rate limit for your organization (org-mock) of 30,000 input tokens per minute. "
-                + "For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. "
-                + "Please reduce the prompt length or the maximum tokens requested, or try again later."
-            headers[field("anthropic-ratelimit-requests-limit")] = "50"
-            headers[field("anthropic-ratelimit-requests-remaining")] = "49"
-            headers[field("anthropic-ratelimit-requests-reset")] = reset
-            headers[field("anthropic-ratelimit-input-tokens-limit")] = "30000"
-            headers[field("anthropic-ratelimit-input-tokens-remaining")] = "30000"
-            headers[field("anthropic-ratelimit-input-tokens-reset")] = reset
+            exceeded = "30,000 input tokens per minute"
+            remaining = (requests: 49, inputTokens: 30000)
         }
+        let message = "This request would exceed the rate limit for your organization (org-mock) of \(exceeded). "
+            + "For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. "
+            + "Please reduce the prompt length or the maximum tokens requested, or try again later."
+        headers[field("anthropic-ratelimit-requests-limit")] = "50"
+        headers[field("anthropic-ratelimit-requests-remaining")] = String(remaining.requests)
+        headers[field("anthropic-ratelimit-requests-reset")] = reset
+        headers[field("anthropic-ratelimit-input-tokens-limit")] = "30000"
+        headers[field("anthropic-ratelimit-input-tokens-remaining")] = String(remaining.inputTokens)
+        headers[field("anthropic-ratelimit-input-tokens-reset")] = reset
         headers[field("anthropic-ratelimit-output-tokens-limit")] = "8000"
         headers[field("anthropic-ratelimit-output-tokens-remaining")] = "8000"
         headers[field("anthropic-ratelimit-output-tokens-reset")] = reset

@@ -17,10 +17,12 @@ struct MockUpstreamResponder: HTTPResponder {
                 return Self.json(error.status, #"{"error":\#(JSONText.quote(error.message))}"#)
             }
         }
-        return await serve(request)
+        let answer = await serve(request)
+        return ResponseCompression.shouldCompress(status: answer.status, requestHeaders: request.headers) ? ResponseCompression.compressed(answer) : answer
     }
 
     private func serve(_ request: Request) async -> Response {
+        if let redirect = Self.redirect(request) { return redirect }
         var request = request
         let settings = state.settings
         let body: ByteBuffer
@@ -75,6 +77,8 @@ struct MockUpstreamResponder: HTTPResponder {
             response = Self.geminiStream(reply, model: model, sse: request.uri.queryParameters["alt"] == "sse")
         case .models:
             response = Self.models(dialect)
+        case .generic where path.hasSuffix("/echo"):
+            response = Self.fullEcho(request, body: body, key: credential.key)
         case .generic, .unsupported:
             response = Self.echo(request, body: body, keySuffix: credential.suffix)
         }

@@ -5,6 +5,7 @@ extension RedisConfiguration: SecretRedacting {
         [
             ("host", host), ("port", port), ("password", RedactedSecret(password)), ("username", username as Any),
             ("database", database), ("connectTimeout", connectTimeout), ("commandTimeout", commandTimeout),
+            ("tls", tls as Any),
         ]
     }
 }

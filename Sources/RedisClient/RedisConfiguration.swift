@@ -11,6 +11,8 @@ public struct RedisConfiguration: Sendable, Equatable {
     /// How long one command may wait for its reply before the connection is presumed dead.
     public var commandTimeout: Duration
     public var reconnectBackoff: ReconnectBackoff
+    /// TLS (`rediss://`); nil: plain TCP.
+    public var tls: RedisTLS?
 
     public init(
         host: String = "127.0.0.1",
@@ -20,7 +22,8 @@ public struct RedisConfiguration: Sendable, Equatable {
         database: Int = 0,
         connectTimeout: Duration = .seconds(2),
         commandTimeout: Duration = .seconds(1),
-        reconnectBackoff: ReconnectBackoff = ReconnectBackoff()
+        reconnectBackoff: ReconnectBackoff = ReconnectBackoff(),
+        tls: RedisTLS? = nil
     ) {
         self.host = host
         self.port = port
@@ -30,23 +33,23 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
         self.reconnectBackoff = reconnectBackoff
+        self.tls = tls
     }
 
     public struct InvalidURL: Error, CustomStringConvertible, Sendable {
         public let description: String
     }
 
-    /// Parses `redis://[[user]:password@]host[:port][/db]`. `rediss://` (TLS) is not supported. The password
-    /// never appears in error messages.
+    /// Parses `redis[s]://[[user]:password@]host[:port][/db]`; `rediss://` turns TLS on (with the system's trust
+    /// roots; set `tls` for a private CA or a client certificate). The password never appears in error messages.
     public init(url: String) throws(InvalidURL) {
         self.init()
-        let scheme = "redis://"
-        guard url.lowercased().hasPrefix(scheme) else {
-            if url.lowercased().hasPrefix("rediss://") {
-                throw InvalidURL(description: "REDIS_URL: rediss:// (TLS) is not supported; use redis://")
-            }
-            throw InvalidURL(description: "REDIS_URL must start with redis://")
+        let lowercased = url.lowercased()
+        let scheme = lowercased.hasPrefix("rediss://") ? "rediss://" : "redis://"
+        guard lowercased.hasPrefix(scheme) else {
+            throw InvalidURL(description: "REDIS_URL must start with redis:// or rediss:// (TLS)")
         }
+        if scheme == "rediss://" { tls = RedisTLS() }
         var rest = Substring(url.dropFirst(scheme.count))
         if let query = rest.firstIndex(of: "?") { rest = rest[..<query] }
         if let at = rest.lastIndex(of: "@") {
@@ -113,6 +116,6 @@ public struct RedisConfiguration: Sendable, Equatable {
 extension RedisConfiguration: CustomStringConvertible {
     /// For logs: no password.
     public var description: String {
-        "redis://\(password == nil ? "" : "***@")\(host):\(port)/\(database)"
+        "\(tls == nil ? "redis" : "rediss")://\(password == nil ? "" : "***@")\(host):\(port)/\(database)"
     }
 }

@@ -1,7 +1,19 @@
 import Logging
 import NIOCore
+import NIOPosix
 
 extension RedisConnection {
+    /// Opens one prepared connection (TLS handshake, AUTH, SELECT, PING) and closes it: a start-up check that the
+    /// settings work. Throws `RedisTLSError` for TLS problems, `RedisError` otherwise.
+    public static func probe(
+        _ configuration: RedisConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "redis")
+    ) async throws {
+        let connection = try await open(configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+        await connection.close()
+    }
+
     /// Connects and prepares a connection for use: AUTH (if a password is set), SELECT (if the database is
     /// not 0) and a PING, pipelined in one round trip and bounded by the command timeout, so that a server
     /// that accepts TCP but does not answer (stopped, overloaded) counts as down.
@@ -18,7 +30,7 @@ extension RedisConnection {
         let connection = try await connect(
             host: configuration.host, port: configuration.port, eventLoopGroup: eventLoopGroup,
             connectTimeout: configuration.connectTimeout, commandTimeout: configuration.commandTimeout,
-            pushHandler: pushHandler, closesOnReadOnly: requireMaster, logger: logger
+            tls: try configuration.tls?.makeContext(), pushHandler: pushHandler, closesOnReadOnly: requireMaster, logger: logger
         )
         var commands: [[RedisArgument]] = []
         if let password = configuration.password {
@@ -49,8 +61,9 @@ extension RedisConnection {
                 }
             }
         } catch {
+            let tlsError = connection.tlsFailureBeforeFirstReply(error)
             await connection.close()
-            throw error
+            throw tlsError ?? error
         }
         return connection
     }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One TCP connection to Redis on a SwiftNIO channel. Any number of commands may be in flight at once
 /// (pipelining); replies are matched to commands in order.
@@ -13,10 +14,19 @@ public final class RedisConnection: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBound<RedisCommandHandler>
 
-    private init(channel: any Channel, handler: NIOLoopBound<RedisCommandHandler>, commandTimeout: Duration) {
+    private let tls: TLSOutcome?
+
+    private init(channel: any Channel, handler: NIOLoopBound<RedisCommandHandler>, commandTimeout: Duration, tls: TLSOutcome? = nil) {
         self.channel = channel
         self.handler = handler
         self.commandTimeout = commandTimeout
+        self.tls = tls
+    }
+
+    /// Why a TLS connection closed before answering its first commands: the TLS error that came after the handshake,
+    /// or, when none was seen, the usual reason (Redis itself answers refusals with an error reply, not a close).
+    func tlsFailureBeforeFirstReply(_ error: any Error) -> RedisTLSError? {
+        tls?.failureBeforeFirstReply(error)
     }
 
     /// Opens a connection. No AUTH or SELECT: that is `RedisClient`'s job (or send them yourself).
@@ -40,16 +50,25 @@ public final class RedisConnection: Sendable {
         eventLoopGroup: any EventLoopGroup,
         connectTimeout: Duration,
         commandTimeout: Duration,
+        tls: NIOSSLContext? = nil,
         pushHandler: (@Sendable (RESPValue) -> Void)?,
         closesOnReadOnly: Bool = false,
         logger: Logger
     ) async throws -> RedisConnection {
-        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+        let eventLoop = eventLoopGroup.next()
+        let outcome = tls.map { _ in TLSOutcome(eventLoop: eventLoop) }
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls, let outcome {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            try NIOSSLClientHandler(context: tls, serverHostname: RedisTLS.serverName(for: host)),
+                            TLSHandshakeObserver(outcome: outcome),
+                        ])
+                    }
                     try channel.pipeline.syncOperations.addHandlers([
                         RESPReplyDecoder(), RedisCommandHandler(pushHandler: pushHandler, closesOnReadOnly: closesOnReadOnly),
                     ])
@@ -62,6 +81,9 @@ public final class RedisConnection: Sendable {
             logger.debug("redis connect failed", metadata: ["redis.endpoint": "\(host):\(port)", "error": "\(error)"])
             throw RedisError.unavailable("cannot connect to \(host):\(port): \(error)")
         }
+        if let outcome {
+            try await awaitHandshake(outcome, on: channel, host: host, port: port, timeout: connectTimeout, logger: logger)
+        }
         do {
             let handler = try await channel.eventLoop.submit {
                 NIOLoopBound(
@@ -69,10 +91,32 @@ public final class RedisConnection: Sendable {
                     eventLoop: channel.eventLoop
                 )
             }.get()
-            return RedisConnection(channel: channel, handler: handler, commandTimeout: commandTimeout)
+            return RedisConnection(channel: channel, handler: handler, commandTimeout: commandTimeout, tls: outcome)
+        } catch {
+            // Closed already: with TLS, most likely the server refused our certificate right after the handshake.
+            channel.close(promise: nil)
+            throw outcome?.failureBeforeFirstReply(RedisError.connectionClosed) ?? RedisError.connectionClosed
+        }
+    }
+
+    /// Waits for the TLS handshake (bounded by the connect timeout); a failure closes the channel and throws
+    /// `RedisTLSError` saying why.
+    private static func awaitHandshake(
+        _ outcome: TLSOutcome, on channel: any Channel, host: String, port: Int, timeout: Duration, logger: Logger
+    ) async throws {
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            // A plain-text server waits for a command line that never comes.
+            outcome.handshake.fail(RedisTLSError.handshakeFailed("no TLS handshake within \(timeout); does that port speak TLS?"))
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        do {
+            try await outcome.handshake.futureResult.get()
         } catch {
             channel.close(promise: nil)
-            throw RedisError.connectionClosed
+            let failure = RedisTLSError.classify(error, host: host)
+            logger.debug("redis TLS handshake failed", metadata: ["redis.endpoint": "\(host):\(port)", "error": "\(failure)"])
+            throw failure
         }
     }
 

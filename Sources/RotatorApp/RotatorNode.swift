@@ -65,6 +65,7 @@ public struct RotatorNode: Sendable {
         } catch {
             throw SettingsError("ENCRYPTION_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)")
         }
+        try await ClusterSharing.checkTLS(settings: settings, logger: logger)
         let database = try await openDatabase(settings: settings, logger: logger)
         let store = SQLConfigStore(database: database, cipher: cipher)
         let metricsRegistry = PrometheusCollectorRegistry()
@@ -211,13 +212,17 @@ extension RotatorNode {
             // Short timeouts: with the database gone, an admin write answers 503 within seconds instead of hanging.
             let connection = MariaDBConnectionSettings(
                 host: mysql.host, port: mysql.port, user: mysql.user, password: mysql.password, database: mysql.database,
-                connectTimeout: .seconds(2), readTimeout: .seconds(4), writeTimeout: .seconds(4)
+                connectTimeout: .seconds(2), readTimeout: .seconds(4), writeTimeout: .seconds(4), tls: mysql.tls
             )
             var lastError: (any Error)?
             for attempt in 0..<30 {
                 do {
                     return try await MariaDBDatabase.connect(connection, logger: logger)
                 } catch {
+                    if MariaDBTLS.isSettingsError(error) {
+                        // TLS refused or not verified, access denied: waiting cannot fix the settings.
+                        throw SettingsError("cannot connect to MySQL at \(mysql.host):\(mysql.port) with DB_TLS=\(mysql.tls.mode.rawValue): \(error)")
+                    }
                     lastError = error
                     if attempt == 0 { logger.warning("waiting for MySQL at \(mysql.host):\(mysql.port)", metadata: ["error": "\(error)"]) }
                     try await Task.sleep(for: .seconds(1))

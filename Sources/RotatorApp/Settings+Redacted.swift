@@ -19,13 +19,19 @@ extension Settings: SecretRedacting {
 
 extension Settings.MySQLSettings: SecretRedacting {
     public var redactedFields: [(label: String, value: Any)] {
-        [("host", host), ("port", port), ("user", user), ("password", RedactedSecret(isSet: !password.isEmpty)), ("database", database)]
+        [
+            ("host", host), ("port", port), ("user", user), ("password", RedactedSecret(isSet: !password.isEmpty)), ("database", database),
+            ("tls", tls),
+        ]
     }
 }
 
 extension Settings.RedisSettings: SecretRedacting {
     public var redactedFields: [(label: String, value: Any)] {
-        [("host", host), ("port", port), ("password", RedactedSecret(password)), ("database", database), ("sentinel", sentinel as Any)]
+        [
+            ("host", host), ("port", port), ("password", RedactedSecret(password)), ("database", database),
+            ("sentinel", sentinel as Any), ("username", username as Any), ("tls", tls as Any),
+        ]
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MariaDBDriver
 import RedisClient
 import RotatorHTTP
 
@@ -22,6 +23,8 @@ public struct Settings: Sendable, Equatable {
         public var user: String
         public var password: String
         public var database: String
+        /// `DB_TLS` (or `ssl-mode` in `DATABASE_URL`) with `DB_CA_FILE`, `DB_CERT_FILE`, `DB_KEY_FILE`.
+        public var tls = MariaDBTLS()
     }
 
     public struct RedisSettings: Sendable, Equatable {
@@ -31,6 +34,10 @@ public struct Settings: Sendable, Equatable {
         public var database: Int
         /// Set when the master is found through Sentinel (`REDIS_SENTINELS`); `host` and `port` are then unused.
         public var sentinel: SentinelSettings? = nil
+        /// Redis 6 ACL user (`redis://user:password@…` or `REDIS_USERNAME`), on every connection.
+        public var username: String? = nil
+        /// TLS (`rediss://` or `REDIS_TLS=true`) with its files; nil: plain TCP.
+        public var tls: RedisTLSSettings? = nil
     }
 
     /// `REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`, `REDIS_SENTINEL_PASSWORD`.
@@ -38,6 +45,20 @@ public struct Settings: Sendable, Equatable {
         public var sentinels: [RedisEndpoint]
         public var masterName: String
         public var password: String?
+    }
+
+    public struct RedisTLSSettings: Sendable, Equatable {
+        /// `REDIS_CA_FILE`: the only CA trusted when set; the system's roots otherwise.
+        public var caFile: String?
+        /// `REDIS_CERT_FILE` and `REDIS_KEY_FILE`: a client certificate, both or neither.
+        public var certificateFile: String?
+        public var keyFile: String?
+
+        public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil) {
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+        }
     }
 
     public var host: String = "0.0.0.0"
@@ -217,6 +238,56 @@ public struct Settings: Sendable, Equatable {
                 password: reader.string("DB_PASSWORD") ?? "", database: reader.string("DB_NAME") ?? "rotator"
             )
         }
+        mysql?.tls = try Self.readDatabaseTLS(&reader, url: url.flatMap { URLComponents(string: $0) })
+    }
+
+    /// The path, when it names a readable file.
+    private static func readablePEMFile(_ variable: String, _ path: String?) throws -> String? {
+        guard let path else { return nil }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw SettingsError("\(variable)=\(path) is not a readable file (a PEM file)")
+        }
+        return path
+    }
+
+    /// `DB_TLS`, `DB_CA_FILE`, `DB_CERT_FILE`, `DB_KEY_FILE`, or the same as `DATABASE_URL` query options spelled as
+    /// MySQL clients spell them (`ssl-mode=VERIFY_IDENTITY&ssl-ca=/path&ssl-cert=…&ssl-key=…`). A CA without a mode
+    /// means `verify_ca`, as for MySQL's clients; a CA a mode would ignore is refused rather than silently unused.
+    private static func readDatabaseTLS(_ reader: inout EnvironmentReader, url: URLComponents?) throws -> MariaDBTLS {
+        func value(_ variable: String, _ fromEnvironment: String?, query names: [String]) throws -> String? {
+            let fromURL = url?.queryItems?.first { names.contains($0.name.lowercased()) }?.value.flatMap { $0.isEmpty ? nil : $0 }
+            if let fromURL, let fromEnvironment, fromURL.lowercased() != fromEnvironment.lowercased() {
+                throw SettingsError("\(variable)=\(fromEnvironment) and \(names[0])=\(fromURL) in DATABASE_URL disagree: set one of them")
+            }
+            return fromURL ?? fromEnvironment
+        }
+        let modes = MariaDBTLS.Mode.allCases.map(\.rawValue).joined(separator: ", ")
+        var mode: MariaDBTLS.Mode?
+        if let text = try value("DB_TLS", reader.string("DB_TLS"), query: ["ssl-mode", "ssl_mode", "sslmode"]) {
+            guard let parsed = MariaDBTLS.Mode(rawValue: text.lowercased()) else {
+                throw SettingsError("DB_TLS (or ssl-mode in DATABASE_URL) must be one of \(modes) (got '\(text)')")
+            }
+            mode = parsed
+        }
+        let files = try [
+            ("DB_CA_FILE", try value("DB_CA_FILE", reader.string("DB_CA_FILE"), query: ["ssl-ca", "ssl_ca"])),
+            ("DB_CERT_FILE", try value("DB_CERT_FILE", reader.string("DB_CERT_FILE"), query: ["ssl-cert", "ssl_cert"])),
+            ("DB_KEY_FILE", try value("DB_KEY_FILE", reader.string("DB_KEY_FILE"), query: ["ssl-key", "ssl_key"])),
+        ].map { try Self.readablePEMFile($0.0, $0.1) }
+        let tls = MariaDBTLS(mode: mode ?? (files[0] == nil ? .preferred : .verifyCA), caFile: files[0], certificateFile: files[1], keyFile: files[2])
+        if tls.caFile != nil, !tls.mode.verifiesCertificate {
+            throw SettingsError("DB_CA_FILE is only used by DB_TLS=verify_ca or verify_identity (DB_TLS=\(tls.mode.rawValue) would ignore it)")
+        }
+        if tls.mode == .verifyCA, tls.caFile == nil {
+            throw SettingsError("DB_TLS=verify_ca needs DB_CA_FILE (the CA that signed the server's certificate); verify_identity can use the system's CAs")
+        }
+        if (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw SettingsError("DB_CERT_FILE and DB_KEY_FILE go together: a client certificate needs its key")
+        }
+        if tls.certificateFile != nil, tls.mode == .disabled {
+            throw SettingsError("DB_CERT_FILE and DB_KEY_FILE need TLS: DB_TLS=disabled would ignore them")
+        }
+        return tls
     }
 
     private mutating func readCache(_ reader: inout EnvironmentReader) throws {
@@ -231,23 +302,57 @@ public struct Settings: Sendable, Equatable {
             cacheType = .redis
         }
         guard cacheType == .redis else { return }
+        var urlAsksForTLS = false
         if let sentinels {
             redis = try Self.sentinelRedis(sentinels, url: url, reader: reader)
         } else if reader.string("REDIS_SENTINEL_MASTER") != nil {
             throw SettingsError("REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is not: list the Sentinels as REDIS_SENTINELS=host:26379,host2:26379")
         } else if let url {
-            guard let parsed = URLComponents(string: url), parsed.scheme?.lowercased() == "redis", let host = parsed.host, !host.isEmpty else {
-                throw SettingsError("REDIS_URL must look like redis://[:password@]host:6379[/db]")
+            let scheme = URLComponents(string: url)?.scheme?.lowercased()
+            guard let parsed = URLComponents(string: url), scheme == "redis" || scheme == "rediss", let host = parsed.host, !host.isEmpty else {
+                throw SettingsError("REDIS_URL must look like redis://[[user]:password@]host:6379[/db] (rediss:// for TLS)")
             }
+            urlAsksForTLS = scheme == "rediss"
             let dbText = parsed.path.split(separator: "/").first.map(String.init) ?? "0"
             guard let database = Int(dbText), database >= 0 else { throw SettingsError("REDIS_URL database must be a number (got '\(dbText)')") }
-            redis = RedisSettings(host: host, port: parsed.port ?? 6379, password: parsed.password?.removingPercentEncoding, database: database)
+            let user = parsed.user?.removingPercentEncoding
+            redis = RedisSettings(
+                host: host, port: parsed.port ?? 6379, password: parsed.password?.removingPercentEncoding, database: database,
+                username: user?.isEmpty == false ? user : nil
+            )
         } else {
             redis = RedisSettings(
                 host: reader.string("REDIS_HOST") ?? "127.0.0.1", port: try reader.integer("REDIS_PORT", in: 1...65535) ?? 6379,
                 password: reader.string("REDIS_PASSWORD"), database: 0
             )
         }
+        if redis?.username == nil { redis?.username = reader.string("REDIS_USERNAME") }
+        if redis?.username != nil, redis?.password == nil {
+            throw SettingsError("REDIS_USERNAME needs a password: REDIS_PASSWORD, or redis://user:password@host in REDIS_URL")
+        }
+        redis?.tls = try Self.readRedisTLS(&reader, urlAsksForTLS: urlAsksForTLS)
+    }
+
+    /// `REDIS_TLS` and the files; TLS is on with `rediss://` or `REDIS_TLS=true`, and files without TLS are refused.
+    private static func readRedisTLS(_ reader: inout EnvironmentReader, urlAsksForTLS: Bool) throws -> RedisTLSSettings? {
+        let flag = try reader.flag("REDIS_TLS")
+        if flag == false && urlAsksForTLS {
+            throw SettingsError("REDIS_TLS=false contradicts REDIS_URL=rediss://...: use redis:// for plain TCP or drop REDIS_TLS")
+        }
+        let files = try [
+            ("REDIS_CA_FILE", reader.string("REDIS_CA_FILE")), ("REDIS_CERT_FILE", reader.string("REDIS_CERT_FILE")),
+            ("REDIS_KEY_FILE", reader.string("REDIS_KEY_FILE")),
+        ].map { try Self.readablePEMFile($0.0, $0.1) }
+        guard flag == true || urlAsksForTLS else {
+            if files.contains(where: { $0 != nil }) {
+                throw SettingsError("REDIS_CA_FILE, REDIS_CERT_FILE and REDIS_KEY_FILE need TLS: use rediss:// in REDIS_URL or REDIS_TLS=true")
+            }
+            return nil
+        }
+        if (files[1] == nil) != (files[2] == nil) {
+            throw SettingsError("REDIS_CERT_FILE and REDIS_KEY_FILE go together: a client certificate needs its key")
+        }
+        return RedisTLSSettings(caFile: files[0], certificateFile: files[1], keyFile: files[2])
     }
 }
 

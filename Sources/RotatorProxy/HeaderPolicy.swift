@@ -19,10 +19,12 @@ public enum HeaderPolicy {
     static let billingSelection = HeaderNameSet(["openai-organization", "openai-project", "x-goog-user-project"])
     private static let requestID = Array("x-request-id".utf8)
     private static let contentLength = Array("content-length".utf8)
+    private static let acceptEncoding = Array("accept-encoding".utf8)
 
     /// Headers for the upstream request: the client's end-to-end headers minus credentials, plus the request id.
     /// `extraRemoved` holds a generic config's own key header name. Billing-selection headers pass only when the
-    /// config allows them (`forward_billing_headers`).
+    /// config allows them (`forward_billing_headers`). The client's `Accept-Encoding` is replaced by `identity`: an
+    /// answer must be read as plain bytes to be scrubbed of the key (and converted).
     public static func upstreamHeaders(
         from headers: HTTPHeaders, requestID: String, extraRemoved: String?, forwardBillingHeaders: Bool = false
     ) -> HTTPHeaders {
@@ -34,16 +36,18 @@ public enum HeaderPolicy {
             if hopByHop.contains(name) || clientCredentials.contains(name) { continue }
             if !connectionListed.isEmpty, connectionListed.contains(lowercased(name)) { continue }
             if HeaderNameSet.equalIgnoringASCIICase(name, Self.requestID) { continue }
+            if HeaderNameSet.equalIgnoringASCIICase(name, Self.acceptEncoding) { continue }
             if let extra, HeaderNameSet.equalIgnoringASCIICase(name, extra) { continue }
             if !forwardBillingHeaders, billingSelection.contains(name) { continue }
             upstream.add(name: name, value: value)
         }
         upstream.add(name: "X-Request-ID", value: requestID)
+        upstream.add(name: "Accept-Encoding", value: "identity")
         return upstream
     }
 
     /// Headers for the client's response: the upstream's end-to-end headers, scrubbed of the injected key when a
-    /// scrubber is given.
+    /// scrubber is given (a header whose name holds the key is dropped).
     public static func clientHeaders(from headers: HTTPHeaders, keepContentLength: Bool, scrubbing scrubber: SecretScrubber? = nil) -> HTTPHeaders {
         let connectionListed = listedInConnection(headers)
         var client = HTTPHeaders()
@@ -55,6 +59,7 @@ public enum HeaderPolicy {
             }
             if hopByHop.contains(name) { continue }
             if !connectionListed.isEmpty, connectionListed.contains(lowercased(name)) { continue }
+            if let scrubber, scrubber.contains(name) { continue }
             client.add(name: name, value: scrubber?.scrub(value) ?? value)
         }
         return client

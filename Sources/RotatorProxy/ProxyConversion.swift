@@ -63,8 +63,6 @@ struct ProxyConversion: Sendable {
     /// Headers for the upstream: the client's (already without credentials), minus what only made sense in the
     /// client's format, plus what the upstream's format needs (`anthropic-version`).
     func upstreamHeaders(_ headers: inout HTTPHeaders) {
-        // Compressed answers could not be converted.
-        headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
         for name in ["anthropic-version", "anthropic-beta"] where pair.upstream != .anthropicNative { headers.remove(name: name) }
         for (name, value) in converted?.upstream.headers ?? [:] { headers.replaceOrAdd(name: name, value: value) }
         // A model list has no converted request; Anthropic wants its version on every call.

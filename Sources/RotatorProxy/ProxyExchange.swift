@@ -86,6 +86,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private var catchUpPending = false
     /// Removes the key of the current attempt from whatever goes back to the client.
     private var scrubber: SecretScrubber?
+    /// The current answer's body plan (scrubbed? decoded?), its streamed scrubbing and its decoder.
+    private var bodyPlan: AnswerBodyPlan?
+    private var streamScrubber: StreamingSecretScrubber?
+    private var inflater: BodyInflater?
     private var catchUpTimer: Scheduled<Void>?
     /// A streamed answer's head, not yet written to the client (see `writeHeldHead`).
     private var heldHead: HTTPResponseHead?
@@ -215,6 +219,9 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 refuse(ProxyRequestGate.unauthorized(head: head, route: route))
                 return
             }
+            body = extracted.body
+        } else if let extracted = ClientCredential.extractBodyAPIKey(from: body), ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys) {
+            // The client's proxy key sent in the body beside the one in its head: it never goes upstream.
             body = extracted.body
         }
         if var conversion {
@@ -403,7 +410,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     private func send(keyID: Int64, freshConnection: Bool) {
         guard let admission, let secret = secrets[keyID], let injection else { return }
-        scrubber = SecretScrubber(secret: secret)
+        scrubber = SecretScrubber.cached(secret: secret)
         var headers = baseHeaders
         var query = admission.upstreamQuery
         injection.apply(secret: secret, headers: &headers, query: &query)
@@ -455,13 +462,26 @@ final class ProxyExchange: UpstreamResponseReceiver {
             upstreamStatus = status
             slugMetrics.upstreamLatency.recordNanoseconds(Int64((now - sentAt).nanoseconds))
             upstreamWait += Int64((now - sentAt).nanoseconds)
+            let plan = AnswerBodyPlan(route: route.kind, status: status, headers: answer.headers, converts: conversion != nil)
+            if case .unreadable(let encoding) = plan.coding { return refuseUnreadable(encoding: encoding) }
+            bodyPlan = plan
+            streamScrubber = nil
+            inflater = nil
+            if plan.coding == .inflate {
+                guard let decoder = try? BodyInflater() else { return refuseUnreadable(encoding: "gzip") }
+                inflater = decoder
+            }
+            // A decoded body's length is unknown until its end: it streams (or is read as an error body).
+            let answerHeaders = plan.clientFacing(answer.headers)
             let delivery = conversion?.delivery(status: status)
-                ?? machine?.delivery(status: status, headers: answer.headers, method: head.method) ?? .stream
+                ?? machine?.delivery(status: status, headers: answerHeaders, method: head.method) ?? .stream
             switch delivery {
             case .stream:
                 reportDelivered()
+                // Scrubbing keeps every length: a declared `Content-Length` stays true.
+                streamScrubber = plan.scrubs ? scrubber.map(StreamingSecretScrubber.init) : nil
                 var headers = HeaderPolicy.clientHeaders(
-                    from: answer.headers, keepContentLength: answer.headers.contains(name: "content-length") && conversion == nil,
+                    from: answerHeaders, keepContentLength: answerHeaders.contains(name: "content-length") && conversion == nil,
                     scrubbing: scrubber
                 )
                 if let contentType = conversion?.startStream() {
@@ -477,12 +497,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 // (bad chunk framing, a closed connection) becomes a 502, not a cut connection.
                 heldHead = HTTPResponseHead(version: head.version, status: answer.status, headers: headers)
             case .whole(let declared):
-                reading = .whole(status: status, headers: answer.headers, body: context.channel.allocator.buffer(capacity: declared), declared: declared)
+                reading = .whole(status: status, headers: answerHeaders, body: context.channel.allocator.buffer(capacity: declared), declared: declared)
             case .readErrorBody:
                 isAnswerCut = false
-                reading = .errorBody(status: status, headers: answer.headers, body: ByteBuffer())
+                reading = .errorBody(status: status, headers: answerHeaders, body: ByteBuffer())
             }
-        case (.body(let chunk), .streaming):
+        case (.body(let part), .streaming):
+            guard let chunk = readableStreamPart(part), chunk.readableBytes > 0 else { return }
             writeHeldHead()
             if conversion != nil {
                 // Each upstream event converted as soon as it is complete; a part that completes none writes nothing.
@@ -500,17 +521,32 @@ final class ProxyExchange: UpstreamResponseReceiver {
             reading = .none
             if collected.readableBytes + chunk.readableBytes <= declared { collected.writeBuffer(&chunk) }
             reading = .whole(status: status, headers: headers, body: collected, declared: declared)
-        case (.body(var chunk), .errorBody(let status, let headers, var collected)):
+        case (.body(let part), .errorBody(let status, let headers, var collected)):
             reading = .none
-            let limit = conversion != nil && (200..<300).contains(status)
-                ? machine?.limits.convertedAnswerLimit ?? 0 : machine?.limits.errorBodyLimit ?? 0
-            let room = limit - collected.readableBytes
-            if chunk.readableBytes > room { isAnswerCut = true }
-            if room > 0, let slice = chunk.readSlice(length: min(room, chunk.readableBytes)) { collected.writeImmutableBuffer(slice) }
+            let limit = answerLimit(status: status)
+            // Read past the cut by the longest form of the key, so one straddling it is scrubbed whole before the cut.
+            let room = limit + max((scrubber?.longestOccurrence ?? 1) - 1, 0) - collected.readableBytes
+            if room > 0 {
+                // Decoded only while there is room: a compressed error body never inflates past it.
+                var chunk = inflater.map { (try? $0.inflate(part)) ?? ByteBuffer() } ?? part
+                if collected.readableBytes + chunk.readableBytes > limit { isAnswerCut = true }
+                if let slice = chunk.readSlice(length: min(room, chunk.readableBytes)) { collected.writeImmutableBuffer(slice) }
+            } else if part.readableBytes > 0 {
+                isAnswerCut = true
+            }
             reading = .errorBody(status: status, headers: headers, body: collected)
         case (.end, .streaming):
+            if inflater != nil {
+                guard (try? inflater?.finish()) != nil else { return abandonStream() }
+            }
             writeHeldHead()
             releaseUpstream()
+            if var rest = streamScrubber?.finish(), rest.readableBytes > 0 {
+                if conversion != nil, let converted = conversion?.feed(rest), !converted.isEmpty {
+                    rest = context.channel.allocator.buffer(bytes: converted)
+                }
+                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(rest))), promise: nil)
+            }
             if let closing = conversion?.finishStream(), !closing.isEmpty {
                 context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: closing)))), promise: nil)
             }
@@ -525,7 +561,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
             reportDelivered()
             var headers = HeaderPolicy.clientHeaders(from: answerHeaders, keepContentLength: true, scrubbing: scrubber)
             addOwnHeaders(&headers)
-            writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: collected)
+            let body = bodyPlan?.scrubs == true ? scrubber?.scrub(collected) ?? collected : collected
+            writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body)
         case (.end, .errorBody(let status, let headers, let collected)):
             releaseUpstream()
             handle(.answerRead(status: status, headers: headers, body: collected, now: now))
@@ -587,17 +624,56 @@ final class ProxyExchange: UpstreamResponseReceiver {
         case .errorBody(let status, let headers, let collected):
             handle(.answerRead(status: status, headers: headers, body: collected, now: now))
         case .streaming:
-            if heldHead != nil {
-                // Only the head came, and it has not left: the client gets a 502 in its format instead of a cut.
-                heldHead = nil
-                return writeError(status: .badGateway, kind: .upstreamUnavailable,
-                                  message: "the upstream's answer broke off right after its head (\(failure.summary))", format: admission?.format, extraHeaders: [])
-            }
-            // Bytes have reached the client: nothing can be retried; end the client's connection so it sees the cut.
-            closeAfter = true
-            context.close(promise: nil)
-            finish(completed: false)
+            endBrokenStream(because: "the upstream's answer broke off right after its head (\(failure.summary))")
         }
+    }
+
+    /// A streamed answer that cannot go on. While only its head came (still held), the client gets a 502 in its
+    /// format instead of a cut; once bytes have reached it, nothing can be retried: its connection closes so it sees
+    /// the cut.
+    private func endBrokenStream(because reason: String) {
+        if heldHead != nil {
+            heldHead = nil
+            return writeError(status: .badGateway, kind: .upstreamUnavailable, message: reason, format: admission?.format, extraHeaders: [])
+        }
+        closeAfter = true
+        context.close(promise: nil)
+        finish(completed: false)
+    }
+
+    // MARK: Answer bodies (decoding, scrubbing, the cut)
+
+    /// A streamed part as the client may read it: decoded, scrubbed (some bytes may wait for the next part). Nil when
+    /// a compressed body turned out corrupt: the stream is abandoned.
+    private func readableStreamPart(_ part: ByteBuffer) -> ByteBuffer? {
+        var chunk = part
+        if let inflater {
+            guard let decoded = try? inflater.inflate(part) else {
+                abandonStream()
+                return nil
+            }
+            chunk = decoded
+        }
+        if streamScrubber != nil { chunk = streamScrubber!.feed(chunk) }
+        return chunk
+    }
+
+    /// A streamed answer whose body cannot be read to its end (its compression broke): as for an upstream that broke off.
+    private func abandonStream() {
+        closeUpstream()
+        endBrokenStream(because: "the upstream's compressed answer could not be decoded")
+    }
+
+    /// An answer in an encoding the relay cannot check for keys never reaches the client: a 502 instead.
+    private func refuseUnreadable(encoding: String) {
+        closeUpstream()
+        writeError(status: .badGateway, kind: .upstreamUnavailable, message: AnswerBodyPlan.unreadableMessage(encoding),
+                   format: admission?.format, extraHeaders: [])
+    }
+
+    /// The most of a read-whole answer the client gets: error bodies are cut at 1 MiB, converted answers at 32 MiB.
+    private func answerLimit(status: Int) -> Int {
+        conversion != nil && (200..<300).contains(status) ? machine?.limits.convertedAnswerLimit ?? 0 : machine?.limits.errorBodyLimit ?? 0
     }
 
     /// A 2xx answer went (or is going) to the client: the key served.
@@ -697,8 +773,11 @@ final class ProxyExchange: UpstreamResponseReceiver {
     private func deliverFinal(_ answer: ProxyStateMachine.FinalAnswer) {
         switch answer {
         case .upstream(let status, let upstreamHeaders, let rawBody):
-            // An error answer passed on is scrubbed of the key it was sent with, headers and body.
-            let body = scrubber?.scrub(rawBody) ?? rawBody
+            // An error answer passed on is scrubbed of the key it was sent with, headers and body; then cut to its limit
+            // (read past it by the key's longest form, so a key across the cut is scrubbed whole).
+            var body = scrubber?.scrub(rawBody) ?? rawBody
+            let limit = answerLimit(status: status)
+            if body.readableBytes > limit { body = body.getSlice(at: body.readerIndex, length: limit) ?? body }
             if let conversion = conversion {
                 if isAnswerCut, (200..<300).contains(status), let limit = machine?.limits.convertedAnswerLimit {
                     return writeError(

@@ -57,6 +57,12 @@ public enum ProxyRequestGate {
         head: HTTPRequestHead, route: ProxyRoute, catalogLoaded: Bool, pool: ServingPool?, proxyKeys: [String], maxBodyBytes: Int
     ) -> Decision {
         let defaultFormat: APIFormat? = route.kind == .llm ? .openAICompatible : nil
+        if head.method == .TRACE || head.method == .CONNECT {
+            // TRACE would have an echoing upstream hand back the request with the injected key; CONNECT asks for a tunnel.
+            return .refuse(Refusal(status: .methodNotAllowed, kind: .invalidRequest,
+                                   message: "\(head.method.rawValue) is not served on proxy routes", format: defaultFormat,
+                                   extraHeaders: [("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")]))
+        }
         guard catalogLoaded else {
             return .refuse(Refusal(status: .serviceUnavailable, kind: .upstreamUnavailable,
                                    message: "this node has not loaded its configuration yet; retry shortly", format: defaultFormat,
@@ -119,7 +125,8 @@ public enum ProxyRequestGate {
             return admitConverted(pair: pair, head: head, route: route, pool: pool, target: target, credential: credential, format: format)
         }
         let injection = KeyInjection(config: config, route: route.kind)
-        let query = QueryString.removing(injection.queryNamesToDrop, from: route.query)
+        // The client's proxy key leaves no trace upstream, whatever query parameter carried it.
+        let query = QueryString.removingValues(matchingAnyOf: proxyKeys, from: QueryString.removing(injection.queryNamesToDrop, from: route.query))
         let path: String
         do {
             path = try UpstreamURLBuilder.buildPath(target: target, rest: route.rest)

@@ -164,6 +164,20 @@ public enum QueryString {
         return kept.isEmpty ? nil : kept.joined(separator: "&")
     }
 
+    /// The raw query without parameters whose decoded value is one of `secrets` (compared in constant time).
+    public static func removingValues(matchingAnyOf secrets: [String], from query: String?) -> String? {
+        guard let query, !query.isEmpty else { return nil }
+        guard !secrets.isEmpty else { return query }
+        let kept = query.split(separator: "&").filter { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count > 1 else { return true }
+            let value = UpstreamURLBuilder.percentDecode(Substring(parts[1].replacingOccurrences(of: "+", with: " ")))
+                .map { String(decoding: $0, as: UTF8.self) } ?? String(parts[1])
+            return !ConstantTime.matchesAny(value, of: secrets)
+        }
+        return kept.isEmpty ? nil : kept.joined(separator: "&")
+    }
+
     /// The value of the first parameter with this name, percent-decoded.
     public static func value(of name: String, in query: String?) -> String? {
         guard let query else { return nil }

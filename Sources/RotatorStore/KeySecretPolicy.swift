@@ -39,8 +39,8 @@ public enum KeySecretPolicy {
 
     /// Why `raw` was refused, masked: never the secret itself.
     static func message(for rejection: Rejection, raw: String, position: Int?) -> String {
+        if rejection == .blank { return position.map { "blank key at position \($0)" } ?? "the key is blank" }
         guard let position else { return "the key \(rejection.requirement)" }
-        if rejection == .blank { return "blank key at position \(position)" }
         return "key at position \(position) (\(SecretMasking.mask(raw.trimmingWhitespace()))) \(rejection.requirement)"
     }
 }

@@ -12,6 +12,8 @@ final class Fleet: Sendable {
     let redis: RedisTestServer
     let mariadb: MariaDBTestServer
     let defaultNode: RotatorProcess
+    /// A default node of another build (`--baseline-bin`), measured beside `defaultNode`.
+    let baselineNode: RotatorProcess?
     let cluster: [RotatorProcess]
     let reference: NginxProcess
     let balancer: NginxProcess
@@ -41,6 +43,13 @@ final class Fleet: Sendable {
             log("starting rotator nodes: 1 default mode, 3 enterprise mode")
             let defaultNode = try await RotatorProcess.start(name: "default", binary: rotator, directory: directory)
             cleanup.append { await defaultNode.stop() }
+            var baselineNode: RotatorProcess?
+            if let baseline = options.baselineBinaries {
+                log("starting a baseline default node from \(baseline)/rotator")
+                let node = try await RotatorProcess.start(name: "baseline", binary: "\(baseline)/rotator", directory: directory)
+                cleanup.append { await node.stop() }
+                baselineNode = node
+            }
             var cluster: [RotatorProcess] = []
             for index in 0..<3 {
                 let node = try await RotatorProcess.start(
@@ -73,7 +82,8 @@ final class Fleet: Sendable {
             cleanup.append { await bareRelay.stop() }
             for _ in 0..<100 where !FreePort.isListening(bareRelayPort) { try await Task.sleep(for: .milliseconds(50)) }
             guard FreePort.isListening(bareRelayPort) else { throw RunnerError("bare-relay did not start (see \(directory)/bare-relay.log)") }
-            return Fleet(directory: directory, mock: mock, redis: redis, mariadb: mariadb, defaultNode: defaultNode, cluster: cluster,
+            return Fleet(directory: directory, mock: mock, redis: redis, mariadb: mariadb, defaultNode: defaultNode, baselineNode: baselineNode,
+                         cluster: cluster,
                          reference: reference, balancer: balancer, bareRelay: bareRelay, bareRelayPort: bareRelayPort)
         } catch {
             for step in cleanup.reversed() { await step() }
@@ -83,7 +93,7 @@ final class Fleet: Sendable {
 
     private init(
         directory: String, mock: MockUpstreamProcess, redis: RedisTestServer, mariadb: MariaDBTestServer, defaultNode: RotatorProcess,
-        cluster: [RotatorProcess], reference: NginxProcess, balancer: NginxProcess, bareRelay: ManagedProcess, bareRelayPort: Int
+        baselineNode: RotatorProcess?, cluster: [RotatorProcess], reference: NginxProcess, balancer: NginxProcess, bareRelay: ManagedProcess, bareRelayPort: Int
     ) {
         self.bareRelay = bareRelay
         self.bareRelayPort = bareRelayPort
@@ -92,6 +102,7 @@ final class Fleet: Sendable {
         self.redis = redis
         self.mariadb = mariadb
         self.defaultNode = defaultNode
+        self.baselineNode = baselineNode
         self.cluster = cluster
         self.reference = reference
         self.balancer = balancer
@@ -102,7 +113,7 @@ final class Fleet: Sendable {
         mariadb.kill(signal: SIGCONT)
         redis.resume()
         if !redis.isRunning { try? await redis.restart() }
-        for node in cluster + [defaultNode] where !node.process.isRunning { try? await node.restart() }
+        for node in cluster + [defaultNode] + [baselineNode].compactMap({ $0 }) where !node.process.isRunning { try? await node.restart() }
     }
 
     /// Stops every process this run started, whatever state it is in.
@@ -112,7 +123,7 @@ final class Fleet: Sendable {
         await bareRelay.stop()
         await balancer.stop()
         await reference.stop()
-        for node in cluster + [defaultNode] { await node.stop() }
+        for node in cluster + [defaultNode] + [baselineNode].compactMap({ $0 }) { await node.stop() }
         await mock.stop()
         redis.stop()
         await mariadb.stop(removingData: true)

@@ -15,7 +15,7 @@ enum OverheadScenario {
         try await Task.sleep(for: .milliseconds(300))
 
         let direct = [["Authorization", "Bearer \(keys[0])"]]
-        let targets: [(name: String, url: String, headers: [[String]], pids: [Int32])] = [
+        var targets: [(name: String, url: String, headers: [[String]], pids: [Int32])] = [
             ("direct to mock", fleet.mock.baseURL + "/v1/chat/completions", direct, [fleet.mock.process.pid]),
             ("nginx reference proxy", fleet.reference.url + "/v1/chat/completions", [], [fleet.reference.process.pid]),
             ("bare Swift relay", "http://127.0.0.1:\(fleet.bareRelayPort)/v1/chat/completions", [], [fleet.bareRelay.pid]),
@@ -26,6 +26,13 @@ enum OverheadScenario {
             ("3 enterprise nodes behind nginx", context.proxyURL(fleet.balancer.url, slug: "overhead"), ScenarioContext.proxyAuth,
              [fleet.balancer.process.pid] + fleet.cluster.map(\.process.pid)),
         ]
+        // Another build's default node (`--baseline-bin`) last, so the rows above keep their places.
+        if let baseline = fleet.baselineNode {
+            let admin = try await AdminClient.login(baseline.url)
+            try await admin.importKeys(keys, configID: try await admin.createConfig(slug: "overhead", upstream: fleet.mock.baseURL))
+            targets.append(("rotator, default mode, baseline build", context.proxyURL(baseline.url, slug: "overhead"), ScenarioContext.proxyAuth,
+                            [baseline.process.pid]))
+        }
         let connections = context.scaled(32, smoke: 8)
         let rate = context.scaled(1000.0, smoke: 200.0)
         var closed: [LoadResult] = []
@@ -76,6 +83,11 @@ enum OverheadScenario {
                      String(format: "%.2f", run.contextSwitchesPerRequest)]
                 }
             ))
+        }
+        if let baseline = fleet.baselineNode, WrkRun.isAvailable {
+            report.tables.append(try await ScrubCost.table(context, nodes: [("rotator, default mode", fleet.defaultNode),
+                                                                              ("rotator, default mode, baseline build", baseline)],
+                                                           connections: 4))
         }
         let base = open[0].latency
         report.tables.append(ReportTable(

@@ -16,6 +16,9 @@ struct RunnerOptions {
     var duration: Double?
     /// Where `rotator`, `mock-upstream` live (a SwiftPM build folder).
     var binaries = ".build/release"
+    /// A folder holding another build's `rotator` (say, a release build of `main`): scenario 1 measures a default node
+    /// of it beside the default node of `binaries`, in the same run.
+    var baselineBinaries: String?
     var output = "loadtest/results"
     var scenarios = RunnerOptions.allScenarios
     static let allScenarios = Set(1...9)
@@ -26,7 +29,7 @@ struct RunnerOptions {
 
     static let usage = """
         usage: rotator-loadtest [--quick | --full | --smoke] [--duration S] [--scenarios 1,2,...] [--bin DIR]
-                                [--out DIR] [--nginx PATH] [--python PATH]
+                                [--out DIR] [--nginx PATH] [--python PATH] [--baseline-bin DIR]
 
           --quick        every scenario with short windows, about 2 minutes (default)
           --full         longer windows and the 10-minute soak (scenario 8)
@@ -37,6 +40,8 @@ struct RunnerOptions {
           --bin DIR      folder holding the rotator and mock-upstream binaries (default .build/release)
           --out DIR      results go to DIR/<date>/ (default loadtest/results)
           --python PATH  a python3 with matplotlib, for the PNG charts
+          --baseline-bin DIR  another build's rotator (e.g. main's): scenario 1 measures a default node of it beside
+                         this build's, for the same small answers and for 200 KB answers of a generic config
         """
 
     init(arguments: [String]) throws {
@@ -62,6 +67,7 @@ struct RunnerOptions {
                     }
                     scenarios = Set(numbers.compactMap { $0 })
                 case "--bin": binaries = value
+                case "--baseline-bin": baselineBinaries = value
                 case "--out": output = value
                 case "--nginx": nginx = value
                 case "--python": python = value

@@ -172,7 +172,10 @@ struct RedisValueTypeTests {
         let plain = try RedisConfiguration(url: "redis://10.0.0.5:7000")
         #expect(plain.host == "10.0.0.5" && plain.port == 7000 && plain.password == nil)
 
-        #expect(throws: RedisConfiguration.InvalidURL.self) { try RedisConfiguration(url: "rediss://h:6379") }
+        #expect(plain.tls == nil)
+        let secure = try RedisConfiguration(url: "rediss://app:s3cret@cache.example.com:6380/1")
+        #expect(secure.tls == RedisTLS() && secure.username == "app" && secure.password == "s3cret" && secure.port == 6380)
+        #expect(secure.description == "rediss://***@cache.example.com:6380/1")
         #expect(throws: RedisConfiguration.InvalidURL.self) { try RedisConfiguration(url: "redis://h:notaport") }
         #expect(throws: RedisConfiguration.InvalidURL.self) { try RedisConfiguration(url: "http://h") }
     }

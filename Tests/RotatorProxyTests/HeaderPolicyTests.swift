@@ -13,7 +13,7 @@ import Testing
         ])
         let headers = HeaderPolicy.upstreamHeaders(from: fields, requestID: "rid-1", extraRemoved: nil)
         let names = Set(headers.map { $0.name.lowercased() })
-        #expect(names == ["anthropic-version", "content-type", "accept", "x-request-id"])
+        #expect(names == ["anthropic-version", "content-type", "accept", "x-request-id", "accept-encoding"])
         #expect(headers.first(name: "x-request-id") == "rid-1")
         #expect(!headers.contains { $0.value.contains("proxy-key") })
     }
@@ -23,11 +23,18 @@ import Testing
             ("OpenAI-Organization", "org-other"), ("OpenAI-Project", "proj-other"), ("x-goog-user-project", "other-project"), ("Accept", "*/*"),
         ])
         let dropped = HeaderPolicy.upstreamHeaders(from: fields, requestID: "r", extraRemoved: nil)
-        #expect(Set(dropped.map { $0.name.lowercased() }) == ["accept", "x-request-id"])
+        #expect(Set(dropped.map { $0.name.lowercased() }) == ["accept", "x-request-id", "accept-encoding"])
         let allowed = HeaderPolicy.upstreamHeaders(from: fields, requestID: "r", extraRemoved: nil, forwardBillingHeaders: true)
         #expect(allowed.first(name: "openai-organization") == "org-other")
         #expect(allowed.first(name: "openai-project") == "proj-other")
         #expect(allowed.first(name: "x-goog-user-project") == "other-project")
+    }
+
+    /// Fails on the code before issue 16: the client's `gzip` went up, and a compressed error body passed unscrubbed.
+    @Test func upstreamsAreAskedForIdentityBytes() {
+        let fields = HTTPHeaders([("Accept-Encoding", "gzip, deflate, br"), ("accept-encoding", "zstd")])
+        let headers = HeaderPolicy.upstreamHeaders(from: fields, requestID: "r", extraRemoved: nil)
+        #expect(headers["accept-encoding"] == ["identity"])
     }
 
     @Test func dropsGenericKeyHeader() {

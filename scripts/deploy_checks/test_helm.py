@@ -29,8 +29,10 @@ EVERYTHING = {
     **ENTERPRISE,
     "secrets": {"adminPassword": "a-long-admin-passphrase", "jwtSecret": "0123456789abcdef0123456789abcdef",
                 "encryptionKey": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "globalProxyKeys": "rk-team-a-4f9c2e71d0b3,rk-team-b-8a6d5c3e1f07"},
-    "database": {"host": "mariadb.db.svc", "password": "pa/ss@wo#rd"},
-    "redis": {"host": "redis.db.svc", "password": "redis-pass"},
+    "database": {"host": "mariadb.db.svc", "password": "pa/ss@wo#rd",
+                 "tls": {"mode": "verify_identity", "secret": {"name": "db-tls", "caKey": "ca.crt", "certKey": "tls.crt", "keyKey": "tls.key"}}},
+    "redis": {"host": "redis.db.svc", "password": "redis-pass", "username": "rotator",
+              "tls": {"enabled": True, "secret": {"name": "redis-tls", "caKey": "ca.crt"}}},
     "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 12, "targetMemoryUtilizationPercentage": 80},
     "ingress": {"enabled": True, "className": "nginx", "hosts": [{"host": "rotator.example.com", "paths": [{"path": "/", "pathType": "Prefix"}]}],
                 "tls": [{"secretName": "rotator-tls", "hosts": ["rotator.example.com"]}]},
@@ -172,9 +174,11 @@ def test_security_context(case):
     context = container["securityContext"]
     assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
     assert context["capabilities"] == {"drop": ["ALL"]}
-    # A read-only root: the data folder and /tmp are volumes.
-    mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
-    assert set(mounts) == {"/app/data", "/tmp"}
+    # A read-only root: the data folder and /tmp are volumes; TLS files (Secrets) are mounted read-only.
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    assert {"/app/data", "/tmp"} <= set(mounts)
+    for path in set(mounts) - {"/app/data", "/tmp"}:
+        assert path.startswith("/etc/rotator/tls/") and mounts[path]["readOnly"] is True, mounts[path]
     # No Kubernetes API token in the pod.
     assert pod["automountServiceAccountToken"] is False
     assert kinds(documents)["ServiceAccount"]["automountServiceAccountToken"] is False
@@ -311,6 +315,28 @@ def test_sentinel_endpoints_replace_host_and_port():
     assert set(environment(documents)) <= SETTINGS_VARIABLES
 
 
+def test_tls_files_come_from_secrets_mounted_read_only():
+    documents = render(EVERYTHING)[0]
+    variables = environment(documents)
+    assert variables["DB_TLS"] == "verify_identity"
+    assert (variables["DB_CA_FILE"], variables["DB_CERT_FILE"], variables["DB_KEY_FILE"]) == (
+        "/etc/rotator/tls/database/ca.pem", "/etc/rotator/tls/database/client.pem", "/etc/rotator/tls/database/client.key")
+    assert variables["REDIS_TLS"] == "true" and variables["REDIS_USERNAME"] == "rotator"
+    assert variables["REDIS_CA_FILE"] == "/etc/rotator/tls/redis/ca.pem"
+    assert not {"REDIS_CERT_FILE", "REDIS_KEY_FILE"} & set(variables), "no client certificate was given for Redis"
+    volumes = {volume["name"]: volume for volume in pod_of(documents)["spec"]["volumes"]}
+    assert volumes["database-tls"]["secret"] == {"secretName": "db-tls", "defaultMode": 0o440, "items": [
+        {"key": "ca.crt", "path": "ca.pem"}, {"key": "tls.crt", "path": "client.pem"}, {"key": "tls.key", "path": "client.key"}]}
+    assert volumes["redis-tls"]["secret"] == {"secretName": "redis-tls", "defaultMode": 0o440, "items": [{"key": "ca.crt", "path": "ca.pem"}]}
+    mounts = {mount["name"]: mount for mount in container_of(documents)["volumeMounts"]}
+    assert mounts["database-tls"] == {"name": "database-tls", "mountPath": "/etc/rotator/tls/database", "readOnly": True}
+    assert mounts["redis-tls"] == {"name": "redis-tls", "mountPath": "/etc/rotator/tls/redis", "readOnly": True}
+    # Without TLS values: TLS when the database offers it, nothing mounted, plain Redis.
+    plain = environment(render(ENTERPRISE)[0])
+    assert plain["DB_TLS"] == "preferred" and not {"DB_CA_FILE", "REDIS_TLS", "REDIS_CA_FILE", "REDIS_USERNAME"} & set(plain)
+    assert {volume["name"] for volume in pod_of(render(ENTERPRISE)[0])["spec"]["volumes"]} == {"data", "tmp"}
+
+
 def test_secrets_given_as_values_go_into_the_charts_secret():
     documents = render(EVERYTHING)[0]
     secret = kinds(documents)["Secret"]
@@ -400,9 +426,27 @@ REFUSED = {
                                   "redis.urlSecret and redis.sentinel.endpoints are both set"),
     "a master name without sentinels": (merged(ENTERPRISE, redis__sentinel={"masterName": "m"}), "redis.sentinel.endpoints is empty"),
     "the sentinels in env": (merged(ENTERPRISE, env={"REDIS_SENTINELS": "s:26379"}), "env.REDIS_SENTINELS is set by the chart"),
+    "verify_ca without a CA": (merged(ENTERPRISE, database={**ENTERPRISE["database"], "tls": {"mode": "verify_ca"}}),
+                               "database.tls.mode=verify_ca needs the CA"),
+    "a CA the database mode ignores": (
+        merged(ENTERPRISE, database={**ENTERPRISE["database"], "tls": {"mode": "required", "secret": {"name": "db-tls", "caKey": "ca.crt"}}}),
+        "database.tls.secret.caKey is only used by database.tls.mode=verify_ca or verify_identity"),
+    "a client certificate without its key": (
+        merged(ENTERPRISE, redis={**ENTERPRISE["redis"], "tls": {"enabled": True, "secret": {"name": "redis-tls", "certKey": "tls.crt"}}}),
+        "redis.tls.secret.certKey and .keyKey go together"),
+    "Redis TLS files with TLS off": (
+        merged(ENTERPRISE, redis={**ENTERPRISE["redis"], "tls": {"secret": {"name": "redis-tls", "caKey": "ca.crt"}}}),
+        "redis.tls.secret is only used with redis.tls.enabled=true"),
+    "a TLS file without its Secret": (
+        merged(ENTERPRISE, redis={**ENTERPRISE["redis"], "tls": {"enabled": True, "secret": {"caKey": "ca.crt"}}}),
+        "redis.tls.secret needs name"),
+    "a TLS setting in env": (merged(ENTERPRISE, env={"DB_TLS": "disabled"}), "env.DB_TLS is set by the chart"),
     # values.schema.json
     "a sentinel without its port": (merged(ENTERPRISE, redis__sentinel={"endpoints": ["sentinel-0"], "masterName": "m"}),
                                     "/redis/sentinel/endpoints/0"),
+    "a misspelt database TLS mode": (merged(ENTERPRISE, database={**ENTERPRISE["database"], "tls": {"mode": "verify-full"}}),
+                                     "/database/tls/mode"),
+    "Redis TLS as text": (merged(ENTERPRISE, redis={**ENTERPRISE["redis"], "tls": {"enabled": "yes"}}), "/redis/tls/enabled"),
     "a misspelt mode": ({"mode": "enterprize"}, "/mode"),
     "a count as text": ({"replicaCount": "three"}, "/replicaCount"),
     "an unknown value": ({"replicas": 3}, "replicas"),

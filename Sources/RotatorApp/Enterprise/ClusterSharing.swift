@@ -42,7 +42,7 @@ final class ClusterSharing: Sendable {
         settings: Settings, policy: CoordinationPolicy, logger: Logger, metricsFactory: any MetricsFactory, proxyLoops: any EventLoopGroup
     ) -> ClusterSharing? {
         guard settings.cacheType == .redis, let redis = settings.redis else { return nil }
-        let configuration = RedisConfiguration(host: redis.host, port: redis.port, password: redis.password, database: redis.database)
+        let configuration = redisConfiguration(redis)
         let locator = redis.sentinel.map {
             RedisMasterLocator(
                 configuration: RedisSentinelConfiguration(sentinels: $0.sentinels, masterName: $0.masterName, password: $0.password),
@@ -62,6 +62,33 @@ final class ClusterSharing: Sendable {
             client: client, subscriber: subscriber, masterLocator: locator, coordinator: coordinator, nodeID: nodeID, logger: logger,
             metricsFactory: metricsFactory
         )
+    }
+
+    static func redisConfiguration(_ redis: Settings.RedisSettings) -> RedisConfiguration {
+        RedisConfiguration(
+            host: redis.host, port: redis.port, password: redis.password, username: redis.username, database: redis.database,
+            tls: redis.tls.map { RedisTLS(caFile: $0.caFile, certificateFile: $0.certificateFile, keyFile: $0.keyFile) }
+        )
+    }
+
+    /// With TLS, one connection before the node starts: a certificate that does not verify (wrong CA, wrong host
+    /// name), unreadable files or a server that does not speak TLS refuse the start with the setting to fix. A Redis
+    /// that is merely unreachable does not: the node starts degraded and reconnects, as without TLS.
+    static func checkTLS(settings: Settings, logger: Logger) async throws {
+        guard settings.cacheType == .redis, let redis = settings.redis, redis.tls != nil else { return }
+        do {
+            try await RedisConnection.probe(redisConfiguration(redis), logger: logger)
+        } catch let error as RedisTLSError {
+            let hint = switch error {
+            case .badFile: "check REDIS_CA_FILE, REDIS_CERT_FILE and REDIS_KEY_FILE"
+            case .untrustedCertificate: "REDIS_CA_FILE must hold the CA that signed the server's certificate"
+            case .hostNameMismatch: "the host in REDIS_URL (or REDIS_HOST) must be a name the certificate lists"
+            case .handshakeFailed: "is TLS enabled on that port (REDIS_URL=rediss://, REDIS_TLS), and does the server want a client certificate (REDIS_CERT_FILE, REDIS_KEY_FILE)?"
+            }
+            throw SettingsError("cannot open a TLS connection to Redis at \(redis.host):\(redis.port): \(error); \(hint)")
+        } catch {
+            logger.warning("Redis is not reachable at start-up; starting degraded", metadata: ["error": "\(error)"])
+        }
     }
 
     func services(catalog: ConfigCatalog, settings: Settings) -> [any Service] {

@@ -149,3 +149,22 @@ node secret that is not given, so those references are optional there. */}}
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/* The TLS Secrets to mount in enterprise mode, as YAML {database: secret, redis: secret}; Redis' only with TLS on. */}}
+{{- define "rotator.tlsSecrets" -}}
+{{- $v := .Values -}}
+{{- if eq $v.mode "enterprise" -}}
+{{- with $v.database.tls.secret -}}
+{{- if and .name (or .caKey .certKey) }}
+database: {{ toJson . }}
+{{- end -}}
+{{- end -}}
+{{- if $v.redis.tls.enabled -}}
+{{- with $v.redis.tls.secret -}}
+{{- if and .name (or .caKey .certKey) }}
+redis: {{ toJson . }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -39,6 +39,28 @@
 {{- else if $sentinel.masterName -}}
 {{- fail "redis.sentinel.masterName is set but redis.sentinel.endpoints is empty: list the Sentinels as host:port" -}}
 {{- end -}}
+{{- $dbTLS := $db.tls -}}
+{{- if and (eq $dbTLS.mode "verify_ca") (not (and $dbTLS.secret.name $dbTLS.secret.caKey)) -}}
+{{- fail "database.tls.mode=verify_ca needs the CA that signed the database's certificate: set database.tls.secret.name and .caKey (or use verify_identity with a publicly trusted certificate)" -}}
+{{- end -}}
+{{- if and $dbTLS.secret.caKey (not (has $dbTLS.mode (list "verify_ca" "verify_identity"))) -}}
+{{- fail (printf "database.tls.secret.caKey is only used by database.tls.mode=verify_ca or verify_identity (got %q)" $dbTLS.mode) -}}
+{{- end -}}
+{{- if and (eq $dbTLS.mode "disabled") (or $dbTLS.secret.certKey $dbTLS.secret.keyKey) -}}
+{{- fail "database.tls.mode=disabled would ignore the client certificate in database.tls.secret" -}}
+{{- end -}}
+{{- $redisTLS := $v.redis.tls -}}
+{{- if and (not $redisTLS.enabled) (or $redisTLS.secret.caKey $redisTLS.secret.certKey $redisTLS.secret.keyKey) -}}
+{{- fail "redis.tls.secret is only used with redis.tls.enabled=true" -}}
+{{- end -}}
+{{- range $what, $secret := dict "database" $dbTLS.secret "redis" $redisTLS.secret -}}
+{{- if or (and $secret.certKey (not $secret.keyKey)) (and $secret.keyKey (not $secret.certKey)) -}}
+{{- fail (printf "%s.tls.secret.certKey and .keyKey go together: a client certificate needs its key" $what) -}}
+{{- end -}}
+{{- if and (or $secret.caKey $secret.certKey) (not $secret.name) -}}
+{{- fail (printf "%s.tls.secret needs name: the existing Secret holding its caKey/certKey/keyKey" $what) -}}
+{{- end -}}
+{{- end -}}
 {{- if and $v.autoscaling.enabled (gt (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) -}}
 {{- fail (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) -}}
 {{- end -}}
@@ -49,7 +71,7 @@
 {{- end -}}
 {{- end -}}
 {{- range $name, $_ := $v.env -}}
-{{- if has $name (list "BIND_HOST" "BACKEND_PORT" "DATABASE_PATH" "DB_TYPE" "DB_HOST" "DB_PORT" "DB_USER" "DB_PASSWORD" "DB_NAME" "DATABASE_URL" "CACHE_TYPE" "REDIS_HOST" "REDIS_PORT" "REDIS_PASSWORD" "REDIS_URL" "REDIS_SENTINELS" "REDIS_SENTINEL_MASTER" "REDIS_SENTINEL_PASSWORD" "ADMIN_PASSWORD" "JWT_SECRET" "ENCRYPTION_KEY" "GLOBAL_PROXY_KEYS" "SHUTDOWN_GRACE_SECONDS" "METRICS_TOKEN") -}}
+{{- if has $name (list "BIND_HOST" "BACKEND_PORT" "DATABASE_PATH" "DB_TYPE" "DB_HOST" "DB_PORT" "DB_USER" "DB_PASSWORD" "DB_NAME" "DATABASE_URL" "CACHE_TYPE" "REDIS_HOST" "REDIS_PORT" "REDIS_PASSWORD" "REDIS_URL" "REDIS_SENTINELS" "REDIS_SENTINEL_MASTER" "REDIS_SENTINEL_PASSWORD" "REDIS_USERNAME" "REDIS_TLS" "REDIS_CA_FILE" "REDIS_CERT_FILE" "REDIS_KEY_FILE" "DB_TLS" "DB_CA_FILE" "DB_CERT_FILE" "DB_KEY_FILE" "ADMIN_PASSWORD" "JWT_SECRET" "ENCRYPTION_KEY" "GLOBAL_PROXY_KEYS" "SHUTDOWN_GRACE_SECONDS" "METRICS_TOKEN") -}}
 {{- fail (printf "env.%s is set by the chart: use mode, database.*, redis.*, secrets.*, metricsTokenSecret or shutdownGraceSeconds instead" $name) -}}
 {{- end -}}
 {{- end -}}

@@ -124,9 +124,11 @@ extension GeminiFormat {
     }
 
     public static func encodeRequest(_ request: ChatRequest, dropped: inout DroppedFeatures) throws(ConversionFailure) -> UpstreamRequest {
-        guard let model = request.model, !model.isEmpty else {
+        guard let named = request.model, !named.isEmpty else {
             throw ConversionFailure("Invalid request: a model is required (the request names none and the config has no default model).")
         }
+        // The model becomes a segment of the upstream's path: it must not be able to change that path.
+        let model = try pathSegmentModel(named)
         var body = JSONObject()
         var contents = AlternatingTurns()
         for message in request.messages {
@@ -174,6 +176,26 @@ extension GeminiFormat {
         let path = request.stream
             ? "/v1beta/models/\(model):streamGenerateContent?alt=sse" : "/v1beta/models/\(model):generateContent"
         return UpstreamRequest(path: path, body: JSONWriter.bytes(.object(body)), streams: request.stream)
+    }
+
+    /// The model as a path segment: `models/` dropped, then letters, digits, `-`, `_` and `.` only, and not dots alone
+    /// (every Gemini model id fits; `..`, `/`, `?`, `#`, `%` and `:` would change the path the key is sent to).
+    static func pathSegmentModel(_ named: String) throws(ConversionFailure) -> String {
+        let model = named.hasPrefix("models/") ? String(named.dropFirst(7)) : named
+        let allowed = model.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                true
+            default:
+                false
+            }
+        }
+        guard allowed, !model.isEmpty, model.utf8.count <= 200, !model.utf8.allSatisfy({ $0 == UInt8(ascii: ".") }) else {
+            let shown = named.count > 100 ? String(named.prefix(100)) + "…" : named
+            throw ConversionFailure("Invalid request: model '\(shown)' is not a valid Gemini model name (letters, digits, '-', '_' and '.' only).")
+        }
+        return model
     }
 
     private static func part(for part: MessagePart, dropped: inout DroppedFeatures) -> JSONValue? {
