@@ -331,6 +331,14 @@ public struct Settings: Sendable, Equatable {
             throw SettingsError("REDIS_USERNAME needs a password: REDIS_PASSWORD, or redis://user:password@host in REDIS_URL")
         }
         redis?.tls = try Self.readRedisTLS(&reader, urlAsksForTLS: urlAsksForTLS)
+        if redis?.sentinel != nil, redis?.tls != nil {
+            // The Sentinels name the master by IP, so a certificate issued for a host name would not match, and the
+            // start-up TLS check has no fixed host to try: refused until both are handled.
+            throw SettingsError(
+                "REDIS_SENTINELS cannot be combined with Redis TLS (REDIS_TLS=true or rediss://) yet: "
+                    + "use plain TCP to the Sentinels and the master, or a single TLS server in REDIS_URL=rediss://... without REDIS_SENTINELS"
+            )
+        }
     }
 
     /// `REDIS_TLS` and the files; TLS is on with `rediss://` or `REDIS_TLS=true`, and files without TLS are refused.

@@ -34,4 +34,16 @@ import Testing
             for name in names { #expect("\(error)".contains(name), "\(error)") }
         }
     }
+
+    /// The Sentinels name the master by IP (a certificate for a host name would not verify) and the start-up TLS
+    /// check has no fixed host: Sentinel with Redis TLS is refused, naming both settings, rather than failing later.
+    @Test func sentinelWithRedisTLSIsRefused() throws {
+        let sentinel = ["REDIS_SENTINELS": "s:26379", "REDIS_SENTINEL_MASTER": "m", "REDIS_PASSWORD": "p"]
+        let error = #expect(throws: SettingsError.self) { try Settings.fromEnvironment(sentinel.merging(["REDIS_TLS": "true"]) { $1 }) }
+        let message = error?.description ?? ""
+        for name in ["REDIS_SENTINELS", "REDIS_TLS", "rediss"] { #expect(message.contains(name), "\(message)") }
+        // Without TLS the ACL user still goes to every master connection.
+        let plain = try Settings.fromEnvironment(sentinel.merging(["REDIS_USERNAME": "app", "REDIS_TLS": "false"]) { $1 })
+        #expect(plain.redis?.sentinel != nil && plain.redis?.tls == nil && plain.redis?.username == "app")
+    }
 }

@@ -426,6 +426,9 @@ REFUSED = {
                                   "redis.urlSecret and redis.sentinel.endpoints are both set"),
     "a master name without sentinels": (merged(ENTERPRISE, redis__sentinel={"masterName": "m"}), "redis.sentinel.endpoints is empty"),
     "the sentinels in env": (merged(ENTERPRISE, env={"REDIS_SENTINELS": "s:26379"}), "env.REDIS_SENTINELS is set by the chart"),
+    "sentinels with Redis TLS": (merged(ENTERPRISE, redis={**ENTERPRISE["redis"], "tls": {"enabled": True},
+                                                         "sentinel": {"endpoints": ["s:26379"], "masterName": "m"}}),
+                                 "redis.sentinel.endpoints with redis.tls.enabled=true is not supported yet"),
     "verify_ca without a CA": (merged(ENTERPRISE, database={**ENTERPRISE["database"], "tls": {"mode": "verify_ca"}}),
                                "database.tls.mode=verify_ca needs the CA"),
     "a CA the database mode ignores": (

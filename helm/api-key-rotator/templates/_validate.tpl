@@ -36,6 +36,9 @@
 {{- if not $sentinel.masterName -}}
 {{- fail "redis.sentinel.endpoints needs redis.sentinel.masterName: the name the Sentinels monitor the master under (e.g. mymaster)" -}}
 {{- end -}}
+{{- if $v.redis.tls.enabled -}}
+{{- fail "redis.sentinel.endpoints with redis.tls.enabled=true is not supported yet (the node would check the certificate against the IP the Sentinels name): use one, REDIS_SENTINELS and REDIS_TLS/rediss cannot be combined" -}}
+{{- end -}}
 {{- else if $sentinel.masterName -}}
 {{- fail "redis.sentinel.masterName is set but redis.sentinel.endpoints is empty: list the Sentinels as host:port" -}}
 {{- end -}}
