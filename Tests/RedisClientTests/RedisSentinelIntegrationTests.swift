@@ -18,14 +18,14 @@ struct RedisSentinelIntegrationTests {
             configuration: RedisSentinelConfiguration(
                 sentinels: group.sentinelPorts.map { RedisEndpoint(host: "127.0.0.1", port: $0) }, masterName: RedisSentinelTestGroup.masterName
             ),
-            connectTimeout: .seconds(1), commandTimeout: .milliseconds(500),
+            connectTimeout: .seconds(2), commandTimeout: .seconds(2),
             backoff: ReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(300))
         )
     }
 
     /// Host and port are the Sentinels' business; these would be wrong.
     static let configuration = RedisConfiguration(
-        host: "127.0.0.1", port: 1, connectTimeout: .seconds(1), commandTimeout: .milliseconds(500),
+        host: "127.0.0.1", port: 1, connectTimeout: .seconds(2), commandTimeout: .seconds(2),
         reconnectBackoff: ReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(300))
     )
 
@@ -54,8 +54,8 @@ struct RedisSentinelIntegrationTests {
 
         // A Sentinel-managed connection whose master was demoted under it closes, so its owner finds the master again.
         let demoted = try await RedisConnection.connect(
-            host: "127.0.0.1", port: replica.port, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, connectTimeout: .seconds(1),
-            commandTimeout: .milliseconds(500), pushHandler: nil, closesOnReadOnly: true, logger: logger
+            host: "127.0.0.1", port: replica.port, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, connectTimeout: .seconds(2),
+            commandTimeout: .seconds(2), pushHandler: nil, closesOnReadOnly: true, logger: logger
         )
         #expect(try await demoted.sendReturningErrorReply(["SET", "k", "v"]).errorMessage?.hasPrefix("READONLY") == true)
         #expect(await eventually(timeout: .seconds(5)) { !demoted.isOpen })

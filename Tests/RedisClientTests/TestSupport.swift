@@ -12,19 +12,20 @@ func withRedisServer<T>(
     return try await body(server)
 }
 
-/// Short timeouts and backoff so that failure tests finish quickly.
+/// A short backoff so that failure tests finish quickly.
 func testConfiguration(
     _ server: RedisTestServer,
     password: String? = nil,
     database: Int = 0,
-    commandTimeout: Duration = .milliseconds(500)
+    // Generous: the whole suite runs its servers in parallel on 2 shared cores; tests of timeouts pass their own.
+    commandTimeout: Duration = .seconds(5)
 ) -> RedisConfiguration {
     RedisConfiguration(
         host: "127.0.0.1",
         port: server.port,
         password: password,
         database: database,
-        connectTimeout: .seconds(1),
+        connectTimeout: .seconds(5),
         commandTimeout: commandTimeout,
         reconnectBackoff: ReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(300))
     )
