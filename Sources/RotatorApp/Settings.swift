@@ -37,7 +37,8 @@ public struct Settings: Sendable, Equatable {
         /// Redis 6 ACL user (`redis://user:password@…` or `REDIS_USERNAME`), on every connection.
         public var username: String? = nil
         /// TLS (`rediss://` or `REDIS_TLS=true`) with its files; nil: plain TCP.
-        public var tls: RedisTLSSettings? = nil
+        /// TLS to Redis as the client takes it (`REDIS_CA_FILE`, `REDIS_CERT_FILE`, `REDIS_KEY_FILE`); nil: plain TCP.
+        public var tls: RedisTLS? = nil
     }
 
     /// `REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`, `REDIS_SENTINEL_PASSWORD`.
@@ -47,19 +48,6 @@ public struct Settings: Sendable, Equatable {
         public var password: String?
     }
 
-    public struct RedisTLSSettings: Sendable, Equatable {
-        /// `REDIS_CA_FILE`: the only CA trusted when set; the system's roots otherwise.
-        public var caFile: String?
-        /// `REDIS_CERT_FILE` and `REDIS_KEY_FILE`: a client certificate, both or neither.
-        public var certificateFile: String?
-        public var keyFile: String?
-
-        public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil) {
-            self.caFile = caFile
-            self.certificateFile = certificateFile
-            self.keyFile = keyFile
-        }
-    }
 
     public var host: String = "0.0.0.0"
     public var port: Int = 8000
@@ -342,7 +330,7 @@ public struct Settings: Sendable, Equatable {
     }
 
     /// `REDIS_TLS` and the files; TLS is on with `rediss://` or `REDIS_TLS=true`, and files without TLS are refused.
-    private static func readRedisTLS(_ reader: inout EnvironmentReader, urlAsksForTLS: Bool) throws -> RedisTLSSettings? {
+    private static func readRedisTLS(_ reader: inout EnvironmentReader, urlAsksForTLS: Bool) throws -> RedisTLS? {
         let flag = try reader.flag("REDIS_TLS")
         if flag == false && urlAsksForTLS {
             throw SettingsError("REDIS_TLS=false contradicts REDIS_URL=rediss://...: use redis:// for plain TCP or drop REDIS_TLS")
@@ -360,7 +348,7 @@ public struct Settings: Sendable, Equatable {
         if (files[1] == nil) != (files[2] == nil) {
             throw SettingsError("REDIS_CERT_FILE and REDIS_KEY_FILE go together: a client certificate needs its key")
         }
-        return RedisTLSSettings(caFile: files[0], certificateFile: files[1], keyFile: files[2])
+        return RedisTLS(caFile: files[0], certificateFile: files[1], keyFile: files[2])
     }
 }
 

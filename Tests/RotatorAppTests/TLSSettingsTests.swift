@@ -1,5 +1,6 @@
 import Foundation
 import MariaDBDriver
+import RedisClient
 import RotatorApp
 import Testing
 
@@ -16,7 +17,7 @@ import Testing
     @Test func redisTLSAndTheACLUserAreKept() throws {
         let url = try Settings.fromEnvironment(["REDIS_URL": "rediss://app:p%40ss@cache.example.com:6380/1", "REDIS_CA_FILE": Self.file])
         #expect(url.redis?.username == "app" && url.redis?.password == "p@ss" && url.redis?.port == 6380 && url.redis?.database == 1)
-        #expect(url.redis?.tls == Settings.RedisTLSSettings(caFile: Self.file, certificateFile: nil, keyFile: nil))
+        #expect(url.redis?.tls == RedisTLS(caFile: Self.file, certificateFile: nil, keyFile: nil))
         #expect(!"\(url)".contains("p@ss"))
 
         let parts = try Settings.fromEnvironment([
@@ -24,7 +25,7 @@ import Testing
             "REDIS_CERT_FILE": Self.file, "REDIS_KEY_FILE": Self.file,
         ])
         #expect(parts.redis?.username == "app")
-        #expect(parts.redis?.tls == Settings.RedisTLSSettings(caFile: nil, certificateFile: Self.file, keyFile: Self.file))
+        #expect(parts.redis?.tls == RedisTLS(caFile: nil, certificateFile: Self.file, keyFile: Self.file))
 
         let plain = try Settings.fromEnvironment(["REDIS_URL": "redis://:pw@cache:6379/0"])
         #expect(plain.redis?.tls == nil && plain.redis?.username == nil)

@@ -67,7 +67,7 @@ final class ClusterSharing: Sendable {
     static func redisConfiguration(_ redis: Settings.RedisSettings) -> RedisConfiguration {
         RedisConfiguration(
             host: redis.host, port: redis.port, password: redis.password, username: redis.username, database: redis.database,
-            tls: redis.tls.map { RedisTLS(caFile: $0.caFile, certificateFile: $0.certificateFile, keyFile: $0.keyFile) }
+            tls: redis.tls
         )
     }
 
