@@ -207,23 +207,16 @@ final class ProxyExchange: UpstreamResponseReceiver {
             return
         }
         guard !isFinished, !isRefused else { return }
+        let withoutProxyKey = bodyWithoutProxyKey()
         if let refusal = refusalForBodyKey {
-            let holdsKey = ClientCredential.extractBodyAPIKey(from: body).map { ConstantTime.matchesAny($0.key, of: service.settings.proxyKeys) }
-            return refuse(holdsKey == true ? refusal : ProxyRequestGate.unauthorized(head: head, route: route))
+            return refuse(withoutProxyKey != nil ? refusal : ProxyRequestGate.unauthorized(head: head, route: route))
         }
         guard let admission else { return }
-        if admission.credential == .expectedInBody {
-            guard route.kind == .llm, let extracted = ClientCredential.extractBodyAPIKey(from: body),
-                ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys)
-            else {
-                refuse(ProxyRequestGate.unauthorized(head: head, route: route))
-                return
-            }
-            body = extracted.body
-        } else if let extracted = ClientCredential.extractBodyAPIKey(from: body), ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys) {
-            // The client's proxy key sent in the body beside the one in its head: it never goes upstream.
-            body = extracted.body
+        if admission.credential == .expectedInBody, route.kind != .llm || withoutProxyKey == nil {
+            return refuse(ProxyRequestGate.unauthorized(head: head, route: route))
         }
+        // The client's proxy key never goes upstream, whether it was the credential or sent beside the head's.
+        if let withoutProxyKey { body = withoutProxyKey }
         if var conversion {
             // Converted once, before any attempt: every key gets the same upstream request.
             if let rejected = conversion.convertRequest(body) { return writeConverted(rejected) }
@@ -250,6 +243,14 @@ final class ProxyExchange: UpstreamResponseReceiver {
             classifier: UpstreamAnswerClassifier(config: config, route: route.kind), startedAt: now
         )
         perform(machine!.start())
+    }
+
+    /// The body without its `api_key` when that holds one of the proxy keys (compared in constant time); nil otherwise.
+    private func bodyWithoutProxyKey() -> ByteBuffer? {
+        guard let extracted = ClientCredential.extractBodyAPIKey(from: body),
+            ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys)
+        else { return nil }
+        return extracted.body
     }
 
     /// The client went away: stop the upstream exchange, write nothing more.
