@@ -169,7 +169,8 @@ let package = Package(
             "RedisClient", "LocalTestServers", nioCore, logging, .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "KeyCoordinationTests", dependencies: [
-            "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging,
+            "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging, nioCore,
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: [
             "RotatorProxy", "FormatConversion", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "RotatorStore", "SQLiteDriver", logging,

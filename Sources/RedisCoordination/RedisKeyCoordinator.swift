@@ -67,15 +67,13 @@ public final class RedisKeyCoordinator: KeyCoordinator {
     public func removePool(id: Int64) async {
         pools.withLock { $0[id] = nil }
         await fallback.removePool(id: id)
-        _ = try? await run(pool: id, ["remove"])
+        _ = try? await run(pool: id, .remove)
     }
 
     public func acquireKey(pool: Int64, excluding excluded: Set<Int64>, model: String?) async -> KeyAcquisition {
+        let command = acquireCommand(pool: pool, excluding: excluded, model: model)
         do {
-            let reply = try await runReseeding(pool: pool) {
-                try await self.run(pool: pool, self.acquireArguments(pool: pool, excluding: excluded, model: model))
-            }
-            return try acquisition(from: reply)
+            return try acquisition(from: try await runReseeding(pool: pool, command))
         } catch {
             return await degraded(error) { await self.fallback.acquireKey(pool: pool, excluding: excluded, model: model) }
         }
@@ -86,50 +84,90 @@ public final class RedisKeyCoordinator: KeyCoordinator {
     public func acquireKey(
         pool: Int64, excluding excluded: Set<Int64>, model: String?, on eventLoop: any EventLoop
     ) -> EventLoopFuture<KeyAcquisition> {
-        let overTask = { eventLoop.makeFutureWithTask { await self.acquireKey(pool: pool, excluding: excluded, model: model) } }
-        guard let connection = loopConnection(eventLoop) else { return overTask() }
-        return runOnLoop(connection, pool: pool, acquireArguments(pool: pool, excluding: excluded, model: model)).flatMap { reply in
-            if reply.array?.first?.string == "reseed" { return overTask() }
-            do {
-                return eventLoop.makeSucceededFuture(try self.acquisition(from: reply))
-            } catch {
-                return overTask()
-            }
-        }.flatMapError { error in
-            eventLoop.makeFutureWithTask {
-                await self.degraded(error) { await self.fallback.acquireKey(pool: pool, excluding: excluded, model: model) }
-            }
+        let command = acquireCommand(pool: pool, excluding: excluded, model: model)
+        return onLoop(eventLoop, pool: pool, command, decide: { try self.acquisition(from: $0) }) {
+            await self.acquireKey(pool: pool, excluding: excluded, model: model)
+        } local: {
+            await self.fallback.acquireKey(pool: pool, excluding: excluded, model: model)
         }
     }
 
+    /// On the proxy's loop like an acquire, on the same connection: a rest reported by one request reaches Redis before
+    /// any later request's acquire on that loop, where a report sent from a task on the shared client could arrive after it.
     public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect> {
-        if outcome == .success, !isDegraded, keysWithRejections.withLock({ !$0.contains(key) }) {
-            // The happy path stays one Redis round trip per request: a success needs none.
-            return eventLoop.makeSucceededFuture(.none)
+        // The happy path stays one Redis round trip per request: a success needs none.
+        guard let command = reportCommand(outcome, key: key, pool: pool) else { return eventLoop.makeSucceededFuture(.none) }
+        return onLoop(eventLoop, pool: pool, command, decide: { try self.effect(of: $0, key: key) }) {
+            await self.send(command, key: key, pool: pool, outcome: outcome)
+        } local: {
+            await self.fallback.report(outcome, key: key, pool: pool)
         }
-        return eventLoop.makeFutureWithTask { await self.report(outcome, key: key, pool: pool) }
     }
 
-    private func acquireArguments(pool: Int64, excluding excluded: Set<Int64>, model: String?) -> [String] {
-        let version = definition(pool)?.version ?? 0
-        let excludedList = excluded.isEmpty ? "" : excluded.sorted().map(String.init).joined(separator: ",")
-        return ["acquire", String(version), excludedList, model ?? ""]
+    @discardableResult
+    public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64) async -> OutcomeEffect {
+        guard let command = reportCommand(outcome, key: key, pool: pool) else { return .none }
+        return await send(command, key: key, pool: pool, outcome: outcome)
     }
 
-    private func acquisition(from reply: RESPValue) throws -> KeyAcquisition {
-        guard let parts = reply.array, let kind = parts.first?.string else { throw RedisError.protocolError("acquire reply") }
-        switch kind {
-        case "key":
-            guard let id = parts.dropFirst().first?.string.flatMap(Int64.init) else { throw RedisError.protocolError("acquire id") }
-            let rejections = parts.dropFirst(2).first?.int ?? 0
+    private func acquireCommand(pool: Int64, excluding excluded: Set<Int64>, model: String?) -> KeyCoordinatorCommand {
+        .acquire(version: definition(pool)?.version ?? 0, excluding: excluded, model: model)
+    }
+
+    /// The report to send, or nil for a success with nothing to reset (the key had no rejections in a row).
+    private func reportCommand(_ outcome: KeyOutcome, key: Int64, pool: Int64) -> KeyCoordinatorCommand? {
+        if outcome == .success {
+            guard isDegraded || keysWithRejections.withLock({ $0.remove(key) != nil }) else { return nil }
+        }
+        return .report(version: definition(pool)?.version ?? 0, key: key, outcome: outcome, policy: policy)
+    }
+
+    private func send(_ command: KeyCoordinatorCommand, key: Int64, pool: Int64, outcome: KeyOutcome) async -> OutcomeEffect {
+        do {
+            return try effect(of: try await runReseeding(pool: pool, command), key: key)
+        } catch {
+            return await degraded(error) { await self.fallback.report(outcome, key: key, pool: pool) }
+        }
+    }
+
+    private func acquisition(from reply: KeyCoordinatorReply) throws -> KeyAcquisition {
+        switch reply {
+        case .key(let id, let rejections):
             keysWithRejections.withLock { keys in
                 if rejections > 0 { keys.insert(id) } else if !keys.isEmpty { keys.remove(id) }
             }
             return .key(id)
-        case "wait":
-            return .unavailable(retryAfter: parts.dropFirst().first?.string.flatMap(Double.init) ?? 1)
-        default:
-            return .empty
+        case .wait(let seconds): return .unavailable(retryAfter: seconds)
+        case .empty: return .empty
+        default: throw RedisError.protocolError("acquire reply")
+        }
+    }
+
+    private func effect(of reply: KeyCoordinatorReply, key: Int64) throws -> OutcomeEffect {
+        switch reply {
+        case .cooled(let until): return .cooledDown(until: until)
+        case .quarantined(let until):
+            keysWithRejections.withLock { _ = $0.insert(key) }
+            return .quarantined(until: until)
+        case .invalidated: return .invalidated
+        case .none: return .none
+        default: throw RedisError.protocolError("report reply")
+        }
+    }
+
+    /// One command on the loop's own connection, decided there. Before that connection is up, for a re-seed or a reply
+    /// it cannot decide, `overTask` answers; when Redis fails, `local` does, degraded.
+    private func onLoop<T: Sendable>(
+        _ eventLoop: any EventLoop, pool: Int64, _ command: KeyCoordinatorCommand,
+        decide: @escaping @Sendable (KeyCoordinatorReply) throws -> T,
+        overTask: @escaping @Sendable () async -> T, local: @escaping @Sendable () async -> T
+    ) -> EventLoopFuture<T> {
+        guard let connection = loopConnection(eventLoop) else { return eventLoop.makeFutureWithTask(overTask) }
+        return runOnLoop(connection, pool: pool, command).flatMap { reply in
+            guard reply != .reseed, let value = try? decide(reply) else { return eventLoop.makeFutureWithTask(overTask) }
+            return eventLoop.makeSucceededFuture(value)
+        }.flatMapError { error in
+            eventLoop.makeFutureWithTask { await self.degraded(error, local) }
         }
     }
 
@@ -147,81 +185,20 @@ public final class RedisKeyCoordinator: KeyCoordinator {
         for client in loopClients.values { await client.shutdown() }
     }
 
-    @discardableResult
-    public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64) async -> OutcomeEffect {
-        if outcome == .success {
-            // Nothing to reset unless the key had rejections: the happy path stays one Redis round trip.
-            guard isDegraded || keysWithRejections.withLock({ $0.remove(key) != nil }) else { return .none }
-        }
-        let version = definition(pool)?.version ?? 0
-        let arguments: [String]
-        let model: String?
-        switch outcome {
-        case .success: (arguments, model) = (["ok", "0", ""], nil)
-        case .rateLimited(let cooldown, let scope): (arguments, model) = (["429", String(cooldown), ""], scope)
-        case .rejected(let reason): (arguments, model) = (["rej", "0", reason], nil)
-        case .quotaExhausted(let cooldown, let reason, let scope): (arguments, model) = (["quota", String(cooldown), reason], scope)
-        case .upstreamFailure(let reason): (arguments, model) = (["fail", "0", reason], nil)
-        }
-        let quarantine = policy.quarantineSeconds.map { String($0) }.joined(separator: ",")
-        do {
-            let reply = try await runReseeding(pool: pool) {
-                try await self.run(pool: pool, ["report", String(version), String(key)] + arguments + [
-                    String(self.policy.rejectionsBeforeInvalid), quarantine, String(self.policy.minimumCooldown), String(self.policy.maximumCooldown),
-                    model ?? "",
-                ])
-            }
-            guard let parts = reply.array, let kind = parts.first?.string else { throw RedisError.protocolError("report reply") }
-            let until = parts.dropFirst().first?.string.flatMap(Double.init) ?? 0
-            switch kind {
-            case "cooled": return .cooledDown(until: until)
-            case "quarantined":
-                keysWithRejections.withLock { _ = $0.insert(key) }
-                return .quarantined(until: until)
-            case "invalidated": return .invalidated
-            default: return .none
-            }
-        } catch {
-            return await degraded(error) { await self.fallback.report(outcome, key: key, pool: pool) }
-        }
-    }
-
     public func runtimeStates(pool: Int64) async -> [Int64: KeyRuntimeState] {
-        do {
-            let reply = try await run(pool: pool, ["states"])
-            let values = reply.array ?? []
-            var states: [Int64: KeyRuntimeState] = [:]
-            var index = 0
-            while index + 4 < values.count {
-                if let id = values[index].string.flatMap(Int64.init) {
-                    let cooling = values[index + 1].string.flatMap(Double.init)
-                    let rejections = values[index + 2].string.flatMap(Int.init) ?? 0
-                    let exhausted = values[index + 3].string.flatMap(Double.init)
-                    let rests = values[index + 4].string.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Double] }
-                    states[id] = KeyRuntimeState(coolingUntil: cooling, consecutiveRejections: rejections, quotaExhaustedUntil: exhausted,
-                                                 modelCoolingUntil: rests ?? [:])
-                }
-                index += 5
-            }
-            return states
-        } catch {
-            return await fallback.runtimeStates(pool: pool)
-        }
+        guard case .states(let states)? = try? await run(pool: pool, .states) else { return await fallback.runtimeStates(pool: pool) }
+        return states
     }
 
     @discardableResult
     public func coolPool(pool: Int64, seconds: Double, reason: String) async -> PoolCooling? {
-        let version = definition(pool)?.version ?? 0
+        let command = KeyCoordinatorCommand.coolPool(version: definition(pool)?.version ?? 0, seconds: seconds, reason: reason, policy: policy)
         do {
-            let reply = try await runReseeding(pool: pool) {
-                try await self.run(pool: pool, [
-                    "coolpool", String(version), String(seconds), reason, String(self.policy.minimumCooldown),
-                    String(self.policy.maximumCooldown),
-                ])
-            }
+            let reply = try await runReseeding(pool: pool, command)
             // The local fallback rests the pool too, so a Redis outage right after does not end the cooling early.
             _ = await fallback.coolPool(pool: pool, seconds: seconds, reason: reason)
-            return Self.poolCooling(from: reply)
+            guard case .cooling(let cooling) = reply else { return nil }
+            return cooling
         } catch {
             return await degraded(error) { await self.fallback.coolPool(pool: pool, seconds: seconds, reason: reason) }
         }
@@ -229,32 +206,19 @@ public final class RedisKeyCoordinator: KeyCoordinator {
 
     public func poolCooling(pool: Int64) async -> PoolCooling? {
         do {
-            return Self.poolCooling(from: try await run(pool: pool, ["poolcool"]))
+            guard case .cooling(let cooling) = try await run(pool: pool, .poolCooling) else { return nil }
+            return cooling
         } catch {
             return await fallback.poolCooling(pool: pool)
         }
-    }
-
-    /// `{'cooling', until, reason}` or `{'none'}`.
-    private static func poolCooling(from reply: RESPValue) -> PoolCooling? {
-        guard let parts = reply.array, parts.first?.string == "cooling", parts.count >= 3,
-            let until = parts[1].string.flatMap(Double.init)
-        else { return nil }
-        return PoolCooling(until: until, reason: parts[2].string ?? "")
     }
 
     public func drainUsage() async -> [KeyUsageDelta] {
         var merged: [Int64: KeyUsageDelta] = [:]
         for delta in await fallback.drainUsage() { merged[delta.keyID, default: KeyUsageDelta(keyID: delta.keyID)].merge(delta) }
         for pool in pools.withLock({ Array($0.keys) }) {
-            guard let reply = try? await run(pool: pool, ["drain"]), let values = reply.array else { continue }
-            var index = 0
-            while index + 1 < values.count {
-                if let field = values[index].string, let value = values[index + 1].string {
-                    Self.apply(field: field, value: value, to: &merged)
-                }
-                index += 2
-            }
+            guard case .usage(let usage)? = try? await run(pool: pool, .drain) else { continue }
+            for delta in usage.values { merged[delta.keyID, default: KeyUsageDelta(keyID: delta.keyID)].merge(delta) }
         }
         return Array(merged.values)
     }
@@ -274,31 +238,30 @@ public final class RedisKeyCoordinator: KeyCoordinator {
         return [tag + ":schedule", tag + ":meta", tag + ":keys", tag + ":usage", tag + ":mrest"]
     }
 
-    /// The script's arguments: the operation, the test clock (empty: Redis `TIME`), then the operation's own.
-    private func scriptArguments(_ arguments: [String]) -> [RedisArgument] {
+    /// The command's `ARGV`, with the test clock when there is one (empty: Redis `TIME`).
+    private func scriptArguments(_ command: KeyCoordinatorCommand) -> [RedisArgument] {
         let clock = clockOverride.map { String(format: "%.6f", $0()) } ?? ""
-        return ([arguments[0], clock] + arguments.dropFirst()).map { RedisArgument($0) }
+        return command.arguments(clock: clock).map { RedisArgument($0) }
     }
 
-    private func runOnLoop(_ connection: RedisConnection, pool: Int64, _ arguments: [String]) -> EventLoopFuture<RESPValue> {
+    private func runOnLoop(_ connection: RedisConnection, pool: Int64, _ command: KeyCoordinatorCommand) -> EventLoopFuture<KeyCoordinatorReply> {
         let started = NIODeadline.now()
-        return connection.evalScriptFuture(Self.script, keys: Self.keys(pool: pool).map { RedisArgument($0) }, args: scriptArguments(arguments))
-            .map { reply in
+        return connection.evalScriptFuture(Self.script, keys: Self.keys(pool: pool).map { RedisArgument($0) }, args: scriptArguments(command))
+            .flatMapThrowing { reply in
                 self.roundTrips.recordNanoseconds(Int64((NIODeadline.now() - started).nanoseconds))
                 self.recovered()
-                return reply
+                return try KeyCoordinatorReply(reply, answering: command)
             }.flatMapErrorThrowing { error in
                 self.errors.increment()
                 throw error
             }
     }
 
-    private func run(pool: Int64, _ arguments: [String]) async throws -> RESPValue {
-        let argv = scriptArguments(arguments)
+    private func run(pool: Int64, _ command: KeyCoordinatorCommand) async throws -> KeyCoordinatorReply {
         let started = ContinuousClock.now
         let client = self.client
         let keys = Self.keys(pool: pool).map { RedisArgument($0) }
-        let args = argv
+        let args = scriptArguments(command)
         do {
             let reply = try await Self.withDeadline(client.configuration.commandTimeout * 2, logger: logger) {
                 try await client.evalScript(Self.script, keys: keys, args: args)
@@ -306,24 +269,23 @@ public final class RedisKeyCoordinator: KeyCoordinator {
             let elapsed = ContinuousClock.now - started
             roundTrips.recordNanoseconds(elapsed.nanoseconds)
             recovered()
-            return reply
+            return try KeyCoordinatorReply(reply, answering: command)
         } catch {
             errors.increment()
             throw error
         }
     }
 
-    /// Runs an operation; when the script says the pool is missing or stale, seeds it and runs it once more.
-    private func runReseeding(pool: Int64, _ operation: @Sendable () async throws -> RESPValue) async throws -> RESPValue {
-        let reply = try await operation()
-        guard reply.array?.first?.string == "reseed", let definition = definition(pool) else { return reply }
+    /// Runs a command; when the script says the pool is missing or stale, seeds it and runs it once more.
+    private func runReseeding(pool: Int64, _ command: KeyCoordinatorCommand) async throws -> KeyCoordinatorReply {
+        let reply = try await run(pool: pool, command)
+        guard reply == .reseed, let definition = definition(pool) else { return reply }
         try await seed(definition)
-        return try await operation()
+        return try await run(pool: pool, command)
     }
 
     private func seed(_ definition: PoolDefinition) async throws {
-        let ids = definition.keyIDs.map(String.init).joined(separator: ",")
-        _ = try await run(pool: definition.id, ["sync", String(definition.version), String(definition.pacingInterval), ids])
+        _ = try await run(pool: definition.id, .sync(definition))
     }
 
     private func definition(_ pool: Int64) -> PoolDefinition? {
@@ -381,19 +343,5 @@ public final class RedisKeyCoordinator: KeyCoordinator {
             }
             return value
         }
-    }
-
-    private static func apply(field: String, value: String, to merged: inout [Int64: KeyUsageDelta]) {
-        let parts = field.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2, let id = Int64(parts[1]) else { return }
-        var delta = KeyUsageDelta(keyID: id)
-        switch parts[0] {
-        case "req": delta.requests = Int64(value) ?? 0
-        case "err": delta.errors = Int64(value) ?? 0
-        case "last": delta.lastUsedAt = Double(value).map { Date(timeIntervalSince1970: $0) }
-        case "lerr": delta.lastError = value
-        default: return
-        }
-        merged[id, default: KeyUsageDelta(keyID: id)].merge(delta)
     }
 }

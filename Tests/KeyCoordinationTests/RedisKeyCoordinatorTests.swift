@@ -2,6 +2,8 @@ import Foundation
 import KeyCoordination
 import LocalTestServers
 import Logging
+import NIOCore
+import NIOPosix
 import RedisClient
 import RedisCoordination
 import Testing
@@ -72,6 +74,30 @@ import Testing
             #expect(await nodeB.acquireKey(pool: 7, excluding: []) == .key(2))
             clock.advance(by: 0.01)
         }
+    }
+
+    /// A rest reported by one request reaches Redis before a later request's acquire on the same loop: the report rides
+    /// the loop's own connection, in order, where one sent from a task on the shared client could arrive after the acquire.
+    @Test func reportsOnTheLoopArriveBeforeLaterAcquires() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let loopClient = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: server.port), eventLoopGroup: loop)
+        let coordinator = RedisKeyCoordinator(client: client, loopClients: [loopClient], logger: Logger(label: "loop"))
+        await coordinator.syncPool(PoolDefinition(id: 31, keyIDs: [1], pacingInterval: 0, version: 1))
+        await coordinator.connectLoopClients()
+        for round in 0..<20 {
+            let model = "model-\(round)"
+            // One request's 429 and the next request's acquire, in that order on the loop, in one tick.
+            let acquired = try await loop.flatSubmit {
+                let reported = coordinator.report(.rateLimited(cooldown: 600, model: model), key: 1, pool: 31, on: loop)
+                return coordinator.acquireKey(pool: 31, excluding: [], model: model, on: loop).and(reported)
+            }.get().0
+            guard case .unavailable = acquired else {
+                Issue.record("round \(round): the acquire ran before the rest reached Redis (\(acquired))")
+                break
+            }
+        }
+        #expect(!coordinator.isDegraded)
+        await coordinator.shutdownLoopClients()
     }
 
     /// The happy path is one Redis round trip: acquire, then a success that needs no report.
