@@ -3,15 +3,16 @@ import RotatorSQL
 /// One schema change, with its statements for each dialect (one statement per string: drivers prepare
 /// one at a time). Applied once, in version order; `schema_migrations` records which ran.
 ///
-/// Every statement is idempotent (`IF NOT EXISTS`, `INSERT OR IGNORE`): MySQL commits DDL implicitly, so a
-/// migration interrupted halfway there must be able to run again from its first statement.
+/// Every step is idempotent (`IF NOT EXISTS`, `INSERT OR IGNORE`, columns added only where missing): MySQL commits
+/// DDL implicitly, so a migration interrupted halfway there, or before its bookkeeping row, must be able to run again
+/// from its first step.
 struct Migration: Sendable {
     var version: Int64
     var summary: String
-    var sqlite: [String]
-    var mysql: [String]
+    var sqlite: [MigrationStep]
+    var mysql: [MigrationStep]
 
-    func statements(for dialect: SQLDialect) -> [String] {
+    func steps(for dialect: SQLDialect) -> [MigrationStep] {
         switch dialect {
         case .sqlite: return sqlite
         case .mysql: return mysql
@@ -147,18 +148,20 @@ extension Migration {
         version: 2,
         summary: "answer overrides, retry after read timeout, billing headers",
         sqlite: [
-            "ALTER TABLE proxy_configs ADD COLUMN answer_overrides TEXT NULL",
-            "ALTER TABLE proxy_configs ADD COLUMN retry_after_read_timeout INTEGER NOT NULL DEFAULT 0",
-            "ALTER TABLE proxy_configs ADD COLUMN forward_billing_headers INTEGER NOT NULL DEFAULT 0",
+            .addColumns(table: "proxy_configs", [
+                .init("answer_overrides", "TEXT NULL"),
+                .init("retry_after_read_timeout", "INTEGER NOT NULL DEFAULT 0"),
+                .init("forward_billing_headers", "INTEGER NOT NULL DEFAULT 0"),
+            ]),
         ],
         mysql: [
             // One statement, so it applies whole or not at all (MySQL 8 DDL is atomic per statement); plain
             // `ADD COLUMN`, which MySQL 8 accepts as well as MariaDB (`IF NOT EXISTS` is MariaDB's only).
-            """
-            ALTER TABLE proxy_configs ADD COLUMN answer_overrides TEXT NULL, \
-            ADD COLUMN retry_after_read_timeout TINYINT NOT NULL DEFAULT 0, \
-            ADD COLUMN forward_billing_headers TINYINT NOT NULL DEFAULT 0
-            """,
+            .addColumns(table: "proxy_configs", [
+                .init("answer_overrides", "TEXT NULL"),
+                .init("retry_after_read_timeout", "TINYINT NOT NULL DEFAULT 0"),
+                .init("forward_billing_headers", "TINYINT NOT NULL DEFAULT 0"),
+            ]),
         ]
     )
 
@@ -182,18 +185,17 @@ extension Migration {
         ]
     )
 
-    /// Per-config model names for format conversion. SQLite has no `ADD COLUMN IF NOT EXISTS`, but its DDL is
-    /// transactional (the migrator's transaction rolls a half-run back); on MySQL/MariaDB it is one atomic statement.
+    /// Per-config model names for format conversion. SQLite's DDL is transactional (the migrator's transaction rolls a
+    /// half-run back); on MySQL/MariaDB it is one atomic statement.
     static let modelNames = Migration(
         version: 4,
         summary: "model map and default model per config",
         sqlite: [
-            "ALTER TABLE proxy_configs ADD COLUMN model_map TEXT NULL",
-            "ALTER TABLE proxy_configs ADD COLUMN default_model TEXT NULL",
+            .addColumns(table: "proxy_configs", [.init("model_map", "TEXT NULL"), .init("default_model", "TEXT NULL")]),
         ],
         mysql: [
             // One statement, plain `ADD COLUMN` (MySQL 8 and MariaDB), as in migration 2.
-            "ALTER TABLE proxy_configs ADD COLUMN model_map TEXT NULL, ADD COLUMN default_model VARCHAR(255) NULL",
+            .addColumns(table: "proxy_configs", [.init("model_map", "TEXT NULL"), .init("default_model", "VARCHAR(255) NULL")]),
         ]
     )
 
@@ -237,12 +239,11 @@ extension Migration {
         version: 6,
         summary: "input and output tokens per key",
         sqlite: [
-            "ALTER TABLE api_keys ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0",
-            "ALTER TABLE api_keys ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0",
+            .addColumns(table: "api_keys", [.init("input_tokens", "INTEGER NOT NULL DEFAULT 0"), .init("output_tokens", "INTEGER NOT NULL DEFAULT 0")]),
         ],
         mysql: [
             // One statement, plain `ADD COLUMN` (MySQL 8 and MariaDB), as in migration 2.
-            "ALTER TABLE api_keys ADD COLUMN input_tokens BIGINT NOT NULL DEFAULT 0, ADD COLUMN output_tokens BIGINT NOT NULL DEFAULT 0",
+            .addColumns(table: "api_keys", [.init("input_tokens", "BIGINT NOT NULL DEFAULT 0"), .init("output_tokens", "BIGINT NOT NULL DEFAULT 0")]),
         ]
     )
 }

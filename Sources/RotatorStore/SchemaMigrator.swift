@@ -12,8 +12,11 @@ enum SchemaMigrator {
             try connection.transaction {
                 let applied = Set(try connection.query("SELECT version FROM schema_migrations").map { try $0.int64("version") })
                 for migration in Migration.all where !applied.contains(migration.version) {
-                    for statement in migration.statements(for: dialect) {
-                        try connection.execute(statement)
+                    for step in migration.steps(for: dialect) {
+                        let existing = try step.table.map { try columns(of: $0, connection, dialect: dialect) } ?? []
+                        for statement in step.statements(for: dialect, existingColumns: existing) {
+                            try connection.execute(statement)
+                        }
                     }
                     try connection.execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
@@ -22,6 +25,20 @@ enum SchemaMigrator {
                 }
             }
         }
+    }
+
+    /// The table's column names, lowercased.
+    private static func columns(of table: String, _ connection: any SQLConnection, dialect: SQLDialect) throws -> Set<String> {
+        let rows: [SQLRow]
+        switch dialect {
+        case .sqlite:
+            rows = try connection.query("SELECT name FROM pragma_table_info(?)", [.text(table)])
+        case .mysql:
+            rows = try connection.query(
+                "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", [.text(table)]
+            )
+        }
+        return Set(try rows.map { try $0.string("name").lowercased() })
     }
 
     /// Serializes migrators across processes where the transaction alone does not.
