@@ -180,7 +180,7 @@ let package = Package(
         .testTarget(name: "ConfigCatalogTests", dependencies: [
             "ConfigCatalog", "RotatorStore", "RotatorSQL", "SQLiteDriver", "KeyCoordination", "RotatorCore", logging,
         ]),
-        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore", "RotatorHTTP", "TrafficStats", "KeyCoordination", nioHTTP1]),
+        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore", "RotatorHTTP", "RotatorStore", "TrafficStats", "KeyCoordination", nioHTTP1]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),

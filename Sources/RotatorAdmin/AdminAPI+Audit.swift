@@ -5,6 +5,10 @@ import RotatorHTTP
 import RotatorStore
 
 extension AdminAPI {
+    var auditResource: AdminResource {
+        AdminResource("/admin/audit-log", [AdminRoute(.get, handler: auditLog)])
+    }
+
     /// Appends an admin action to the audit log: who (the token's user), what, from where, and JSON documents of
     /// the state before and after, built from admin views (keys masked: no secret can reach the log). A failed write
     /// is logged, not thrown: the action itself has already happened.
@@ -44,7 +48,7 @@ extension AdminAPI {
             before = value
         }
         // One more than asked tells whether an older page exists.
-        let entries = try await storeCall { try await store.auditEntries(before: before, limit: limit + 1) }
+        let entries = try await store.auditEntries(before: before, limit: limit + 1)
         let page = Array(entries.prefix(limit))
         return JSONBody.response(AuditPageView(
             entries: page.map(AuditEntryView.init), next_before: entries.count > limit ? page.last?.id : nil

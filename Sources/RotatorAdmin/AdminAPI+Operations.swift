@@ -10,16 +10,16 @@ import TrafficStats
 extension AdminAPI {
     func configTraffic(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let config = try await existingConfig(context)
-        let keys = try await storeCall { try await store.keys(configID: config.id) }
+        let keys = try await store.keys(configID: config.id)
         let (traffic, scope) = await trafficSource.traffic(config.id)
         return JSONBody.response(TrafficView(traffic, keys: keys, scope: scope))
     }
 
     func checkKey(_ request: Request, _ context: RotatorRequestContext) async throws -> Response {
         let id = try Self.id(context)
-        guard let record = try await storeCall({ try await store.key(id: id) }),
-            let config = try await storeCall({ try await store.config(id: record.proxyConfigID) }),
-            let secret = try await storeCall({ try await store.keySecret(id: id) })
+        guard let record = try await store.key(id: id),
+            let config = try await store.config(id: record.proxyConfigID),
+            let secret = try await store.keySecret(id: id)
         else { throw APIError.notFound("no key with id \(id)") }
         guard let probe else { throw APIError.unavailable("key checks are not available on this node") }
         let result = await probe.check(config: config, secret: secret)

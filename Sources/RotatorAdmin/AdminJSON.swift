@@ -2,9 +2,10 @@ import Foundation
 import Hummingbird
 import RotatorHTTP
 
-/// Reads an admin request body as JSON: 413 over the size limit, 400 for broken JSON, 422 for JSON of the wrong shape.
+/// Reads an admin request body as JSON: 413 over the size limit, 400 for broken JSON, 422 for JSON of the wrong shape
+/// or input that breaks its own rules (`AdminInput.validate()`).
 enum AdminJSON {
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: RotatorRequestContext) async throws -> T {
+    static func decode<T: AdminInput>(_ type: T.Type, from request: Request, context: RotatorRequestContext) async throws -> T {
         let limit = context.maxUploadSize
         let body: ByteBuffer
         // A declared length over the limit is refused before a byte of the body is read.
@@ -17,13 +18,16 @@ enum AdminJSON {
             throw APIError(.contentTooLarge, "request body exceeds \(limit) bytes")
         }
         guard body.readableBytes > 0 else { throw APIError.badRequest("request body is empty: send a JSON object") }
+        let input: T
         do {
-            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+            input = try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
         } catch let error as DecodingError {
             if case .dataCorrupted(let detail) = error, detail.codingPath.isEmpty {
                 throw APIError.badRequest("request body is not valid JSON")
             }
             throw APIError.unprocessable(ErrorMiddleware<RotatorRequestContext>.describe(error))
         }
+        try input.validate()
+        return input
     }
 }

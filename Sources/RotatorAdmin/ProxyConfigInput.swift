@@ -8,7 +8,7 @@ import RotatorCore
 /// the character: lengths count Unicode scalars (JSON Schema's code points), blank means only ASCII spaces,
 /// tabs and line breaks, URLs follow one pattern. The one rule a schema cannot state, that a PUT must leave
 /// the config an upstream URL, is a conflict with the stored config (`ValidationError.conflict`).
-struct ProxyConfigInput: Decodable, Sendable {
+struct ProxyConfigInput: AdminInput {
     var name: String?
     var slug: String?
     var config_type: String?
