@@ -100,6 +100,32 @@ import Testing
         await coordinator.shutdownLoopClients()
     }
 
+    /// A report on the loop while Redis is away falls back as an acquire does: judged locally, the coordinator degraded.
+    @Test func reportsOnTheLoopFallBackWhileRedisIsAway() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let configuration = RedisConfiguration(host: "127.0.0.1", port: server.port, commandTimeout: .milliseconds(300))
+        let loopClient = RedisClient(configuration: configuration, eventLoopGroup: loop)
+        let shared = RedisClient(configuration: configuration)
+        let coordinator = RedisKeyCoordinator(client: shared, loopClients: [loopClient], logger: Logger(label: "loop-away"))
+        await coordinator.syncPool(PoolDefinition(id: 32, keyIDs: [1, 2], pacingInterval: 0, version: 1))
+        await coordinator.connectLoopClients()
+        server.pause()
+        let effect = try await loop.flatSubmit {
+            coordinator.report(.rateLimited(cooldown: 600), key: 1, pool: 32, on: loop)
+        }.get()
+        guard case .cooledDown = effect else {
+            Issue.record("the local fallback did not judge the report: \(effect)")
+            server.resume()
+            return
+        }
+        #expect(coordinator.isDegraded)
+        #expect(try await loop.flatSubmit { coordinator.acquireKey(pool: 32, excluding: [], model: nil, on: loop) }.get() == .key(2),
+                "the rest was kept locally")
+        server.resume()
+        await coordinator.shutdownLoopClients()
+        await shared.shutdown()
+    }
+
     /// The happy path is one Redis round trip: acquire, then a success that needs no report.
     @Test func oneRoundTripPerRequest() async throws {
         let coordinator = RedisKeyCoordinator(client: client, logger: Logger(label: "rt"))
