@@ -155,8 +155,9 @@ public final class RedisKeyCoordinator: KeyCoordinator {
         }
     }
 
-    /// One command on the loop's own connection, decided there. Before that connection is up, for a re-seed or a reply
-    /// it cannot decide, `overTask` answers; when Redis fails, `local` does, degraded.
+    /// One command on the loop's own connection, decided there. Before that connection is up, and for a re-seed,
+    /// `overTask` answers; when Redis fails or answers what the command cannot have, `local` does, degraded (never a
+    /// second send of the same report).
     private func onLoop<T: Sendable>(
         _ eventLoop: any EventLoop, pool: Int64, _ command: KeyCoordinatorCommand,
         decide: @escaping @Sendable (KeyCoordinatorReply) throws -> T,
@@ -164,8 +165,8 @@ public final class RedisKeyCoordinator: KeyCoordinator {
     ) -> EventLoopFuture<T> {
         guard let connection = loopConnection(eventLoop) else { return eventLoop.makeFutureWithTask(overTask) }
         return runOnLoop(connection, pool: pool, command).flatMap { reply in
-            guard reply != .reseed, let value = try? decide(reply) else { return eventLoop.makeFutureWithTask(overTask) }
-            return eventLoop.makeSucceededFuture(value)
+            guard reply != .reseed else { return eventLoop.makeFutureWithTask(overTask) }
+            return eventLoop.makeCompletedFuture { try decide(reply) }
         }.flatMapError { error in
             eventLoop.makeFutureWithTask { await self.degraded(error, local) }
         }
