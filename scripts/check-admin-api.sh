@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The admin API against its own OpenAPI document: schemathesis with every check, on a real `rotator` process
 # over a temporary SQLite file. Fails (non-zero) on any finding. Bounded: a fixed number of examples per
-# operation, a time budget for the whole run, and `timeout` around it.
+# operation, a time budget for the whole run, and `timeout` around it. One worker: hypothesis is not thread-safe, and
+# with two worker threads a run sometimes ended in a SystemError inside hypothesis (schemathesis #860), not a finding.
 #   scripts/check-admin-api.sh [path/to/rotator]   (needs schemathesis in $SCHEMATHESIS or .build/test-venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +40,7 @@ curl -fsS "$base/admin/proxy-configs" -H "Authorization: Bearer $token" -H 'Cont
 
 status=0
 timeout 900 "$schemathesis" --config-file scripts/schemathesis.toml run Sources/RotatorAdmin/Resources/openapi.json --url "$base" \
-  --checks all --max-examples "$examples" --seed 1 --workers 2 --no-color --exclude-path /admin/logout \
+  --checks all --max-examples "$examples" --seed 1 --workers 1 --no-color --exclude-path /admin/logout \
   --header "Authorization: Bearer $token" --request-timeout 20 \
   --generation-database none || status=$?
 if ! kill -0 "$pid" 2>/dev/null; then
