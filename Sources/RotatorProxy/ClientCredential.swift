@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import RotatorCore
+import UpstreamProviders
 
 /// Finds the proxy key a client presented, in the places its SDK puts one.
 public enum ClientCredential {
@@ -10,14 +11,12 @@ public enum ClientCredential {
         if let proxyKey = headers.first(name: "x-proxy-key"), !proxyKey.isEmpty { return proxyKey }
         if let authorization = headers.first(name: "authorization"), let token = bearerToken(authorization) { return token }
         guard route == .llm else { return nil }
-        switch format {
-        case .anthropicNative:
-            if let key = headers.first(name: "x-api-key"), !key.isEmpty { return key }
-        case .geminiNative:
-            if let key = headers.first(name: "x-goog-api-key"), !key.isEmpty { return key }
-            if let key = QueryString.value(of: "key", in: query), !key.isEmpty { return key }
-        case .openAICompatible:
-            break
+        let provider = UpstreamDialect(format: format).provider
+        for name in provider.clientKeyHeaders {
+            if let key = headers.first(name: name), !key.isEmpty { return key }
+        }
+        for name in provider.credentialQueryNames.sorted() {
+            if let key = QueryString.value(of: name, in: query), !key.isEmpty { return key }
         }
         return nil
     }

@@ -2,6 +2,7 @@ import ConfigCatalog
 import FormatConversion
 import NIOHTTP1
 import RotatorCore
+import UpstreamProviders
 
 /// What the proxy decides from a request's head alone, before it reads any body: a request without a valid proxy
 /// key, for an unknown or inactive config, too large, or with a path that could escape the configured upstream,
