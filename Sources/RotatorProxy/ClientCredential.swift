@@ -18,11 +18,13 @@ public enum ClientCredential {
     public static func findAnywhere(in headers: HTTPHeaders, query: String?, route: ProxyRouteKind) -> String? {
         if let key = anyFormat(headers) { return key }
         guard route == .llm else { return nil }
-        for dialect in UpstreamDialect.allCases {
+        for dialect in dialects {
             if let key = providerPlaces(headers, query: query, dialect.provider) { return key }
         }
         return nil
     }
+
+    private static let dialects = UpstreamDialect.allCases
 
     /// `X-Proxy-Key` and a Bearer token: every format's clients may use them.
     private static func anyFormat(_ headers: HTTPHeaders) -> String? {

@@ -10,6 +10,7 @@ public enum AnthropicProvider: UpstreamProvider {
     public static let modelPlace = ModelPlace.body
     public static let errorShape: (any ClientWireFormat.Type)? = AnthropicFormat.self
     public static let modelsPath: String? = AnthropicFormat.modelsPath
+    public static let pathMarks = (containing: [String](), endingWith: ["/messages", "/messages/count_tokens"])
     public static let tokenLimitHeaders: (buckets: [String], requestsRemaining: String)? = (
         ["anthropic-ratelimit-input-tokens-%@", "anthropic-ratelimit-tokens-%@"], "anthropic-ratelimit-requests-remaining"
     )

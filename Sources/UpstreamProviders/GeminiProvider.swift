@@ -9,6 +9,9 @@ public enum GeminiProvider: UpstreamProvider {
     public static let modelPlace = ModelPlace.path
     public static let errorShape: (any ClientWireFormat.Type)? = GeminiFormat.self
     public static let modelsPath: String? = GeminiFormat.modelsPath
+    public static let pathMarks = (
+        containing: [":generateContent", ":streamGenerateContent", ":countTokens", ":embedContent", ":batchEmbedContents"], endingWith: [String]()
+    )
 
     /// Google's quota ids say whether a limit is per model (`...PerModel...`).
     public static func limitIsPerModel(_ blame: AnswerBlame, error: ProviderError?) -> Bool {

@@ -29,6 +29,25 @@ public enum UpstreamDialect: Sendable, Equatable, CaseIterable {
         }
     }
 
+    /// The LLM dialect a request speaks, judged from the request alone (before any config is known): the first
+    /// provider whose marks it carries (Gemini's before Anthropic's), else OpenAI's, which every SDK may speak.
+    public static func spoken(headers: HTTPHeaders, path: Substring, query: String?) -> UpstreamDialect {
+        for dialect in [UpstreamDialect.gemini, .anthropic] where dialect.provider.marksRequest(headers: headers, path: path, query: query) {
+            return dialect
+        }
+        return .openAI
+    }
+
+    /// The API format of an LLM dialect (nil for generic).
+    public var format: APIFormat? {
+        switch self {
+        case .openAI: .openAICompatible
+        case .anthropic: .anthropicNative
+        case .gemini: .geminiNative
+        case .generic: nil
+        }
+    }
+
     /// The header an LLM upstream takes its key in (nil for generic configs: their config says where).
     public var keyHeader: (name: String, bearer: Bool)? { provider.keyHeader }
 

@@ -23,6 +23,9 @@ public protocol UpstreamProvider: Sendable {
     static var errorShape: (any ClientWireFormat.Type)? { get }
     /// `GET` path of the model list: the cheapest call that proves a key (nil: nothing to check).
     static var modelsPath: String? { get }
+    /// Path fragments only this provider's API has (`:generateContent`, a path ending in `/messages`): with its
+    /// credential and version headers, how a request shows which SDK sent it before any config is known.
+    static var pathMarks: (containing: [String], endingWith: [String]) { get }
 
     /// The verdict of this provider's error codes, or nil when they say nothing the status does not.
     ///
@@ -54,6 +57,17 @@ extension UpstreamProvider {
     public static var versionHeader: (name: String, value: String)? { nil }
     public static var ownHeaders: [String] { [] }
     public static var tokenLimitHeaders: (buckets: [String], requestsRemaining: String)? { nil }
+    public static var pathMarks: (containing: [String], endingWith: [String]) { ([], []) }
+
+    /// Whether the request carries something only this provider's SDKs send: its key header or query parameter, its
+    /// version header, or one of its path marks.
+    public static func marksRequest(headers: HTTPHeaders, path: Substring, query: String?) -> Bool {
+        if clientKeyHeaders.contains(where: { headers.contains(name: $0) }) { return true }
+        if let versionHeader, headers.contains(name: versionHeader.name) { return true }
+        if credentialQueryNames.contains(where: { QueryString.value(of: $0, in: query) != nil }) { return true }
+        let marks = pathMarks
+        return marks.containing.contains { path.contains($0) } || marks.endingWith.contains { path.hasSuffix($0) }
+    }
     public static func limitIsPerModel(_ blame: AnswerBlame, error: ProviderError?) -> Bool { false }
 
     /// A 429 whose token bucket is full while requests remain: the request alone is larger than the key's per-minute

@@ -43,3 +43,27 @@ import Testing
         #expect(OpenAICompatibleProvider.versionHeader == nil)
     }
 }
+
+/// Which SDK sent a request, from the request alone (the shape of a 401 before any config is known).
+@Suite struct SpokenDialectTests {
+    private func spoken(_ headers: [(String, String)] = [], path: Substring, query: String? = nil) -> UpstreamDialect {
+        UpstreamDialect.spoken(headers: HTTPHeaders(headers), path: path, query: query)
+    }
+
+    @Test func eachProvidersMarks() {
+        #expect(spoken(path: "/v1beta/models/gemini-2.0-flash:generateContent") == .gemini)
+        #expect(spoken(path: "/v1/models/m:streamGenerateContent", query: "alt=sse") == .gemini)
+        #expect(spoken(path: "/v1beta/models", query: "key=abc") == .gemini)
+        #expect(spoken([("x-goog-api-key", "k")], path: "/v1beta/models") == .gemini)
+        #expect(spoken(path: "/v1/messages") == .anthropic)
+        #expect(spoken(path: "/v1/messages/count_tokens") == .anthropic)
+        #expect(spoken([("x-api-key", "k")], path: "/v1/models") == .anthropic)
+        #expect(spoken([("anthropic-version", "2023-06-01")], path: "/v1/models") == .anthropic)
+        #expect(spoken([("authorization", "Bearer k")], path: "/v1/chat/completions") == .openAI)
+        #expect(spoken(path: "/v1/models") == .openAI)
+        // Gemini's marks come first, as the gate always read them.
+        #expect(spoken([("x-api-key", "k")], path: "/v1beta/models/m:generateContent") == .gemini)
+        #expect(UpstreamDialect.gemini.format == .geminiNative)
+        #expect(UpstreamDialect.generic.format == nil)
+    }
+}
