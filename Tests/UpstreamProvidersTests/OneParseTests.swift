@@ -53,3 +53,18 @@ import Testing
         #expect(GeminiFormat.decodeError(status: 429, body: try JSONParser.parse(body), retryAfterSeconds: nil).retryAfterSeconds == 30)
     }
 }
+
+@Suite struct UpstreamAnswerRedactionTests {
+    /// A verdict in a log line or a failed expectation never shows the provider's message, which may echo the key.
+    @Test func theProvidersMessageIsNotPrinted() {
+        let echoed = "Incorrect API key provided: sk-live-0123456789abcdef"
+        let answer = UpstreamAnswer(status: 401, blame: .keyInvalid, signature: "401|invalid_request_error|invalid_api_key", reason: "openai invalid_api_key",
+                                    providerMessage: echoed)
+        var dumped = ""
+        dump(answer, to: &dumped)
+        for text in ["\(answer)", String(reflecting: answer), dumped, "\([answer])"] {
+            #expect(!text.contains("sk-live"), "\(text)")
+            #expect(text.contains("openai invalid_api_key"))
+        }
+    }
+}
