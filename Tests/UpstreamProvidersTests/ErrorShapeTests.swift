@@ -38,6 +38,26 @@ import Testing
         }
     }
 
+    /// An upstream's own timeout or bad gateway, converted, reaches the client as the proxy's own would: a Gemini
+    /// client sees `DEADLINE_EXCEEDED` and `UNAVAILABLE`, an Anthropic client `timeout_error`, whichever side timed out.
+    @Test func anUpstreamsTimeoutLooksLikeTheProxysOwn() throws {
+        let gemini = try #require(FormatPair(client: .gemini, upstream: .anthropicNative))
+        let anthropicTimeout = #"{"type":"error","error":{"type":"timeout_error","message":"Request timed out"}}"#
+        let converted = ResponseConversion(pair: gemini).convert(status: 504, body: Array(anthropicTimeout.utf8), created: 0)
+        let own = ClientErrorShape.bytes(kind: .timeout, status: 504, message: "m", format: OutputFormat.gemini.errorShapeFormat)
+        #expect(try kindField(converted.body) == "DEADLINE_EXCEEDED")
+        #expect(try kindField(converted.body) == kindField(own))
+
+        let badGateway = ResponseConversion(pair: gemini).convert(status: 502, body: Array("<html>bad gateway</html>".utf8), created: 0)
+        let ownDown = ClientErrorShape.bytes(kind: .upstreamUnavailable, status: 502, message: "m", format: OutputFormat.gemini.errorShapeFormat)
+        #expect(try kindField(badGateway.body) == kindField(ownDown))
+
+        let anthropic = try #require(FormatPair(client: .anthropic, upstream: .geminiNative))
+        let googleTimeout = #"{"error":{"code":504,"message":"Deadline expired","status":"DEADLINE_EXCEEDED"}}"#
+        let toAnthropic = ResponseConversion(pair: anthropic).convert(status: 504, body: Array(googleTimeout.utf8), created: 0)
+        #expect(try kindField(toAnthropic.body) == "timeout_error")
+    }
+
     /// OpenAI answers a refused key with `invalid_request_error` and code `invalid_api_key` (not
     /// `authentication_error`, which its SDKs never see); Google says `UNAVAILABLE` when the service is down and
     /// `DEADLINE_EXCEEDED` for a timeout; Anthropic `timeout_error` for a 504.

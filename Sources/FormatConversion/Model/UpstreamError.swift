@@ -22,7 +22,9 @@ public struct UpstreamError: Sendable, Equatable {
             case 404: self = .notFound
             case 413: self = .requestTooLarge
             case 429: self = .rateLimited
+            case 502: self = .unavailable
             case 503, 529: self = .overloaded
+            case 504: self = .timeout
             case 500..<600: self = .server
             default: self = .invalidRequest
             }

@@ -34,6 +34,7 @@ public enum AnthropicFormat: ClientWireFormat, UpstreamWireFormat {
         case "rate_limit_error"?: .rateLimited
         case "overloaded_error"?: .overloaded
         case "api_error"?: .server
+        case "timeout_error"?: .timeout
         case "invalid_request_error"?: .invalidRequest
         default: nil
         }

@@ -33,6 +33,7 @@ public enum GeminiFormat: ClientWireFormat, UpstreamWireFormat {
         case "RESOURCE_EXHAUSTED"?: .rateLimited
         case "UNAVAILABLE"?: .overloaded
         case "INTERNAL"?: .server
+        case "DEADLINE_EXCEEDED"?: .timeout
         case "INVALID_ARGUMENT"?, "FAILED_PRECONDITION"?: .invalidRequest
         default: nil
         }
