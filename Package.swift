@@ -87,13 +87,18 @@ let package = Package(
         .target(name: "FormatConversion", dependencies: ["RotatorCore"]),
         .executableTarget(name: "format-conversion-bench", dependencies: ["FormatConversion", "RotatorCore"]),
 
+        // What the proxy knows of each upstream provider beside the bodies: one type per dialect (OpenAI-compatible,
+        // Anthropic, Gemini, generic REST) for credentials, key placement, version header, error judging and reset hints,
+        // the proxy's own error shapes, key-check paths; the upstream URL builder. Below both relay and admin.
+        .target(name: "UpstreamProviders", dependencies: ["RotatorCore", "FormatConversion", nioCore, nioHTTP1]),
+
         // HTTP plumbing shared by proxy and admin: request context, JSON errors, request ids, access log.
         .target(name: "RotatorHTTP", dependencies: ["RotatorCore", hummingbird, logging, httpTypes, nioCore]),
 
         // The proxy path: channel handlers on the client connection's event loop (client auth from the head, key choice,
         // per-loop upstream pools with TLS, retries as a state machine, relay with back-pressure).
         .target(name: "RotatorProxy", dependencies: [
-            "RotatorCore", "FormatConversion", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
+            "RotatorCore", "FormatConversion", "UpstreamProviders", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -105,7 +110,7 @@ let package = Package(
 
         // Admin JSON API: login, JWT, configs, keys, OpenAPI document.
         .target(name: "RotatorAdmin", dependencies: [
-            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", "TrafficStats", "RotatorProxy", hummingbird, logging, httpTypes, nioCore,
+            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", "TrafficStats", "UpstreamProviders", hummingbird, logging, httpTypes, nioCore,
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -173,14 +178,15 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: [
-            "RotatorProxy", "FormatConversion", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "RotatorStore", "SQLiteDriver", logging,
+            "RotatorProxy", "UpstreamProviders", "FormatConversion", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "RotatorStore", "SQLiteDriver", logging,
             nioCore, nioHTTP1,
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "ConfigCatalogTests", dependencies: [
             "ConfigCatalog", "RotatorStore", "RotatorSQL", "SQLiteDriver", "KeyCoordination", "RotatorCore", logging,
         ]),
-        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore", "RotatorHTTP", "RotatorStore", "TrafficStats", "KeyCoordination", nioHTTP1]),
+        .testTarget(name: "UpstreamProvidersTests", dependencies: ["UpstreamProviders", "FormatConversion", "RotatorCore", nioCore, nioHTTP1]),
+        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "UpstreamProviders", "RotatorCore", "RotatorHTTP", "RotatorStore", "TrafficStats", "KeyCoordination", nioHTTP1]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),

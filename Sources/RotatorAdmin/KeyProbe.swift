@@ -3,8 +3,8 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import RotatorCore
-import RotatorProxy
 import TrafficStats
+import UpstreamProviders
 
 /// "Check now": one cheap call with one key in its config's format (the models list), and what the answer says
 /// about the key. Nothing is retried, nothing is reported to the coordinator: it only tells the admin.
@@ -29,8 +29,11 @@ public struct KeyProbe: Sendable {
             let response = try await client.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: 256 * 1024)
             let status = Int(response.status.code)
-            let message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
-            return KeyCheckResult(outcome: KeyCheckOutcome(status: status), status: status, message: message, endpoint: probe.endpoint, checkedAt: now())
+            // Judged as the relay judges an answer: the provider's codes first, then the status.
+            let answer = UpstreamAnswerClassifier(dialect: probe.dialect, overrides: config.answerOverrides)
+                .classify(status: status, headers: response.headers, body: body, now: now())
+            let message = answer.providerMessage.map { ProviderMessage.scrub($0, secret: secret) }.flatMap { $0.isEmpty ? nil : $0 }
+            return KeyCheckResult(outcome: KeyCheckOutcome(answer), status: status, message: message, endpoint: probe.endpoint, checkedAt: now())
         } catch {
             let reason = (error as? HTTPClientError)?.shortDescription ?? String(describing: type(of: error))
             return KeyCheckResult(outcome: .unreachable, status: nil, message: "the upstream could not be reached (\(reason))",
@@ -39,33 +42,25 @@ public struct KeyProbe: Sendable {
     }
 }
 
-/// The probe of one format: path and credential header (`GET /v1/models` with Bearer for OpenAI-compatible,
-/// with `x-api-key` and `anthropic-version` for Anthropic, `GET /v1beta/models` with `x-goog-api-key` for Gemini).
+/// The probe of one format, as its `UpstreamProvider` says: the model list with the key where the provider takes it
+/// (`GET /v1/models` with Bearer for OpenAI-compatible, with `x-api-key` and `anthropic-version` for Anthropic,
+/// `GET /v1beta/models` with `x-goog-api-key` for Gemini).
 struct KeyProbeRequest: Equatable {
     var url: String
     var headers: HTTPHeaders
     /// Method and path as shown to the admin (no host, no key).
     var endpoint: String
+    var dialect: UpstreamDialect
 
     init?(config: ProxyConfig, secret: String) {
         guard config.configType == .llm, let base = config.targetBaseURL, let target = UpstreamTarget(base) else { return nil }
-        let rest: Substring
-        var headers = HTTPHeaders()
-        switch config.apiFormat {
-        case .openAICompatible:
-            rest = "/v1/models"
-            headers.add(name: "Authorization", value: "Bearer \(secret)")
-        case .anthropicNative:
-            rest = "/v1/models"
-            headers.add(name: "x-api-key", value: secret)
-            headers.add(name: "anthropic-version", value: "2023-06-01")
-        case .geminiNative:
-            rest = "/v1beta/models"
-            headers.add(name: "x-goog-api-key", value: secret)
-        }
-        guard let url = try? UpstreamURLBuilder.build(target: target, rest: rest, query: nil) else { return nil }
+        let dialect = UpstreamDialect(format: config.apiFormat)
+        guard let probe = dialect.provider.probe(secret: secret),
+            let url = try? UpstreamURLBuilder.build(target: target, rest: Substring(probe.path), query: nil)
+        else { return nil }
         self.url = url
-        self.headers = headers
+        self.headers = probe.headers
+        self.dialect = dialect
         let path = url.dropFirst(target.origin.count).prefix { $0 != "?" }
         self.endpoint = "GET " + path
     }
@@ -74,21 +69,24 @@ struct KeyProbeRequest: Equatable {
 /// What a probe's answer says about the key.
 enum KeyCheckOutcome: String, Encodable, Sendable {
     case ok
-    /// 401/403: the provider refuses the key.
+    /// The provider refuses the key (401, 403, or a provider's key code).
     case rejected
-    /// 429: the key works but is rate limited (or out of quota) right now.
+    /// The key works but is rate limited (or out of quota) right now.
     case rateLimited = "rate_limited"
     /// Any other answer: not the key's verdict.
     case error
     case unreachable
     case notCheckable = "not_checkable"
 
-    init(status: Int) {
-        switch status {
-        case 200..<300: self = .ok
-        case 401, 403: self = .rejected
-        case 429: self = .rateLimited
-        default: self = .error
+    /// From the relay's verdict on the answer (`UpstreamAnswerClassifier`), so a provider's code counts here as it
+    /// does on the request path (Google's 400 `API_KEY_INVALID` is a refused key, not "an error").
+    init(_ answer: UpstreamAnswer) {
+        switch answer.blame {
+        case .success: self = .ok
+        // Refused, or this key may not even list models (403 permission).
+        case .keyInvalid, .request(dependsOnKey: true): self = .rejected
+        case .rateLimited, .keyExhausted: self = .rateLimited
+        case .request(dependsOnKey: false), .upstream: self = .error
         }
     }
 }

@@ -2,32 +2,44 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import RotatorCore
+import UpstreamProviders
 
 /// Finds the proxy key a client presented, in the places its SDK puts one.
 public enum ClientCredential {
     /// - Returns: the credential presented in the request head, or nil when the head carries none.
     public static func find(in headers: HTTPHeaders, query: String?, format: APIFormat, route: ProxyRouteKind) -> String? {
-        if let proxyKey = headers.first(name: "x-proxy-key"), !proxyKey.isEmpty { return proxyKey }
-        if let authorization = headers.first(name: "authorization"), let token = bearerToken(authorization) { return token }
+        if let key = anyFormat(headers) { return key }
         guard route == .llm else { return nil }
-        switch format {
-        case .anthropicNative:
-            if let key = headers.first(name: "x-api-key"), !key.isEmpty { return key }
-        case .geminiNative:
-            if let key = headers.first(name: "x-goog-api-key"), !key.isEmpty { return key }
-            if let key = QueryString.value(of: "key", in: query), !key.isEmpty { return key }
-        case .openAICompatible:
-            break
-        }
-        return nil
+        return providerPlaces(headers, query: query, UpstreamDialect(format: format).provider)
     }
 
     /// A credential in any place some client SDK puts one, whatever the config: what the gate checks before it
     /// looks the slug up, so an invalid key gets the same 401 from every slug.
     public static func findAnywhere(in headers: HTTPHeaders, query: String?, route: ProxyRouteKind) -> String? {
-        if route == .generic { return find(in: headers, query: query, format: .openAICompatible, route: route) }
-        for format in [APIFormat.openAICompatible, .anthropicNative, .geminiNative] {
-            if let key = find(in: headers, query: query, format: format, route: route) { return key }
+        if let key = anyFormat(headers) { return key }
+        guard route == .llm else { return nil }
+        for dialect in dialects {
+            if let key = providerPlaces(headers, query: query, dialect.provider) { return key }
+        }
+        return nil
+    }
+
+    private static let dialects = UpstreamDialect.allCases
+
+    /// `X-Proxy-Key` and a Bearer token: every format's clients may use them.
+    private static func anyFormat(_ headers: HTTPHeaders) -> String? {
+        if let proxyKey = headers.first(name: "x-proxy-key"), !proxyKey.isEmpty { return proxyKey }
+        if let authorization = headers.first(name: "authorization"), let token = bearerToken(authorization) { return token }
+        return nil
+    }
+
+    /// The places only this provider's SDKs use (`x-api-key`, `x-goog-api-key`, `?key=`).
+    private static func providerPlaces(_ headers: HTTPHeaders, query: String?, _ provider: any UpstreamProvider.Type) -> String? {
+        for name in provider.clientKeyHeaders {
+            if let key = headers.first(name: name), !key.isEmpty { return key }
+        }
+        for name in provider.credentialQueryNames {
+            if let key = QueryString.value(of: name, in: query), !key.isEmpty { return key }
         }
         return nil
     }

@@ -1,5 +1,6 @@
 import NIOHTTP1
 import RotatorCore
+import UpstreamProviders
 
 /// Which headers cross the proxy. Hop-by-hop headers (and those the client's `Connection` names) belong to
 /// one connection; every client credential is dropped so only the injected upstream key leaves the proxy.
@@ -9,10 +10,11 @@ public enum HeaderPolicy {
         "transfer-encoding", "upgrade", "host", "content-length", "expect",
     ])
 
-    /// Every header a client may use to carry a proxy key or an upstream key.
-    static let clientCredentials = HeaderNameSet([
-        "authorization", "x-proxy-key", "x-api-key", "x-goog-api-key", "api-key", "cookie",
-    ])
+    /// Every header a client may use to carry a proxy key or an upstream key: the ones every SDK may send (Azure's
+    /// `api-key` too), and each provider's own.
+    static let clientCredentials = HeaderNameSet(
+        ["authorization", "x-proxy-key", "api-key", "cookie"] + UpstreamDialect.allCases.flatMap { $0.provider.clientKeyHeaders }
+    )
 
     /// Headers that choose which organisation or project a key's usage is billed to: a client could otherwise spend
     /// another organisation's budget through a key that belongs to several.

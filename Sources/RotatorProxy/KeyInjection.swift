@@ -1,5 +1,6 @@
 import NIOHTTP1
 import RotatorCore
+import UpstreamProviders
 
 /// Where the real upstream key goes: the native header of the LLM format (its `UpstreamDialect`), or the generic
 /// config's header/query parameter. Whatever goes back to the client is scrubbed of it (`SecretScrubber`).

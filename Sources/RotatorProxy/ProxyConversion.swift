@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import RotatorCore
+import UpstreamProviders
 
 /// One request of a config whose clients speak another format than its upstream (`output_format` ≠ `api_format`):
 /// what the client's path asks for, the converted request, and the conversion of its answer. Pass-through configs
@@ -63,10 +64,13 @@ struct ProxyConversion: Sendable {
     /// Headers for the upstream: the client's (already without credentials), minus what only made sense in the
     /// client's format, plus what the upstream's format needs (`anthropic-version`).
     func upstreamHeaders(_ headers: inout HTTPHeaders) {
-        for name in ["anthropic-version", "anthropic-beta"] where pair.upstream != .anthropicNative { headers.remove(name: name) }
+        let upstream = UpstreamDialect(format: pair.upstream)
+        for other in UpstreamDialect.allCases where other != upstream {
+            for name in other.provider.ownHeaders { headers.remove(name: name) }
+        }
         for (name, value) in converted?.upstream.headers ?? [:] { headers.replaceOrAdd(name: name, value: value) }
-        // A model list has no converted request; Anthropic wants its version on every call.
-        if call == .listModels, pair.upstream == .anthropicNative { headers.replaceOrAdd(name: "anthropic-version", value: AnthropicFormat.apiVersion) }
+        // A model list has no converted request; a version header goes on every call.
+        if call == .listModels, let version = upstream.provider.versionHeader { headers.replaceOrAdd(name: version.name, value: version.value) }
     }
 
     /// How the relay reads an answer of a converted request: a 2xx stream event by event, anything else whole
@@ -116,15 +120,4 @@ struct ProxyConversion: Sendable {
     var streamUsage: TokenUsage? { stream?.usage }
 
     private static var now: Int { Int(Date().timeIntervalSince1970) }
-}
-
-extension OutputFormat {
-    /// The format whose error shape this client's SDK parses (the proxy's own errors use it).
-    var errorShapeFormat: APIFormat {
-        switch self {
-        case .none, .openAI, .openAIResponses: .openAICompatible
-        case .anthropic: .anthropicNative
-        case .gemini: .geminiNative
-        }
-    }
 }

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import RotatorCore
 import RotatorHTTP
+import UpstreamProviders
 
 /// Where an exchange gets upstream connections: the event loop's pool in production, a test double in
 /// `EmbeddedChannel` tests.
@@ -312,7 +313,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         machine.storeReachable = service.catalog.storeReachable
         let step = machine.handle(event)
         self.machine = machine
-        if let outcome = step.report, let key = machine.currentKey, let pool = trafficPool { service.metrics.keyOutcome(outcome, key: key, pool: pool, after: event, secret: secrets[key]) }
+        if let outcome = step.report, let key = machine.currentKey, let pool = trafficPool { service.metrics.keyOutcome(outcome, key: key, pool: pool, answer: step.answer, secret: secrets[key]) }
         for settled in step.settled { report(settled.outcome, key: settled.key) }
         if let outcome = step.report, let key = machine.currentKey { report(outcome, key: key) }
         if case .answer = step.action {

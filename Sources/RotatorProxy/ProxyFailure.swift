@@ -1,5 +1,6 @@
 import NIOCore
 import RotatorCore
+import UpstreamProviders
 
 /// An answer the proxy itself gives the client when no upstream answer should go through, rendered in the client
 /// format's error shape.

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import UpstreamProviders
 
 /// How long a client connection may sit idle between requests, how long a request may take between two of its bytes
 /// (slow clients), and how long its head and body may take in all (clients that trickle), before the connection

@@ -4,6 +4,7 @@ import NIOCore
 import RotatorCore
 import Synchronization
 import TrafficStats
+import UpstreamProviders
 
 /// What the proxy counts, through swift-metrics (Prometheus in production, nothing in unit tests), and into the node's
 /// `TrafficStats` ring buffers (the admin page's charts and key explanations) when one is given. Handles are made
@@ -97,34 +98,23 @@ public final class ProxyMetrics: Sendable {
         traffic?.recordKeyUse(config: pool, key: key)
     }
 
-    /// What the state machine made of an attempt, with the answer it read (for the reset hint and the provider's message).
-    func keyOutcome(_ outcome: KeyOutcome, key: Int64, pool: Int64, after event: ProxyStateMachine.Event, secret: String?) {
+    /// What the state machine made of an attempt, with its verdict on the answer (the reset hint and the provider's
+    /// message come from the one parse of the body there).
+    func keyOutcome(_ outcome: KeyOutcome, key: Int64, pool: Int64, answer: UpstreamAnswer?, secret: String?) {
         guard let traffic else { return }
+        let message = answer?.providerMessage.map { ProviderMessage.scrub($0, secret: secret) }.flatMap { $0.isEmpty ? nil : $0 }
         switch outcome {
         case .success:
             break
         case .upstreamFailure:
             traffic.recordUpstreamFailure(config: pool, key: key)
         case .rateLimited(let cooldown, _):
-            var hinted = false
-            if case .answerRead(_, let headers, let body, _) = event { hinted = RateLimitReset.seconds(headers: headers, body: body) != nil }
+            let hinted = answer?.hasResetHint ?? false
             traffic.recordRateLimit(config: pool, key: key, seconds: cooldown, source: hinted ? .providerHint : .defaultCooldown)
         case .rejected:
-            var status = 401
-            var message: String?
-            if case .answerRead(let answered, _, let body, _) = event {
-                status = answered
-                message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
-            }
-            traffic.recordRejection(config: pool, key: key, status: status, message: message, quarantinedUntil: nil, invalidated: false)
+            traffic.recordRejection(config: pool, key: key, status: answer?.status ?? 401, message: message, quarantinedUntil: nil, invalidated: false)
         case .quotaExhausted(let cooldown, _, _):
-            var status = 429
-            var message: String?
-            if case .answerRead(let answered, _, let body, _) = event {
-                status = answered
-                message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
-            }
-            traffic.recordQuotaExhausted(config: pool, key: key, status: status, seconds: cooldown, message: message)
+            traffic.recordQuotaExhausted(config: pool, key: key, status: answer?.status ?? 429, seconds: cooldown, message: message)
         }
     }
 

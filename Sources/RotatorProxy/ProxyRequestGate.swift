@@ -2,6 +2,7 @@ import ConfigCatalog
 import FormatConversion
 import NIOHTTP1
 import RotatorCore
+import UpstreamProviders
 
 /// What the proxy decides from a request's head alone, before it reads any body: a request without a valid proxy
 /// key, for an unknown or inactive config, too large, or with a path that could escape the configured upstream,
@@ -170,17 +171,7 @@ public enum ProxyRequestGate {
     /// The LLM dialect a request speaks, judged from the request alone; nil on generic routes (plain JSON errors).
     static func requestDialect(head: HTTPRequestHead, route: ProxyRoute) -> APIFormat? {
         guard route.kind == .llm else { return nil }
-        let headers = head.headers
-        if headers.contains(name: "x-goog-api-key") || QueryString.value(of: "key", in: route.query) != nil
-            || route.rest.contains(":generateContent") || route.rest.contains(":streamGenerateContent") || route.rest.contains(":countTokens")
-            || route.rest.contains(":embedContent") || route.rest.contains(":batchEmbedContents") {
-            return .geminiNative
-        }
-        if headers.contains(name: "x-api-key") || headers.contains(name: "anthropic-version") || route.rest.hasSuffix("/messages")
-            || route.rest.hasSuffix("/messages/count_tokens") {
-            return .anthropicNative
-        }
-        return .openAICompatible
+        return UpstreamDialect.spoken(headers: head.headers, path: route.rest, query: route.query).format
     }
 
     /// The most of a body read before its proxy key (in its JSON `api_key`) is checked: a few unauthenticated

@@ -1,6 +1,7 @@
 import KeyCoordination
 import NIOCore
 import NIOHTTP1
+import UpstreamProviders
 
 /// The decisions of one proxied request over its pool, as a value type: the relay feeds it what happened (a key
 /// offered, an upstream answer, a transport failure, a wait that ended) and performs the action it returns (ask for a
@@ -98,6 +99,8 @@ public struct ProxyStateMachine: Sendable {
         public var action: Action
         /// Reports about earlier keys that this attempt's answer settled (`RequestBlame.Step.settled`).
         public var settled: [RequestBlame.KeyReport] = []
+        /// The verdict on the answer this step judged (nil for other events): what metrics and the admin page record.
+        public var answer: UpstreamAnswer?
     }
 
     /// Reports still owed once the request has its final answer (`RequestBlame.owedReports`).
@@ -158,7 +161,9 @@ public struct ProxyStateMachine: Sendable {
         case .answerRead(let status, let headers, let body, let now):
             lastAnswer = (status, headers, body)
             let answer = classifier.classify(status: status, headers: headers, body: body)
-            return follow(blame.judge(answer, key: currentKey ?? 0), now: now)
+            var step = follow(blame.judge(answer, key: currentKey ?? 0), now: now)
+            step.answer = answer
+            return step
         case .transportFailed(.tls(let reason), _):
             let failure = ProxyFailure(
                 status: 502, kind: .upstreamUnavailable,

@@ -1,5 +1,6 @@
 import KeyCoordination
 import RotatorCore
+import UpstreamProviders
 
 /// The blame across the attempts of one client request: what to tell the coordinator about each key, and whether
 /// to deliver, try another key or answer the client. Events in (an answer, judged by `UpstreamAnswerClassifier`,

@@ -1,4 +1,5 @@
 import NIOCore
+import UpstreamProviders
 
 /// The model an upstream request names, as its provider reads it: Gemini's from the path (`/models/{model}:verb`),
 /// OpenAI's and Anthropic's from the JSON body's top-level `"model"`. Per-model rests are scoped to it; generic
@@ -9,10 +10,10 @@ public enum RequestModel {
     static let maximumLength = 200
 
     public static func name(dialect: UpstreamDialect, path: String, body: ByteBuffer) -> String? {
-        switch dialect {
-        case .gemini: return fromPath(path)
-        case .openAI, .anthropic: return fromBody(body)
-        case .generic: return nil
+        switch dialect.provider.modelPlace {
+        case .path: return fromPath(path)
+        case .body: return fromBody(body)
+        case .none: return nil
         }
     }
 

@@ -1,10 +1,12 @@
 import Foundation
 import KeyCoordination
+import NIOCore
 import NIOHTTP1
 @testable import RotatorAdmin
 import RotatorCore
 import Testing
 import TrafficStats
+import UpstreamProviders
 
 @Suite struct KeyStatusDetailTests {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -120,11 +122,30 @@ import TrafficStats
         #expect(KeyProbeRequest(config: Self.config(.openAICompatible, base: "https://x.io", type: .generic), secret: "k") == nil)
     }
 
+    private func outcome(_ status: Int, _ body: String = "", format: APIFormat = .openAICompatible) -> KeyCheckOutcome {
+        let answer = UpstreamAnswerClassifier(dialect: UpstreamDialect(format: format))
+            .classify(status: status, headers: [:], body: ByteBuffer(string: body), now: Date())
+        return KeyCheckOutcome(answer)
+    }
+
     @Test func outcomesFollowTheStatus() {
-        #expect(KeyCheckOutcome(status: 200) == .ok)
-        #expect(KeyCheckOutcome(status: 401) == .rejected)
-        #expect(KeyCheckOutcome(status: 403) == .rejected)
-        #expect(KeyCheckOutcome(status: 429) == .rateLimited)
-        #expect(KeyCheckOutcome(status: 500) == .error)
+        #expect(outcome(200) == .ok)
+        #expect(outcome(401) == .rejected)
+        #expect(outcome(403) == .rejected)
+        #expect(outcome(429) == .rateLimited)
+        #expect(outcome(500) == .error)
+    }
+
+    /// The check judges an answer as the relay does: Google answers a bad key with 400 `API_KEY_INVALID`, which the
+    /// status alone called "error".
+    @Test func outcomesFollowTheProvidersCodes() {
+        let badGeminiKey = #"""
+            {"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT",
+            "details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}
+            """#
+        #expect(outcome(400, badGeminiKey, format: .geminiNative) == .rejected)
+        #expect(outcome(400, #"{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}"#, format: .geminiNative) == .error)
+        let noCredit = #"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#
+        #expect(outcome(429, noCredit) == .rateLimited)
     }
 }

@@ -14,7 +14,10 @@ import Testing
         try await node.addKeys(configID: id, sampleKeys(1, prefix: "sk-auth"))
         let missing = try await node.proxy("auth", headers: [])
         #expect(missing.status == 401)
-        #expect((try missing.object()["error"] as? [String: Any])?["type"] as? String == "authentication_error")
+        // OpenAI's own shape for a refused key: `invalid_request_error` with code `invalid_api_key`.
+        let missingError = try missing.object()["error"] as? [String: Any]
+        #expect(missingError?["type"] as? String == "invalid_request_error")
+        #expect(missingError?["code"] as? String == "invalid_api_key")
         #expect(try await node.proxy("auth", headers: [("Authorization", "Bearer wrong")]).status == 401)
         #expect(try await node.proxy("auth", headers: [("X-Proxy-Key", TestNode.proxyKey)]).status == 200)
         // The key in the JSON body is accepted and removed before forwarding.

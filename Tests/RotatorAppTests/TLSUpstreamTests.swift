@@ -85,7 +85,7 @@ import Testing
         #expect(refusedName.status == 502, "\(refusedName.text)")
         let nameError = try #require(try refusedName.object()["error"] as? [String: Any])
         #expect((nameError["message"] as? String)?.contains("TLS certificate") == true, "\(refusedName.text)")
-        #expect(nameError["type"] as? String == "api_error", "in the OpenAI client's error shape")
+        #expect(nameError["type"] as? String == "server_error", "in the OpenAI client's error shape (OpenAI's own type for server trouble)")
 
         let untrusted = try await untrustingNode.createConfig(slug: "tls-untrusted", base: "https://localhost:\(trusted.port)/v1")
         try await untrustingNode.addKeys(configID: untrusted, sampleKeys(2))

@@ -4,6 +4,7 @@ import NIOHTTP1
 import RotatorCore
 @testable import RotatorProxy
 import Testing
+@testable import UpstreamProviders
 
 @Suite struct ClientFacingTests {
     @Test func credentialPlacesPerFormat() {

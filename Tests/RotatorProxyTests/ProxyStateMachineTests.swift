@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 @testable import RotatorProxy
 import Testing
+@testable import UpstreamProviders
 
 /// The decisions of one proxied request, without sockets: events in, actions out.
 @Suite struct ProxyStateMachineTests {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 @testable import RotatorProxy
 import Testing
+@testable import UpstreamProviders
 
 @Suite struct RateLimitResetTests {
     let now = Date(timeIntervalSince1970: 1_700_000_000)
@@ -10,7 +11,8 @@ import Testing
     private func seconds(_ pairs: [(String, String)], body: String? = nil) -> Double? {
         var headers = HTTPHeaders()
         for (name, value) in pairs { headers.add(name: name, value: value) }
-        return RateLimitReset.seconds(headers: headers, body: body.map { ByteBuffer(string: $0) }, now: now)
+        // The body is read as the classifier reads it: once, into `ProviderError`.
+        return RateLimitReset.seconds(headers: headers, retryDelay: body.flatMap { ProviderError(body: ByteBuffer(string: $0)) }?.retryDelay, now: now)
     }
 
     @Test func retryAfterSecondsAndDate() {

@@ -1,6 +1,7 @@
 import KeyCoordination
 @testable import RotatorProxy
 import Testing
+@testable import UpstreamProviders
 
 @Suite struct RequestBlameTests {
     let rules = RequestBlame.Rules(maxRetries: 3, defaultCooldown: 60, quotaCooldown: 3600, retryAfterReadTimeout: false, timeout: 30)

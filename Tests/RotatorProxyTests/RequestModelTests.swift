@@ -1,6 +1,7 @@
 import NIOCore
 @testable import RotatorProxy
 import Testing
+@testable import UpstreamProviders
 
 /// The model an upstream request names, read without parsing the body into objects.
 @Suite struct RequestModelTests {

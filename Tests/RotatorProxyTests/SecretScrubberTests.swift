@@ -5,6 +5,7 @@ import NIOHTTP1
 import RotatorCore
 @testable import RotatorProxy
 import Testing
+@testable import UpstreamProviders
 
 /// For every place a key is injected, an upstream that echoes the request (a redirect that keeps the query, a
 /// `Link`, an error body quoting the URL and the credential header) hands the client nothing of the key.

@@ -4,6 +4,7 @@ import NIOHTTP1
 import RotatorCore
 @testable import RotatorProxy
 import Testing
+@testable import UpstreamProviders
 
 /// Real error bodies of each provider (shapes from their error documentation), judged by status and body.
 @Suite struct UpstreamAnswerClassifierTests {

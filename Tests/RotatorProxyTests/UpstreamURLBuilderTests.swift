@@ -1,6 +1,7 @@
 import RotatorCore
 @testable import RotatorProxy
 import Testing
+@testable import UpstreamProviders
 
 @Suite struct UpstreamURLBuilderTests {
     let openRouter = UpstreamTarget("https://openrouter.ai/api/v1")!

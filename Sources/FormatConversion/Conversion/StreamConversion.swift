@@ -27,7 +27,7 @@ public struct StreamConversion: Sendable {
         do {
             for event in try parser.feed(bytes) { deliver(event, into: &out) }
         } catch {
-            fail(UpstreamError(status: 502, kind: .server, message: "The upstream stream was cut: \(error.description)."), into: &out)
+            fail(UpstreamError(status: 502, kind: .unavailable, message: "The upstream stream was cut: \(error.description)."), into: &out)
         }
         return out
     }
@@ -42,7 +42,7 @@ public struct StreamConversion: Sendable {
         if let event = parser.finish() { deliver(event, into: &out) }
         guard !failed else { return out }
         if !decoder.sawEnd {
-            fail(UpstreamError(status: 502, kind: .server, message: "The upstream stream ended before the answer was complete."), into: &out)
+            fail(UpstreamError(status: 502, kind: .unavailable, message: "The upstream stream ended before the answer was complete."), into: &out)
             return out
         }
         encoder.finish(into: &out)

@@ -15,7 +15,9 @@ public enum AnthropicFormat: ClientWireFormat, UpstreamWireFormat {
         case .requestTooLarge: "request_too_large"
         case .rateLimited: "rate_limit_error"
         case .overloaded: "overloaded_error"
-        case .server: "api_error"
+        case .server, .unavailable: "api_error"
+        // A 408 is the client's slowness; a 504 the upstream's.
+        case .timeout: error.status < 500 ? "invalid_request_error" : "timeout_error"
         }
         return .object(JSONObject([
             ("type", "error"), ("error", .object(JSONObject([("type", .string(type)), ("message", .string(error.message))]))),
@@ -32,6 +34,7 @@ public enum AnthropicFormat: ClientWireFormat, UpstreamWireFormat {
         case "rate_limit_error"?: .rateLimited
         case "overloaded_error"?: .overloaded
         case "api_error"?: .server
+        case "timeout_error"?: .timeout
         case "invalid_request_error"?: .invalidRequest
         default: nil
         }

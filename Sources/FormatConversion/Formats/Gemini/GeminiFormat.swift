@@ -11,8 +11,9 @@ public enum GeminiFormat: ClientWireFormat, UpstreamWireFormat {
         case .notFound: "NOT_FOUND"
         case .requestTooLarge: "INVALID_ARGUMENT"
         case .rateLimited: "RESOURCE_EXHAUSTED"
-        case .overloaded: "UNAVAILABLE"
+        case .overloaded, .unavailable: "UNAVAILABLE"
         case .server: "INTERNAL"
+        case .timeout: "DEADLINE_EXCEEDED"
         }
         var details: [JSONValue] = []
         if let seconds = error.retryAfterSeconds {
@@ -32,14 +33,12 @@ public enum GeminiFormat: ClientWireFormat, UpstreamWireFormat {
         case "RESOURCE_EXHAUSTED"?: .rateLimited
         case "UNAVAILABLE"?: .overloaded
         case "INTERNAL"?: .server
+        case "DEADLINE_EXCEEDED"?: .timeout
         case "INVALID_ARGUMENT"?, "FAILED_PRECONDITION"?: .invalidRequest
         default: nil
         }
         // The retry hint lives in the body: `details[].retryDelay` of a google.rpc.RetryInfo, e.g. "30s".
-        let bodyDelay = error?["details"]?.array?.lazy.compactMap { detail -> Int? in
-            guard let delay = detail["retryDelay"]?.string, delay.hasSuffix("s"), let seconds = Double(delay.dropLast()) else { return nil }
-            return Int(seconds.rounded(.up))
-        }.first
+        let bodyDelay = GeminiRetryInfo.delay(inError: error).map { Int($0.rounded(.up)) }
         return UpstreamError(
             status: status, kind: kind, message: error?["message"]?.string ?? "The upstream answered \(status).",
             retryAfterSeconds: retryAfterSeconds ?? bodyDelay)

@@ -14,14 +14,29 @@ public struct UpstreamAnswer: Sendable, Equatable {
     /// The limit the answer speaks of is the provider's per-model one (OpenAI rate limits, Gemini `...PerModel...`
     /// quota ids, Anthropic's per-model-class limits): the key rests for the request's model only.
     public var isPerModel: Bool
+    /// The provider's message as it wrote it, for the admin page once scrubbed of the key (`ProviderMessage.scrub`);
+    /// never logged as it is. Nil when the body held none.
+    public var providerMessage: String?
 
-    public init(status: Int, blame: AnswerBlame, signature: String, reason: String, isStatusOnly: Bool = false, isPerModel: Bool = false) {
+    public init(
+        status: Int, blame: AnswerBlame, signature: String, reason: String, isStatusOnly: Bool = false, isPerModel: Bool = false,
+        providerMessage: String? = nil
+    ) {
         self.status = status
         self.blame = blame
         self.signature = signature
         self.reason = reason
         self.isStatusOnly = isStatusOnly
         self.isPerModel = isPerModel
+        self.providerMessage = providerMessage
+    }
+
+    /// Whether the provider said how long the key should rest (else the cooldown is the configured default).
+    public var hasResetHint: Bool {
+        switch blame {
+        case .rateLimited(_?), .keyExhausted(_?): true
+        default: false
+        }
     }
 }
 

@@ -16,36 +16,35 @@ public struct UpstreamAnswerClassifier: Sendable {
         self.overrides = overrides
     }
 
-    public init(config: ProxyConfig, route: ProxyRouteKind) {
-        self.init(dialect: UpstreamDialect(config: config, route: route), overrides: config.answerOverrides)
-    }
-
     /// - Parameter body: the answer's body when it was read (error answers are; successes need not be).
     public func classify(status: Int, headers: HTTPHeaders, body: ByteBuffer?, now: Date = Date()) -> UpstreamAnswer {
         if (100..<400).contains(status), !overrides.contains(where: { $0.status == status }) {
             return UpstreamAnswer(status: status, blame: .success, signature: String(status), reason: "answered \(status)")
         }
+        // The body is parsed here once: codes, reset hint and message all come from this value.
         let error = body.flatMap(ProviderError.init(body:))
         let signature = [String(status), error?.signature].compactMap { $0 }.joined(separator: "|")
         if let override = matchingOverride(status: status, body: body) {
-            let blame = Self.blame(override.blame, status: status, headers: headers, body: body, now: now)
-            return UpstreamAnswer(status: status, blame: blame, signature: signature, reason: "config override: \(override.blame.rawValue) on \(status)")
+            let blame = Self.blame(override.blame, status: status, headers: headers, retryDelay: error?.retryDelay, now: now)
+            return UpstreamAnswer(status: status, blame: blame, signature: signature, reason: "config override: \(override.blame.rawValue) on \(status)",
+                                  providerMessage: error?.displayMessage)
         }
-        let byCode = error.flatMap { dialect.judge(status: status, error: $0) }
+        let provider = dialect.provider
+        let byCode = error.flatMap { provider.judge(status: status, error: $0) }
         var judged = byCode ?? UpstreamDialect.judge(status: status)
         switch judged.blame {
-        case .rateLimited where dialect.requestExceedsTokenLimit(headers: headers):
+        case .rateLimited where provider.requestExceedsTokenLimit(headers: headers):
             judged = (.request(dependsOnKey: true), "\(judged.reason): the request alone exceeds the key's per-minute tokens")
         case .rateLimited:
-            judged.blame = .rateLimited(retryAfter: RateLimitReset.seconds(headers: headers, body: body, now: now))
+            judged.blame = .rateLimited(retryAfter: RateLimitReset.seconds(headers: headers, retryDelay: error?.retryDelay, now: now))
         case .keyExhausted:
             // Only an explicit wait: OpenAI's `x-ratelimit-reset-*` count down its rate windows, not the quota.
-            judged.blame = .keyExhausted(retryAfter: RateLimitReset.explicitWait(headers: headers, body: body, now: now))
+            judged.blame = .keyExhausted(retryAfter: RateLimitReset.explicitWait(headers: headers, retryDelay: error?.retryDelay, now: now))
         default:
             break
         }
         return UpstreamAnswer(status: status, blame: judged.blame, signature: signature, reason: judged.reason, isStatusOnly: byCode == nil,
-                              isPerModel: byCode != nil && dialect.limitIsPerModel(judged.blame, error: error))
+                              isPerModel: byCode != nil && provider.limitIsPerModel(judged.blame, error: error), providerMessage: error?.displayMessage)
     }
 
     private func matchingOverride(status: Int, body: ByteBuffer?) -> AnswerOverride? {
@@ -62,11 +61,11 @@ public struct UpstreamAnswerClassifier: Sendable {
         return nil
     }
 
-    private static func blame(_ blame: AnswerOverride.Blame, status: Int, headers: HTTPHeaders, body: ByteBuffer?, now: Date) -> AnswerBlame {
+    private static func blame(_ blame: AnswerOverride.Blame, status: Int, headers: HTTPHeaders, retryDelay: Double?, now: Date) -> AnswerBlame {
         switch blame {
         case .keyInvalid: return .keyInvalid
-        case .keyExhausted: return .keyExhausted(retryAfter: RateLimitReset.explicitWait(headers: headers, body: body, now: now))
-        case .rateLimited: return .rateLimited(retryAfter: RateLimitReset.seconds(headers: headers, body: body, now: now))
+        case .keyExhausted: return .keyExhausted(retryAfter: RateLimitReset.explicitWait(headers: headers, retryDelay: retryDelay, now: now))
+        case .rateLimited: return .rateLimited(retryAfter: RateLimitReset.seconds(headers: headers, retryDelay: retryDelay, now: now))
         case .request: return .request(dependsOnKey: false)
         case .upstream: return .upstream
         }

@@ -1,4 +1,4 @@
-import NIOCore
+import FormatConversion
 import NIOHTTP1
 
 import Foundation
@@ -6,17 +6,18 @@ import Foundation
 /// Reads how long a provider wants a key to rest after a 429, from every signal providers use:
 /// `Retry-After` (seconds or HTTP date), `retry-after-ms`, OpenAI's `x-ratelimit-reset-*` durations ("6m0s"),
 /// `x-ratelimit-reset` (epoch seconds/ms or a delay), Anthropic's `anthropic-ratelimit-*-reset` timestamps,
-/// and Gemini's `RetryInfo.retryDelay` in the error body.
+/// and Gemini's `RetryInfo.retryDelay` in the error body (read once, into `ProviderError.retryDelay`).
 ///
 /// Parsed strictly: a signal that is not a plain non-negative number, duration or date (NaN, infinity, `-5`, `0x10`,
 /// `1e9`), or that asks for more than `plausibleMaximum`, is ignored, so the caller's default applies instead.
 /// A reset time already past means "now" (0).
 public enum RateLimitReset {
     /// No provider asks a key to rest longer than a day (Gemini's per-day quotas reset within one).
-    public static let plausibleMaximum: Double = 86_400
+    public static let plausibleMaximum: Double = GeminiRetryInfo.plausibleMaximum
 
     /// Seconds until the key may be used again, or nil when the response carries no usable signal.
-    public static func seconds(headers: HTTPHeaders, body: ByteBuffer?, now: Date = Date()) -> Double? {
+    /// - Parameter retryDelay: the error body's `RetryInfo` delay (`ProviderError.retryDelay`).
+    public static func seconds(headers: HTTPHeaders, retryDelay: Double?, now: Date = Date()) -> Double? {
         if let wait = headerWait(headers, now: now) { return wait }
         var resets: [Double] = []
         for (name, value) in headers {
@@ -34,14 +35,14 @@ public enum RateLimitReset {
             if let seconds = plausible(seconds) { resets.append(seconds) }
         }
         if let longest = resets.max() { return longest }
-        return body.flatMap(geminiRetryDelay)
+        return retryDelay
     }
 
     /// Only what the provider says explicitly about this answer (`Retry-After`, `retry-after-ms`, Gemini's
     /// `RetryInfo`), not its rate windows' resets: for answers such as an exhausted quota, where those windows say
     /// nothing about when the quota returns.
-    public static func explicitWait(headers: HTTPHeaders, body: ByteBuffer?, now: Date = Date()) -> Double? {
-        headerWait(headers, now: now) ?? body.flatMap(geminiRetryDelay)
+    public static func explicitWait(headers: HTTPHeaders, retryDelay: Double?, now: Date = Date()) -> Double? {
+        headerWait(headers, now: now) ?? retryDelay
     }
 
     private static func headerWait(_ headers: HTTPHeaders, now: Date) -> Double? {
@@ -59,25 +60,12 @@ public enum RateLimitReset {
         return seconds
     }
 
-    /// Digits with an optional fraction, nothing else: Swift's `Double("nan")`, `Double("inf")`, `Double("0x1p4")`,
-    /// `Double("-1")` and `Double("1e400")` all parse, and none of them is a wait.
     static func plainNumber<S: StringProtocol>(_ text: S) -> Double? {
-        let trimmed = text.trimmingSpaces()
-        var sawDigit = false
-        var sawPoint = false
-        for byte in trimmed.utf8 {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): sawDigit = true
-            case UInt8(ascii: ".") where !sawPoint && sawDigit: sawPoint = true
-            default: return nil
-            }
-        }
-        guard sawDigit, trimmed.utf8.last != UInt8(ascii: "."), trimmed.utf8.count <= 32 else { return nil }
-        return Double(trimmed)
+        PlainNumber.parse(text)
     }
 
     static func retryAfter(_ value: String, now: Date) -> Double? {
-        let trimmed = value.trimmingSpaces()
+        let trimmed = String(PlainNumber.trimmingSpaces(value))
         if let seconds = plainNumber(trimmed) { return seconds }
         if let date = httpDate(trimmed) { return max(date.timeIntervalSince(now), 0) }
         return nil
@@ -85,7 +73,7 @@ public enum RateLimitReset {
 
     /// OpenAI's Go-style durations: "1s", "6m0s", "20ms", "1h2m3.5s".
     static func duration(_ value: String) -> Double? {
-        let text = value.trimmingSpaces()
+        let text = String(PlainNumber.trimmingSpaces(value))
         if let plain = plainNumber(text) { return plain }
         var total = 0.0
         var number = ""
@@ -129,22 +117,8 @@ public enum RateLimitReset {
         return number
     }
 
-    static func geminiRetryDelay(_ body: ByteBuffer) -> Double? {
-        guard body.readableBytes <= ProviderError.parseLimit,
-            let parsed = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)),
-            let object = (parsed as? [String: Any]) ?? ((parsed as? [Any])?.first as? [String: Any]),
-            let error = object["error"] as? [String: Any], let details = error["details"] as? [[String: Any]]
-        else { return nil }
-        for detail in details {
-            if let type = detail["@type"] as? String, type.hasSuffix("RetryInfo"), let delay = detail["retryDelay"] as? String {
-                return plausible(duration(delay))
-            }
-        }
-        return nil
-    }
-
     static func iso8601(_ value: String) -> Date? {
-        let text = value.trimmingSpaces()
+        let text = String(PlainNumber.trimmingSpaces(value))
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
