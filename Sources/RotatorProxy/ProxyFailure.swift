@@ -1,4 +1,3 @@
-import NIOCore
 import RotatorCore
 
 /// An answer the proxy itself gives the client when no upstream answer should go through, rendered in the client
@@ -15,9 +14,5 @@ public struct ProxyFailure: Sendable, Equatable, Error {
         self.kind = kind
         self.message = message
         self.retryAfter = retryAfter
-    }
-
-    public func body(format: APIFormat?) -> ByteBuffer {
-        ClientErrorShape.body(kind: kind, status: status, message: message, format: format)
     }
 }

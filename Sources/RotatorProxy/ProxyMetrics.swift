@@ -1,3 +1,4 @@
+import Foundation
 import KeyCoordination
 import Metrics
 import NIOCore
@@ -98,7 +99,7 @@ public final class ProxyMetrics: Sendable {
     }
 
     /// What the state machine made of an attempt, with the answer it read (for the reset hint and the provider's message).
-    func keyOutcome(_ outcome: KeyOutcome, key: Int64, pool: Int64, after event: ProxyStateMachine.Event, secret: String?) {
+    func keyOutcome(_ outcome: KeyOutcome, key: Int64, pool: Int64, answer: ExchangeStateMachine.UpstreamAnswerRead?, now: Date, secret: String?) {
         guard let traffic else { return }
         switch outcome {
         case .success:
@@ -107,22 +108,22 @@ public final class ProxyMetrics: Sendable {
             traffic.recordUpstreamFailure(config: pool, key: key)
         case .rateLimited(let cooldown, _):
             var hinted = false
-            if case .answerRead(_, let headers, let body, _) = event { hinted = RateLimitReset.seconds(headers: headers, body: body) != nil }
+            if let answer { hinted = RateLimitReset.seconds(headers: answer.headers, body: answer.body, now: now) != nil }
             traffic.recordRateLimit(config: pool, key: key, seconds: cooldown, source: hinted ? .providerHint : .defaultCooldown)
         case .rejected:
             var status = 401
             var message: String?
-            if case .answerRead(let answered, _, let body, _) = event {
-                status = answered
-                message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
+            if let answer {
+                status = answer.status
+                message = ProviderMessage.extract(from: answer.body.readableBytesView, secret: secret)
             }
             traffic.recordRejection(config: pool, key: key, status: status, message: message, quarantinedUntil: nil, invalidated: false)
         case .quotaExhausted(let cooldown, _, _):
             var status = 429
             var message: String?
-            if case .answerRead(let answered, _, let body, _) = event {
-                status = answered
-                message = ProviderMessage.extract(from: body.readableBytesView, secret: secret)
+            if let answer {
+                status = answer.status
+                message = ProviderMessage.extract(from: answer.body.readableBytesView, secret: secret)
             }
             traffic.recordQuotaExhausted(config: pool, key: key, status: status, seconds: cooldown, message: message)
         }
