@@ -32,7 +32,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     let service: ProxyService
     let context: ChannelHandlerContext
     private weak var owner: (any ProxyExchangeOwner)?
-    private let connector: any UpstreamConnecting
+    let connector: any UpstreamConnecting
     let head: HTTPRequestHead
     let route: ProxyRoute
     let requestID: String
@@ -42,19 +42,19 @@ final class ProxyExchange: UpstreamResponseReceiver {
     /// Set when the config's clients speak another format than its upstream (held apart from the admission, which is
     /// read on every step: a stream's conversion state is not copied with it).
     var conversion: ProxyConversion?
-    private var secrets: [Int64: String] = [:]
-    private var request: UpstreamRequest?
-    private var connection: UpstreamConnection?
-    private var timer: Scheduled<Void>?
-    private var catchUpTimer: Scheduled<Void>?
+    var secrets: [Int64: String] = [:]
+    var request: PreparedRequest?
+    var connection: UpstreamConnection?
+    var timer: Scheduled<Void>?
+    var catchUpTimer: Scheduled<Void>?
     /// The current answer's body work: the key's scrubber, the plan, a stream's scrubbing and decoding.
     var reading = AnswerReading()
     /// The browser origin to allow in the answer's CORS headers, when it is on the list.
     var corsOrigin: String?
-    private var labels = MetricLabels()
+    var labels = MetricLabels()
     lazy var slugMetrics = service.metrics.forSlug(labels.slug)
     /// The failures reported through a future that have not completed yet (the final answer waits for them).
-    private var pendingReports: EventLoopFuture<Void>?
+    var pendingReports: EventLoopFuture<Void>?
 
     init(
         head: HTTPRequestHead, route: ProxyRoute, context: ChannelHandlerContext, owner: any ProxyExchangeOwner, service: ProxyService,
@@ -224,194 +224,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
         }
     }
 
-    /// The body is complete and authenticated: converted once (every key gets the same upstream request), then the
-    /// key machine starts.
-    private func prepare(body: ByteBuffer) {
-        guard let admission else { preconditionFailure("a request prepared without an admission") }
-        var body = body
-        var target = (path: admission.upstreamPath, query: admission.upstreamQuery)
-        if var conversion {
-            if let rejected = conversion.convertRequest(body) {
-                writeConverted(rejected)
-                return run(machine.answeredLocally())
-            }
-            if let upstream = conversion.converted?.upstream {
-                target = ProxyConversion.upstreamTarget(admission.target, path: upstream.path)
-                body = ByteBuffer(bytes: upstream.body)
-            }
-            self.conversion = conversion
-        }
-        let config = admission.pool.config
-        let injection = KeyInjection(config: config, route: route.kind)
-        var headers = HeaderPolicy.upstreamHeaders(
-            from: head.headers, requestID: requestID, extraRemoved: injection.headerToDrop, forwardBillingHeaders: config.forwardBillingHeaders
-        )
-        conversion?.upstreamHeaders(&headers)
-        let model = RequestModel.name(dialect: UpstreamDialect(config: config, route: route.kind), path: target.path, body: body)
-        request = UpstreamRequest(body: body, headers: headers, injection: injection, path: target.path, query: target.query,
-                                  origin: UpstreamOrigin(admission.target), model: model)
-        let keys = ProxyStateMachine(
-            slug: config.slug, limits: machine.limits,
-            blame: RequestBlame(rules: RequestBlame.Rules(settings: service.settings, config: config), method: head.method.rawValue, model: model),
-            classifier: UpstreamAnswerClassifier(config: config, route: route.kind), startedAt: now, wallClock: service.wallClock
-        )
-        run(machine.requestPrepared(keys: keys, conversion: conversion?.reading))
-    }
-
-    // MARK: Keys
-
-    private func acquireKey(excluding excluded: Set<Int64>) {
-        guard let poolID = admission?.pool.config.id else { preconditionFailure("a key asked for without an admission") }
-        let model = request?.model
-        if let acquisition = service.coordinator.acquireKeyImmediately(pool: poolID, excluding: excluded, model: model) {
-            return offered(acquisition)
-        }
-        service.coordinator.acquireKey(pool: poolID, excluding: excluded, model: model, on: context.eventLoop).assumeIsolated().whenComplete { result in
-            self.offered((try? result.get()) ?? .unavailable(retryAfter: 1))
-        }
-    }
-
-    private func offered(_ acquisition: KeyAcquisition) {
-        var isKnown = true
-        if case .key(let id) = acquisition { isKnown = knows(key: id) }
-        run(machine.keyOffered(acquisition, isKnown: isKnown, storeReachable: service.catalog.storeReachable, now: now))
-    }
-
-    /// Whether this request can use the key; adopts the catalog's fresher keys when it has caught up since the request
-    /// started and the config still points where it did.
-    private func knows(key id: Int64) -> Bool {
-        if secrets[id] != nil { return true }
-        adoptFresherKeys()
-        return secrets[id] != nil
-    }
-
-    private func adoptFresherKeys() {
-        guard let admission, let fresher = service.catalog.pool(configID: admission.pool.config.id), fresher.routesLike(admission.pool) else { return }
-        secrets = fresher.secrets
-    }
-
-    /// The cache is behind the coordinator: re-read this config once, waiting at most `limit`, then go on with whatever
-    /// the catalog holds (the second of the two wake-ups is ignored by the machine).
-    private func catchUp(limit: TimeAmount) {
-        guard let configID = admission?.pool.config.id else { preconditionFailure("a catch-up without an admission") }
-        let catalog = service.catalog
-        let loop = context.eventLoop
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        Task {
-            _ = try? await catalog.refresh(configID: configID)
-            loop.execute { bound.value.caughtUp() }
-        }
-        catchUpTimer = loop.assumeIsolated().scheduleTask(in: limit) { self.caughtUp() }
-    }
-
-    private func caughtUp() {
-        catchUpTimer?.cancel()
-        catchUpTimer = nil
-        adoptFresherKeys()
-        let secrets = self.secrets
-        run(machine.caughtUp(stillUnknown: { $0.filter { secrets[$0] == nil } }, now: now))
-    }
-
-    private func report(_ outcome: KeyOutcome, key: Int64) {
-        guard let poolID = labels.pool else { return }
-        let metrics = slugMetrics
-        let traffic = service.metrics
-        switch outcome {
-        case .rateLimited(let cooldown, let model):
-            metrics.cooldowns.increment()
-            // A rest for one model says nothing about the account: only whole-key rests count towards resting the pool.
-            if model == nil { watchPool(key: key, cooldown: cooldown) }
-        case .rejected: metrics.quarantines.increment()
-        case .quotaExhausted: metrics.quotaExhausted.increment()
-        case .success: service.poolWatch.served(pool: poolID, key: key)
-        case .upstreamFailure: break
-        }
-        let catalog = service.catalog
-        let reason = outcome.rejectionReason
-        @Sendable func apply(_ effect: OutcomeEffect) {
-            traffic.keyEffect(effect, key: key, pool: poolID)
-            guard effect == .invalidated else { return }
-            metrics.invalidated.increment()
-            Task { await catalog.invalidateKey(id: key, configID: poolID, reason: "\(reason ?? "rejected") repeatedly") }
-        }
-        if let effect = service.coordinator.reportImmediately(outcome, key: key, pool: poolID) { return apply(effect) }
-        let reported = service.coordinator.report(outcome, key: key, pool: poolID, on: context.eventLoop)
-        reported.whenSuccess(apply)
-        // Successes stay free; the final answer waits for failures (a rest must be seen by the next request).
-        if outcome != .success { awaitBeforeAnswering(reported.map { _ in }) }
-    }
-
-    private func awaitBeforeAnswering(_ future: EventLoopFuture<Void>) {
-        pendingReports = pendingReports.map { $0.and(future).map { _ in } } ?? future
-    }
-
-    /// Most keys of the pool rate limited within a short window: an account- or IP-wide limit. The pool rests as a
-    /// whole until the reset instead of key by key.
-    private func watchPool(key: Int64, cooldown: Double) {
-        guard let poolID = labels.pool else { return }
-        let wall = wallTime.timeIntervalSince1970
-        guard let verdict = service.poolWatch.rateLimited(
-            pool: poolID, key: key, cooldown: cooldown, request: requestID, poolSize: secrets.count, now: wall
-        ) else { return }
-        slugMetrics.poolCooled.increment()
-        machine.poolRested(PoolCooling(until: wall + verdict.seconds, reason: verdict.reason))
-        let coordinator = service.coordinator
-        let logger = service.logger
-        let slug = labels.slug
-        awaitBeforeAnswering(context.eventLoop.makeFutureWithTask {
-            await coordinator.coolPool(pool: poolID, seconds: verdict.seconds, reason: verdict.reason)
-            logger.warning("pool rate limited as a whole: resting it", metadata: ["slug": "\(slug)", "seconds": "\(verdict.seconds)",
-                                                                                 "reason": "\(verdict.reason)"])
-        })
-    }
-
-    // MARK: Upstream
-
-    private func send(keyID: Int64, fresh: Bool, timer deadline: NIODeadline) {
-        guard let request, let secret = secrets[keyID] else { preconditionFailure("a key sent that the request does not know") }
-        if !fresh {
-            slugMetrics.selections.increment()
-            if let pool = labels.pool { service.metrics.keyUsed(pool: pool, key: keyID) }
-            if (machine.keys?.attempts ?? 1) > 1 { slugMetrics.retries.increment() }
-        }
-        reading.scrubber = SecretScrubber.cached(secret: secret)
-        let upstreamHead = request.head(method: head.method, secret: secret)
-        armTimer(at: deadline)
-        if !fresh, let idle = connector.idleConnection(to: request.origin) {
-            connection = idle
-            idle.send(head: upstreamHead, body: request.body, to: self)
-            return
-        }
-        let attempt = machine.connectingAnew()
-        connector.connect(to: request.origin).assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(let connection):
-                guard self.machine.connected(attempt: attempt, now: self.now) else { return connection.close() }
-                self.connection = connection
-                connection.send(head: upstreamHead, body: request.body, to: self)
-            case .failure(let error):
-                guard self.machine.connected(attempt: attempt, now: self.now) else { return }
-                var timedOut = false
-                if case .connectTimeout = error as? ChannelError { timedOut = true }
-                self.service.logger.debug("upstream connect failed", metadata: ["error": "\(type(of: error))", "request_id": "\(self.requestID)"])
-                self.run(self.machine.upstreamFailed(.notSent(timedOut: timedOut), now: self.now))
-            }
-        }
-    }
-
-    /// One timer per attempt, re-armed only when it fires early: activity costs a clock read, not a reschedule.
-    private func armTimer(at deadline: NIODeadline) {
-        guard timer == nil else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            self.timer = nil
-            self.run(self.machine.timerFired(now: self.now))
-        }
-    }
-
-    private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
-    }
 
     /// Upstream reads follow the client's writability as it is now, after every flush and every writability change:
     /// a change fired inside a flush (the socket drained while it was written) can never be overtaken by a pause
@@ -426,7 +238,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         }
     }
 
-    private var wallTime: Date { service.wallClock.date(at: now) }
+    var wallTime: Date { service.wallClock.date(at: now) }
 
     private func finish(completed: Bool) {
         cancelTimer()
@@ -448,42 +260,5 @@ final class ProxyExchange: UpstreamResponseReceiver {
             ))
         }
         owner?.exchangeFinished(self, closeConnection: machine.closesConnection)
-    }
-}
-
-/// The upstream request of one exchange, built once when the body is complete; each attempt adds its key.
-private struct UpstreamRequest {
-    var body: ByteBuffer
-    var headers: HTTPHeaders
-    let injection: KeyInjection
-    let path: String
-    let query: String?
-    let origin: UpstreamOrigin
-    /// The model the request names (`RequestModel`): keys resting for it are skipped.
-    let model: String?
-
-    func head(method: HTTPMethod, secret: String) -> HTTPRequestHead {
-        var headers = self.headers
-        var query = self.query
-        injection.apply(secret: secret, headers: &headers, query: &query)
-        headers.replaceOrAdd(name: "Host", value: origin.hostHeader)
-        if body.readableBytes > 0 || method == .POST || method == .PUT || method == .PATCH {
-            headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
-        }
-        return HTTPRequestHead(version: .http1_1, method: method, uri: query.map { path + "?" + $0 } ?? path, headers: headers)
-    }
-}
-
-/// The config's labels for metrics and traffic (unknown until the slug names a pool).
-private struct MetricLabels {
-    var slug = "unknown"
-    var format = "unknown"
-    var pool: Int64?
-}
-
-extension KeyOutcome {
-    fileprivate var rejectionReason: String? {
-        if case .rejected(let reason) = self { return reason }
-        return nil
     }
 }
