@@ -150,9 +150,9 @@ struct ExchangeStateMachine {
     static let bodyWorthDraining = 64 * 1024
 
     private var state = State.head
-    private let version: HTTPVersion
     private let method: HTTPMethod
-    private let declaredBodyLength: Int?
+    /// The request's headers (its declared length is read only when a refusal needs it).
+    private let requestHeaders: HTTPHeaders
     private let maxBodyBytes: Int
     let limits: ProxyStateMachine.Limits
     /// The key/attempt sub-machine, from the request's end on.
@@ -191,9 +191,8 @@ struct ExchangeStateMachine {
     }
 
     init(head: HTTPRequestHead, maxBodyBytes: Int, limits: ProxyStateMachine.Limits) {
-        self.version = head.version
         self.method = head.method
-        self.declaredBodyLength = head.headers.first(name: "content-length").flatMap(Int.init)
+        self.requestHeaders = head.headers
         self.maxBodyBytes = maxBodyBytes
         self.limits = limits
         self.closesConnection = !head.isKeepAlive
@@ -299,7 +298,8 @@ struct ExchangeStateMachine {
             // unknown one is not worth reading: the connection closes after the answer.
             let read: Int
             if case .receiving(let body, _) = state { read = body.readableBytes } else { read = 0 }
-            if let declaredBodyLength, declaredBodyLength - read <= Self.bodyWorthDraining, !refusal.isTooLarge {
+            let declared = requestHeaders.first(name: "content-length").flatMap(Int.init)
+            if let declared, declared - read <= Self.bodyWorthDraining, !refusal.isTooLarge {
                 then = .awaitRequestEnd
             } else {
                 closesConnection = true
