@@ -254,6 +254,16 @@ import Testing
         #expect(cut == Self.limits.errorBodyLimit)
     }
 
+    @Test func aConvertedStreamingRequestStreamsItsSuccessAndReadsAnythingElseWhole() {
+        var streamed = Self.prepared(conversion: .streams)
+        _ = streamed.keyOffered(.key(1), isKnown: true, storeReachable: true, now: Self.start)
+        #expect(streamed.answerHead(status: 200, headers: [:], plan: Self.plan, now: Self.start).action == .startStream(status: 200, headers: [:]))
+        var limited = Self.prepared(conversion: .streams)
+        _ = limited.keyOffered(.key(1), isKnown: true, storeReachable: true, now: Self.start)
+        #expect(limited.answerHead(status: 429, headers: [:], plan: Self.plan, now: Self.start) == Step(.none), "its body is read, then judged")
+        #expect(!limited.isStreaming)
+    }
+
     @Test func anAnswerInAnEncodingThatCannotBeCheckedIsA502() {
         var machine = Self.prepared()
         _ = machine.keyOffered(.key(1), isKnown: true, storeReachable: true, now: Self.start)
