@@ -226,49 +226,47 @@ struct ExchangeStateMachine {
 
     /// What the key machine decided, performed in this machine's terms.
     private mutating func follow(_ step: ProxyStateMachine.Step, now: NIODeadline, answer: UpstreamAnswerRead? = nil) -> Step {
-        var result: Step
-        switch step.action {
-        case .acquireKey(let excluded):
-            state = .awaitingKey
-            result = Step(.acquireKey(excluding: excluded))
-        case .send(let key):
-            result = send(key: key, connection: .reused, now: now)
-        case .wait(let time):
-            state = .awaitingKey
-            result = Step(.wait(time))
-        case .catchUp:
-            state = .catchingUp
-            result = Step(.catchUp(limit: min(.seconds(2), limits.timeout)))
-        case .answer(let final):
-            result = Step(write(final))
-        }
+        var result = Step(.none)
         result.reports = step.settled
         if let outcome = step.report, let key = keys?.currentKey {
             result.judged = Judged(key: key, outcome: outcome, answer: answer)
             if outcome != .success { reportedFailures = true }
         }
-        guard case .write(let final, _) = result.action else { return result }
-        result.reports += keys?.owedReports ?? []
-        if !result.reports.isEmpty { reportedFailures = true }
-        result.action = deliver(final)
+        switch step.action {
+        case .acquireKey(let excluded):
+            state = .awaitingKey
+            result.action = .acquireKey(excluding: excluded)
+        case .send(let key):
+            result.action = send(key: key, connection: .reused, now: now).action
+        case .wait(let time):
+            state = .awaitingKey
+            result.action = .wait(time)
+        case .catchUp:
+            state = .catchingUp
+            result.action = .catchUp(limit: min(.seconds(2), limits.timeout))
+        case .answer(let final):
+            result.reports += keys?.owedReports ?? []
+            if result.reports.contains(where: { $0.outcome != .success }) { reportedFailures = true }
+            result.action = deliver(clientAnswer(final))
+            return result
+        }
+        if result.reports.contains(where: { $0.outcome != .success }) { reportedFailures = true }
         return result
     }
 
-    /// The key machine's final answer, as written: a converted 2xx cut at its limit is a 502.
-    private mutating func write(_ final: ProxyStateMachine.FinalAnswer) -> Action {
-        state = .finished
+    /// The key machine's final answer as the client gets it: a converted 2xx cut at its limit is a 502.
+    private func clientAnswer(_ final: ProxyStateMachine.FinalAnswer) -> Answer {
         switch final {
         case .upstream(let status, let headers, let body):
-            let success = (200..<300).contains(status)
-            if conversion != nil, success, lastAnswerCut {
-                return .write(.failure(ProxyFailure(
+            if conversion != nil, (200..<300).contains(status), lastAnswerCut {
+                return .failure(ProxyFailure(
                     status: 502, kind: .upstreamUnavailable,
                     message: "The upstream's answer is larger than \(limits.convertedAnswerLimit >> 20) MiB, the most a converted answer is read whole; ask for a stream instead."
-                )), then: .finish)
+                ))
             }
-            return .write(.upstream(status: status, headers: headers, body: body, limit: answerLimit(status: status)), then: .finish)
+            return .upstream(status: status, headers: headers, body: body, limit: answerLimit(status: status))
         case .error(let failure):
-            return .write(.failure(failure), then: .finish)
+            return .failure(failure)
         }
     }
 
