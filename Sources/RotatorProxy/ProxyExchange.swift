@@ -205,7 +205,14 @@ final class ProxyExchange: UpstreamResponseReceiver {
         case .awaitReports:
             guard let pending = pendingReports else { return run(machine.reportsCompleted()) }
             pendingReports = nil
-            pending.assumeIsolated().whenComplete { _ in self.run(self.machine.reportsCompleted()) }
+            // Bounded: a coordinator that does not answer delays the answer by 2 s at most (the second wake-up is ignored).
+            let bound = context.eventLoop.assumeIsolated().scheduleTask(in: min(.seconds(2), machine.limits.timeout)) {
+                self.run(self.machine.reportsCompleted())
+            }
+            pending.assumeIsolated().whenComplete { _ in
+                bound.cancel()
+                self.run(self.machine.reportsCompleted())
+            }
         case .write(let answer, let then):
             write(answer)
             if then == .finish { finish(completed: true) }

@@ -73,6 +73,22 @@ import Testing
         #expect(RelayRobustnessTests.status(parts) == .ok, "\(parts)")
     }
 
+    @Test func aCoordinatorThatDoesNotAnswerDelaysTheAnswerTwoSecondsAtMost() async throws {
+        let coordinator = HeldReportsCoordinator()
+        let harness = try Harness(service: try await ProxyFrontHandlerTests.makeService(coordinator: coordinator))
+        try harness.request()
+        _ = try harness.upstreamRequest()
+        try harness.answer(.tooManyRequests, headers: [("Retry-After", "30"), ("Content-Length", "2")], body: ["{}"])
+        _ = try harness.upstreamRequest()
+        try harness.answer(headers: [("Content-Length", "2")], body: ["{}"])
+        harness.loop.advanceTime(by: .milliseconds(1900))
+        #expect(try harness.clientParts().isEmpty)
+        harness.loop.advanceTime(by: .milliseconds(100))
+        #expect(RelayRobustnessTests.status(try harness.clientParts()) == .ok)
+        coordinator.completeReports()
+        #expect(try harness.clientParts().isEmpty, "answered once")
+    }
+
     @Test func aSuccessAloneIsNotWaitedFor() async throws {
         let coordinator = HeldReportsCoordinator()
         let harness = try Harness(service: try await ProxyFrontHandlerTests.makeService(coordinator: coordinator))
