@@ -221,7 +221,7 @@ struct ExchangeStateMachine {
 
     /// The pool was found rested as a whole while reporting: a final 429 says so.
     mutating func poolRested(_ cooling: PoolCooling) {
-        keys?.poolCooling = cooling
+        keys?.poolRested(cooling)
     }
 
     /// What the key machine decided, performed in this machine's terms.

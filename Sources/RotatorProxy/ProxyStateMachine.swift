@@ -103,8 +103,8 @@ public struct ProxyStateMachine: Sendable {
     private let classifier: UpstreamAnswerClassifier
     /// The last answer that was judged, passed on when no key is left and the blame says so.
     private var lastAnswer: (status: Int, headers: HTTPHeaders, body: ByteBuffer)?
-    /// Set when this request saw the pool rested as a whole: the final 429 says so.
-    public var poolCooling: PoolCooling?
+    /// Set when this request saw the pool rested as a whole (`poolRested`): the final 429 says so.
+    public private(set) var poolCooling: PoolCooling?
     /// The key the current attempt uses.
     public private(set) var currentKey: Int64?
     /// Upstream calls made so far (the first is not a retry).
@@ -121,6 +121,11 @@ public struct ProxyStateMachine: Sendable {
         self.classifier = classifier
         self.deadline = now + limits.total
         self.wallClock = wallClock
+    }
+
+    /// Reporting this request's rate limits rested the pool as a whole.
+    public mutating func poolRested(_ cooling: PoolCooling) {
+        poolCooling = cooling
     }
 
     /// The first action of every request.

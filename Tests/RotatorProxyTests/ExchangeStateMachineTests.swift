@@ -182,6 +182,18 @@ import Testing
         #expect(machine.reportsCompleted() == Step(.none), "once")
     }
 
+    @Test func aPoolRestedWhileReportingIsNamedInTheFinal429() {
+        var machine = Self.prepared()
+        _ = machine.keyOffered(.key(1), isKnown: true, storeReachable: true, now: Self.start)
+        _ = machine.answerHead(status: 429, headers: HTTPHeaders([("Retry-After", "20")]), plan: Self.plan, now: Self.start)
+        _ = machine.answerEnded(now: Self.start, intact: true)
+        machine.poolRested(PoolCooling(until: 0, reason: "3 of 4 keys rate limited"))
+        #expect(machine.keyOffered(.unavailable(retryAfter: 20), isKnown: true, storeReachable: true, now: Self.start).action == .awaitReports)
+        guard case .write(.failure(let failure), .finish) = machine.reportsCompleted().action else { Issue.record("no 429"); return }
+        #expect(failure.status == 429)
+        #expect(failure.message.contains("at once"), "\(failure.message)")
+    }
+
     @Test func theReadTimerFiringEarlyIsArmedAgainAndOnTimeEndsTheAttempt() {
         var machine = Self.prepared(maxRetries: 0)
         _ = machine.keyOffered(.key(1), isKnown: true, storeReachable: true, now: Self.start)
