@@ -63,10 +63,14 @@ extension ProxyExchange {
     /// started and the config still points where it did.
     func knows(key id: Int64) -> Bool {
         if secrets[id] != nil { return true }
-        adoptFresherKeys()
-        return secrets[id] != nil
+        guard let admission, let fresher = service.catalog.pool(configID: admission.pool.config.id), fresher.secrets[id] != nil,
+            fresher.routesLike(admission.pool)
+        else { return false }
+        secrets = fresher.secrets
+        return true
     }
 
+    /// After a catch-up: the catalog's keys, when the config still points where it did.
     func adoptFresherKeys() {
         guard let admission, let fresher = service.catalog.pool(configID: admission.pool.config.id), fresher.routesLike(admission.pool) else { return }
         secrets = fresher.secrets
