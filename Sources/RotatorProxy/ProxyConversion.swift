@@ -75,9 +75,7 @@ struct ProxyConversion: Sendable {
 
     /// How the relay reads an answer of a converted request: a 2xx stream event by event, anything else whole
     /// (judged on the upstream's raw status and body, then converted in `convertWhole`).
-    func delivery(status: Int) -> ProxyStateMachine.Delivery {
-        (200..<300).contains(status) && streams ? .stream : .readErrorBody
-    }
+    var reading: ExchangeStateMachine.ConversionReading { streams ? .streams : .whole }
 
     /// An answer read whole (success or error) in the client's format, with a faithful status and `Retry-After`.
     func convertWhole(status: Int, headers: HTTPHeaders, body: ByteBuffer) -> ClientAnswer {

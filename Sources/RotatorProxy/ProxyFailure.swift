@@ -1,4 +1,3 @@
-import NIOCore
 import RotatorCore
 import UpstreamProviders
 
@@ -16,9 +15,5 @@ public struct ProxyFailure: Sendable, Equatable, Error {
         self.kind = kind
         self.message = message
         self.retryAfter = retryAfter
-    }
-
-    public func body(format: APIFormat?) -> ByteBuffer {
-        ClientErrorShape.body(kind: kind, status: status, message: message, format: format)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import KeyCoordination
 import Metrics
 import NIOCore

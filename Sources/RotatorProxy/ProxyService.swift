@@ -17,11 +17,15 @@ public final class ProxyService: Sendable {
     /// Wrong proxy keys per client address (`WRONG_PROXY_KEY_LIMIT`), node-wide.
     public let wrongKeys: WrongKeyThrottle
     public let logger: Logger
+    /// Dates (reset hints, the pool's rest) read off the event loop's clock.
+    public let wallClock: WallClock
 
     public init(
         catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: ProxySettings, metrics: ProxyMetrics, accessLog: AccessLogWriter,
-        pools: UpstreamPools, poolWatch: PoolRateLimitWatch = PoolRateLimitWatch(), logger: Logger
+        pools: UpstreamPools, poolWatch: PoolRateLimitWatch = PoolRateLimitWatch(), logger: Logger,
+        wallClock: WallClock = .system()
     ) {
+        self.wallClock = wallClock
         self.poolWatch = poolWatch
         self.wrongKeys = WrongKeyThrottle(limit: settings.wrongKeyLimit, windowSeconds: settings.wrongKeyWindowSeconds)
         self.catalog = catalog
@@ -35,9 +39,8 @@ public final class ProxyService: Sendable {
 
     var limits: ProxyStateMachine.Limits {
         ProxyStateMachine.Limits(
-            maxRetries: settings.maxRetries, timeout: .milliseconds(Int64(settings.timeout * 1000)),
-            total: .milliseconds(Int64(settings.totalTimeout * 1000)), pacingMaxWait: settings.pacingMaxWait,
-            defaultCooldown: settings.defaultCooldown
+            timeout: .milliseconds(Int64(settings.timeout * 1000)), total: .milliseconds(Int64(settings.totalTimeout * 1000)),
+            pacingMaxWait: settings.pacingMaxWait
         )
     }
 }

@@ -14,7 +14,6 @@ import UpstreamProviders
 /// retried once a byte has gone to the client (the relay stops asking once it streams).
 public struct ProxyStateMachine: Sendable {
     public struct Limits: Sendable {
-        public var maxRetries: Int
         /// One attempt's connect and read timeout (`PROXY_TIMEOUT`).
         public var timeout: TimeAmount
         /// The request's overall deadline before its answer starts (`PROXY_TOTAL_TIMEOUT`): every attempt, retry,
@@ -22,8 +21,6 @@ public struct ProxyStateMachine: Sendable {
         public var total: TimeAmount
         /// The longest a request waits for a paced-out key before answering 429.
         public var pacingMaxWait: Double
-        /// Cooldown after a 429 without a reset signal (`COOLDOWN_SECONDS`).
-        public var defaultCooldown: Double
         /// Answers up to this declared size are read whole and sent in one write; larger ones stream.
         public var wholeAnswerLimit: Int = 256 * 1024
         /// Error bodies are read whole (reset hints, or to pass on); longer ones are cut here.
@@ -32,25 +29,12 @@ public struct ProxyStateMachine: Sendable {
         public var convertedAnswerLimit: Int = 32 << 20
 
         /// - Parameter total: nil: the same as `timeout`.
-        public init(maxRetries: Int, timeout: TimeAmount, total: TimeAmount? = nil, pacingMaxWait: Double, defaultCooldown: Double) {
-            self.maxRetries = maxRetries
+        /// - Parameter total: nil: the same as `timeout`. (Retries and cooldowns are `RequestBlame.Rules`.)
+        public init(timeout: TimeAmount, total: TimeAmount? = nil, pacingMaxWait: Double) {
             self.timeout = timeout
             self.total = total ?? timeout
             self.pacingMaxWait = pacingMaxWait
-            self.defaultCooldown = defaultCooldown
         }
-    }
-
-    /// Why an upstream exchange failed before its answer could be judged.
-    public enum Failure: Sendable, Equatable {
-        /// The request never reached the upstream (refused, connect timeout).
-        case notConnected(timedOut: Bool)
-        /// No answer head within the read timeout, after the whole request was sent.
-        case timedOut
-        /// The connection closed before a complete answer head.
-        case closed
-        /// The upstream's certificate or host name could not be verified: a setup problem no other key fixes.
-        case tls(String)
     }
 
     /// What the relay does next.
@@ -82,10 +66,11 @@ public struct ProxyStateMachine: Sendable {
     }
 
     public enum Event: Sendable {
-        case keyOffered(KeyAcquisition, isKnown: Bool, now: NIODeadline)
+        /// `storeReachable`: whether the store answered its last check (a catch-up is not tried while it is away).
+        case keyOffered(KeyAcquisition, isKnown: Bool, storeReachable: Bool, now: NIODeadline)
         /// The head of an answer: decides how it is read (see `delivery(status:headers:method:)`).
         case answerRead(status: Int, headers: HTTPHeaders, body: ByteBuffer, now: NIODeadline)
-        case transportFailed(Failure, now: NIODeadline)
+        case transportFailed(TransportFailure, now: NIODeadline)
         /// A 2xx answer of declared length ended (or stalled) early; nothing reached the client.
         case answerBrokeOff(received: Int, declared: Int, timedOut: Bool, now: NIODeadline)
         case waited
@@ -121,20 +106,29 @@ public struct ProxyStateMachine: Sendable {
     private let classifier: UpstreamAnswerClassifier
     /// The last answer that was judged, passed on when no key is left and the blame says so.
     private var lastAnswer: (status: Int, headers: HTTPHeaders, body: ByteBuffer)?
-    /// Set when this request saw the pool rested as a whole: the final 429 says so.
-    public var poolCooling: PoolCooling?
+    /// Set when this request saw the pool rested as a whole (`poolRested`): the final 429 says so.
+    public private(set) var poolCooling: PoolCooling?
     /// The key the current attempt uses.
     public private(set) var currentKey: Int64?
     /// Upstream calls made so far (the first is not a retry).
     public private(set) var attempts = 0
-    /// Whether the store answered its last check; a catch-up is not tried while it is away.
-    public var storeReachable = true
-    public init(slug: String, limits: Limits, blame: RequestBlame, classifier: UpstreamAnswerClassifier, startedAt now: NIODeadline) {
+    /// Reads the wall time (reset dates in headers) off the loop's clock.
+    private let wallClock: WallClock
+
+    public init(
+        slug: String, limits: Limits, blame: RequestBlame, classifier: UpstreamAnswerClassifier, startedAt now: NIODeadline, wallClock: WallClock
+    ) {
         self.slug = slug
         self.limits = limits
         self.blame = blame
         self.classifier = classifier
         self.deadline = now + limits.total
+        self.wallClock = wallClock
+    }
+
+    /// Reporting this request's rate limits rested the pool as a whole.
+    public mutating func poolRested(_ cooling: PoolCooling) {
+        poolCooling = cooling
     }
 
     /// The first action of every request.
@@ -156,12 +150,12 @@ public struct ProxyStateMachine: Sendable {
 
     public mutating func handle(_ event: Event) -> Step {
         switch event {
-        case .keyOffered(let acquisition, let isKnown, let now):
-            return Step(report: nil, action: offered(acquisition, isKnown: isKnown, now: now))
+        case .keyOffered(let acquisition, let isKnown, let storeReachable, let now):
+            return Step(report: nil, action: offered(acquisition, isKnown: isKnown, storeReachable: storeReachable, now: now))
         case .answerRead(let status, let headers, let body, let now):
             lastAnswer = (status, headers, body)
-            let answer = classifier.classify(status: status, headers: headers, body: body)
-            var step = follow(blame.judge(answer, key: currentKey ?? 0), now: now)
+            let answer = classifier.classify(status: status, headers: headers, body: body, now: wallClock.date(at: now))
+            var step = follow(blame.judge(answer, key: attemptKey), now: now)
             step.answer = answer
             return step
         case .transportFailed(.tls(let reason), _):
@@ -169,17 +163,11 @@ public struct ProxyStateMachine: Sendable {
                 status: 502, kind: .upstreamUnavailable,
                 message: "the upstream's TLS certificate could not be verified (\(reason)); fix the config's URL or trust its CA (UPSTREAM_CA_FILE)"
             )
-            return Step(report: .upstreamFailure(reason: "upstream TLS failure: \(reason)"), action: .answer(.error(failure)))
+            return Step(report: .upstreamFailure(reason: TransportFailure.tls(reason).description), action: .answer(.error(failure)))
         case .transportFailed(let failure, let now):
-            let transport: TransportFailure
-            switch failure {
-            case .notConnected(let timedOut): transport = .notSent(timedOut: timedOut)
-            case .timedOut: transport = .noAnswer(requestFullySent: true, timedOut: true)
-            case .closed, .tls: transport = .noAnswer(requestFullySent: true, timedOut: false)
-            }
-            return follow(blame.judge(transport, key: currentKey ?? 0), now: now)
+            return follow(blame.judge(failure, key: attemptKey), now: now)
         case .answerBrokeOff(let received, let declared, let timedOut, let now):
-            return follow(blame.judge(.answerBrokeOff(received: received, declared: declared, timedOut: timedOut), key: currentKey ?? 0), now: now)
+            return follow(blame.judge(.answerBrokeOff(received: received, declared: declared, timedOut: timedOut), key: attemptKey), now: now)
         case .waited:
             excluded = unknown
             return Step(report: nil, action: .acquireKey(excluding: excluded))
@@ -188,6 +176,12 @@ public struct ProxyStateMachine: Sendable {
             excluded = unknown
             return Step(report: nil, action: .acquireKey(excluding: excluded))
         }
+    }
+
+    /// The key of the attempt being judged: an answer or a failure comes only after a key was sent.
+    private var attemptKey: Int64 {
+        guard let currentKey else { preconditionFailure("an attempt judged before any key was sent") }
+        return currentKey
     }
 
     /// What the blame decided, with the pool's side added: the next key, or the deadline.
@@ -212,7 +206,7 @@ public struct ProxyStateMachine: Sendable {
         }
     }
 
-    private mutating func offered(_ acquisition: KeyAcquisition, isKnown: Bool, now: NIODeadline) -> Action {
+    private mutating func offered(_ acquisition: KeyAcquisition, isKnown: Bool, storeReachable: Bool, now: NIODeadline) -> Action {
         switch acquisition {
         case .key(let id):
             guard isKnown else {

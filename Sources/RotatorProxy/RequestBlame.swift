@@ -312,7 +312,7 @@ public struct RequestBlame: Sendable {
             return ProxyFailure(status: 502, kind: .upstreamUnavailable, message: "the upstream's answer broke off after \(received) of \(declared) bytes")
         case .notSent(true), .noAnswer(_, true):
             return ProxyFailure(status: 504, kind: .timeout, message: "the upstream did not answer within \(Int(rules.timeout)) s")
-        case .notSent(false), .noAnswer(_, false):
+        case .notSent(false), .noAnswer(_, false), .tls:
             return ProxyFailure(status: 502, kind: .upstreamUnavailable, message: "the upstream could not be reached")
         }
     }

@@ -17,7 +17,7 @@ public struct UpstreamAnswerClassifier: Sendable {
     }
 
     /// - Parameter body: the answer's body when it was read (error answers are; successes need not be).
-    public func classify(status: Int, headers: HTTPHeaders, body: ByteBuffer?, now: Date = Date()) -> UpstreamAnswer {
+    public func classify(status: Int, headers: HTTPHeaders, body: ByteBuffer?, now: Date) -> UpstreamAnswer {
         if (100..<400).contains(status), !overrides.contains(where: { $0.status == status }) {
             return UpstreamAnswer(status: status, blame: .success, signature: String(status), reason: "answered \(status)")
         }

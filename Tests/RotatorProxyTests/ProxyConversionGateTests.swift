@@ -98,11 +98,10 @@ import Testing
         let body = #"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
         #expect(conversion.convertRequest(ByteBuffer(string: body)) == nil)
         #expect(conversion.streams)
-        #expect(conversion.delivery(status: 200) == .stream)
-        #expect(conversion.delivery(status: 429) == .readErrorBody)
+        #expect(conversion.reading == .streams, "a 2xx streams; any other answer is read whole (ExchangeStateMachineTests)")
         var whole = ProxyConversion(pair: pair, models: .identity, call: .chat(ChatCall()))
         #expect(whole.convertRequest(ByteBuffer(string: #"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#)) == nil)
-        #expect(whole.delivery(status: 200) == .readErrorBody)
+        #expect(whole.reading == .whole)
         let rejected = whole.convertRequest(ByteBuffer(string: "{nope"))
         #expect(rejected?.status == 400)
     }

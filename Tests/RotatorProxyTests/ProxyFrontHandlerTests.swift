@@ -19,7 +19,7 @@ import Testing
     /// A catalog with one OpenAI-format config and two keys, on a real SQLite store in a temporary folder.
     static func makeService(
         maxBodyBytes: Int = 1 << 20, apiFormat: APIFormat = .openAICompatible, outputFormat: String? = nil, maxRetries: Int = 1,
-        totalTimeout: Double? = nil
+        totalTimeout: Double? = nil, coordinator: any KeyCoordinator = InMemoryKeyCoordinator()
     ) async throws -> ProxyService {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-embedded-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -31,7 +31,6 @@ import Testing
             targetURL: nil, targetBaseURL: "http://upstream.test/v1", apiFormat: apiFormat, outputFormat: outputFormat, keyRPM: 0
         ))
         _ = try await store.addKeys(configID: config.id, secrets: ["sk-upstream-one-0001", "sk-upstream-two-0002"])
-        let coordinator = InMemoryKeyCoordinator()
         let logger = Logger(label: "embedded")
         let catalog = ConfigCatalog(store: store, coordinator: coordinator, logger: logger)
         try await catalog.reloadAll()

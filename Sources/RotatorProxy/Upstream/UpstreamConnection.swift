@@ -7,16 +7,9 @@ protocol UpstreamResponseReceiver: AnyObject {
     func upstreamReceived(_ part: HTTPClientResponsePart)
     /// The end of one socket read: flush what was relayed so far.
     func upstreamReadComplete()
-    func upstreamFailed(_ failure: UpstreamConnectionFailure)
-}
-
-enum UpstreamConnectionFailure: Error, Equatable {
-    /// The connection closed before the exchange completed.
-    case closed
-    /// The certificate or host name could not be verified.
-    case tls(String)
-    /// Any other error on the connection (a malformed answer, a reset).
-    case broken(String)
+    /// The connection closed or broke (a malformed answer, a reset) before the exchange completed: no (whole) answer;
+    /// or its certificate could not be verified (`.tls`).
+    func upstreamFailed(_ failure: TransportFailure)
 }
 
 /// One keep-alive HTTP/1.1 connection to an upstream, the last handler of its pipeline. It carries one exchange at a
@@ -59,7 +52,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Sends one request; its answer goes to `receiver`.
     func send(head: HTTPRequestHead, body: ByteBuffer, to receiver: any UpstreamResponseReceiver) {
         guard let context else {
-            receiver.upstreamFailed(.closed)
+            receiver.upstreamFailed(.noAnswer(requestFullySent: false, timedOut: false))
             return
         }
         self.receiver = receiver
@@ -79,7 +72,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// The exchange is over (complete answer read): the connection is free again.
     func detach() {
         receiver = nil
-        idleSince = .now()
+        idleSince = context?.eventLoop.now ?? .now()
         // A read held for the last exchange goes out now: an idle connection is read, so the pool sees it close.
         resumeReads()
     }
@@ -124,11 +117,11 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let failure: UpstreamConnectionFailure
+        let failure: TransportFailure
         if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
             failure = .tls(Self.describeTLS(error))
         } else {
-            failure = .broken(String(describing: type(of: error)))
+            failure = .noAnswer(requestFullySent: true, timedOut: false)
         }
         let receiver = self.receiver
         self.receiver = nil
@@ -139,7 +132,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         let receiver = self.receiver
         self.receiver = nil
-        receiver?.upstreamFailed(.closed)
+        receiver?.upstreamFailed(.noAnswer(requestFullySent: true, timedOut: false))
         onClose?(self)
         onClose = nil
         context.fireChannelInactive()

@@ -25,7 +25,7 @@ final class UpstreamConnectionPool {
     /// The most recently used idle connection to `origin`, if a live one is there.
     func idleConnection(to origin: UpstreamOrigin) -> UpstreamConnection? {
         guard var list = idle[origin], !list.isEmpty else { return nil }
-        let now = NIODeadline.now()
+        let now = eventLoop.now
         var found: UpstreamConnection?
         while let candidate = list.popLast() {
             if candidate.isActive, now - candidate.idleSince < idleExpiry {
