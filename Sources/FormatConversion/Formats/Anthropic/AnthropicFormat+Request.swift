@@ -141,7 +141,12 @@ extension AnthropicFormat {
         body.set("top_p", request.topP.map(JSONValue.number))
         if !request.stop.isEmpty { body["stop_sequences"] = .array(request.stop.map(JSONValue.string)) }
         switch request.responseFormat {
-        case .jsonObject?, .jsonSchema?: dropped.add("response_format (Anthropic Messages has no JSON mode)")
+        case .jsonSchema(_, let schema, _)?:
+            let format = JSONObject([("type", "json_schema"), ("schema", AnthropicSchema.sanitize(schema, dropped: &dropped))])
+            body["output_config"] = .object(JSONObject([("format", .object(format))]))
+        case .jsonObject?:
+            // Its only structured output is a schema, and a schema-less object would have to be `{}` (every object closed).
+            dropped.add("JSON mode without a schema (Anthropic's output_config.format needs one)")
         case .text?, nil: break
         }
         if request.stream { body["stream"] = true }
