@@ -3,12 +3,21 @@
 /// `responseSchema` or `responseJsonSchema`). The answer is JSON only when asked this way; another provider's
 /// field is an unknown field to the body check, refused before it gets here.
 extension ProviderRequestCheck {
-    static func openAIChatJSON(_ format: Any?) throws -> String? {
+    static func openAIChatJSON(_ format: Any?, messages: [[String: Any]]) throws -> String? {
         guard let format else { return nil }
         guard let format = format as? [String: Any] else { throw Refusal("Invalid type for 'response_format': expected an object.") }
         switch format["type"] as? String {
         case "text"?: return nil
-        case "json_object"?: return SchemaSample.object
+        case "json_object"?:
+            // OpenAI's JSON mode wants the word in the conversation (a system message counts).
+            let texts = messages.flatMap { message -> [String] in
+                if let text = message["content"] as? String { return [text] }
+                return (message["content"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+            }
+            guard texts.contains(where: { $0.lowercased().contains("json") }) else {
+                throw Refusal("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.")
+            }
+            return SchemaSample.object
         case "json_schema"?:
             guard let described = format["json_schema"] as? [String: Any] else { throw Refusal("Missing required parameter: 'response_format.json_schema'.") }
             guard described["name"] is String else { throw Refusal("Missing required parameter: 'response_format.json_schema.name'.") }

@@ -103,7 +103,7 @@ enum ProviderRequestCheck {
         }
         let answersACall = messages.last?["role"] as? String == "tool"
         request.toolToCall = toolToCall(tools, choice: body["tool_choice"] as? String, answering: answersACall)
-        request.json = try openAIChatJSON(body["response_format"])
+        request.json = try openAIChatJSON(body["response_format"], messages: messages)
         return request
     }
 

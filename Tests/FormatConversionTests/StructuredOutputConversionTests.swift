@@ -93,6 +93,16 @@ import Testing
         #expect(dropped.isEmpty, "\(dropped)")
     }
 
+    /// OpenAI refuses JSON mode when no message says "json" (Gemini has no such rule): a system line says it.
+    @Test func jsonModeIntoOpenAISaysJSONWhenTheConversationDoesNot() throws {
+        let gemini = #"{"contents":[{"parts":[{"text":"Describe Paris."}]}],"generationConfig":{"responseMimeType":"application/json"}}"#
+        let sent = try Self.convert(gemini, from: .gemini, to: .openAICompatible).sent
+        #expect(sent["response_format"]?["type"]?.string == "json_object")
+        #expect(sent["messages"]?.array?.first == .object(JSONObject([("role", "system"), ("content", "Answer in JSON.")])))
+        let saysIt = #"{"contents":[{"parts":[{"text":"Describe Paris as JSON."}]}],"generationConfig":{"responseMimeType":"application/json"}}"#
+        #expect(try Self.convert(saysIt, from: .gemini, to: .openAICompatible).sent["messages"]?.array?.count == 1)
+    }
+
     /// JSON mode without a schema has no Anthropic form (its objects must be closed, which would force `{}`):
     /// left out and said so, never sent as a schema that forbids every member.
     @Test func jsonModeWithoutASchemaIsReportedForAnthropic() throws {

@@ -114,6 +114,8 @@ struct MockStructuredOutputTests {
         ("/v1/chat/completions", bearer, #"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"schema":{}}}}"#,
          "Missing required parameter: 'response_format.json_schema.name'."),
         ("/v1/responses", bearer, #"{"model":"m","input":"hi","text":{"format":{"type":"json_schema","schema":{}}}}"#, "Missing required parameter: 'text.format.name'."),
+        ("/v1/chat/completions", bearer, #"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}"#,
+         "'messages' must contain the word 'json' in some form"),
     ])
     func structuredOutputInAShapeTheProviderRefusesIsA400(path: String, headers: [(String, String)], body: String, message: String) async throws {
         try await Fixture.run { mock in
