@@ -77,6 +77,22 @@ import Testing
         #expect(format?["json_schema"]?["schema"]?["required"] == .array(["name", "age", "address"]))
     }
 
+    /// pydantic writes a nested model as `$ref` into `$defs`; Gemini's schema subset has no references: inlined.
+    @Test func referencesAreInlinedForGemini() throws {
+        let schema = ##"{"type":"object","properties":{"home":{"$ref":"#/$defs/Home"},"past":{"type":"array","items":{"$ref":"#/$defs/Home"}}},"##
+            + ##""required":["home"],"$defs":{"Home":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}"##
+        let body = #"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"p","schema":\#(schema)}}}"#
+        let (sent, dropped) = try Self.convert(body, from: .openAI, to: .geminiNative)
+        let responseSchema = sent["generationConfig"]?["responseSchema"]
+        let home: JSONValue = .object(JSONObject([
+            ("type", "OBJECT"), ("properties", .object(JSONObject([("city", .object(JSONObject([("type", "STRING")])))]))), ("required", .array(["city"])),
+        ]))
+        #expect(responseSchema?["properties"]?["home"] == home)
+        #expect(responseSchema?["properties"]?["past"]?["items"] == home)
+        #expect(responseSchema?["$defs"] == nil)
+        #expect(dropped.isEmpty, "\(dropped)")
+    }
+
     /// google-genai writes `responseSchema` in OpenAPI's dialect: upper-case types, `nullable`, `propertyOrdering`.
     @Test func geminisOpenAPISchemaBecomesJSONSchemaForAnthropic() throws {
         let body = #"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"responseMimeType":"application/json","responseSchema":"#

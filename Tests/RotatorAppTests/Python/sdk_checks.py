@@ -28,13 +28,20 @@ def require_arguments(name: str, arguments) -> dict:
     return arguments
 
 
+class Location(BaseModel):
+    latitude: float
+    longitude: float
+
+
 class City(BaseModel):
-    """What the structured-output checks ask for, as the SDKs' parse helpers take it (a pydantic model)."""
+    """What the structured-output checks ask for, as the SDKs' parse helpers take it (a pydantic model; the nested
+    one is a `$ref` into `$defs` in its JSON schema)."""
 
     name: str
     country: str
     population: int
     landmarks: list[str]
+    location: Location
 
 
 # The same shape as a plain JSON schema, the way a library sends it without the SDK's helper: every object closed
@@ -46,8 +53,14 @@ CITY_SCHEMA = {
         "country": {"type": "string"},
         "population": {"type": "integer"},
         "landmarks": {"type": "array", "items": {"type": "string"}},
+        "location": {
+            "type": "object",
+            "properties": {"latitude": {"type": "number"}, "longitude": {"type": "number"}},
+            "required": ["latitude", "longitude"],
+            "additionalProperties": False,
+        },
     },
-    "required": ["name", "country", "population", "landmarks"],
+    "required": ["name", "country", "population", "landmarks", "location"],
     "additionalProperties": False,
 }
 
