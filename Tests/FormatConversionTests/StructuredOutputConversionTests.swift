@@ -67,6 +67,14 @@ import Testing
         #expect(gemini["generationConfig"]?["responseSchema"]?["type"]?.string == "OBJECT")
     }
 
+    /// The beta's top-level `output_format` (pydantic-ai and older anthropic SDKs send it) is read like `output_config.format`.
+    @Test func anthropicsBetaOutputFormatIsReadToo() throws {
+        let body = #"{"model":"m","max_tokens":64,"messages":[{"role":"user","content":"hi"}],"output_format":{"type":"json_schema","schema":\#(Self.person)}}"#
+        let (sent, dropped) = try Self.convert(body, from: .anthropic, to: .openAICompatible)
+        #expect(sent["response_format"]?["json_schema"]?["schema"]?["required"] == .array(["name", "age", "address"]))
+        #expect(!dropped.contains("output_format"), "\(dropped)")
+    }
+
     @Test func responsesTextFormatReachesChatCompletionsWithItsNameAndStrictness() throws {
         let body = try #require(Self.asked.first { $0.0 == .openAIResponses }?.1)
         let sent = try Self.convert(body, from: .openAIResponses, to: .openAICompatible).sent
