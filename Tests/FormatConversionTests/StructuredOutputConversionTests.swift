@@ -101,15 +101,15 @@ import Testing
         #expect(dropped.isEmpty, "\(dropped)")
     }
 
-    /// google-genai writes `responseSchema` in OpenAPI's dialect: upper-case types, `nullable`, `propertyOrdering`.
+    /// google-genai writes `responseSchema` in OpenAPI's dialect: upper-case types, `nullable`, `property_ordering`.
     @Test func geminisOpenAPISchemaBecomesJSONSchemaForAnthropic() throws {
         let body = #"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"responseMimeType":"application/json","responseSchema":"#
             + #"{"type":"OBJECT","properties":{"city":{"type":"STRING"},"zip":{"type":"STRING","nullable":true}},"#
-            + #""required":["city"],"propertyOrdering":["city","zip"]}}}"#
+            + #""required":["city"],"property_ordering":["city","zip"]}}}"#
         let (sent, dropped) = try Self.convert(body, from: .gemini, to: .anthropicNative)
         let schema = try #require(sent["output_config"]?["format"]?["schema"])
         #expect(schema["type"]?.string == "object")
-        #expect(schema["propertyOrdering"] == nil)
+        #expect(schema["property_ordering"] == nil)
         #expect(schema["properties"]?["zip"] == .object(JSONObject([("anyOf", .array([
             .object(JSONObject([("type", "string")])), .object(JSONObject([("type", "null")])),
         ]))])))

@@ -31,7 +31,7 @@ enum AnthropicSchema {
             case "minItems":
                 // Only 0 and 1 are supported.
                 if let count = member.value.int, count <= 1 { result["minItems"] = member.value } else { dropped.add("schema keyword 'minItems' above 1") }
-            case "nullable", "propertyOrdering":
+            case "nullable", "propertyOrdering", "property_ordering":
                 continue
             case let key where keywords.contains(key):
                 result[key] = member.value
