@@ -23,6 +23,7 @@ enum MockRoute: Sendable, Equatable {
             self = method == .post ? .messages : .unsupported(.anthropic)
         } else if let action = Self.geminiAction(path) {
             switch (method, action.name) {
+            case _ where !Self.hasOneGeminiVersion(path): self = .unsupported(.gemini)
             case (.post, "generateContent"): self = .generateContent(model: action.model)
             case (.post, "streamGenerateContent"): self = .streamGenerateContent(model: action.model)
             default: self = .unsupported(.gemini)
@@ -32,6 +33,16 @@ enum MockRoute: Sendable, Equatable {
         } else {
             self = .generic
         }
+    }
+
+    /// Google serves `/v1`, `/v1beta` and `/v1alpha` (google-genai 3.x calls `/v1` by default, older SDKs `/v1beta`),
+    /// right before `models`, once: `/v1beta/v1/models/...` is its 404. Any base path may come before the version.
+    private static func hasOneGeminiVersion(_ path: String) -> Bool {
+        let segments = path.split(separator: "/")
+        guard let models = segments.lastIndex(of: "models"), models > 0, ["v1", "v1beta", "v1alpha"].contains(segments[models - 1]) else { return false }
+        guard models > 1 else { return true }
+        let before = segments[models - 2]
+        return !(before.first == "v" && before.dropFirst().first?.isNumber == true)
     }
 
     /// `/v1beta/models/gemini-pro:generateContent` -> (`gemini-pro`, `generateContent`).

@@ -61,7 +61,8 @@ struct MockUpstreamResponder: HTTPResponder {
             sequence: admission.sequence,
             chunks: overrides.chunks ?? admission.chunks,
             chunkDelay: .milliseconds(overrides.chunkDelayMilliseconds ?? admission.chunkDelayMilliseconds),
-            toolCall: generation.toolToCall
+            toolCall: generation.toolToCall,
+            json: generation.json
         )
         var response: Response
         switch route {

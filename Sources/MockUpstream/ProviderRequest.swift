@@ -8,6 +8,8 @@ struct ProviderRequest: Sendable {
     var includeUsage = false
     /// The tool to call when the request offers tools and is not itself answering a tool call.
     var toolToCall: ToolToCall?
+    /// The answer's text when the request asked for structured output in its provider's own field: JSON.
+    var json: String?
 
     struct ToolToCall: Sendable {
         var name: String

@@ -103,6 +103,7 @@ enum ProviderRequestCheck {
         }
         let answersACall = messages.last?["role"] as? String == "tool"
         request.toolToCall = toolToCall(tools, choice: body["tool_choice"] as? String, answering: answersACall)
+        request.json = try openAIChatJSON(body["response_format"], messages: messages)
         return request
     }
 
@@ -143,6 +144,7 @@ enum ProviderRequestCheck {
         }
         var request = ProviderRequest(stream: body["stream"] as? Bool ?? false, model: model)
         request.toolToCall = toolToCall(tools, choice: body["tool_choice"] as? String, answering: answersACall)
+        request.json = try openAIResponsesJSON(body["text"])
         return request
     }
 
@@ -192,6 +194,7 @@ enum ProviderRequestCheck {
         let choice = (body["tool_choice"] as? [String: Any])?["type"] as? String
         var request = ProviderRequest(stream: body["stream"] as? Bool ?? false, model: model)
         request.toolToCall = toolToCall(tools, choice: choice, answering: answersACall)
+        request.json = try anthropicJSON(body["output_config"])
         return request
     }
 
@@ -254,9 +257,8 @@ enum ProviderRequestCheck {
                 }
             }
         }
-        if let generation = (body["generationConfig"] ?? body["generation_config"]) as? [String: Any],
-            let unknown = generation.keys.sorted().first(where: { !geminiGenerationFields.contains($0) })
-        {
+        let generation = (body["generationConfig"] ?? body["generation_config"]) as? [String: Any]
+        if let unknown = generation?.keys.sorted().first(where: { !geminiGenerationFields.contains($0) }) {
             throw unknownName(unknown, at: "generation_config")
         }
         var tools: [(String, [String: Any]?)] = []
@@ -274,6 +276,7 @@ enum ProviderRequestCheck {
         let mode = ((config?["functionCallingConfig"] ?? config?["function_calling_config"]) as? [String: Any])?["mode"] as? String
         var request = ProviderRequest()
         request.toolToCall = toolToCall(tools, choice: mode == "NONE" ? "none" : nil, answering: answersACall)
+        request.json = geminiJSON(generation)
         return request
     }
 

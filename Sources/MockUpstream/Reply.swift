@@ -7,6 +7,8 @@ struct Reply: Sendable {
     var chunkDelay: Duration
     /// Set when the request offers tools and does not answer a call: the answer is this call instead of text.
     var toolCall: ProviderRequest.ToolToCall? = nil
+    /// Set when the request asked for structured output: the answer is this JSON text.
+    var json: String? = nil
 
     var toolCallID: String { "call_mock_\(sequence)" }
 
@@ -17,12 +19,15 @@ struct Reply: Sendable {
         return [String(arguments[..<middle]), String(arguments[middle...])]
     }
 
-    /// The whole answer text: names the key so a test can tell which key the rotator picked.
-    var text: String { "served by key ...\(keySuffix)" }
+    /// The whole answer text: names the key so a test can tell which key the rotator picked (or the JSON asked for).
+    var text: String { json ?? "served by key ...\(keySuffix)" }
 
-    /// The streamed pieces; joined they read `text` followed by ` part 2`, ` part 3`...
+    /// The streamed pieces; joined they read `text` followed by ` part 2`, ` part 3`... (JSON: split in `chunks`).
     var pieces: [String] {
-        (0..<chunks).map { $0 == 0 ? text : " part \($0 + 1)" }
+        guard let json else { return (0..<chunks).map { $0 == 0 ? text : " part \($0 + 1)" } }
+        let characters = Array(json)
+        let size = max(1, (characters.count + max(chunks, 1) - 1) / max(chunks, 1))
+        return stride(from: 0, to: characters.count, by: size).map { String(characters[$0..<min($0 + size, characters.count)]) }
     }
 
     /// Fixed, so answers are byte-for-byte repeatable.

@@ -35,7 +35,9 @@ public enum UpstreamURLBuilder {
     }
 
     /// The request target's path (origin form, no query): the base's segments plus the client's, sanitized.
-    public static func buildPath(target: UpstreamTarget, rest: Substring) throws(Failure) -> String {
+    /// With `clientPicksVersion` (Gemini, whose SDKs choose `v1` or `v1beta` per call: google-genai 3.x says `v1`),
+    /// a version the client's path starts with replaces the one the base ends with, instead of going below it.
+    public static func buildPath(target: UpstreamTarget, rest: Substring, clientPicksVersion: Bool = false) throws(Failure) -> String {
         var path = ""
         path.reserveCapacity(target.baseSegments.reduce(0) { $0 + $1.utf8.count + 1 } + rest.utf8.count + 1)
         for segment in target.baseSegments {
@@ -45,8 +47,11 @@ public enum UpstreamURLBuilder {
         var appended = 0
         for raw in rest.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
             let segment = try sanitizedSegment(Substring(raw))
-            // `.../api/v1` + `v1/chat/completions`: the client's SDK added the version the base already has.
-            if appended == 0, let last = target.baseSegments.last, last == segment, isVersionSegment(segment) { continue }
+            if appended == 0, let last = target.baseSegments.last, APIVersionSegment.matches(last), APIVersionSegment.matches(segment) {
+                // `.../api/v1` + `v1/chat/completions`: the client's SDK added the version the base already has.
+                if last == segment { continue }
+                if clientPicksVersion { path.removeLast(last.utf8.count + 1) }
+            }
             path += "/"
             path += segment
             appended += 1
@@ -54,13 +59,6 @@ public enum UpstreamURLBuilder {
         if path.isEmpty { return "/" }
         if rest.utf8.count > 1, rest.utf8.last == UInt8(ascii: "/"), appended > 0 { path += "/" }
         return path
-    }
-
-    /// `v1`, `v2`, `v1beta`, `v1alpha`...
-    static func isVersionSegment(_ segment: String) -> Bool {
-        let bytes = segment.utf8
-        guard bytes.count >= 2, bytes.first == UInt8(ascii: "v"), (0x30...0x39).contains(bytes[bytes.index(after: bytes.startIndex)]) else { return false }
-        return bytes.dropFirst().allSatisfy { (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }
     }
 
     /// Decodes a segment, refuses the ones that escape on some server, and re-encodes it so a `?` or `#` stays data.

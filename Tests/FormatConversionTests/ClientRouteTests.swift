@@ -21,6 +21,9 @@ import Testing
         #expect(ClientRoute.resolve(outputFormat: .gemini, method: "POST", path: "/v1/models/g:generateContent")
             == .chat(ChatCall(pathModel: "g", pathStreams: false)))
         #expect(ClientRoute.resolve(outputFormat: .gemini, method: "GET", path: "/v1/models") == .listModels)
+        #expect(ClientRoute.resolve(outputFormat: .gemini, method: "GET", path: "/v1alpha/models") == .listModels)
+        #expect(ClientRoute.resolve(outputFormat: .gemini, method: "POST", path: "/v1alpha/models/g:generateContent")
+            == .chat(ChatCall(pathModel: "g", pathStreams: false)))
     }
 
     @Test(arguments: [

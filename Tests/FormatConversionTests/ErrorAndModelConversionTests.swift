@@ -116,6 +116,9 @@ import Testing
         #expect(UpstreamRequest.join(baseSegments: ["api", "v1"], path: "/v1/chat/completions") == "/api/v1/chat/completions")
         #expect(UpstreamRequest.join(baseSegments: ["v1beta"], path: "/v1beta/models/m:generateContent") == "/v1beta/models/m:generateContent")
         #expect(UpstreamRequest.join(baseSegments: ["openai"], path: "/v1/models") == "/openai/v1/models")
+        // A Gemini base pinned to `/v1`: the converter's `/v1beta` paths take the base's version, not a segment below it.
+        #expect(UpstreamRequest.join(baseSegments: ["v1"], path: "/v1beta/models/m:generateContent") == "/v1/models/m:generateContent")
+        #expect(UpstreamRequest.join(baseSegments: ["api", "paas", "v4"], path: "/v1/chat/completions") == "/api/paas/v4/chat/completions")
     }
 
     @Test func theRotatorsOwnErrorsComeInTheClientsShape() throws {

@@ -14,7 +14,7 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { "\(script.rawValue)\(apis.map { " (\($0))" } ?? "") as \(outputFormat) over \(apiFormat)" }
 
     /// The config's target base URL under the mock: with the version segment the upstream's paths start with, so
-    /// the join under the base path is exercised too.
+    /// the join under the base path is exercised too (and google-genai's default `/v1` on a `/v1beta` target).
     func upstreamBase(_ mock: String) -> String {
         apiFormat == "gemini_native" ? mock + "/v1beta" : mock + "/v1"
     }
@@ -23,15 +23,29 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
         script == .openAI ? node + "/llm/\(slug)/v1" : node + "/llm/\(slug)"
     }
 
+    /// The model the script names, and what follows it: the APIs (`sdk_openai.py`) and JSON mode without a schema,
+    /// which only upstreams with a schema-free JSON mode give (Anthropic's structured output needs a schema).
+    var arguments: (model: String, extra: [String]) {
+        let jsonMode = apiFormat == "anthropic_native" ? "" : "json_mode"
+        switch script {
+        case .openAI: return ("gpt-4o", [[apis ?? "chat", jsonMode].filter { !$0.isEmpty }.joined(separator: ",")])
+        case .anthropic: return ("claude-sonnet-4-5", [])
+        case .gemini: return ("gemini-2.5-flash", [jsonMode])
+        }
+    }
+
     static let all: [ConversionCase] = [
         ConversionCase(script: .openAI, outputFormat: "openai", apiFormat: "anthropic_native", apis: "chat"),
         ConversionCase(script: .openAI, outputFormat: "openai_responses", apiFormat: "anthropic_native", apis: "responses"),
         ConversionCase(script: .openAI, outputFormat: "openai", apiFormat: "gemini_native", apis: "chat"),
         ConversionCase(script: .openAI, outputFormat: "openai_responses", apiFormat: "gemini_native", apis: "responses"),
+        ConversionCase(script: .openAI, outputFormat: "openai_responses", apiFormat: "openai_compatible", apis: "responses"),
         ConversionCase(script: .anthropic, outputFormat: "anthropic", apiFormat: "openai_compatible"),
         ConversionCase(script: .anthropic, outputFormat: "anthropic", apiFormat: "gemini_native"),
         ConversionCase(script: .gemini, outputFormat: "gemini", apiFormat: "openai_compatible"),
         ConversionCase(script: .gemini, outputFormat: "gemini", apiFormat: "anthropic_native"),
+        // Pass-through: google-genai's `/v1` paths under a target that ends in `/v1beta`.
+        ConversionCase(script: .gemini, outputFormat: "none", apiFormat: "gemini_native"),
     ]
 }
 
@@ -44,10 +58,9 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
         let (node, keys) = try await TestNode.converting(slug: "conv", apiFormat: conversion.apiFormat, outputFormat: conversion.outputFormat, keys: 2,
                                                          base: { conversion.upstreamBase($0.mock.baseURL) })
         defer { Task { await node.stop() } }
-        let model: String? = conversion.apis == nil ? nil : "gpt-4o"
         let run = try await conversion.script.run(
-            python: python, baseURL: conversion.clientBase(node.baseURL, slug: "conv"), key: TestNode.proxyKey, model: model,
-            extra: conversion.apis.map { [$0] } ?? [])
+            python: python, baseURL: conversion.clientBase(node.baseURL, slug: "conv"), key: TestNode.proxyKey, model: conversion.arguments.model,
+            extra: conversion.arguments.extra)
         print("\(conversion.testDescription):\n\(run.output)")
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("checks passed"))

@@ -22,6 +22,25 @@ import Testing
         #expect(try UpstreamURLBuilder.build(target: withPort, rest: "", query: nil) == "http://127.0.0.1:9000/base?fixed=1")
     }
 
+    /// google-genai 3.x calls `/v1/...` by default: on a Gemini target ending in `/v1beta` that is the version to
+    /// call, not a segment below it (`/v1beta/v1/...` is Google's 404). Elsewhere a client never leaves the base.
+    @Test func geminiClientsPickTheVersion() throws {
+        let gemini = UpstreamTarget("https://generativelanguage.googleapis.com/v1beta")!
+        let rest: Substring = "/v1/models/gemini-2.5-flash:generateContent"
+        #expect(try UpstreamURLBuilder.buildPath(target: gemini, rest: rest, clientPicksVersion: true)
+            == "/v1/models/gemini-2.5-flash:generateContent")
+        #expect(try UpstreamURLBuilder.buildPath(target: gemini, rest: "/v1alpha/models", clientPicksVersion: true) == "/v1alpha/models")
+        #expect(try UpstreamURLBuilder.buildPath(target: gemini, rest: "/v1beta/models", clientPicksVersion: true) == "/v1beta/models")
+        #expect(try UpstreamURLBuilder.buildPath(target: gemini, rest: "/models/m:generateContent", clientPicksVersion: true)
+            == "/v1beta/models/m:generateContent")
+        #expect(try UpstreamURLBuilder.buildPath(target: gemini, rest: rest) == "/v1beta/v1/models/gemini-2.5-flash:generateContent")
+        // Only the first segment, and only in place of a version: deeper versions and unversioned bases stay below.
+        #expect(try UpstreamURLBuilder.buildPath(target: gemini, rest: "/models/v1/x", clientPicksVersion: true) == "/v1beta/models/v1/x")
+        let proxied = UpstreamTarget("https://gateway.example/google")!
+        #expect(try UpstreamURLBuilder.buildPath(target: proxied, rest: rest, clientPicksVersion: true)
+            == "/google/v1/models/gemini-2.5-flash:generateContent")
+    }
+
     /// Whatever the client's path says, the host stays the configured one.
     @Test(arguments: ["/@evil.com/", "//evil.com/x", "/http://evil.com/x", "/a/%40evil.com"])
     func neverChangesTheHost(rest: String) throws {

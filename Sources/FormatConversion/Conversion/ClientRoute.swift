@@ -24,10 +24,11 @@ public enum ClientRoute: Sendable, Equatable {
             if isPost, route == "/v1/messages" { return .chat(ChatCall()) }
             if isGet, route == "/v1/models" { return .listModels }
         case .gemini:
-            // Google serves the same shapes under `/v1` and `/v1beta`; google-genai uses either.
-            if isGet, route == "/v1beta/models" || route == "/v1/models" { return .listModels }
-            let prefix = route.hasPrefix("/v1/models/") ? "/v1/models/" : "/v1beta/models/"
-            if isPost, route.hasPrefix(prefix), let colon = route.lastIndex(of: ":") {
+            // Google serves the same shapes under `/v1`, `/v1beta` and `/v1alpha`; google-genai calls any of them
+            // (`/v1` by default from 3.x).
+            let versions = ["/v1beta", "/v1", "/v1alpha"]
+            if isGet, versions.contains(where: { route == $0 + "/models" }) { return .listModels }
+            if isPost, let prefix = versions.lazy.map({ $0 + "/models/" }).first(where: route.hasPrefix), let colon = route.lastIndex(of: ":") {
                 let model = String(route[route.index(route.startIndex, offsetBy: prefix.count)..<colon])
                 let action = route[route.index(after: colon)...]
                 let sse = query.split(separator: "&").contains("alt=sse")

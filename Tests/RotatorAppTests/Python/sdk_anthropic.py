@@ -1,4 +1,5 @@
-"""The official anthropic package against an Anthropic-shaped endpoint: Messages streamed and not, tool use.
+"""The official anthropic package against an Anthropic-shaped endpoint: Messages streamed and not, tool use, and
+structured output (`messages.parse` with a pydantic model, a plain `output_config.format` schema, streamed).
 
 Usage: sdk_anthropic.py BASE_URL API_KEY [MODEL]   (BASE_URL without /v1)
 """
@@ -6,7 +7,7 @@ import sys
 
 import anthropic
 
-from sdk_checks import WEATHER_TOOL_SCHEMA, ok, require_arguments, require_text
+from sdk_checks import CITY_SCHEMA, WEATHER_TOOL_SCHEMA, City, ok, require_arguments, require_city, require_text
 
 TOOL = {"name": "get_weather", "description": "Current weather", "input_schema": WEATHER_TOOL_SCHEMA}
 
@@ -57,6 +58,19 @@ def main() -> int:
     assert call.name == "get_weather" and final.stop_reason == "tool_use", final
     require_arguments("tool use stream", call.input)
     ok("tool use stream", str(call.input))
+
+    describe = [{"role": "user", "content": "Describe Paris as JSON."}]
+    parsed = client.messages.parse(model=model, max_tokens=256, messages=describe, output_format=City)
+    city = require_city("messages parse", parsed.parsed_output)
+    ok("structured output (parse)", city.model_dump_json())
+
+    output_config = {"format": {"type": "json_schema", "schema": CITY_SCHEMA}}
+    plain = client.messages.create(model=model, max_tokens=256, messages=describe, output_config=output_config)
+    require_city("output_config", "".join(block.text for block in plain.content if block.type == "text"))
+    with client.messages.stream(model=model, max_tokens=256, messages=describe, output_config=output_config) as stream:
+        pieces = list(stream.text_stream)
+    require_city("output_config stream", "".join(pieces))
+    ok("structured output (output_config, streamed too)", f"{len(pieces)} pieces")
     print("all anthropic checks passed")
     return 0
 

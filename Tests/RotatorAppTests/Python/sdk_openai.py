@@ -1,14 +1,15 @@
 """The official openai package against an OpenAI-shaped endpoint: Chat Completions and Responses, streamed and
-not, and a tool call each way.
+not, a tool call each way, and structured output (the SDK's parse helpers, a plain JSON schema, streamed).
 
-Usage: sdk_openai.py BASE_URL API_KEY [MODEL [APIS]]   (BASE_URL ends in /v1; APIS: "chat", "responses" or
-"chat,responses", the default: a converting config serves one of the two)
+Usage: sdk_openai.py BASE_URL API_KEY [MODEL [APIS]]   (BASE_URL ends in /v1; APIS: "chat", "responses" or both,
+comma-separated, plus "json_mode" for JSON mode without a schema, which an Anthropic upstream cannot give; the
+default is "chat,responses,json_mode": a converting config serves one of the two)
 """
 import sys
 
 import openai
 
-from sdk_checks import WEATHER_TOOL_SCHEMA, ok, require_arguments, require_text
+from sdk_checks import CITY_SCHEMA, WEATHER_TOOL_SCHEMA, City, ok, require_arguments, require_city, require_json_object, require_text
 
 CHAT_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Current weather", "parameters": WEATHER_TOOL_SCHEMA}}
 RESPONSES_TOOL = {"type": "function", "name": "get_weather", "description": "Current weather", "parameters": WEATHER_TOOL_SCHEMA}
@@ -17,9 +18,10 @@ RESPONSES_TOOL = {"type": "function", "name": "get_weather", "description": "Cur
 def main() -> int:
     base_url, api_key = sys.argv[1], sys.argv[2]
     model = sys.argv[3] if len(sys.argv) > 3 else "gpt-4o"
-    apis = (sys.argv[4] if len(sys.argv) > 4 else "chat,responses").split(",")
+    apis = (sys.argv[4] if len(sys.argv) > 4 else "chat,responses,json_mode").split(",")
     client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
     question = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
+    describe = [{"role": "user", "content": "Describe Paris as JSON."}]
 
     if "chat" in apis:
         completion = client.chat.completions.create(model=model, messages=question, temperature=0.2, max_tokens=64)
@@ -66,6 +68,24 @@ def main() -> int:
         require_arguments("chat tool stream", "".join(arguments))
         ok("chat tool call stream", f"{len(arguments)} argument pieces")
 
+        parsed = client.chat.completions.parse(model=model, messages=describe, response_format=City)
+        city = require_city("chat parse", parsed.choices[0].message.parsed)
+        ok("chat structured output (parse)", city.model_dump_json())
+
+        schema_format = {"type": "json_schema", "json_schema": {"name": "city", "schema": CITY_SCHEMA}}
+        plain = client.chat.completions.create(model=model, messages=describe, response_format=schema_format)
+        require_city("chat json_schema", plain.choices[0].message.content)
+        pieces = [chunk.choices[0].delta.content
+                  for chunk in client.chat.completions.create(model=model, messages=describe, response_format=schema_format, stream=True)
+                  if chunk.choices and chunk.choices[0].delta.content]
+        require_city("chat json_schema stream", "".join(pieces))
+        ok("chat structured output (json_schema, streamed too)", f"{len(pieces)} pieces")
+
+        if "json_mode" in apis:
+            answered = client.chat.completions.create(model=model, messages=describe, response_format={"type": "json_object"})
+            require_json_object("chat json_object", answered.choices[0].message.content)
+            ok("chat JSON mode")
+
     if "responses" in apis:
         response = client.responses.create(model=model, input="Say hello.", instructions="Be brief.", max_output_tokens=64)
         require_text("responses", response.output_text)
@@ -87,6 +107,21 @@ def main() -> int:
         assert calls and calls[0].name == "get_weather", f"responses tool: {tool_response.output}"
         require_arguments("responses tool", calls[0].arguments)
         ok("responses tool call", calls[0].arguments)
+
+        parsed = client.responses.parse(model=model, input="Describe Paris as JSON.", text_format=City)
+        city = require_city("responses parse", parsed.output_parsed)
+        ok("responses structured output (parse)", city.model_dump_json())
+
+        text_format = {"format": {"type": "json_schema", "name": "city", "schema": CITY_SCHEMA, "strict": True}}
+        deltas = [event.delta for event in client.responses.create(model=model, input="Describe Paris as JSON.", text=text_format, stream=True)
+                  if event.type == "response.output_text.delta"]
+        require_city("responses json_schema stream", "".join(deltas))
+        ok("responses structured output (json_schema streamed)", f"{len(deltas)} deltas")
+
+        if "json_mode" in apis:
+            answered = client.responses.create(model=model, input="Describe Paris as JSON.", text={"format": {"type": "json_object"}})
+            require_json_object("responses json_object", answered.output_text)
+            ok("responses JSON mode")
 
     models = client.models.list()
     assert len(models.data) > 0, "no models"

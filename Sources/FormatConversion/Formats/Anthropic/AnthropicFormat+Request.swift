@@ -1,7 +1,7 @@
 extension AnthropicFormat {
     private static let knownRequestKeys: Set<String> = [
         "model", "messages", "system", "max_tokens", "tools", "tool_choice", "temperature", "top_p", "stop_sequences", "stream",
-        "output_config",
+        "output_config", "output_format",
     ]
 
     public static func decodeRequest(_ body: JSONObject, call: ChatCall, dropped: inout DroppedFeatures) throws(ConversionFailure) -> ChatRequest {
@@ -92,8 +92,11 @@ extension AnthropicFormat {
         request.maxOutputTokens = try body.integer("max_tokens")
         request.stop = (try body.array("stop_sequences") ?? []).compactMap(\.string)
         request.stream = try body.flag("stream") ?? false
-        // Structured outputs: `output_config.format` with a JSON schema.
-        if let format = try body.objectValue("output_config")?["format"], format["type"]?.string == "json_schema" {
+        // Structured outputs: `output_config.format` with a JSON schema (`output_format` in the beta that came first,
+        // `structured-outputs-2025-11-13`, which clients such as pydantic-ai still send).
+        let configured = try body.objectValue("output_config")?["format"]
+        let beta = try body.objectValue("output_format").map(JSONValue.object)
+        if let format = configured ?? beta, format["type"]?.string == "json_schema" {
             request.responseFormat = .jsonSchema(name: "response", schema: format["schema"] ?? .object(JSONObject()), strict: nil)
         }
         return request
@@ -141,7 +144,12 @@ extension AnthropicFormat {
         body.set("top_p", request.topP.map(JSONValue.number))
         if !request.stop.isEmpty { body["stop_sequences"] = .array(request.stop.map(JSONValue.string)) }
         switch request.responseFormat {
-        case .jsonObject?, .jsonSchema?: dropped.add("response_format (Anthropic Messages has no JSON mode)")
+        case .jsonSchema(_, let schema, _)?:
+            let format = JSONObject([("type", "json_schema"), ("schema", AnthropicSchema.sanitize(schema, dropped: &dropped))])
+            body["output_config"] = .object(JSONObject([("format", .object(format))]))
+        case .jsonObject?:
+            // Its only structured output is a schema, and a schema-less object would have to be `{}` (every object closed).
+            dropped.add("JSON mode without a schema (Anthropic's output_config.format needs one)")
         case .text?, nil: break
         }
         if request.stream { body["stream"] = true }

@@ -82,6 +82,10 @@ extension OpenAIChatFormat {
         return request
     }
 
+    private static func mentionsJSON(_ request: ChatRequest) -> Bool {
+        request.system.contains { $0.lowercased().contains("json") } || request.messages.contains { $0.text.lowercased().contains("json") }
+    }
+
     /// `stream_options.include_usage`, which only the stream encoder needs.
     static func includesUsage(_ body: JSONObject) -> Bool {
         body["stream_options"]?["include_usage"]?.bool ?? false
@@ -110,6 +114,10 @@ extension OpenAIChatFormat {
         var body = JSONObject()
         body.set("model", request.model.map(JSONValue.string))
         var messages: [JSONValue] = request.system.map { .object(JSONObject([("role", "system"), ("content", .string($0))])) }
+        // OpenAI refuses JSON mode unless the messages say "json" somewhere; Gemini's JSON mode has no such rule.
+        if request.responseFormat == .jsonObject, !mentionsJSON(request) {
+            messages.insert(.object(JSONObject([("role", "system"), ("content", "Answer in JSON.")])), at: 0)
+        }
         for message in request.messages {
             switch message.role {
             case .user: messages.append(.object(JSONObject([("role", "user"), ("content", userContent(message.parts))])))
