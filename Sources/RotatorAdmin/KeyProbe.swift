@@ -56,7 +56,8 @@ struct KeyProbeRequest: Equatable {
         guard config.configType == .llm, let base = config.targetBaseURL, let target = UpstreamTarget(base) else { return nil }
         let dialect = UpstreamDialect(format: config.apiFormat)
         guard let probe = dialect.provider.probe(secret: secret),
-            let url = try? UpstreamURLBuilder.build(target: target, rest: Substring(probe.path), query: nil)
+            let url = try? UpstreamURLBuilder.build(
+                target: target, rest: Substring(probe.path), query: nil, clientPicksVersion: dialect.provider.clientPicksVersion)
         else { return nil }
         self.url = url
         self.headers = probe.headers

@@ -130,7 +130,7 @@ public enum ProxyRequestGate {
         let query = QueryString.removingValues(matchingAnyOf: proxyKeys, from: QueryString.removing(injection.queryNamesToDrop, from: route.query))
         let path: String
         do {
-            path = try UpstreamURLBuilder.buildPath(target: target, rest: route.rest, clientPicksVersion: route.kind == .llm && config.apiFormat == .geminiNative)
+            path = try UpstreamURLBuilder.buildPath(target: target, rest: route.rest, clientPicksVersion: route.kind == .llm && UpstreamDialect(format: config.apiFormat).provider.clientPicksVersion)
         } catch {
             return .refuse(Refusal(status: .badRequest, kind: .invalidRequest,
                                    message: "path segments '.' and '..' and malformed percent-encoding are not allowed", format: format))

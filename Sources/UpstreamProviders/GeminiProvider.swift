@@ -9,6 +9,7 @@ public enum GeminiProvider: UpstreamProvider {
     public static let modelPlace = ModelPlace.path
     public static let errorShape: (any ClientWireFormat.Type)? = GeminiFormat.self
     public static let modelsPath: String? = GeminiFormat.modelsPath
+    public static let clientPicksVersion = true
     public static let pathMarks = (
         containing: [":generateContent", ":streamGenerateContent", ":countTokens", ":embedContent", ":batchEmbedContents"], endingWith: [String]()
     )

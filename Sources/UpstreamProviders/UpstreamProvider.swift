@@ -23,6 +23,9 @@ public protocol UpstreamProvider: Sendable {
     static var errorShape: (any ClientWireFormat.Type)? { get }
     /// `GET` path of the model list: the cheapest call that proves a key (nil: nothing to check).
     static var modelsPath: String? { get }
+    /// Whether a version segment the client's path starts with is the version to call, replacing the one the
+    /// config's base ends with (Gemini: Google's SDKs choose `v1` or `v1beta` per call; google-genai 3.x says `v1`).
+    static var clientPicksVersion: Bool { get }
     /// Path fragments only this provider's API has (`:generateContent`, a path ending in `/messages`): with its
     /// credential and version headers, how a request shows which SDK sent it before any config is known.
     static var pathMarks: (containing: [String], endingWith: [String]) { get }
@@ -56,6 +59,7 @@ extension UpstreamProvider {
     public static var credentialQueryNames: Set<String> { [] }
     public static var versionHeader: (name: String, value: String)? { nil }
     public static var ownHeaders: [String] { [] }
+    public static var clientPicksVersion: Bool { false }
     public static var tokenLimitHeaders: (buckets: [String], requestsRemaining: String)? { nil }
     public static var pathMarks: (containing: [String], endingWith: [String]) { ([], []) }
 

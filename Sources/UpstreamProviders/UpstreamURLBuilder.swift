@@ -27,8 +27,8 @@ public enum UpstreamURLBuilder {
     /// - Parameters:
     ///   - rest: the raw (still percent-encoded) path after `/{prefix}/{slug}`, e.g. `/v1/chat/completions`.
     ///   - query: the raw query to send (client query minus credentials, plus an injected key if any).
-    public static func build(target: UpstreamTarget, rest: Substring, query: String?) throws(Failure) -> String {
-        var url = target.origin + (try buildPath(target: target, rest: rest))
+    public static func build(target: UpstreamTarget, rest: Substring, query: String?, clientPicksVersion: Bool = false) throws(Failure) -> String {
+        var url = target.origin + (try buildPath(target: target, rest: rest, clientPicksVersion: clientPicksVersion))
         let queries = [target.baseQuery, query].compactMap { $0 }.filter { !$0.isEmpty }
         if !queries.isEmpty { url += "?" + queries.joined(separator: "&") }
         return url

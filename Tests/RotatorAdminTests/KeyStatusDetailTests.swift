@@ -119,6 +119,10 @@ import UpstreamProviders
         #expect(gemini.url == "https://generativelanguage.googleapis.com/v1beta/models")
         #expect(gemini.headers["x-goog-api-key"] == ["AIza"])
         #expect(!gemini.url.contains("AIza"), "the key never goes into the URL")
+        for base in ["https://generativelanguage.googleapis.com/v1", "https://generativelanguage.googleapis.com/v1beta"] {
+            let pinned = try #require(KeyProbeRequest(config: Self.config(.geminiNative, base: base), secret: "AIza"))
+            #expect(pinned.url == "https://generativelanguage.googleapis.com/v1beta/models", "one version segment, never /v1/v1beta")
+        }
         #expect(KeyProbeRequest(config: Self.config(.openAICompatible, base: "https://x.io", type: .generic), secret: "k") == nil)
     }
 
