@@ -3,11 +3,16 @@ import MockUpstream
 import Testing
 
 @Suite(.serialized) struct TimeoutAndCORSTests {
+    /// An upstream latency no test waits for: a minute.
+    static let never = 60_000
+
     @Test func slowKeyTimesOutAndAnotherKeyServesOnlyWhenTheConfigAllowsIt() async throws {
         let state = MockUpstreamState()
         let keys = sampleKeys(2, prefix: "sk-slow")
-        state.setProfile(KeyProfile(latencyMilliseconds: 3000), forKey: keys[0])
-        try await withRunningNode(environment: ["PROXY_TIMEOUT": "1"], mockState: state) { node in
+        // No window the machine must hit: the slow key answers after a minute (never, for this test), while the fast
+        // key has PROXY_TIMEOUT (2 s) for an answer the in-process mock gives in milliseconds.
+        state.setProfile(KeyProfile(latencyMilliseconds: Self.never), forKey: keys[0])
+        try await withRunningNode(environment: ["PROXY_TIMEOUT": "2"], mockState: state) { node in
             // A read timeout after a POST was sent in full: the upstream may be doing (and billing) the work, so by default
             // it is not sent again; the client gets a 504 saying so.
             let cautious = try await node.createConfig(slug: "slow-once")
@@ -34,7 +39,7 @@ import Testing
             #expect(state.counters(forKey: keys[1]).requests - before.1 == 2)
 
             // Every key slow: the client gets a 504 in its format, not a hang.
-            state.setProfile(KeyProfile(latencyMilliseconds: 3000), forKey: keys[1])
+            state.setProfile(KeyProfile(latencyMilliseconds: Self.never), forKey: keys[1])
             let timedOut = try await node.proxy("slow")
             #expect(timedOut.status == 504, "\(timedOut.text)")
             #expect((try timedOut.object()["error"] as? [String: Any])?["code"] as? String == "upstream_timeout")
