@@ -38,9 +38,9 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
 /// Format conversion wired into the proxy path, end to end: a real node, the strict mock upstream (it answers only
 /// its own dialect, paths and credential header, so nothing passes by a pass-through), the official SDKs.
 @Suite(.serialized) struct FormatConversionProxyTests {
-    @Test(arguments: ConversionCase.all)
+    @Test(PythonSDKScript.enabledWhenConfigured, arguments: ConversionCase.all)
     func officialSDKThroughConversion(_ conversion: ConversionCase) async throws {
-        guard let python = PythonSDKScript.interpreter() else { return }
+        let python = try PythonSDKScript.interpreter()
         let (node, keys) = try await TestNode.converting(slug: "conv", apiFormat: conversion.apiFormat, outputFormat: conversion.outputFormat, keys: 2,
                                                          base: { conversion.upstreamBase($0.mock.baseURL) })
         try await node.whileRunning { node in

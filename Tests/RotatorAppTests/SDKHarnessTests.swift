@@ -4,10 +4,10 @@ import Testing
 
 /// The SDK scripts against the strict mock directly, each in its own dialect: proves the scripts (and the
 /// mock's dialects) before the format-conversion tests run them through the rotator.
-@Suite(.serialized) struct SDKHarnessTests {
+@Suite(.serialized, PythonSDKScript.enabledWhenConfigured) struct SDKHarnessTests {
     @Test(arguments: PythonSDKScript.allCases)
     func scriptPassesAgainstItsOwnDialect(script: PythonSDKScript) async throws {
-        guard let python = PythonSDKScript.interpreter() else { return }
+        let python = try PythonSDKScript.interpreter()
         let state = MockUpstreamState()
         let mock = try await MockUpstreamServer.start(state: state)
         try await mock.whileRunning { mock in
