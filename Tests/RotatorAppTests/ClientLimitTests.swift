@@ -12,7 +12,14 @@ import Testing
         typealias InboundIn = ByteBuffer
         /// Written on the channel's event loop, read by the test while the connection is open: behind a lock.
         private let received = Mutex(ByteBuffer())
+        /// Each read as it happened on the event loop: when, and what it held.
+        private let reads = Mutex<[TimedRead]>([])
         let channel: any Channel
+
+        struct TimedRead: Sendable {
+            var at: ContinuousClock.Instant
+            var text: String
+        }
 
         private init(channel: any Channel) { self.channel = channel }
 
@@ -38,6 +45,7 @@ import Testing
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
+            reads.withLock { $0.append(TimedRead(at: .now, text: String(buffer: buffer))) }
             received.withLock { $0.writeBuffer(&buffer) }
         }
 
@@ -71,6 +79,9 @@ import Testing
         }
 
         var text: String { received.withLock { String(buffer: $0) } }
+
+        /// The reads so far, timed on the event loop (not when a test task got around to looking).
+        var timedReads: [TimedRead] { reads.withLock { $0 } }
     }
 
     @Test func oversizedHeadIsRefusedAndNeverProxied() async throws {
