@@ -87,7 +87,8 @@ struct MariaDBPoolTests {
     }
 }
 
-/// A loan that holds its connection (after one query on it) until the test releases it.
+/// A loan that holds its connection (after one query on it) until the test releases it, or for a minute at most: a
+/// broken pool (a waiter never failed or never cancelled) then makes the test fail instead of hang.
 private final class HeldLoan: Sendable {
     private let startedStream: AsyncStream<Void>
     private let startedSignal: AsyncStream<Void>.Continuation
@@ -101,7 +102,7 @@ private final class HeldLoan: Sendable {
     func hold(_ connection: any SQLConnection) throws -> Int {
         let one = try connection.query("SELECT 1 AS one")[0].int("one")
         startedSignal.yield()
-        gate.wait()
+        _ = gate.wait(timeout: .now() + 60)
         return one
     }
 
