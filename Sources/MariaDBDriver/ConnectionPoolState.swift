@@ -41,6 +41,9 @@ struct ConnectionPoolState {
         return .wait
     }
 
+    /// Callers queued for a connection now.
+    var waitingCount: Int { waiters.count }
+
     mutating func cancel(waiterID: Int) -> Waiter? {
         guard let position = waiters.firstIndex(where: { $0.id == waiterID }) else { return nil }
         return waiters.remove(at: position).continuation

@@ -122,6 +122,9 @@ public final class MariaDBDatabase: SQLDatabase {
 
     // MARK: Pool
 
+    /// Callers queued for a connection now: a signal for tests that must act once a caller waits (`@testable`).
+    var waitingCallers: Int { state.withLock { $0.waitingCount } }
+
     private func acquire() async throws -> Int {
         let waiterID = nextWaiterID.wrappingAdd(1, ordering: .relaxed).newValue
         return try await withTaskCancellationHandler {

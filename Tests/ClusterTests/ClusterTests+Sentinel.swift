@@ -63,8 +63,13 @@ extension ClusterTests {
             // Coordination runs on the new master: its script calls go on rising with the traffic, and every connection of
             // both nodes (each loop's, the subscriber's, the heartbeat's) has moved there.
             let evalAtRecovery = Self.evalshaCalls(port: group.replica.port)
-            try await Task.sleep(for: .seconds(2))
-            let evalAfter = Self.evalshaCalls(port: group.replica.port)
+            // Until the count rises (the traffic keeps running), within a deadline only a stalled coordination reaches.
+            var evalAfter = evalAtRecovery
+            let risenBy = ContinuousClock.now + .seconds(20)
+            while evalAfter <= evalAtRecovery, ContinuousClock.now < risenBy {
+                try await Task.sleep(for: .milliseconds(50))
+                evalAfter = Self.evalshaCalls(port: group.replica.port)
+            }
             var connections = 0
             let movedBy = ContinuousClock.now + .seconds(10)
             while ContinuousClock.now < movedBy {
@@ -81,7 +86,7 @@ extension ClusterTests {
             print("""
                 sentinel failover: switch \(switchedAt - killed) after the kill; both nodes healthy \(backAfter) after the switch \
                 (polled \(recovery)); degraded seen: \(sawDegraded); client statuses \(statuses); upstream 429s \(upstream429); \
-                EVALSHA on the new master: \(evalBefore) before, \(evalAtRecovery) at recovery, \(evalAfter) 2 s later; \
+                EVALSHA on the new master: \(evalBefore) before, \(evalAtRecovery) at recovery, \(evalAfter) after; \
                 node connections there: \(connections)
                 """)
             #expect(statuses.keys.sorted() == [200], "every client request answered 200: \(statuses)")

@@ -19,13 +19,13 @@ import Testing
         client = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: server.port))
     }
 
+    /// Each test's server is stopped before the next test starts (the suite is serialized and an instance ends with
+    /// its test): synchronously here, not in a Task that may run during the next test. The client, whose shutdown
+    /// is async, has nothing left to talk to and is shut down right after.
     deinit {
+        server.stop()
         let client = self.client
-        let server = self.server
-        Task {
-            await client.shutdown()
-            server.stop()
-        }
+        Task { await client.shutdown() }
     }
 
     private func harness() -> CoordinatorHarness {

@@ -1,6 +1,6 @@
 import Foundation
 import LocalTestServers
-import MariaDBDriver
+@testable import MariaDBDriver
 import RotatorSQL
 import Synchronization
 import Testing
@@ -35,18 +35,17 @@ struct MariaDBPoolTests {
 
     @Test func cancelledWaiterLeavesThePool() async throws {
         try await TestDatabase.with(poolSize: 1) { database in
-            // The holder has the one connection before the waiter asks, and keeps it well past the cancel, however
-            // slow the machine is: the order is what the test needs, not the timing.
-            let (started, signal) = AsyncStream<Void>.makeStream()
-            let holder = Task { try await database.withConnection { connection in
-                signal.yield()
-                _ = try connection.query("SELECT SLEEP(2)")
-            } }
-            for await _ in started { break }
+            // The holder keeps the one connection until the test lets it go, and the waiter is cancelled once it is
+            // queued: the order is what the test needs, so it is awaited, never assumed from a time.
+            let holding = HeldLoan()
+            let holder = Task { try await database.withConnection { connection in try holding.hold(connection) } }
+            await holding.started()
             let waiter = Task { try await database.withConnection { _ in "ran" } }
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await Self.until { database.waitingCallers == 1 }, "the waiter is queued behind the holder")
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
+            #expect(database.waitingCallers == 0, "the cancelled waiter left the queue")
+            holding.release()
             try await holder.value
             // The cancelled waiter took nothing: the one connection is free.
             #expect(try await database.withConnection { try $0.query("SELECT 1 AS one")[0].int("one") } == 1)
@@ -56,19 +55,19 @@ struct MariaDBPoolTests {
     @Test func closeFailsWaitersLetsLoansFinishAndIsIdempotent() async throws {
         let server = try await MariaDBTestServer.shared()
         let database = try await TestDatabase.make(on: server, poolSize: 1)
-        let (started, signal) = AsyncStream<Void>.makeStream()
-        let holder = Task { try await database.withConnection { connection in
-            signal.yield()
-            return try connection.query("SELECT SLEEP(2) AS slept")[0].int("slept")
-        } }
-        for await _ in started { break }
+        let holding = HeldLoan()
+        let holder = Task { try await database.withConnection { connection in try holding.hold(connection) } }
+        await holding.started()
         let waiter = Task { try await database.withConnection { _ in "ran" } }
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(await Self.until { database.waitingCallers == 1 }, "the waiter is queued behind the holder")
 
-        try await database.close()
-        #expect(try await holder.value == 0, "the loan in progress completes")
+        // `close()` fails the waiter at once, then waits for the loan in progress, which the test ends only then.
+        let closing = Task { try await database.close() }
         let waiterError = await #expect(throws: SQLError.self) { try await waiter.value }
         #expect(waiterError?.category == .unavailable)
+        holding.release()
+        #expect(try await holder.value == 1, "the loan in progress completes")
+        try await closing.value
         let laterError = await #expect(throws: SQLError.self) {
             try await database.withConnection { _ in 1 }
         }
@@ -76,6 +75,42 @@ struct MariaDBPoolTests {
         try await database.close()
         try await server.dropDatabase(named: database.settings.database)
     }
+
+    /// Polls `condition` until it holds or 30 s pass (a deadline for a broken pool, not a window for a busy machine).
+    static func until(_ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+}
+
+/// A loan that holds its connection (after one query on it) until the test releases it, or for a minute at most: a
+/// broken pool (a waiter never failed or never cancelled) then makes the test fail instead of hang.
+private final class HeldLoan: Sendable {
+    private let startedStream: AsyncStream<Void>
+    private let startedSignal: AsyncStream<Void>.Continuation
+    private let gate = DispatchSemaphore(value: 0)
+
+    init() {
+        (startedStream, startedSignal) = AsyncStream<Void>.makeStream()
+    }
+
+    /// Runs on the pool's thread: a query, the signal, then a blocking wait for `release()`.
+    func hold(_ connection: any SQLConnection) throws -> Int {
+        let one = try connection.query("SELECT 1 AS one")[0].int("one")
+        startedSignal.yield()
+        _ = gate.wait(timeout: .now() + 60)
+        return one
+    }
+
+    func started() async {
+        for await _ in startedStream { return }
+    }
+
+    func release() { gate.signal() }
 }
 
 /// How many loans run at once, and the most that ever did.

@@ -13,8 +13,7 @@ import Testing
     }
 
     @Test func strangersElsewhereCannotLockTheAdminOut() async throws {
-        let node = try await TestNode.start(environment: ["TRUSTED_PROXIES": "127.0.0.1"])
-        do {
+        try await withRunningNode(environment: ["TRUSTED_PROXIES": "127.0.0.1"]) { node in
             for index in 0..<25 {
                 let reply = try await Self.login(node, from: "198.51.100.\(index)", body: Self.wrong)
                 #expect(reply.status == 401, "a stranger's first guess is a plain refusal (\(reply.status))")
@@ -28,39 +27,25 @@ import Testing
             for _ in 0..<7 { statuses.append(try await Self.login(node, from: "198.51.100.200", body: Self.wrong).status) }
             #expect(statuses.last == 429, "\(statuses)")
             #expect(try await Self.login(node, from: "203.0.113.5", body: Self.right).status == 200)
-        } catch {
-            await node.stop()
-            throw error
         }
-        await node.stop()
     }
 
     /// Without `TRUSTED_PROXIES` the header is the client's own words: every request counts as the peer's.
     @Test func forwardedForIsIgnoredFromUntrustedPeers() async throws {
-        let node = try await TestNode.start()
-        do {
+        try await withRunningNode { node in
             var statuses: [Int] = []
             for index in 0..<7 { statuses.append(try await Self.login(node, from: "198.51.100.\(index)", body: Self.wrong).status) }
             #expect(statuses.last == 429, "made-up addresses escaped the lock: \(statuses)")
-        } catch {
-            await node.stop()
-            throw error
         }
-        await node.stop()
     }
 
     @Test func loginBodiesAreLimitedTo4KiB() async throws {
-        let node = try await TestNode.start()
-        do {
+        try await withRunningNode { node in
             let padding = String(repeating: "x", count: 5000)
             let reply = try await node.send(.POST, "/admin/login", body: #"{"username":"admin","password":"\#(padding)"}"#)
             #expect(reply.status == 413)
             #expect(try reply.object()["error"] as? String != nil, "\(reply.text)")
             #expect(try await node.send(.POST, "/admin/login", body: Self.right).status == 200)
-        } catch {
-            await node.stop()
-            throw error
         }
-        await node.stop()
     }
 }

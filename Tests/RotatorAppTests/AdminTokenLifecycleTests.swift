@@ -18,25 +18,18 @@ import Testing
     /// The same JWT secret, another admin password (as after a restart with a new `ADMIN_PASSWORD`): the old
     /// token is refused, a new login works.
     @Test func tokensEndWhenThePasswordChanges() async throws {
-        let before = try await TestNode.start(environment: ["JWT_SECRET": Self.jwtSecret])
-        let after = try await TestNode.start(environment: ["JWT_SECRET": Self.jwtSecret, "ADMIN_PASSWORD": "a-new-admin-password-42"])
-        do {
-            let token = try await Self.login(before)
-            #expect(try await Self.list(before, token: token) == 200)
-            #expect(try await Self.list(after, token: token) == 401, "a token of the old password still worked")
-            #expect(try await Self.list(after, token: try await Self.login(after, password: "a-new-admin-password-42")) == 200)
-        } catch {
-            await before.stop()
-            await after.stop()
-            throw error
+        try await withRunningNode(environment: ["JWT_SECRET": Self.jwtSecret]) { before in
+            try await withRunningNode(environment: ["JWT_SECRET": Self.jwtSecret, "ADMIN_PASSWORD": "a-new-admin-password-42"]) { after in
+                let token = try await Self.login(before)
+                #expect(try await Self.list(before, token: token) == 200)
+                #expect(try await Self.list(after, token: token) == 401, "a token of the old password still worked")
+                #expect(try await Self.list(after, token: try await Self.login(after, password: "a-new-admin-password-42")) == 200)
+            }
         }
-        await before.stop()
-        await after.stop()
     }
 
     @Test func logoutEndsOneToken() async throws {
-        let node = try await TestNode.start()
-        do {
+        try await withRunningNode { node in
             let ended = try await Self.login(node)
             let kept = try await Self.login(node)
             let logout = try await node.send(.POST, "/admin/logout", headers: [("Authorization", "Bearer \(ended)")])
@@ -46,10 +39,6 @@ import Testing
             #expect(try await Self.list(node, token: kept) == 200, "other sessions stay")
             let audit = try await node.send(.GET, "/admin/audit-log", headers: [("Authorization", "Bearer \(kept)")]).text
             #expect(audit.contains("\"logout\""), "\(audit)")
-        } catch {
-            await node.stop()
-            throw error
         }
-        await node.stop()
     }
 }

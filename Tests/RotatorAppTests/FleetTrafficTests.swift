@@ -25,64 +25,61 @@ import Testing
         let redis = try await RedisTestServer.start()
         defer { redis.stop() }
         let client = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: redis.port), logger: Logger(label: "fleet-test"))
-        let first = try await TestNode.start(environment: Self.enterprise(redis))
-        defer {
-            Task {
-                await first.stop()
-                await client.shutdown()
+        try await client.whileRunning { client in
+        try await withRunningNode(environment: Self.enterprise(redis)) { first in
+            let id = try await first.createConfig(slug: "fleet")
+            try await first.addKeys(configID: id, sampleKeys(3, prefix: "sk-fleet"))
+            #expect(try await first.proxy("fleet").status == 200)
+            // Subscribed to invalidations (its first subscription reloads every config, which re-syncs pools in Redis).
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline, try await first.send(.GET, "/healthz").object()["degraded"] as? Bool != false {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+
+            _ = try await client.send(["CONFIG", "RESETSTAT"])
+            let requests = 120
+            for _ in 0..<requests { #expect(try await first.proxy("fleet").status == 200) }
+            let evalsha = try await Self.commandCalls(client, "evalsha")
+            let pushes = try await Self.commandCalls(client, "eval")
+            // One EVALSHA per request. The node's own upkeep can add one now and then (a pool re-seeded after a version
+            // re-sync answers "reseed" and is asked again): seen +1 once in 120 requests under the full parallel suite.
+            #expect(evalsha >= requests && evalsha <= requests + 2, "one EVALSHA per request (\(evalsha) for \(requests))")
+            #expect(pushes < requests / 4, "pushes are periodic, not per request (\(pushes) for \(requests) requests)")
+
+            // A second node (started after the count: its writes make the first node re-sync the pool). Its SQLite store
+            // numbers its first config 1 too: for the fleet's buckets they are one config.
+            try await withRunningNode(environment: Self.enterprise(redis)) { second in
+                #expect(try await second.createConfig(slug: "fleet") == id)
+                try await second.addKeys(configID: id, sampleKeys(3, prefix: "sk-fleet"))
+                for _ in 0..<5 { #expect(try await second.proxy("fleet").status == 200) }
+
+                // Both nodes push within seconds; either one shows the sum.
+                let expected = requests + 1 + 5
+                var seen = 0
+                var scope = ""
+                let summed = ContinuousClock.now + .seconds(60)
+                while ContinuousClock.now < summed {
+                    let traffic = try await second.admin(.GET, "/admin/proxy-configs/\(id)/traffic").object()
+                    scope = traffic["scope"] as? String ?? ""
+                    seen = (traffic["minutes"] as? [[String: Any]] ?? []).compactMap { $0["requests"] as? Int }.reduce(0, +)
+                    if seen == expected { break }
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                #expect(scope == "fleet")
+                #expect(seen == expected)
+                let keys = try await client.send(["KEYS", "rk1:traffic:{config:\(id)}:*"]).array ?? []
+                #expect(!keys.isEmpty)
+                if let key = keys.first?.string {
+                    let ttl = try await client.send(["TTL", RedisArgument(key)]).int ?? -1
+                    #expect(ttl > 0 && ttl <= 7200, "buckets expire (TTL \(ttl))")
+                }
+
+                let nodes = try await first.admin(.GET, "/admin/cluster").array()
+                #expect(nodes.count == 2)
+                #expect(nodes.filter { $0["this_node"] as? Bool == true }.count == 1)
+                #expect(nodes.allSatisfy { $0["mode"] as? String == "enterprise" && $0["degraded"] as? Bool == false })
             }
         }
-        let id = try await first.createConfig(slug: "fleet")
-        try await first.addKeys(configID: id, sampleKeys(3, prefix: "sk-fleet"))
-        #expect(try await first.proxy("fleet").status == 200)
-        // Subscribed to invalidations (its first subscription reloads every config, which re-syncs pools in Redis).
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, try await first.send(.GET, "/healthz").object()["degraded"] as? Bool != false {
-            try await Task.sleep(for: .milliseconds(100))
         }
-
-        _ = try await client.send(["CONFIG", "RESETSTAT"])
-        let requests = 120
-        for _ in 0..<requests { #expect(try await first.proxy("fleet").status == 200) }
-        let evalsha = try await Self.commandCalls(client, "evalsha")
-        let pushes = try await Self.commandCalls(client, "eval")
-        // One EVALSHA per request. The node's own upkeep can add one now and then (a pool re-seeded after a version
-        // re-sync answers "reseed" and is asked again): seen +1 once in 120 requests under the full parallel suite.
-        #expect(evalsha >= requests && evalsha <= requests + 2, "one EVALSHA per request (\(evalsha) for \(requests))")
-        #expect(pushes < requests / 4, "pushes are periodic, not per request (\(pushes) for \(requests) requests)")
-
-        // A second node (started after the count: its writes make the first node re-sync the pool). Its SQLite store
-        // numbers its first config 1 too: for the fleet's buckets they are one config.
-        let second = try await TestNode.start(environment: Self.enterprise(redis))
-        defer { Task { await second.stop() } }
-        #expect(try await second.createConfig(slug: "fleet") == id)
-        try await second.addKeys(configID: id, sampleKeys(3, prefix: "sk-fleet"))
-        for _ in 0..<5 { #expect(try await second.proxy("fleet").status == 200) }
-
-        // Both nodes push within seconds; either one shows the sum.
-        let expected = requests + 1 + 5
-        var seen = 0
-        var scope = ""
-        let summed = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < summed {
-            let traffic = try await second.admin(.GET, "/admin/proxy-configs/\(id)/traffic").object()
-            scope = traffic["scope"] as? String ?? ""
-            seen = (traffic["minutes"] as? [[String: Any]] ?? []).compactMap { $0["requests"] as? Int }.reduce(0, +)
-            if seen == expected { break }
-            try await Task.sleep(for: .milliseconds(500))
-        }
-        #expect(scope == "fleet")
-        #expect(seen == expected)
-        let keys = try await client.send(["KEYS", "rk1:traffic:{config:\(id)}:*"]).array ?? []
-        #expect(!keys.isEmpty)
-        if let key = keys.first?.string {
-            let ttl = try await client.send(["TTL", RedisArgument(key)]).int ?? -1
-            #expect(ttl > 0 && ttl <= 7200, "buckets expire (TTL \(ttl))")
-        }
-
-        let nodes = try await first.admin(.GET, "/admin/cluster").array()
-        #expect(nodes.count == 2)
-        #expect(nodes.filter { $0["this_node"] as? Bool == true }.count == 1)
-        #expect(nodes.allSatisfy { $0["mode"] as? String == "enterprise" && $0["degraded"] as? Bool == false })
     }
 }

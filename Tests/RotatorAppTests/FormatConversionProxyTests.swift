@@ -52,118 +52,123 @@ struct ConversionCase: Sendable, CustomTestStringConvertible {
 /// Format conversion wired into the proxy path, end to end: a real node, the strict mock upstream (it answers only
 /// its own dialect, paths and credential header, so nothing passes by a pass-through), the official SDKs.
 @Suite(.serialized) struct FormatConversionProxyTests {
-    @Test(arguments: ConversionCase.all)
+    @Test(PythonSDKScript.enabledWhenConfigured, arguments: ConversionCase.all)
     func officialSDKThroughConversion(_ conversion: ConversionCase) async throws {
-        guard let python = PythonSDKScript.interpreter() else { return }
+        let python = try PythonSDKScript.interpreter()
         let (node, keys) = try await TestNode.converting(slug: "conv", apiFormat: conversion.apiFormat, outputFormat: conversion.outputFormat, keys: 2,
                                                          base: { conversion.upstreamBase($0.mock.baseURL) })
-        defer { Task { await node.stop() } }
-        let run = try await conversion.script.run(
-            python: python, baseURL: conversion.clientBase(node.baseURL, slug: "conv"), key: TestNode.proxyKey, model: conversion.arguments.model,
-            extra: conversion.arguments.extra)
-        print("\(conversion.testDescription):\n\(run.output)")
-        #expect(run.status == 0, "\(run.output)")
-        #expect(run.output.contains("checks passed"))
-        let served = keys.map { node.mockState.counters(forKey: $0).success }.reduce(0, +)
-        #expect(served >= 4, "the upstream answered in its own dialect: \(node.mockState.counters())")
-        #expect(node.mockState.counters()[MockUpstreamState.missingKeyLabel] == nil, "every request carried the real key where the upstream wants it")
+        try await node.whileRunning { node in
+            let run = try await conversion.script.run(
+                python: python, baseURL: conversion.clientBase(node.baseURL, slug: "conv"), key: TestNode.proxyKey, model: conversion.arguments.model,
+                extra: conversion.arguments.extra)
+            print("\(conversion.testDescription):\n\(run.output)")
+            #expect(run.status == 0, "\(run.output)")
+            #expect(run.output.contains("checks passed"))
+            let served = keys.map { node.mockState.counters(forKey: $0).success }.reduce(0, +)
+            #expect(served >= 4, "the upstream answered in its own dialect: \(node.mockState.counters())")
+            #expect(node.mockState.counters()[MockUpstreamState.missingKeyLabel] == nil, "every request carried the real key where the upstream wants it")
+        }
     }
 
     @Test func rateLimitedKeyRotatesThroughAConversion() async throws {
         let (node, keys) = try await TestNode.converting(slug: "rot", apiFormat: "anthropic_native", outputFormat: "openai", keys: 2)
-        defer { Task { await node.stop() } }
-        node.mockState.setProfile(KeyProfile(forceRateLimitRetryAfter: 30), forKey: keys[0])
-        // Until the limited key has been tried once: every request is still served, by the other key.
-        var replies: [TestNode.Reply] = []
-        while node.mockState.counters(forKey: keys[0]).rateLimited == 0, replies.count < 6 {
-            replies.append(try await node.proxy("rot", body: #"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#))
+        try await node.whileRunning { node in
+            node.mockState.setProfile(KeyProfile(forceRateLimitRetryAfter: 30), forKey: keys[0])
+            // Until the limited key has been tried once: every request is still served, by the other key.
+            var replies: [TestNode.Reply] = []
+            while node.mockState.counters(forKey: keys[0]).rateLimited == 0, replies.count < 6 {
+                replies.append(try await node.proxy("rot", body: #"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#))
+            }
+            #expect(node.mockState.counters(forKey: keys[0]).rateLimited == 1)
+            #expect(node.mockState.counters(forKey: keys[1]).success == replies.count)
+            for reply in replies {
+                #expect(reply.status == 200, "\(reply.text)")
+                let object = try reply.object()
+                #expect(object["object"] as? String == "chat.completion", "an OpenAI answer from an Anthropic upstream: \(reply.text)")
+            }
+            // A streamed answer through the conversion too; the tokens converted answers reported are counted for the config.
+            let before = try await node.convertedTokens(slug: "rot")
+            #expect(before.input > 0 && before.output > 0, "whole answers counted")
+            let streamed = try await node.proxy("rot", body: #"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(streamed.status == 200)
+            #expect(streamed.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
+            #expect(streamed.text.contains("chat.completion.chunk") && streamed.text.hasSuffix("data: [DONE]\n\n"), "\(streamed.text)")
+            let after = try await node.convertedTokens(slug: "rot")
+            #expect(after.output > before.output, "streams counted too")
         }
-        #expect(node.mockState.counters(forKey: keys[0]).rateLimited == 1)
-        #expect(node.mockState.counters(forKey: keys[1]).success == replies.count)
-        for reply in replies {
-            #expect(reply.status == 200, "\(reply.text)")
-            let object = try reply.object()
-            #expect(object["object"] as? String == "chat.completion", "an OpenAI answer from an Anthropic upstream: \(reply.text)")
-        }
-        // A streamed answer through the conversion too; the tokens converted answers reported are counted for the config.
-        let before = try await node.convertedTokens(slug: "rot")
-        #expect(before.input > 0 && before.output > 0, "whole answers counted")
-        let streamed = try await node.proxy("rot", body: #"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
-        #expect(streamed.status == 200)
-        #expect(streamed.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
-        #expect(streamed.text.contains("chat.completion.chunk") && streamed.text.hasSuffix("data: [DONE]\n\n"), "\(streamed.text)")
-        let after = try await node.convertedTokens(slug: "rot")
-        #expect(after.output > before.output, "streams counted too")
     }
 
     @Test func tokensAreCountedForTheKeyThatServed() async throws {
         let (node, keys) = try await TestNode.converting(slug: "tok", apiFormat: "anthropic_native", outputFormat: "openai", keys: 2)
-        defer { Task { await node.stop() } }
-        for stream in [false, true, false, true, false] {
-            let reply = try await node.proxy("tok", body: #"{"model":"gpt-4o","stream":\#(stream),"messages":[{"role":"user","content":"hi"}]}"#)
-            #expect(reply.status == 200, "\(reply.text)")
+        try await node.whileRunning { node in
+            for stream in [false, true, false, true, false] {
+                let reply = try await node.proxy("tok", body: #"{"model":"gpt-4o","stream":\#(stream),"messages":[{"role":"user","content":"hi"}]}"#)
+                #expect(reply.status == 200, "\(reply.text)")
+            }
+            let configID = try #require(try await node.admin(.GET, "/admin/proxy-configs").array().first { $0["slug"] as? String == "tok" }?["id"] as? Int)
+            let views = try await node.keys(configID: configID)
+            #expect(views.count == 2)
+            // The mock reports one input token per answer, whole or streamed: each key's count is the answers it served.
+            for (key, view) in zip(keys, views) {
+                #expect(view["input_tokens"] as? Int == node.mockState.counters(forKey: key).success, "\(view)")
+            }
+            let totals = try await node.convertedTokens(slug: "tok")
+            #expect(totals.input == 5)
+            #expect(views.compactMap { $0["output_tokens"] as? Int }.reduce(0, +) == totals.output, "streams' tokens reach the keys too")
         }
-        let configID = try #require(try await node.admin(.GET, "/admin/proxy-configs").array().first { $0["slug"] as? String == "tok" }?["id"] as? Int)
-        let views = try await node.keys(configID: configID)
-        #expect(views.count == 2)
-        // The mock reports one input token per answer, whole or streamed: each key's count is the answers it served.
-        for (key, view) in zip(keys, views) {
-            #expect(view["input_tokens"] as? Int == node.mockState.counters(forKey: key).success, "\(view)")
-        }
-        let totals = try await node.convertedTokens(slug: "tok")
-        #expect(totals.input == 5)
-        #expect(views.compactMap { $0["output_tokens"] as? Int }.reduce(0, +) == totals.output, "streams' tokens reach the keys too")
     }
 
     @Test func upstreamErrorsAndOwnErrorsComeInTheClientsShape() async throws {
         let (node, keys) = try await TestNode.converting(slug: "errs", apiFormat: "openai_compatible", outputFormat: "anthropic", keys: 1)
-        defer { Task { await node.stop() } }
-        let anthropicClient = [("x-api-key", TestNode.proxyKey), ("anthropic-version", "2023-06-01")]
-        let message = #"{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#
+        try await node.whileRunning { node in
+            let anthropicClient = [("x-api-key", TestNode.proxyKey), ("anthropic-version", "2023-06-01")]
+            let message = #"{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#
 
-        // Served, converted to a Message.
-        let served = try await node.proxy("errs", "/v1/messages", body: message, headers: anthropicClient)
-        #expect(served.status == 200, "\(served.text)")
-        #expect(try served.object()["type"] as? String == "message", "\(served.text)")
+            // Served, converted to a Message.
+            let served = try await node.proxy("errs", "/v1/messages", body: message, headers: anthropicClient)
+            #expect(served.status == 200, "\(served.text)")
+            #expect(try served.object()["type"] as? String == "message", "\(served.text)")
 
-        // The Anthropic client's credential header, not the upstream's: a wrong one is refused in Anthropic's shape.
-        let wrongKey = try await node.proxy("errs", "/v1/messages", body: message, headers: [("x-api-key", "wrong")])
-        #expect(wrongKey.status == 401)
-        #expect(try wrongKey.object()["type"] as? String == "error", "\(wrongKey.text)")
+            // The Anthropic client's credential header, not the upstream's: a wrong one is refused in Anthropic's shape.
+            let wrongKey = try await node.proxy("errs", "/v1/messages", body: message, headers: [("x-api-key", "wrong")])
+            #expect(wrongKey.status == 401)
+            #expect(try wrongKey.object()["type"] as? String == "error", "\(wrongKey.text)")
 
-        // A path the client format does not serve: a 404 naming the paths that do.
-        let elsewhere = try await node.proxy("errs", "/v1/chat/completions", headers: anthropicClient)
-        #expect(elsewhere.status == 404)
-        #expect(elsewhere.text.contains("/v1/messages"), "\(elsewhere.text)")
-        #expect(try elsewhere.object()["type"] as? String == "error", "\(elsewhere.text)")
+            // A path the client format does not serve: a 404 naming the paths that do.
+            let elsewhere = try await node.proxy("errs", "/v1/chat/completions", headers: anthropicClient)
+            #expect(elsewhere.status == 404)
+            #expect(elsewhere.text.contains("/v1/messages"), "\(elsewhere.text)")
+            #expect(try elsewhere.object()["type"] as? String == "error", "\(elsewhere.text)")
 
-        // Malformed JSON: a 400 in the client's shape, no upstream call.
-        let before = node.mockState.totalCounters().requests
-        let malformed = try await node.proxy("errs", "/v1/messages", body: "{not json", headers: anthropicClient)
-        #expect(malformed.status == 400)
-        #expect(try malformed.object()["type"] as? String == "error", "\(malformed.text)")
-        #expect(node.mockState.totalCounters().requests == before)
+            // Malformed JSON: a 400 in the client's shape, no upstream call.
+            let before = node.mockState.totalCounters().requests
+            let malformed = try await node.proxy("errs", "/v1/messages", body: "{not json", headers: anthropicClient)
+            #expect(malformed.status == 400)
+            #expect(try malformed.object()["type"] as? String == "error", "\(malformed.text)")
+            #expect(node.mockState.totalCounters().requests == before)
 
-        // The only key rate limited: the client gets a 429 in its shape with a Retry-After.
-        node.mockState.setProfile(KeyProfile(forceRateLimitRetryAfter: 30), forKey: keys[0])
-        let limited = try await node.proxy("errs", "/v1/messages", body: message, headers: anthropicClient)
-        #expect(limited.status == 429, "\(limited.text)")
-        #expect(limited.headers.first(name: "retry-after") != nil)
-        let error = try limited.object()
-        #expect(error["type"] as? String == "error", "\(limited.text)")
-        #expect((error["error"] as? [String: Any])?["type"] as? String == "rate_limit_error", "\(limited.text)")
+            // The only key rate limited: the client gets a 429 in its shape with a Retry-After.
+            node.mockState.setProfile(KeyProfile(forceRateLimitRetryAfter: 30), forKey: keys[0])
+            let limited = try await node.proxy("errs", "/v1/messages", body: message, headers: anthropicClient)
+            #expect(limited.status == 429, "\(limited.text)")
+            #expect(limited.headers.first(name: "retry-after") != nil)
+            let error = try limited.object()
+            #expect(error["type"] as? String == "error", "\(limited.text)")
+            #expect((error["error"] as? [String: Any])?["type"] as? String == "rate_limit_error", "\(limited.text)")
+        }
     }
 
     @Test func upstreamErrorIsConvertedWithItsStatus() async throws {
         let (node, keys) = try await TestNode.converting(slug: "fail", apiFormat: "gemini_native", outputFormat: "openai", keys: 1,
                                                          base: { $0.mock.baseURL + "/v1beta" }, environment: ["MAX_RETRIES": "0"])
-        defer { Task { await node.stop() } }
-        node.mockState.setProfile(KeyProfile(failureStatus: 503), forKey: keys[0])
-        let reply = try await node.proxy("fail", body: #"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#)
-        #expect(reply.status == 503, "\(reply.text)")
-        let error = try #require(try reply.object()["error"] as? [String: Any], "\(reply.text)")
-        #expect(error["message"] is String, "an OpenAI error object from a Gemini error: \(reply.text)")
-        #expect(error["status"] == nil, "not Gemini's shape: \(reply.text)")
+        try await node.whileRunning { node in
+            node.mockState.setProfile(KeyProfile(failureStatus: 503), forKey: keys[0])
+            let reply = try await node.proxy("fail", body: #"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(reply.status == 503, "\(reply.text)")
+            let error = try #require(try reply.object()["error"] as? [String: Any], "\(reply.text)")
+            #expect(error["message"] is String, "an OpenAI error object from a Gemini error: \(reply.text)")
+            #expect(error["status"] == nil, "not Gemini's shape: \(reply.text)")
+        }
     }
 }
 

@@ -16,11 +16,11 @@ import Testing
     }
 
     @Test func aRunningNodeIsHealthy() async throws {
-        let node = try await TestNode.start()
-        defer { Task { await node.stop() } }
-        #expect(await HealthProbe(url: node.baseURL + "/healthz", timeout: .seconds(10)).isHealthy())
-        // Another status than 200 is not healthy (here the 404 of a path the node does not serve).
-        #expect(await !HealthProbe(url: node.baseURL + "/no-such-probe", timeout: .seconds(10)).isHealthy())
+        try await withRunningNode { node in
+            #expect(await HealthProbe(url: node.baseURL + "/healthz", timeout: .seconds(10)).isHealthy())
+            // Another status than 200 is not healthy (here the 404 of a path the node does not serve).
+            #expect(await !HealthProbe(url: node.baseURL + "/no-such-probe", timeout: .seconds(10)).isHealthy())
+        }
     }
 
     @Test func nothingListeningIsUnhealthy() async throws {

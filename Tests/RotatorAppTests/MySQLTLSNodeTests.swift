@@ -20,12 +20,12 @@ struct MySQLTLSNodeTests {
         try await server.makeDatabase(named: "rotator_tls")
         let url = "mysql://root@localhost:\(server.port)/rotator_tls?ssl-mode=VERIFY_IDENTITY&ssl-ca=\(certificates.caFile)"
 
-        let node = try await TestNode.start(environment: Self.secrets.merging(["DATABASE_URL": url]) { $1 })
-        let id = try await node.createConfig(slug: "over-tls")
-        try await node.addKeys(configID: id, sampleKeys(2, prefix: "sk-mysql-tls"))
-        #expect(try await node.keys(configID: id).count == 2)
-        #expect(try await node.proxy("over-tls").status == 200)
-        await node.stop()
+        try await withRunningNode(environment: Self.secrets.merging(["DATABASE_URL": url]) { $1 }) { node in
+            let id = try await node.createConfig(slug: "over-tls")
+            try await node.addKeys(configID: id, sampleKeys(2, prefix: "sk-mysql-tls"))
+            #expect(try await node.keys(configID: id).count == 2)
+            #expect(try await node.proxy("over-tls").status == 200)
+        }
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rotator-mysql-tls-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -7,14 +7,7 @@ import Testing
 @Suite(.serialized) struct PoolPoisoningTests {
     /// Runs `body` against a fresh node and stops the node before returning, whatever `body` does.
     private func withNode(_ environment: [String: String] = [:], _ body: (TestNode) async throws -> Void) async throws {
-        let node = try await TestNode.start(environment: environment)
-        do {
-            try await body(node)
-        } catch {
-            await node.stop()
-            throw error
-        }
-        await node.stop()
+        try await withRunningNode(environment: environment, body)
     }
 
     private func statuses(_ node: TestNode, _ configID: Int) async throws -> [String] {

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 /// One of the SDK scripts in `Python/`, run with the test virtualenv's interpreter (`scripts/test.sh` installs
-/// openai, anthropic and google-genai there and sets ROTATOR_TEST_PYTHON). In CI a missing interpreter is a
-/// failure, never a skip.
+/// openai, anthropic and google-genai there and sets ROTATOR_TEST_PYTHON). Tests that run one carry
+/// `enabledWhenConfigured`: without the interpreter they show as skipped; in CI they run and a missing one fails.
 enum PythonSDKScript: String, CaseIterable, Sendable {
     case openAI = "sdk_openai.py"
     case anthropic = "sdk_anthropic.py"
@@ -19,13 +19,18 @@ enum PythonSDKScript: String, CaseIterable, Sendable {
         return configured
     }
 
-    /// The interpreter, or nil (recording an issue in CI) when the suite runs without the virtualenv.
-    static func interpreter(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-        if let python { return python }
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            Issue.record("CI=true but ROTATOR_TEST_PYTHON is unset: run the suite with scripts/test.sh", sourceLocation: sourceLocation)
-        }
-        return nil
+    /// In CI (`CI=true`) the SDK tests must run: there a missing interpreter fails them instead of skipping them.
+    static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// The trait of every test that runs an SDK script: skipped (and reported as skipped, never as passed) without
+    /// the virtualenv, except in CI.
+    static var enabledWhenConfigured: ConditionTrait {
+        .enabled(if: python != nil || isCI, "ROTATOR_TEST_PYTHON is unset: `make test` (scripts/test.sh) sets up the SDKs' virtualenv")
+    }
+
+    /// The interpreter; in CI without one, a failure naming what to do.
+    static func interpreter(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        try #require(python, "CI=true but ROTATOR_TEST_PYTHON is unset: run the suite with scripts/test.sh", sourceLocation: sourceLocation)
     }
 
     /// Runs the script against `baseURL` with `key` (and a model name when given) and returns what it printed.

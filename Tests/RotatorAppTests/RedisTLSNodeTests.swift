@@ -29,34 +29,34 @@ struct RedisTLSNodeTests {
             host: "localhost", port: redis.port, password: Self.user.password, username: Self.user.name,
             tls: RedisTLS(caFile: certificates.caFile, certificateFile: certificates.clientCertificateFile, keyFile: certificates.clientKeyFile)
         ))
-        let node = try await TestNode.start(environment: Self.environment(redis, caFile: certificates.caFile, certificates: certificates))
-        let id = try await node.createConfig(slug: "tls")
-        try await node.addKeys(configID: id, sampleKeys(3, prefix: "sk-tls"))
-        // Not degraded: the coordinator reaches Redis and the subscriber is subscribed.
-        let deadline = ContinuousClock.now + .seconds(60)
-        var health: [String: Any] = [:]
-        while ContinuousClock.now < deadline {
-            health = try await node.send(.GET, "/healthz").object()
-            if health["degraded"] as? Bool == false { break }
-            try await Task.sleep(for: .milliseconds(100))
+        try await inspector.whileRunning { inspector in
+            try await withRunningNode(environment: Self.environment(redis, caFile: certificates.caFile, certificates: certificates)) { node in
+                let id = try await node.createConfig(slug: "tls")
+                try await node.addKeys(configID: id, sampleKeys(3, prefix: "sk-tls"))
+                // Not degraded: the coordinator reaches Redis and the subscriber is subscribed.
+                let deadline = ContinuousClock.now + .seconds(60)
+                var health: [String: Any] = [:]
+                while ContinuousClock.now < deadline {
+                    health = try await node.send(.GET, "/healthz").object()
+                    if health["degraded"] as? Bool == false { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(health["degraded"] as? Bool == false, "\(health)")
+
+                _ = try await inspector.send(["CONFIG", "RESETSTAT"])
+                for _ in 0..<20 { #expect(try await node.proxy("tls").status == 200) }
+                let stats = try await inspector.send(["INFO", "commandstats"]).string ?? ""
+                let evalsha = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_evalsha:") }
+                    .flatMap { $0.split(separator: ",").first?.split(separator: "=").last }.flatMap { Int($0) } ?? 0
+                #expect(evalsha >= 20, "each proxied request picked its key in Redis (\(evalsha) EVALSHA)")
+                let subscribers = try await inspector.send(["PUBSUB", "NUMPAT"]).int ?? 0
+                let channels = try await inspector.send(["PUBSUB", "CHANNELS"]).array ?? []
+                #expect(!channels.isEmpty || subscribers > 0, "the node's subscriber is connected over TLS")
+                let users = (try await inspector.send(["CLIENT", "LIST"]).string ?? "").split(whereSeparator: \.isNewline)
+                    .compactMap { $0.split(separator: " ").first { $0.hasPrefix("user=") } }
+                #expect(users.count >= 3 && users.allSatisfy { $0 == "user=\(Self.user.name)" }, "\(users)")
+            }
         }
-        #expect(health["degraded"] as? Bool == false, "\(health)")
-
-        _ = try await inspector.send(["CONFIG", "RESETSTAT"])
-        for _ in 0..<20 { #expect(try await node.proxy("tls").status == 200) }
-        let stats = try await inspector.send(["INFO", "commandstats"]).string ?? ""
-        let evalsha = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_evalsha:") }
-            .flatMap { $0.split(separator: ",").first?.split(separator: "=").last }.flatMap { Int($0) } ?? 0
-        #expect(evalsha >= 20, "each proxied request picked its key in Redis (\(evalsha) EVALSHA)")
-        let subscribers = try await inspector.send(["PUBSUB", "NUMPAT"]).int ?? 0
-        let channels = try await inspector.send(["PUBSUB", "CHANNELS"]).array ?? []
-        #expect(!channels.isEmpty || subscribers > 0, "the node's subscriber is connected over TLS")
-        let users = (try await inspector.send(["CLIENT", "LIST"]).string ?? "").split(whereSeparator: \.isNewline)
-            .compactMap { $0.split(separator: " ").first { $0.hasPrefix("user=") } }
-        #expect(users.count >= 3 && users.allSatisfy { $0 == "user=\(Self.user.name)" }, "\(users)")
-
-        await node.stop()
-        await inspector.shutdown()
     }
 
     @Test func aWrongCAOrHostNameRefusesToStartNamingTheSetting() async throws {

@@ -54,15 +54,11 @@ import Testing
 
     /// Runs `body` against a node and an upstream, then stops both (also when `body` fails).
     static func withNode(_ environment: [String: String], _ body: (TestNode, RelayTestUpstream) async throws -> Void) async throws {
-        let upstream = try await RelayTestUpstream.start()
-        let node = try await TestNode.start(environment: environment.merging(["LOG_LEVEL": "info"]) { set, _ in set })
-        do {
-            try await body(node, upstream)
-        } catch {
-            Issue.record(error)
+        try await RelayTestUpstream.start().whileRunning { upstream in
+            try await withRunningNode(environment: environment.merging(["LOG_LEVEL": "info"]) { set, _ in set }) { node in
+                try await body(node, upstream)
+            }
         }
-        await node.stop()
-        await upstream.stop()
     }
 
     @Test func largeAnswersFromAFastUpstreamArriveWhole() async throws {

@@ -19,8 +19,7 @@ import Testing
 
     @Test func knownAndUnknownSlugsAnswerAlikeWithoutAKey() async throws {
         // Many 401s from one address: the wrong-key throttle is off here (it has its own test).
-        let node = try await TestNode.start(environment: ["WRONG_PROXY_KEY_LIMIT": "0"])
-        do {
+        try await withRunningNode(environment: ["WRONG_PROXY_KEY_LIMIT": "0"]) { node in
             _ = try await node.createConfig(slug: "open")
             _ = try await node.createConfig(slug: "claude", format: "anthropic_native")
             _ = try await node.createConfig(slug: "gem", format: "gemini_native")
@@ -52,17 +51,12 @@ import Testing
             // With a valid key the node still says what is wrong.
             #expect(try await node.proxy("no-such-slug").status == 404)
             #expect(try await node.proxy("off").status == 404)
-        } catch {
-            await node.stop()
-            throw error
         }
-        await node.stop()
     }
 
     @Test func metricsAskForTheirTokenWhenSet() async throws {
         let token = "metrics-token-0123456789abcdef"
-        let node = try await TestNode.start(environment: ["METRICS_TOKEN": token])
-        do {
+        try await withRunningNode(environment: ["METRICS_TOKEN": token]) { node in
             _ = try await node.createConfig(slug: "listed-slug")
             for headers in [[], [("Authorization", "Bearer wrong-token-0123456789")], [("Authorization", token)]] {
                 let refused = try await node.send(.GET, "/metrics", headers: headers)
@@ -72,10 +66,6 @@ import Testing
             let allowed = try await node.send(.GET, "/metrics", headers: [("Authorization", "Bearer \(token)")])
             #expect(allowed.status == 200)
             #expect(allowed.text.contains("rotator_"), "\(allowed.text.prefix(200))")
-        } catch {
-            await node.stop()
-            throw error
         }
-        await node.stop()
     }
 }

@@ -54,46 +54,42 @@ import Testing
         let certificates = try Certificates.make()
         defer { try? FileManager.default.removeItem(atPath: certificates.directory) }
         let state = MockUpstreamState()
-        let trusted = try await MockUpstreamServer.start(state: state, tls: try certificates.serverConfiguration(for: "localhost"))
-        let misnamed = try await MockUpstreamServer.start(state: state, tls: try certificates.serverConfiguration(for: "wrong.example"))
-        let node = try await TestNode.start(environment: ["UPSTREAM_CA_FILE": certificates.caFile])
-        let untrustingNode = try await TestNode.start()
-        defer {
-            Task {
-                await node.stop()
-                await untrustingNode.stop()
-                await trusted.stop()
-                await misnamed.stop()
-            }
+        try await MockUpstreamServer.start(state: state, tls: try certificates.serverConfiguration(for: "localhost")).whileRunning { trusted in
+        try await MockUpstreamServer.start(state: state, tls: try certificates.serverConfiguration(for: "wrong.example")).whileRunning { misnamed in
+        try await withRunningNode(environment: ["UPSTREAM_CA_FILE": certificates.caFile]) { node in
+        try await withRunningNode { untrustingNode in
+            // Host names, not 127.0.0.1: the certificate names a host.
+            let good = try await node.createConfig(slug: "tls", base: "https://localhost:\(trusted.port)/v1")
+            try await node.addKeys(configID: good, sampleKeys(2))
+            let served = try await node.proxy("tls")
+            #expect(served.status == 200, "\(served.text)")
+            #expect(try served.object()["object"] as? String == "chat.completion")
+            let again = try await node.proxy("tls")
+            #expect(again.status == 200, "a kept-alive TLS connection serves the next request")
+            // "Check now" trusts what the relay trusts.
+            let goodKey = try #require(try await node.keys(configID: good).first?["id"] as? Int)
+            let checked = try await node.admin(.POST, "/admin/keys/\(goodKey)/check").object()
+            #expect(checked["outcome"] as? String == "ok", "\(checked)")
+
+            let wrongName = try await node.createConfig(slug: "tls-wrong-name", base: "https://localhost:\(misnamed.port)/v1")
+            try await node.addKeys(configID: wrongName, sampleKeys(2, prefix: "sk-wrong"))
+            let refusedName = try await node.proxy("tls-wrong-name")
+            #expect(refusedName.status == 502, "\(refusedName.text)")
+            let nameError = try #require(try refusedName.object()["error"] as? [String: Any])
+            #expect((nameError["message"] as? String)?.contains("TLS certificate") == true, "\(refusedName.text)")
+            #expect(nameError["type"] as? String == "server_error", "in the OpenAI client's error shape (OpenAI's own type for server trouble)")
+
+            let untrusted = try await untrustingNode.createConfig(slug: "tls-untrusted", base: "https://localhost:\(trusted.port)/v1")
+            try await untrustingNode.addKeys(configID: untrusted, sampleKeys(2))
+            let refusedChain = try await untrustingNode.proxy("tls-untrusted")
+            #expect(refusedChain.status == 502, "a certificate from an unknown CA is refused: \(refusedChain.text)")
+            #expect(refusedChain.text.contains("TLS certificate"))
+            let untrustedKey = try #require(try await untrustingNode.keys(configID: untrusted).first?["id"] as? Int)
+            let refusedCheck = try await untrustingNode.admin(.POST, "/admin/keys/\(untrustedKey)/check").object()
+            #expect(refusedCheck["outcome"] as? String != "ok", "a check refuses an unknown CA too: \(refusedCheck)")
         }
-        // Host names, not 127.0.0.1: the certificate names a host.
-        let good = try await node.createConfig(slug: "tls", base: "https://localhost:\(trusted.port)/v1")
-        try await node.addKeys(configID: good, sampleKeys(2))
-        let served = try await node.proxy("tls")
-        #expect(served.status == 200, "\(served.text)")
-        #expect(try served.object()["object"] as? String == "chat.completion")
-        let again = try await node.proxy("tls")
-        #expect(again.status == 200, "a kept-alive TLS connection serves the next request")
-        // "Check now" trusts what the relay trusts.
-        let goodKey = try #require(try await node.keys(configID: good).first?["id"] as? Int)
-        let checked = try await node.admin(.POST, "/admin/keys/\(goodKey)/check").object()
-        #expect(checked["outcome"] as? String == "ok", "\(checked)")
-
-        let wrongName = try await node.createConfig(slug: "tls-wrong-name", base: "https://localhost:\(misnamed.port)/v1")
-        try await node.addKeys(configID: wrongName, sampleKeys(2, prefix: "sk-wrong"))
-        let refusedName = try await node.proxy("tls-wrong-name")
-        #expect(refusedName.status == 502, "\(refusedName.text)")
-        let nameError = try #require(try refusedName.object()["error"] as? [String: Any])
-        #expect((nameError["message"] as? String)?.contains("TLS certificate") == true, "\(refusedName.text)")
-        #expect(nameError["type"] as? String == "server_error", "in the OpenAI client's error shape (OpenAI's own type for server trouble)")
-
-        let untrusted = try await untrustingNode.createConfig(slug: "tls-untrusted", base: "https://localhost:\(trusted.port)/v1")
-        try await untrustingNode.addKeys(configID: untrusted, sampleKeys(2))
-        let refusedChain = try await untrustingNode.proxy("tls-untrusted")
-        #expect(refusedChain.status == 502, "a certificate from an unknown CA is refused: \(refusedChain.text)")
-        #expect(refusedChain.text.contains("TLS certificate"))
-        let untrustedKey = try #require(try await untrustingNode.keys(configID: untrusted).first?["id"] as? Int)
-        let refusedCheck = try await untrustingNode.admin(.POST, "/admin/keys/\(untrustedKey)/check").object()
-        #expect(refusedCheck["outcome"] as? String != "ok", "a check refuses an unknown CA too: \(refusedCheck)")
+        }
+        }
+        }
     }
 }

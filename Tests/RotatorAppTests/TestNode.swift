@@ -41,7 +41,13 @@ final class TestNode: Sendable {
         settings.port = 0
         let mock = try await MockUpstreamServer.start(state: mockState)
         let logs = LogCapture()
-        let node = try await RotatorNode.make(settings: settings, logger: logs.logger(), coordinationPolicy: policy)
+        let node: RotatorNode
+        do {
+            node = try await RotatorNode.make(settings: settings, logger: logs.logger(), coordinationPolicy: policy)
+        } catch {
+            await mock.stop()
+            throw error
+        }
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         let app = await node.application { channel in
             portContinuation.yield(channel.localAddress?.port ?? 0)

@@ -6,8 +6,7 @@ import Testing
 /// with `Retry-After` in its client's format, even with the right key; a right key from elsewhere is served.
 @Suite(.serialized) struct WrongProxyKeyThrottleTests {
     @Test func guessersAreThrottledAndOthersServed() async throws {
-        let node = try await TestNode.start(environment: ["WRONG_PROXY_KEY_LIMIT": "5", "TRUSTED_PROXIES": "127.0.0.1"])
-        do {
+        try await withRunningNode(environment: ["WRONG_PROXY_KEY_LIMIT": "5", "TRUSTED_PROXIES": "127.0.0.1"]) { node in
             let id = try await node.createConfig(slug: "claude", format: "anthropic_native")
             try await node.addKeys(configID: id, sampleKeys(2, prefix: "sk-ant"))
             let body = #"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#
@@ -26,10 +25,6 @@ import Testing
             #expect((error["error"] as? [String: Any])?["type"] as? String == "rate_limit_error")
             let served = try await call(from: "203.0.113.9", key: TestNode.proxyKey)
             #expect(served.status == 200, "a right key from another address: \(served.status) \(served.text)")
-        } catch {
-            await node.stop()
-            throw error
         }
-        await node.stop()
     }
 }
