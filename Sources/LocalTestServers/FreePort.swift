@@ -40,13 +40,17 @@ public enum FreePort {
         withLoopbackSocket(port: port) { fd, address in connect(fd, address, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
 
-    private static func withLoopbackSocket(port: Int, _ body: (Int32, UnsafePointer<sockaddr>) -> Bool) -> Bool {
+    /// Runs `body` with a fresh TCP socket and the address 127.0.0.1:`port`, then closes the socket; `failure`
+    /// when no socket could be made.
+    static func withLoopbackSocket<Result>(
+        port: Int, failure: Result = false, _ body: (Int32, UnsafePointer<sockaddr>) -> Result
+    ) -> Result {
         #if canImport(Glibc) || canImport(Musl)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
         let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return failure }
         defer { close(fd) }
 
         var address = sockaddr_in()

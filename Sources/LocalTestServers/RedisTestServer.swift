@@ -215,37 +215,22 @@ public final class RedisTestServer: Sendable {
     /// Sends one inline command on a fresh loopback connection and returns the raw reply text of one read (small
     /// replies only; nil when nothing answered within 300 ms). For probes, not for traffic.
     public static func inlineCommand(_ command: String, port: Int) -> String? {
-        #if canImport(Glibc) || canImport(Musl)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
-        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        FreePort.withLoopbackSocket(port: port, failure: nil) { fd, address -> String? in
+            var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            guard connect(fd, address, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 else { return nil }
+            let request = Array("\(command)\r\n".utf8)
+            guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
+            var reply: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 16384)
+            repeat {
+                let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                guard count > 0 else { break }
+                reply += chunk.prefix(count)
+            } while !isWhole(reply)
+            return reply.isEmpty ? nil : String(decoding: reply, as: UTF8.self)
         }
-        guard connected == 0 else { return nil }
-        let request = Array("\(command)\r\n".utf8)
-        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
-        var reply: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        repeat {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { break }
-            reply += chunk.prefix(count)
-        } while !isWhole(reply)
-        return reply.isEmpty ? nil : String(decoding: reply, as: UTF8.self)
     }
 
     /// A bulk string (`$<length>\r\n...`, as `INFO` answers) is whole once its length has arrived; other replies

@@ -76,5 +76,5 @@ struct ConnectionPoolState {
         return false
     }
 
-    static let closedError = SQLError(.unavailable, "database is closed")
+    static let closedError = SQLDatabaseOpening.closedError
 }

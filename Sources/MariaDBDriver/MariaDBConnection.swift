@@ -15,14 +15,14 @@ import RotatorSQL
 /// A connection that fails with a lost-connection error closes its handle at once; every later call in the
 /// same loan fails with `.unavailable` (a transaction cannot survive a reconnect), and the next loan opens a
 /// new handle. Nothing is retried: a write whose reply was lost may have been applied.
-final class MariaDBConnection: SQLConnection {
+final class MariaDBConnection: SQLConnection, SQLSavepointNesting {
     private let settings: MariaDBConnectionSettings
     private let logger: Logger
     private let statementCacheCapacity: Int
     private var handle: UnsafeMutablePointer<MYSQL>?
     /// Prepared statements by SQL text: the repository's queries are a fixed set.
     private var statements: [String: MariaDBStatement] = [:]
-    private var transactionDepth = 0
+    var transactionDepth = 0
 
     init(settings: MariaDBConnectionSettings, logger: Logger, statementCacheCapacity: Int = 64) {
         self.settings = settings
@@ -70,25 +70,19 @@ final class MariaDBConnection: SQLConnection {
 
     @discardableResult
     func transaction<T>(_ body: () throws -> T) throws -> T {
-        let depth = transactionDepth
-        try control(depth == 0 ? "START TRANSACTION" : "SAVEPOINT rotator_\(depth)")
-        transactionDepth += 1
-        defer { transactionDepth = depth }
+        try nestedTransaction(body)
+    }
 
-        let value: T
-        do {
-            value = try body()
-        } catch {
-            rollback(depth: depth)
-            throw error
-        }
-        do {
-            try control(depth == 0 ? "COMMIT" : "RELEASE SAVEPOINT rotator_\(depth)")
-        } catch {
-            rollback(depth: depth)
-            throw error
-        }
-        return value
+    // MARK: SQLSavepointNesting
+
+    let beginStatement = "START TRANSACTION"
+
+    /// False once the connection is lost: the server rolls back on its side. After a deadlock the server has
+    /// already rolled back the whole transaction, and ROLLBACK TO SAVEPOINT fails harmlessly.
+    var needsRollback: Bool { handle != nil }
+
+    func runControl(_ sql: String) throws {
+        try control(sql)
     }
 
     // MARK: Internals
@@ -214,18 +208,6 @@ final class MariaDBConnection: SQLConnection {
         }
         if let result = mysql_store_result(handle) {
             mysql_free_result(result)
-        }
-    }
-
-    private func rollback(depth: Int) {
-        guard handle != nil else { return }  // Connection lost: the server rolls back on its side.
-        // Errors here are dropped: the caller sees the failure that caused the rollback. After a deadlock the
-        // server has already rolled back the whole transaction, and ROLLBACK TO SAVEPOINT fails harmlessly.
-        if depth == 0 {
-            try? control("ROLLBACK")
-        } else {
-            try? control("ROLLBACK TO SAVEPOINT rotator_\(depth)")
-            try? control("RELEASE SAVEPOINT rotator_\(depth)")
         }
     }
 

@@ -57,7 +57,7 @@ public final class MariaDBDatabase: SQLDatabase {
         let threadPool = NIOThreadPool(numberOfThreads: poolSize)
         threadPool.start()
         let database = MariaDBDatabase(settings: settings, poolSize: poolSize, threadPool: threadPool, logger: logger)
-        do {
+        return try await SQLDatabaseOpening.opened(database) {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for slot in database.slots {
                     group.addTask {
@@ -68,11 +68,7 @@ public final class MariaDBDatabase: SQLDatabase {
                 }
                 try await group.waitForAll()
             }
-        } catch {
-            try? await database.close()
-            throw error
         }
-        return database
     }
 
     @discardableResult
@@ -82,16 +78,13 @@ public final class MariaDBDatabase: SQLDatabase {
         let index = try await acquire()
         defer { release(index) }
         let slot = slots[index]
-        do {
-            return try await threadPool.runIfActive {
+        return try await SQLDatabaseOpening.onPool {
+            try await threadPool.runIfActive {
                 try slot.connection.withLock { connection throws -> T in
                     try connection.prepareForUse()
                     return try body(connection)
                 }
             }
-        } catch is CancellationError where !Task.isCancelled {
-            // The pool cancels work submitted after `close()` shut it down.
-            throw ConnectionPoolState.closedError
         }
     }
 

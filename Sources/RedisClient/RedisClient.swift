@@ -10,10 +10,11 @@ import Synchronization
 /// while the connection is down, commands fail at once with `RedisError.unavailable` instead of queueing:
 /// callers fall back to local operation and the reconnect loop brings Redis back on its own.
 public final class RedisClient: Sendable {
-    public let configuration: RedisConfiguration
+    public var configuration: RedisConfiguration { target.configuration }
     /// With Sentinel: where the master is; `configuration`'s host and port are then unused.
-    public let masterLocator: RedisMasterLocator?
-    private let eventLoopGroup: any EventLoopGroup
+    public var masterLocator: RedisMasterLocator? { target.masterLocator }
+    private var eventLoopGroup: any EventLoopGroup { target.eventLoopGroup }
+    private let target: RedisTarget
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -39,11 +40,9 @@ public final class RedisClient: Sendable {
         masterLocator: RedisMasterLocator? = nil,
         logger: Logger = Logger(label: "redis")
     ) {
-        self.configuration = configuration
-        self.masterLocator = masterLocator
-        self.eventLoopGroup = eventLoopGroup
+        self.target = RedisTarget(configuration: configuration, masterLocator: masterLocator, eventLoopGroup: eventLoopGroup)
         var logger = logger
-        logger[metadataKey: "redis.endpoint"] = "\(masterLocator.map { "\($0.configuration)" } ?? "\(configuration.host):\(configuration.port)")"
+        logger[metadataKey: "redis.endpoint"] = "\(target.label)"
         self.logger = logger
     }
 
@@ -161,18 +160,14 @@ public final class RedisClient: Sendable {
         var failures = 0
         while !Task.isCancelled {
             do {
-                let (connection, master) = try await open()
+                let (connection, master) = try await target.open(logger: logger)
                 guard install(connection) else {
                     await connection.close()
                     return
                 }
                 logger.info("redis connected", metadata: failures > 0 ? ["redis.failedAttempts": "\(failures)"] : [:])
                 failures = 0
-                if let masterLocator, let master {
-                    await masterLocator.closeWhenMoved(connection, endpoint: master)
-                } else {
-                    await connection.waitUntilClosed()
-                }
+                await target.waitUntilLost(connection, master: master)
                 guard markDisconnected("connection lost") else { return }
                 logger.warning("redis connection lost; reconnecting")
             } catch {
@@ -186,58 +181,40 @@ public final class RedisClient: Sendable {
                 failures += 1
             }
             do {
-                let delay = configuration.reconnectBackoff.delay(attempt: max(failures - 1, 0))
-                if let masterLocator { try await masterLocator.backOff(delay) } else { try await Task.sleep(for: delay) }
+                try await target.pause(afterFailures: failures)
             } catch {
                 return
             }
         }
     }
 
-    /// A ready connection: to the configured server, or (Sentinel) to the master the Sentinels name, checked by `ROLE`.
-    private func open() async throws -> (RedisConnection, RedisEndpoint?) {
-        guard let masterLocator else {
-            return (try await RedisConnection.open(configuration, eventLoopGroup: eventLoopGroup, logger: logger), nil)
-        }
-        let (connection, master) = try await masterLocator.openMaster(configuration, eventLoopGroup: eventLoopGroup, logger: logger)
-        return (connection, master)
-    }
-
     /// Publishes a fresh connection and wakes the callers of the first attempt; false after shutdown.
     private func install(_ connection: RedisConnection) -> Bool {
-        let waiters = state.withLock { state -> [CheckedContinuation<RedisConnection, any Error>]? in
-            switch state.phase {
-            case .shutdown:
-                return nil
-            case .firstAttempt(let waiters):
-                state.phase = .connected(connection)
-                return waiters
-            case .idle, .connected, .disconnected:
-                state.phase = .connected(connection)
-                return []
-            }
-        }
-        guard let waiters else { return false }
+        guard let waiters = enter(.connected(connection)) else { return false }
         for waiter in waiters { waiter.resume(returning: connection) }
         return true
     }
 
     /// Commands fail fast from now on; false after shutdown.
     private func markDisconnected(_ reason: String) -> Bool {
-        let waiters = state.withLock { state -> [CheckedContinuation<RedisConnection, any Error>]? in
+        guard let waiters = enter(.disconnected(reason)) else { return false }
+        for waiter in waiters { waiter.resume(throwing: RedisError.unavailable(reason)) }
+        return true
+    }
+
+    /// Moves to `phase` and hands back the callers waiting for the first attempt; nil after shutdown.
+    private func enter(_ phase: Phase) -> [CheckedContinuation<RedisConnection, any Error>]? {
+        state.withLock { state in
             switch state.phase {
             case .shutdown:
                 return nil
             case .firstAttempt(let waiters):
-                state.phase = .disconnected(reason)
+                state.phase = phase
                 return waiters
             case .idle, .connected, .disconnected:
-                state.phase = .disconnected(reason)
+                state.phase = phase
                 return []
             }
         }
-        guard let waiters else { return false }
-        for waiter in waiters { waiter.resume(throwing: RedisError.unavailable(reason)) }
-        return true
     }
 }

@@ -9,11 +9,11 @@ import Synchronization
 /// reconnects with backoff when lost, re-subscribes every channel and then emits `.resubscribed`. A PING every
 /// `healthCheckInterval` notices a server that stopped answering without closing the socket.
 public final class RedisSubscriber: Sendable {
-    public let configuration: RedisConfiguration
+    public var configuration: RedisConfiguration { target.configuration }
     public let healthCheckInterval: Duration
     /// With Sentinel: where the master is; `configuration`'s host and port are then unused.
-    public let masterLocator: RedisMasterLocator?
-    private let eventLoopGroup: any EventLoopGroup
+    public var masterLocator: RedisMasterLocator? { target.masterLocator }
+    private let target: RedisTarget
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -41,12 +41,10 @@ public final class RedisSubscriber: Sendable {
         masterLocator: RedisMasterLocator? = nil,
         logger: Logger = Logger(label: "redis.subscriber")
     ) {
-        self.configuration = configuration
-        self.masterLocator = masterLocator
+        self.target = RedisTarget(configuration: configuration, masterLocator: masterLocator, eventLoopGroup: eventLoopGroup)
         self.healthCheckInterval = healthCheckInterval
-        self.eventLoopGroup = eventLoopGroup
         var logger = logger
-        logger[metadataKey: "redis.endpoint"] = "\(masterLocator.map { "\($0.configuration)" } ?? "\(configuration.host):\(configuration.port)")"
+        logger[metadataKey: "redis.endpoint"] = "\(target.label)"
         self.logger = logger
     }
 
@@ -122,15 +120,7 @@ public final class RedisSubscriber: Sendable {
             }
             do {
                 let pushHandler: @Sendable (RESPValue) -> Void = { [weak self] push in self?.handlePush(push, generation: generation) }
-                let connection: RedisConnection
-                var master: RedisEndpoint?
-                if let masterLocator {
-                    (connection, master) = try await masterLocator.openMaster(
-                        configuration, eventLoopGroup: eventLoopGroup, pushHandler: pushHandler, logger: logger
-                    )
-                } else {
-                    connection = try await RedisConnection.open(configuration, eventLoopGroup: eventLoopGroup, pushHandler: pushHandler, logger: logger)
-                }
+                let (connection, master) = try await target.open(pushHandler: pushHandler, logger: logger)
                 let channels = state.withLock { state -> Set<String>? in
                     guard !state.isShutdown else { return nil }
                     state.connection = connection
@@ -163,8 +153,7 @@ public final class RedisSubscriber: Sendable {
                 failures += 1
             }
             do {
-                let delay = configuration.reconnectBackoff.delay(attempt: max(failures - 1, 0))
-                if let masterLocator { try await masterLocator.backOff(delay) } else { try await Task.sleep(for: delay) }
+                try await target.pause(afterFailures: failures)
             } catch {
                 return
             }
@@ -176,11 +165,8 @@ public final class RedisSubscriber: Sendable {
     private func serve(_ connection: RedisConnection, master: RedisEndpoint?) async {
         let interval = healthCheckInterval
         await withTaskGroup(of: Void.self) { group in
-            if let masterLocator, let master {
-                group.addTask { await masterLocator.closeWhenMoved(connection, endpoint: master) }
-            } else {
-                group.addTask { await connection.waitUntilClosed() }
-            }
+            let target = target
+            group.addTask { await target.waitUntilLost(connection, master: master) }
             group.addTask {
                 while !Task.isCancelled {
                     do {

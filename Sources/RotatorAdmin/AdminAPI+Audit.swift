@@ -63,8 +63,8 @@ struct AuditEntryView: Encodable {
     var action: String
     var target: String
     var client_address: String
-    var before: String?
-    var after: String?
+    @ExplicitNull var before: String?
+    @ExplicitNull var after: String?
 
     init(_ entry: AuditEntry) {
         id = entry.id
@@ -76,38 +76,12 @@ struct AuditEntryView: Encodable {
         before = entry.before
         after = entry.after
     }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(at, forKey: .at)
-        try container.encode(actor, forKey: .actor)
-        try container.encode(action, forKey: .action)
-        try container.encode(target, forKey: .target)
-        try container.encode(client_address, forKey: .client_address)
-        try container.encode(before, forKey: .before)
-        try container.encode(after, forKey: .after)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, at, actor, action, target, client_address, before, after
-    }
 }
 
 struct AuditPageView: Encodable {
     var entries: [AuditEntryView]
     /// Pass as `before` for the next (older) page; null on the last page.
-    var next_before: Int64?
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(entries, forKey: .entries)
-        try container.encode(next_before, forKey: .next_before)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case entries, next_before
-    }
+    @ExplicitNull var next_before: Int64?
 }
 
 /// Audit documents: what was there before a deletion or a change, never a secret.

@@ -34,7 +34,7 @@ struct ClusterNodeView: Encodable {
     var mode: String
     var version: String
     var last_seen: String
-    var started_at: String?
+    @ExplicitNull var started_at: String?
     var degraded: Bool
     var degraded_reasons: [String: String]
     var this_node: Bool
@@ -49,22 +49,5 @@ struct ClusterNodeView: Encodable {
         degraded = !node.degradedReasons.isEmpty
         degraded_reasons = node.degradedReasons
         this_node = node.isThisNode
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(address, forKey: .address)
-        try container.encode(mode, forKey: .mode)
-        try container.encode(version, forKey: .version)
-        try container.encode(last_seen, forKey: .last_seen)
-        try container.encode(started_at, forKey: .started_at)
-        try container.encode(degraded, forKey: .degraded)
-        try container.encode(degraded_reasons, forKey: .degraded_reasons)
-        try container.encode(this_node, forKey: .this_node)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, address, mode, version, last_seen, started_at, degraded, degraded_reasons, this_node
     }
 }

@@ -11,30 +11,16 @@ struct TrafficView: Encodable {
         var upstream_errors: Int64
         var rate_limited: Int64
         var client_errors: Int64
-        var median_added_latency_ms: Double?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(start, forKey: .start)
-            try container.encode(requests, forKey: .requests)
-            try container.encode(upstream_errors, forKey: .upstream_errors)
-            try container.encode(rate_limited, forKey: .rate_limited)
-            try container.encode(client_errors, forKey: .client_errors)
-            try container.encode(median_added_latency_ms, forKey: .median_added_latency_ms)
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case start, requests, upstream_errors, rate_limited, client_errors, median_added_latency_ms
-        }
+        @ExplicitNull var median_added_latency_ms: Double?
     }
 
     struct Event: Encodable {
         var kind: String
         var at: String
-        var until: String?
-        var source: String?
+        @ExplicitNull var until: String?
+        @ExplicitNull var source: String?
         var status: Int
-        var message: String?
+        @ExplicitNull var message: String?
 
         init(_ event: KeyEvent) {
             kind = event.kind.rawValue
@@ -43,20 +29,6 @@ struct TrafficView: Encodable {
             source = event.source?.rawValue
             status = event.status
             message = event.message
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(kind, forKey: .kind)
-            try container.encode(at, forKey: .at)
-            try container.encode(until, forKey: .until)
-            try container.encode(source, forKey: .source)
-            try container.encode(status, forKey: .status)
-            try container.encode(message, forKey: .message)
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case kind, at, until, source, status, message
         }
     }
 

@@ -3,13 +3,13 @@ import RotatorSQL
 
 /// The one SQLite connection of a `SQLiteDatabase`. Not thread-safe by itself: the database lends it to one
 /// closure at a time, under its lock, on its thread pool. Owns the `sqlite3` handle and every statement.
-final class SQLiteConnection: SQLConnection {
+final class SQLiteConnection: SQLConnection, SQLSavepointNesting {
     private var handle: OpaquePointer?
     /// Prepared statements by SQL text: the repository's queries are a fixed set, so a batch insert prepares
     /// its statement once.
     private var statements: [String: SQLiteStatement] = [:]
     private let statementCacheCapacity: Int
-    private var transactionDepth = 0
+    var transactionDepth = 0
 
     private init(handle: OpaquePointer, statementCacheCapacity: Int) {
         self.handle = handle
@@ -71,43 +71,26 @@ final class SQLiteConnection: SQLConnection {
 
     @discardableResult
     func transaction<T>(_ body: () throws -> T) throws -> T {
-        let depth = transactionDepth
-        // IMMEDIATE takes the write lock up front: a read-then-write transaction cannot hit SQLITE_BUSY
-        // halfway through because another process started writing.
-        try execute(depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT rotator_\(depth)", [])
-        transactionDepth += 1
-        defer { transactionDepth = depth }
+        try nestedTransaction(body)
+    }
 
-        let value: T
-        do {
-            value = try body()
-        } catch {
-            rollback(depth: depth)
-            throw error
-        }
-        do {
-            try execute(depth == 0 ? "COMMIT" : "RELEASE SAVEPOINT rotator_\(depth)", [])
-        } catch {
-            rollback(depth: depth)
-            throw error
-        }
-        return value
+    // MARK: SQLSavepointNesting
+
+    /// IMMEDIATE takes the write lock up front: a read-then-write transaction cannot hit SQLITE_BUSY halfway
+    /// through because another process started writing.
+    let beginStatement = "BEGIN IMMEDIATE"
+
+    /// False when SQLite already rolled back (it does so itself after some errors).
+    var needsRollback: Bool {
+        guard let handle else { return false }
+        return sqlite3_get_autocommit(handle) == 0
+    }
+
+    func runControl(_ sql: String) throws {
+        try execute(sql, [])
     }
 
     // MARK: Internals
-
-    private func rollback(depth: Int) {
-        guard let handle, sqlite3_get_autocommit(handle) == 0 else {
-            return  // SQLite already rolled back (it does so itself after some errors).
-        }
-        // Errors here are dropped: the caller sees the failure that caused the rollback.
-        if depth == 0 {
-            _ = try? execute("ROLLBACK", [])
-        } else {
-            _ = try? execute("ROLLBACK TO SAVEPOINT rotator_\(depth)", [])
-            _ = try? execute("RELEASE SAVEPOINT rotator_\(depth)", [])
-        }
-    }
 
     private func openHandle() throws -> OpaquePointer {
         guard let handle else { throw SQLError(.unavailable, "database is closed") }

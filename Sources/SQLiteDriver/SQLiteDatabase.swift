@@ -46,7 +46,7 @@ public final class SQLiteDatabase: SQLDatabase {
         let threadPool = NIOThreadPool(numberOfThreads: 1)
         threadPool.start()
         let database = SQLiteDatabase(path: path, threadPool: threadPool)
-        do {
+        return try await SQLDatabaseOpening.opened(database) {
             try await threadPool.runIfActive {
                 try SQLiteFiles.prepare(path: path)
                 try database.connection.withLock { connection in
@@ -57,27 +57,20 @@ public final class SQLiteDatabase: SQLDatabase {
                     )
                 }
             }
-        } catch {
-            try? await database.close()
-            throw error
         }
-        return database
     }
 
     @discardableResult
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (any SQLConnection) throws -> T
     ) async throws -> T {
-        do {
-            return try await threadPool.runIfActive {
+        try await SQLDatabaseOpening.onPool {
+            try await threadPool.runIfActive {
                 try self.connection.withLock { connection throws -> T in
-                    guard let connection else { throw Self.closedError }
+                    guard let connection else { throw SQLDatabaseOpening.closedError }
                     return try body(connection)
                 }
             }
-        } catch is CancellationError where !Task.isCancelled {
-            // The pool cancels work submitted after `close()` shut it down.
-            throw Self.closedError
         }
     }
 
@@ -96,8 +89,6 @@ public final class SQLiteDatabase: SQLDatabase {
         }
         try await threadPool.shutdownGracefully()
     }
-
-    private static let closedError = SQLError(.unavailable, "database is closed")
 
     private static func milliseconds(_ duration: Duration) -> Int32 {
         let (seconds, attoseconds) = duration.components

@@ -123,19 +123,7 @@ public enum UpstreamURLBuilder {
     }
 
     private static func percentEncodeSegment(_ bytes: [UInt8]) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.count * 3)
-        for byte in bytes {
-            if isPlainSegmentByte(byte) {
-                output.append(byte)
-            } else {
-                output.append(UInt8(ascii: "%"))
-                output.append(hex[Int(byte >> 4)])
-                output.append(hex[Int(byte & 0x0F)])
-            }
-        }
-        return String(decoding: output, as: UTF8.self)
+        String(decoding: QueryString.percentEncode(bytes, keeping: isPlainSegmentByte), as: UTF8.self)
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
@@ -201,10 +189,16 @@ public enum QueryString {
 
     /// Percent-encodes every byte but the unreserved ones (RFC 3986), upper-case hex.
     static func encodeComponent(bytes: some Sequence<UInt8>) -> [UInt8] {
+        percentEncode(bytes, keeping: isUnreserved)
+    }
+
+    /// `%XX` (upper-case hex) for every byte `keeping` does not let through as it is.
+    static func percentEncode(_ bytes: some Sequence<UInt8>, keeping: (UInt8) -> Bool) -> [UInt8] {
         let hex = Array("0123456789ABCDEF".utf8)
         var output: [UInt8] = []
+        output.reserveCapacity(bytes.underestimatedCount * 3)
         for byte in bytes {
-            if isUnreserved(byte) {
+            if keeping(byte) {
                 output.append(byte)
             } else {
                 output.append(UInt8(ascii: "%"))

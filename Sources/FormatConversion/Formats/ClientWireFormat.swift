@@ -10,6 +10,9 @@ public protocol ClientWireFormat: Sendable {
 }
 
 /// Writes one client stream: stream events in, the client's SSE bytes out.
+///
+/// An `.error` event ends the stream: its caller (`StreamConversion`) calls neither `encode` nor `finish` after it,
+/// so no encoder keeps a flag of its own for that.
 public protocol ClientStreamEncoder: Sendable {
     mutating func encode(_ event: StreamEvent, into out: inout [UInt8])
     /// The stream is over (after the last event): close open blocks, write the terminator.

@@ -1,56 +1,40 @@
 /// Typed reads of request fields that fail with a message naming the field.
 extension JSONObject {
     func string(_ key: String, required: Bool = false) throws(ConversionFailure) -> String? {
-        switch self[key] {
-        case nil, .null?:
-            if required { throw .field(key, "is required") }
-            return nil
-        case .string(let value)?: return value
-        default: throw .field(key, "must be a string")
-        }
+        try field(key, \.string, mustBe: "a string", required: required)
     }
 
     func number(_ key: String) throws(ConversionFailure) -> Double? {
-        switch self[key] {
-        case nil, .null?: return nil
-        case .number(let value)?: return value
-        default: throw .field(key, "must be a number")
-        }
+        try field(key, \.double, mustBe: "a number")
     }
 
     func integer(_ key: String) throws(ConversionFailure) -> Int? {
-        switch self[key] {
-        case nil, .null?: return nil
-        case let value?:
-            guard let int = value.int else { throw .field(key, "must be an integer") }
-            return int
-        }
+        try field(key, \.int, mustBe: "an integer")
     }
 
     func flag(_ key: String) throws(ConversionFailure) -> Bool? {
-        switch self[key] {
-        case nil, .null?: return nil
-        case .bool(let value)?: return value
-        default: throw .field(key, "must be a boolean")
-        }
+        try field(key, \.bool, mustBe: "a boolean")
     }
 
     func array(_ key: String, required: Bool = false) throws(ConversionFailure) -> [JSONValue]? {
-        switch self[key] {
-        case nil, .null?:
-            if required { throw .field(key, "is required") }
-            return nil
-        case .array(let value)?: return value
-        default: throw .field(key, "must be an array")
-        }
+        try field(key, \.array, mustBe: "an array", required: required)
     }
 
     func objectValue(_ key: String) throws(ConversionFailure) -> JSONObject? {
-        switch self[key] {
-        case nil, .null?: return nil
-        case .object(let value)?: return value
-        default: throw .field(key, "must be an object")
+        try field(key, \.object, mustBe: "an object")
+    }
+
+    /// `key`'s value as `read` sees it; nil when absent or null (a failure when `required`), a failure naming the
+    /// field and `kind` when `read` does not take it.
+    private func field<Value>(
+        _ key: String, _ read: (JSONValue) -> Value?, mustBe kind: String, required: Bool = false
+    ) throws(ConversionFailure) -> Value? {
+        guard let value = self[key], !value.isNull else {
+            if required { throw .field(key, "is required") }
+            return nil
         }
+        guard let typed = read(value) else { throw .field(key, "must be \(kind)") }
+        return typed
     }
 
     /// The first of several spellings present (Gemini's REST API takes both camelCase and snake_case).

@@ -19,13 +19,7 @@
 local schedule, meta, keys, usage, mrest = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local op = ARGV[1]
 
-local now
-if ARGV[2] ~= '' then
-  now = tonumber(ARGV[2])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+local now = clock_now()  -- ScriptResource.prelude: ARGV[2] when given, else Redis TIME
 
 local function fmt(x) return string.format('%.6f', x) end
 

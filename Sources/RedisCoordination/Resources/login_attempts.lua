@@ -14,13 +14,7 @@ if op == 'reset' then
 end
 if op ~= 'admit' then return redis.error_reply('unknown operation ' .. tostring(op)) end
 
-local now
-if ARGV[2] ~= '' then
-  now = tonumber(ARGV[2])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+local now = clock_now()  -- ScriptResource.prelude: ARGV[2] when given, else Redis TIME
 local memory, maximum = tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local function wait(key)

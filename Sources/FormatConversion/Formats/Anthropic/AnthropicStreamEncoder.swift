@@ -7,14 +7,12 @@ struct AnthropicStreamEncoder: ClientStreamEncoder {
     }
 
     private var started = false
-    private var failed = false
     private var blockCount = 0
     private var open: OpenBlock?
     private var stopReason = "end_turn"
     private var usage = TokenUsage(inputTokens: 0, outputTokens: 0)
 
     mutating func encode(_ event: StreamEvent, into out: inout [UInt8]) {
-        guard !failed else { return }
         switch event {
         case .start(let id, let model):
             started = true
@@ -47,13 +45,11 @@ struct AnthropicStreamEncoder: ClientStreamEncoder {
             if reported.inputTokens > 0 { usage.inputTokens = reported.inputTokens }
             if reported.outputTokens > 0 { usage.outputTokens = reported.outputTokens }
         case .error(let error):
-            failed = true
             write("error", [("error", AnthropicFormat.encodeError(error)["error"] ?? .null)], into: &out)
         }
     }
 
     mutating func finish(into out: inout [UInt8]) {
-        guard !failed else { return }
         if !started { encode(.start(id: "msg", model: ""), into: &out) }
         closeBlock(into: &out)
         write("message_delta", [

@@ -9,12 +9,10 @@ struct GeminiStreamEncoder: ClientStreamEncoder {
     private var finishReason: FinishReason = .stop
     private var usage: TokenUsage?
     private var wroteElement = false
-    private var failed = false
 
     init(options: ClientStreamOptions) { self.options = options }
 
     mutating func encode(_ event: StreamEvent, into out: inout [UInt8]) {
-        guard !failed else { return }
         switch event {
         case .start(let id, let model):
             self.id = id
@@ -34,14 +32,12 @@ struct GeminiStreamEncoder: ClientStreamEncoder {
             self.usage = usage
         case .error(let error):
             flushCall(into: &out)
-            failed = true
             writeElement(GeminiFormat.encodeError(error), into: &out)
             if !options.serverSentEvents { out.append(UInt8(ascii: "]")) }
         }
     }
 
     mutating func finish(into out: inout [UInt8]) {
-        guard !failed else { return }
         flushCall(into: &out)
         writeChunk(parts: [.object(JSONObject([("text", "")]))], finish: GeminiFormat.finishReason(finishReason), into: &out)
         if !options.serverSentEvents { out.append(UInt8(ascii: "]")) }

@@ -4,12 +4,10 @@ struct OpenAIChatStreamEncoder: ClientStreamEncoder {
     private var id = "chatcmpl"
     private var model = ""
     private var usage: TokenUsage?
-    private var failed = false
 
     init(options: ClientStreamOptions) { self.options = options }
 
     mutating func encode(_ event: StreamEvent, into out: inout [UInt8]) {
-        guard !failed else { return }
         switch event {
         case .start(let id, let model):
             self.id = id
@@ -31,13 +29,11 @@ struct OpenAIChatStreamEncoder: ClientStreamEncoder {
         case .usage(let usage):
             self.usage = usage
         case .error(let error):
-            failed = true
             SSEEvent.write(name: nil, json: OpenAIErrorShape.encode(error), into: &out)
         }
     }
 
     mutating func finish(into out: inout [UInt8]) {
-        guard !failed else { return }
         if options.includeUsage, let usage {
             SSEEvent.write(name: nil, json: chunk(choices: [], usage: OpenAIChatFormat.encodeUsage(usage)), into: &out)
         }

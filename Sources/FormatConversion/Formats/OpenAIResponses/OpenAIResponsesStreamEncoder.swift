@@ -13,7 +13,6 @@ struct OpenAIResponsesStreamEncoder: ClientStreamEncoder {
     private var id = "resp"
     private var model = ""
     private var started = false
-    private var failed = false
     private var output: [JSONValue] = []
     private var open: OpenItem?
     private var finishReason: FinishReason?
@@ -22,7 +21,6 @@ struct OpenAIResponsesStreamEncoder: ClientStreamEncoder {
     init(options: ClientStreamOptions) { self.options = options }
 
     mutating func encode(_ event: StreamEvent, into out: inout [UInt8]) {
-        guard !failed else { return }
         switch event {
         case .start(let id, let model):
             start(id: id, model: model, into: &out)
@@ -66,7 +64,6 @@ struct OpenAIResponsesStreamEncoder: ClientStreamEncoder {
         case .usage(let usage):
             self.usage = usage
         case .error(let error):
-            failed = true
             let shape = OpenAIResponsesFormat.encodeError(error)["error"]
             write("error", [
                 ("code", shape?["code"] ?? .null), ("message", .string(error.message)), ("param", .null),
@@ -75,7 +72,6 @@ struct OpenAIResponsesStreamEncoder: ClientStreamEncoder {
     }
 
     mutating func finish(into out: inout [UInt8]) {
-        guard !failed else { return }
         if !started { start(id: "resp", model: "", into: &out) }
         closeItem(into: &out)
         let response = OpenAIResponsesFormat.responseObject(
