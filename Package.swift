@@ -172,7 +172,7 @@ let package = Package(
             "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging,
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: [
-            "RotatorProxy", "FormatConversion", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "RotatorStore", "SQLiteDriver", logging,
+            "RotatorProxy", "FormatConversion", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", logging,
             nioCore, nioHTTP1,
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
