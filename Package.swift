@@ -87,18 +87,19 @@ let package = Package(
         .target(name: "FormatConversion", dependencies: ["RotatorCore"]),
         .executableTarget(name: "format-conversion-bench", dependencies: ["FormatConversion", "RotatorCore"]),
 
-        // HTTP plumbing shared by proxy and admin: request context, JSON errors, request ids, access log.
-        .target(name: "RotatorHTTP", dependencies: ["RotatorCore", hummingbird, logging, httpTypes, nioCore]),
+        // Request ids and client addresses (trusted proxies, X-Forwarded-For): shared by relay and admin, no HTTP framework.
+        .target(name: "RequestIdentity"),
 
-        // The proxy path: channel handlers on the client connection's event loop (client auth from the head, key choice,
-        // per-loop upstream pools with TLS, retries as a state machine, relay with back-pressure).
+        // HTTP plumbing of the admin side on Hummingbird: request context, JSON errors, the request-id middleware, access log.
+        .target(name: "RotatorHTTP", dependencies: ["RotatorCore", "RequestIdentity", hummingbird, logging, httpTypes, nioCore]),
+
+        // The proxy path, on SwiftNIO alone: channel handlers on the client connection's event loop (client auth from the
+        // head, key choice, per-loop upstream pools with TLS, retries as a state machine, relay with back-pressure).
         .target(name: "RotatorProxy", dependencies: [
-            "RotatorCore", "FormatConversion", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
-            .product(name: "HummingbirdCore", package: "hummingbird"),
+            "RotatorCore", "FormatConversion", "RequestIdentity", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
+            httpTypes,
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-            .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             // Its vendored zlib (CNIOExtrasZlib) decodes gzip/deflate answers before they are scrubbed of keys.
             .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
         ]),
@@ -117,8 +118,9 @@ let package = Package(
         // Settings from the environment and the wiring of one node.
         .target(name: "RotatorApp", dependencies: [
             "RotatorCore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
-            "RedisClient", "RedisCoordination", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", "TrafficStats", hummingbird, logging, httpTypes, nioCore,
-            .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
+            "RedisClient", "RedisCoordination", "RequestIdentity", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", "TrafficStats", hummingbird,
+            logging, httpTypes, nioCore, .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             metrics, .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -172,14 +174,14 @@ let package = Package(
             "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging,
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: [
-            "RotatorProxy", "FormatConversion", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", logging,
+            "RotatorProxy", "FormatConversion", "RotatorCore", "RequestIdentity", "ConfigCatalog", "KeyCoordination", logging,
             nioCore, nioHTTP1,
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "ConfigCatalogTests", dependencies: [
             "ConfigCatalog", "RotatorStore", "RotatorSQL", "SQLiteDriver", "KeyCoordination", "RotatorCore", logging,
         ]),
-        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore", "RotatorHTTP", "TrafficStats", "KeyCoordination", nioHTTP1]),
+        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "RotatorCore", "RotatorHTTP", "RequestIdentity", "TrafficStats", "KeyCoordination", nioHTTP1]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
