@@ -34,8 +34,11 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
+        // Values that hold secrets print without them (`SecretRedacting`): the bottom of the graph, below drivers and domain.
+        .target(name: "SecretRedaction"),
+
         // Domain model: configs, keys, masking, constant-time comparison. No I/O.
-        .target(name: "RotatorCore"),
+        .target(name: "RotatorCore", dependencies: ["SecretRedaction"]),
 
         // Per-minute traffic counters and per-key history of the last hour, in bounded ring buffers (admin charts).
         .target(name: "TrafficStats", dependencies: ["RotatorCore"]),
@@ -50,14 +53,14 @@ let package = Package(
 
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .target(name: "MariaDBDriver", dependencies: [
-            "RotatorSQL", "CMariaDB", "RotatorCore", logging,
+            "RotatorSQL", "CMariaDB", "SecretRedaction", logging,
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
         // Redis: a non-blocking client on a SwiftNIO channel, replies parsed by hiredis' reader.
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "RedisClient", dependencies: [
-            "CHiredis", "RotatorCore", logging, nioCore,
+            "CHiredis", "SecretRedaction", logging, nioCore,
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
