@@ -1,20 +1,18 @@
 import NIOCore
 import NIOHTTP1
+@testable import RequestIdentity
 @testable import RotatorProxy
 import Testing
 
 /// Random pipelining against the connection machine, driven as its handler drives it: requests go out in arrival
 /// order, each exactly once, none lost, and the queue never grows past its bound while reads are honoured.
 @Suite struct ClientConnectionStateMachineFuzzTests {
-    /// SplitMix64: seeded, so a failing sequence can be replayed.
+    /// Seeded, so a failing sequence can be replayed: a counter through the request ids' bijective mixer.
     struct Seeded: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
+            state &+= 1
+            return RequestIdentifier.mix(state)
         }
     }
 
