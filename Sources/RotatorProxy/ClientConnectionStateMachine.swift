@@ -121,10 +121,11 @@ struct ClientConnectionStateMachine {
         return route(part, now: now)
     }
 
-    mutating func readComplete(now: NIODeadline) {
+    /// The clock is read only when needed: a read-complete ends every request.
+    mutating func readComplete(now: @autoclosure () -> NIODeadline) {
         if !decodedInRead, requestStartedAt == nil, serving == .idle, queue.isEmpty {
             // Bytes came that make no part yet: the next request's head is arriving, and its time runs from now.
-            requestStartedAt = now
+            requestStartedAt = now()
         }
         decodedInRead = false
     }
@@ -208,7 +209,7 @@ struct ClientConnectionStateMachine {
     // MARK: Answers
 
     /// A part of Hummingbird's answer is being written.
-    mutating func answerPartWritten(_ part: HTTPServerResponsePart, now: NIODeadline) -> AfterRequest {
+    mutating func answerPartWritten(_ part: HTTPServerResponsePart, now: @autoclosure () -> NIODeadline) -> AfterRequest {
         guard case .passThrough(let requestOpen, true, let answered) = serving else { return .nothing }
         switch part {
         case .head(let head):
@@ -217,7 +218,7 @@ struct ClientConnectionStateMachine {
         case .body:
             return .nothing
         case .end:
-            guard requestOpen else { return requestDone(now: now) }
+            guard requestOpen else { return requestDone(now: now()) }
             serving = .passThrough(requestOpen: true, responseOpen: false, answered: answered)
             return .nothing
         }
