@@ -34,8 +34,11 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
+        // Values that hold secrets print without them (`SecretRedacting`): the bottom of the graph, below drivers and domain.
+        .target(name: "SecretRedaction"),
+
         // Domain model: configs, keys, masking, constant-time comparison. No I/O.
-        .target(name: "RotatorCore"),
+        .target(name: "RotatorCore", dependencies: ["SecretRedaction"]),
 
         // Per-minute traffic counters and per-key history of the last hour, in bounded ring buffers (admin charts).
         .target(name: "TrafficStats", dependencies: ["RotatorCore"]),
@@ -50,14 +53,14 @@ let package = Package(
 
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .target(name: "MariaDBDriver", dependencies: [
-            "RotatorSQL", "CMariaDB", "RotatorCore", logging,
+            "RotatorSQL", "CMariaDB", "SecretRedaction", logging,
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
         // Redis: a non-blocking client on a SwiftNIO channel, replies parsed by hiredis' reader.
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "RedisClient", dependencies: [
-            "CHiredis", "RotatorCore", logging, nioCore,
+            "CHiredis", "SecretRedaction", logging, nioCore,
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
@@ -90,20 +93,21 @@ let package = Package(
         // What the proxy knows of each upstream provider beside the bodies: one type per dialect (OpenAI-compatible,
         // Anthropic, Gemini, generic REST) for credentials, key placement, version header, error judging and reset hints,
         // the proxy's own error shapes, key-check paths; the upstream URL builder. Below both relay and admin.
-        .target(name: "UpstreamProviders", dependencies: ["RotatorCore", "FormatConversion", nioCore, nioHTTP1]),
+        .target(name: "UpstreamProviders", dependencies: ["RotatorCore", "SecretRedaction", "FormatConversion", nioCore, nioHTTP1]),
 
-        // HTTP plumbing shared by proxy and admin: request context, JSON errors, request ids, access log.
-        .target(name: "RotatorHTTP", dependencies: ["RotatorCore", hummingbird, logging, httpTypes, nioCore]),
+        // Request ids and client addresses (trusted proxies, X-Forwarded-For): shared by relay and admin, no HTTP framework.
+        .target(name: "RequestIdentity"),
 
-        // The proxy path: channel handlers on the client connection's event loop (client auth from the head, key choice,
-        // per-loop upstream pools with TLS, retries as a state machine, relay with back-pressure).
+        // HTTP plumbing of the admin side on Hummingbird: request context, JSON errors, the request-id middleware, access log.
+        .target(name: "RotatorHTTP", dependencies: ["RotatorCore", "RequestIdentity", hummingbird, logging, httpTypes, nioCore]),
+
+        // The proxy path, on SwiftNIO alone: channel handlers on the client connection's event loop (client auth from the
+        // head, key choice, per-loop upstream pools with TLS, retries as a state machine, relay with back-pressure).
         .target(name: "RotatorProxy", dependencies: [
-            "RotatorCore", "FormatConversion", "UpstreamProviders", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
-            .product(name: "HummingbirdCore", package: "hummingbird"),
+            "RotatorCore", "FormatConversion", "UpstreamProviders", "RequestIdentity", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
+            httpTypes,
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-            .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             // Its vendored zlib (CNIOExtrasZlib) decodes gzip/deflate answers before they are scrubbed of keys.
             .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
         ]),
@@ -122,8 +126,9 @@ let package = Package(
         // Settings from the environment and the wiring of one node.
         .target(name: "RotatorApp", dependencies: [
             "RotatorCore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
-            "RedisClient", "RedisCoordination", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", "TrafficStats", hummingbird, logging, httpTypes, nioCore,
-            .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
+            "RedisClient", "RedisCoordination", "RequestIdentity", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", "TrafficStats", hummingbird,
+            logging, httpTypes, nioCore, .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             metrics, .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -178,7 +183,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: [
-            "RotatorProxy", "UpstreamProviders", "FormatConversion", "RotatorCore", "RotatorHTTP", "ConfigCatalog", "KeyCoordination", "RotatorStore", "SQLiteDriver", logging,
+            "RotatorProxy", "UpstreamProviders", "FormatConversion", "RotatorCore", "RequestIdentity", "ConfigCatalog", "KeyCoordination", logging,
             nioCore, nioHTTP1,
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
@@ -186,7 +191,7 @@ let package = Package(
             "ConfigCatalog", "RotatorStore", "RotatorSQL", "SQLiteDriver", "KeyCoordination", "RotatorCore", logging,
         ]),
         .testTarget(name: "UpstreamProvidersTests", dependencies: ["UpstreamProviders", "FormatConversion", "RotatorCore", nioCore, nioHTTP1]),
-        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "UpstreamProviders", "RotatorCore", "RotatorHTTP", "RotatorStore", "TrafficStats", "KeyCoordination", nioHTTP1]),
+        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "UpstreamProviders", "RotatorCore", "RotatorHTTP", "RequestIdentity", "RotatorStore", "TrafficStats", "KeyCoordination", nioHTTP1]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),

@@ -1,4 +1,5 @@
 import RotatorCore
+import SecretRedaction
 
 extension ServingPool: SecretRedacting {
     public var redactedFields: [(label: String, value: Any)] {

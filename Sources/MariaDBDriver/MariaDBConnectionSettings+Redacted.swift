@@ -1,4 +1,4 @@
-import RotatorCore
+import SecretRedaction
 
 extension MariaDBConnectionSettings: SecretRedacting {
     public var redactedFields: [(label: String, value: Any)] {

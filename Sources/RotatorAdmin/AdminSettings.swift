@@ -1,3 +1,4 @@
+import RequestIdentity
 import RotatorHTTP
 
 /// The admin API's knobs, from the environment (see `Settings` in RotatorApp).

@@ -1,4 +1,5 @@
 import RotatorCore
+import SecretRedaction
 
 extension NodeSecrets: SecretRedacting {
     /// The announcements hold freshly generated secrets too: only their count is shown.

@@ -12,6 +12,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 import RedisCoordination
+import RequestIdentity
 import RotatorAdmin
 import RotatorCore
 import RotatorHTTP

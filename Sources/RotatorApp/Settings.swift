@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MariaDBDriver
 import RedisClient
+import RequestIdentity
 import RotatorHTTP
 
 /// Every setting of a node, read once from the environment at start-up and validated with messages that

@@ -4,8 +4,8 @@ import Foundation
 import KeyCoordination
 import NIOCore
 import NIOHTTP1
+import RequestIdentity
 import RotatorCore
-import RotatorHTTP
 import UpstreamProviders
 
 /// Where an exchange gets upstream connections: the event loop's pool in production, a test double in

@@ -3,10 +3,11 @@ import KeyCoordination
 import Logging
 import NIOCore
 
-/// Everything the proxy path shares across connections: the catalog, the coordinator, settings, metrics, the
-/// access log and the per-loop upstream pools. A class: every exchange holds it, by one reference.
+/// Everything the proxy path shares across connections: the serving pools (the node's catalog), the coordinator,
+/// settings, metrics, the access log and the per-loop upstream pools. A class: every exchange holds it, by one reference.
 public final class ProxyService: Sendable {
-    public let catalog: ConfigCatalog
+    /// The node's `ConfigCatalog`, seen through what the relay reads of it.
+    public let catalog: any ServingPools
     public let coordinator: any KeyCoordinator
     public let settings: ProxySettings
     public let metrics: ProxyMetrics
@@ -21,7 +22,7 @@ public final class ProxyService: Sendable {
     public let wallClock: WallClock
 
     public init(
-        catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: ProxySettings, metrics: ProxyMetrics, accessLog: AccessLogWriter,
+        catalog: any ServingPools, coordinator: any KeyCoordinator, settings: ProxySettings, metrics: ProxyMetrics, accessLog: AccessLogWriter,
         pools: UpstreamPools, poolWatch: PoolRateLimitWatch = PoolRateLimitWatch(), logger: Logger,
         wallClock: WallClock = .system()
     ) {

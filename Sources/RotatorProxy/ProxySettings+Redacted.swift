@@ -1,4 +1,5 @@
 import RotatorCore
+import SecretRedaction
 
 extension ProxySettings: SecretRedacting {
     public var redactedFields: [(label: String, value: Any)] {

@@ -1,4 +1,4 @@
-import RotatorHTTP
+import RequestIdentity
 
 /// The proxy's knobs, from the environment (see `Settings` in RotatorApp).
 public struct ProxySettings: Sendable {

@@ -1,4 +1,4 @@
-import RotatorCore
+import SecretRedaction
 
 /// The provider's message may echo the request or a hint of the key: a verdict prints without it (the admin page
 /// gets it only through `ProviderMessage.scrub`).

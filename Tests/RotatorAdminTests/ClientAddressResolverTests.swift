@@ -1,3 +1,4 @@
+import RequestIdentity
 import RotatorHTTP
 import Testing
 

@@ -7,8 +7,6 @@ import NIOEmbedded
 import NIOHTTP1
 import RotatorCore
 @testable import RotatorProxy
-import RotatorStore
-import SQLiteDriver
 import Testing
 
 /// The relay's handlers on `EmbeddedChannel`: the client connection and the upstream connection are both embedded
@@ -16,26 +14,21 @@ import Testing
 @Suite struct ProxyFrontHandlerTests {
     static let proxyKey = "rk-embedded-test-key-0001"
 
-    /// A catalog with one OpenAI-format config and two keys, on a real SQLite store in a temporary folder.
+    /// One OpenAI-format config (id 1) with two keys (ids 1 and 2), served from memory: no store, no database.
     static func makeService(
         maxBodyBytes: Int = 1 << 20, apiFormat: APIFormat = .openAICompatible, outputFormat: String? = nil, maxRetries: Int = 1,
         totalTimeout: Double? = nil, coordinator: any KeyCoordinator = InMemoryKeyCoordinator()
     ) async throws -> ProxyService {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-embedded-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let database = try await SQLiteDatabase.open(path: directory + "/test.db")
-        let store = SQLConfigStore(database: database, cipher: try KeyCipher(masterKey: [UInt8](repeating: 7, count: 32)))
-        try await store.migrate()
-        let config = try await store.createConfig(ProxyConfigDraft(
-            name: "e", slug: "e", configType: .llm, apiKeyLocation: .header, apiKeyName: "", isActive: true, method: nil,
-            targetURL: nil, targetBaseURL: "http://upstream.test/v1", apiFormat: apiFormat, outputFormat: outputFormat, keyRPM: 0
-        ))
-        _ = try await store.addKeys(configID: config.id, secrets: ["sk-upstream-one-0001", "sk-upstream-two-0002"])
+        let config = ProxyConfig(
+            id: 1, name: "e", slug: "e", configType: .llm, apiKeyLocation: .header, apiKeyName: "", isActive: true, method: nil,
+            targetURL: nil, targetBaseURL: "http://upstream.test/v1", apiFormat: apiFormat, outputFormat: outputFormat, keyRPM: 0,
+            createdAt: Date(), updatedAt: Date(), version: 1
+        )
+        let pool = ServingPool(config: config, keys: [UsableKey(id: 1, secret: "sk-upstream-one-0001"), UsableKey(id: 2, secret: "sk-upstream-two-0002")])
+        await coordinator.syncPool(PoolDefinition(id: config.id, keyIDs: [1, 2], pacingInterval: 0, version: config.version))
         let logger = Logger(label: "embedded")
-        let catalog = ConfigCatalog(store: store, coordinator: coordinator, logger: logger)
-        try await catalog.reloadAll()
         return ProxyService(
-            catalog: catalog, coordinator: coordinator,
+            catalog: FixedServingPools([pool]), coordinator: coordinator,
             settings: ProxySettings(proxyKeys: [proxyKey], maxRetries: maxRetries, timeout: 5, totalTimeout: totalTimeout, maxBodyBytes: maxBodyBytes),
             metrics: ProxyMetrics(), accessLog: AccessLogWriter(logger: Logger(label: "off", factory: { _ in SwiftLogNoOpLogHandler() })),
             pools: UpstreamPools(loops: [], tls: try UpstreamTLS(), connectTimeout: .seconds(1)), logger: logger

@@ -1,5 +1,5 @@
 import Foundation
-import RotatorHTTP
+import RequestIdentity
 import Testing
 
 @Suite struct RequestIdentifierTests {

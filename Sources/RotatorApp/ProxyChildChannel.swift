@@ -1,30 +1,14 @@
 import HummingbirdCore
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import RotatorProxy
 import Synchronization
 
-/// Limits that protect the node from its own clients.
-public struct ClientLimits: Sendable {
-    public var timeouts: ClientTimeouts
-    /// Open client connections at most (`MAX_CONNECTIONS`); more are closed on accept.
-    public var maxConnections: Int
-    /// Request head bounds: one header field, all of them, and their count.
-    public var maxHeaderFieldSize: Int = 16 * 1024
-    public var maxHeaderListSize: Int = 64 * 1024
-    public var maxHeaderFieldCount: Int = 256
-
-    public init(timeouts: ClientTimeouts, maxConnections: Int) {
-        self.timeouts = timeouts
-        self.maxConnections = maxConnections
-    }
-}
-
-/// Hummingbird's server child channel with the proxy in front: the HTTP/1.1 codec, then `ProxyFrontHandler` (which
-/// serves proxy routes on this connection's event loop), then Hummingbird's own handlers for everything else. One
-/// port, one listener, one connection for both.
+/// Hummingbird's server child channel with the proxy in front: the HTTP/1.1 codec, then the relay's front handler
+/// (which serves proxy routes on this connection's event loop), then Hummingbird's own handlers for everything else.
+/// One port, one listener, one connection for both.
 public struct ProxyChildChannel: ServerChildChannel, HTTPChannelHandler {
     public typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
@@ -49,17 +33,8 @@ public struct ProxyChildChannel: ServerChildChannel, HTTPChannelHandler {
             }
             let counter = openConnections
             channel.closeFuture.whenComplete { _ in counter.release() }
-            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-            decoderLimits.maxHeaderFieldSize = limits.maxHeaderFieldSize
-            decoderLimits.maxHeaderListSize = limits.maxHeaderListSize
-            decoderLimits.maxHeaderFieldCount = limits.maxHeaderFieldCount
             let sync = channel.pipeline.syncOperations
-            try sync.configureHTTPServerPipeline(
-                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits
-            )
-            let connector = service.pools.pool(on: channel.eventLoop) ?? service.pools.makeStandalonePool(on: channel.eventLoop)
-            try sync.addHandler(ProxyFrontHandler(service: service, connector: connector, timeouts: limits.timeouts))
+            try sync.addProxyFront(service: service, limits: limits)
             try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             // Idle and read timeouts are the front handler's: it sees proxied requests, which never reach this one.
             try sync.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
