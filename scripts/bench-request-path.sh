@@ -23,14 +23,15 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # One run against `rotator` in $1; prints "req/s cpu_us_per_request non2xx".
 run_once() {
-  local rotator=$1 record=${2:-} dir mport nport mpid npid ppid="" token id url c0 c1 out
+  # mpid and npid stay global: the EXIT trap reads them after this function has returned (a failed run included).
+  local rotator=$1 record=${2:-} dir mport nport ppid="" token id url c0 c1 out
   dir=$(mktemp -d /tmp/bench-request-path.XXXXXX)
   mport=$(free_port); nport=$(free_port)
   "$bin/mock-upstream" --port "$mport" --record-limit 0 >"$dir/mock.log" 2>&1 & mpid=$!
   env BACKEND_PORT="$nport" BIND_HOST=127.0.0.1 LOG_LEVEL=warning ADMIN_PASSWORD=bench-admin-password-1 \
     JWT_SECRET=bench-jwt-secret-0123456789abcdef0123 ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= \
     GLOBAL_PROXY_KEYS=rk-bench-proxy-key-0123456789 DATABASE_PATH="$dir/node.db" "$rotator" >"$dir/node.log" 2>&1 & npid=$!
-  trap 'kill $mpid $npid 2>/dev/null || true' EXIT
+  trap 'kill ${mpid:-} ${npid:-} 2>/dev/null || true' EXIT
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$nport/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   token=$(curl -sf -X POST "http://127.0.0.1:$nport/admin/login" -H 'Content-Type: application/json' \
     -d '{"username":"admin","password":"bench-admin-password-1"}' | python3 -c 'import sys, json; print(json.load(sys.stdin)["access_token"])')
