@@ -17,10 +17,10 @@ IN_CI = os.environ.get("CI") == "true"
 
 
 def settings_variables():
-    """Every environment variable Settings.swift reads."""
-    text = (ROOT / "Sources/RotatorApp/Settings.swift").read_text()
+    """Every environment variable the node's settings read (Settings.swift and its Settings+*.swift parts)."""
+    text = "".join(path.read_text() for path in sorted((ROOT / "Sources/RotatorApp").glob("Settings*.swift")))
     names = set(re.findall(r'reader\.\w+\("([A-Z][A-Z0-9_]+)"', text))
-    assert len(names) > 20, f"found only {sorted(names)} in Settings.swift: has the reader changed?"
+    assert len(names) > 20, f"found only {sorted(names)} in Settings*.swift: has the reader changed?"
     return names
 
 
