@@ -32,9 +32,9 @@ public enum UpstreamDialect: Sendable, Equatable, CaseIterable {
     /// The LLM dialect a request speaks, judged from the request alone (before any config is known): the first
     /// provider whose marks it carries (Gemini's before Anthropic's), else OpenAI's, which every SDK may speak.
     public static func spoken(headers: HTTPHeaders, path: Substring, query: String?) -> UpstreamDialect {
-        for dialect in [UpstreamDialect.gemini, .anthropic] where dialect.provider.marksRequest(headers: headers, path: path, query: query) {
-            return dialect
-        }
+        // Called on the conformers directly (not through `provider`): no array, no existential metatype per request.
+        if GeminiProvider.marksRequest(headers: headers, path: path, query: query) { return .gemini }
+        if AnthropicProvider.marksRequest(headers: headers, path: path, query: query) { return .anthropic }
         return .openAI
     }
 

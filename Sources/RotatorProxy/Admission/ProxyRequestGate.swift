@@ -70,17 +70,17 @@ public enum ProxyRequestGate {
                                    extraHeaders: [("Retry-After", "1")]))
         }
         // Until a proxy key is verified, every answer is the same for every slug, known or not: its shape comes from
-        // the request alone, and nothing about the config is looked at.
-        let anonymous = unauthorized(head: head, route: route)
+        // the request alone, and nothing about the config is looked at. (Built only when refused: judging the dialect
+        // the request speaks costs header and path scans a verified request does not need.)
         let headerKeyIsValid: Bool
         if let presented = ClientCredential.findAnywhere(in: head.headers, query: route.query, route: route.kind) {
-            guard ConstantTime.matchesAny(presented, of: proxyKeys) else { return .refuse(anonymous) }
+            guard ConstantTime.matchesAny(presented, of: proxyKeys) else { return .refuse(unauthorized(head: head, route: route)) }
             headerKeyIsValid = true
         } else {
-            guard route.kind == .llm, head.method != .GET, head.method != .HEAD else { return .refuse(anonymous) }
+            guard route.kind == .llm, head.method != .GET, head.method != .HEAD else { return .refuse(unauthorized(head: head, route: route)) }
             // The key may be in the body: only a small one is read before anything is authenticated.
             if let declared = head.headers.first(name: "content-length").flatMap(Int.init), declared > min(maxBodyBytes, bodyKeyMaxBytes) {
-                return .refuse(tooLargeForBodyKey(maxBodyBytes, format: anonymous.format))
+                return .refuse(tooLargeForBodyKey(maxBodyBytes, format: requestDialect(head: head, route: route)))
             }
             headerKeyIsValid = false
         }
