@@ -38,12 +38,17 @@ import Testing
 
             _ = try await client.send(["CONFIG", "RESETSTAT"])
             let requests = 120
+            let started = ContinuousClock.now
             for _ in 0..<requests { #expect(try await first.proxy("fleet").status == 200) }
             let evalsha = try await Self.commandCalls(client, "evalsha")
+            let elapsed = ContinuousClock.now - started
             let pushes = try await Self.commandCalls(client, "eval")
-            // One EVALSHA per request. The node's own upkeep can add one now and then (a pool re-seeded after a version
-            // re-sync answers "reseed" and is asked again): seen +1 once in 120 requests under the full parallel suite.
-            #expect(evalsha >= requests && evalsha <= requests + 2, "one EVALSHA per request (\(evalsha) for \(requests))")
+            // One EVALSHA per request. The node's own upkeep adds a few, by time and not by request: the usage flusher
+            // drains the pool once every 5 s (under the full parallel suite in CI, 120 requests took over 10 s: 124
+            // calls), and a pool re-seeded after a version re-sync answers "reseed" and is asked again (seen once).
+            let upkeep = Int((elapsed / .seconds(5)).rounded(.up)) + 2
+            #expect(evalsha >= requests && evalsha <= requests + upkeep,
+                    "one EVALSHA per request (\(evalsha) for \(requests) in \(elapsed), upkeep allowed \(upkeep))")
             #expect(pushes < requests / 4, "pushes are periodic, not per request (\(pushes) for \(requests) requests)")
 
             // A second node (started after the count: its writes make the first node re-sync the pool). Its SQLite store
