@@ -7,14 +7,7 @@ import Testing
 /// Random pipelining against the connection machine, driven as its handler drives it: requests go out in arrival
 /// order, each exactly once, none lost, and the queue never grows past its bound while reads are honoured.
 @Suite struct ClientConnectionStateMachineFuzzTests {
-    /// Seeded, so a failing sequence can be replayed: a counter through the request ids' bijective mixer.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 1
-            return RequestIdentifier.mix(state)
-        }
-    }
+    typealias Seeded = SeededRandom
 
     /// The handler's side: what reached an exchange or Hummingbird, and what is still to send or answer.
     struct Driver {

@@ -11,24 +11,12 @@ import Testing
 @Suite struct ExchangeStateMachineFuzzTests {
     typealias Machine = ExchangeStateMachine
 
-    /// SplitMix64: the same seed replays the same run.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// The world around one machine: what is outstanding, and what the invariants count.
     struct World {
         enum Upstream { case none, connecting(attempt: Int), open(answered: Bool) }
 
         var machine: Machine
-        var random: SeededGenerator
+        var random: SeededRandom
         var now = ExchangeStateMachineTests.start
         var bodyLeft: Int
         var keyPending = false
@@ -48,7 +36,7 @@ import Testing
         var log: [String] = []
 
         init(seed: UInt64) {
-            random = SeededGenerator(state: seed)
+            random = SeededRandom(state: seed)
             let length = [0, 10, 70_000].randomElement(using: &random)!
             bodyLeft = length
             var head = ExchangeStateMachineTests.head(method: Bool.random(using: &random) ? .POST : .GET, contentLength: length)
