@@ -14,9 +14,12 @@ let package = Package(
     products: [
         .executable(name: "rotator", targets: ["rotator"]),
         .executable(name: "mock-upstream", targets: ["mock-upstream"]),
-        .executable(name: "rotator-load", targets: ["rotator-load"]),
-        .executable(name: "rotator-loadtest", targets: ["rotator-loadtest"]),
-        .executable(name: "bare-relay", targets: ["bare-relay"]),
+        // For the load tools and benches in Benchmarks/, a package of their own (`swift build --package-path Benchmarks`).
+        .library(name: "RotatorCore", targets: ["RotatorCore"]),
+        .library(name: "FormatConversion", targets: ["FormatConversion"]),
+        .library(name: "MockUpstream", targets: ["MockUpstream"]),
+        .library(name: "MockUpstreamClient", targets: ["MockUpstreamClient"]),
+        .library(name: "LocalTestServers", targets: ["LocalTestServers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -31,7 +34,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Values that hold secrets print without them (`SecretRedacting`): the bottom of the graph, below drivers and domain.
@@ -88,7 +90,6 @@ let package = Package(
         // Client format <-> upstream format: requests, answers, streams, errors, model lists. Pure functions over
         // bytes, no HTTP server: the proxy's relay calls it.
         .target(name: "FormatConversion", dependencies: ["RotatorCore"]),
-        .executableTarget(name: "format-conversion-bench", dependencies: ["FormatConversion", "RotatorCore"]),
 
         // What the proxy knows of each upstream provider beside the bodies: one type per dialect (OpenAI-compatible,
         // Anthropic, Gemini, generic REST) for credentials, key placement, version header, error judging and reset hints,
@@ -151,20 +152,6 @@ let package = Package(
             "MockUpstream", "LocalTestServers", nioCore, nioHTTP1, .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
 
-        // Load tests: a driver (closed and open loop, HDR histograms) and the runner of the scenarios.
-        .target(name: "LoadDriver", dependencies: [
-            nioCore, nioHTTP1, .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "Histogram", package: "hdrhistogram-swift"),
-        ]),
-        .executableTarget(name: "rotator-load", dependencies: ["LoadDriver"]),
-        // The load test's Swift baseline: a minimal SwiftNIO relay with no rotator logic.
-        .executableTarget(name: "bare-relay", dependencies: [nioCore, nioHTTP1, .product(name: "NIOPosix", package: "swift-nio")]),
-        .executableTarget(name: "rotator-loadtest", dependencies: [
-            "LoadDriver", "LocalTestServers", "MockUpstream", "MockUpstreamClient", nioCore, nioHTTP1,
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-        ]),
-        .testTarget(name: "LoadDriverTests", dependencies: ["LoadDriver", "MockUpstream", hummingbird]),
 
         .testTarget(name: "MockUpstreamTests", dependencies: ["MockUpstream", "FormatConversion", "RotatorCore", hummingbird, .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "RotatorCoreTests", dependencies: ["RotatorCore"]),

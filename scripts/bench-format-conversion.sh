@@ -2,5 +2,6 @@
 # CPU time of format conversion per ~1 KB request + answer pair (release build). A figure, not a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-nice -n 10 swift build -c release --product format-conversion-bench
-.build/release/format-conversion-bench "$@"
+# The bench lives in the Benchmarks package (its own build folder, Benchmarks/.build).
+nice -n 10 swift build --package-path Benchmarks -c release --product format-conversion-bench
+"$(swift build --package-path Benchmarks -c release --show-bin-path)/format-conversion-bench" "$@"

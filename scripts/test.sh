@@ -56,6 +56,9 @@ fi
 # The load-test suite in smoke mode (one-second windows on the debug build): every scenario must run and write
 # its table. Skipped when a filter picks particular tests.
 if [ $# -eq 0 ]; then
+  # The load driver's own tests live with it in the Benchmarks package.
+  echo "load driver tests (Benchmarks package)"
+  timeout 1800 swift test --package-path Benchmarks
   echo "load-test smoke run"
   smoke=.build/loadtest-smoke
   rm -rf "$smoke"

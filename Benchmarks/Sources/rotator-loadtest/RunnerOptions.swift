@@ -16,6 +16,8 @@ struct RunnerOptions {
     var duration: Double?
     /// Where `rotator`, `mock-upstream` live (a SwiftPM build folder).
     var binaries = ".build/release"
+    /// Where `bare-relay` is: the Benchmarks package's build folder, beside this runner (`--bench-bin` for another).
+    var benchmarkBinaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
     /// A folder holding another build's `rotator` (say, a release build of `main`): scenario 1 measures a default node
     /// of it beside the default node of `binaries`, in the same run.
     var baselineBinaries: String?
@@ -29,7 +31,7 @@ struct RunnerOptions {
 
     static let usage = """
         usage: rotator-loadtest [--quick | --full | --smoke] [--duration S] [--scenarios 1,2,...] [--bin DIR]
-                                [--out DIR] [--nginx PATH] [--python PATH] [--baseline-bin DIR]
+                                [--out DIR] [--nginx PATH] [--python PATH] [--baseline-bin DIR] [--bench-bin DIR]
 
           --quick        every scenario with short windows, about 2 minutes (default)
           --full         longer windows and the 10-minute soak (scenario 8)
@@ -38,6 +40,7 @@ struct RunnerOptions {
           --scenarios    which scenarios to run (1 overhead, 2 quota, 3 revoked keys, 4 streaming, 5 chaos,
                          6 429 storm, 7 big pools, 8 soak, 9 format conversion)
           --bin DIR      folder holding the rotator and mock-upstream binaries (default .build/release)
+          --bench-bin DIR  folder holding bare-relay (default: this runner's own folder, Benchmarks/.build/...)
           --out DIR      results go to DIR/<date>/ (default loadtest/results)
           --python PATH  a python3 with matplotlib, for the PNG charts
           --baseline-bin DIR  another build's rotator (e.g. main's): scenario 1 measures a default node of it beside
@@ -67,6 +70,7 @@ struct RunnerOptions {
                     }
                     scenarios = Set(numbers.compactMap { $0 })
                 case "--bin": binaries = value
+                case "--bench-bin": benchmarkBinaries = value
                 case "--baseline-bin": baselineBinaries = value
                 case "--out": output = value
                 case "--nginx": nginx = value

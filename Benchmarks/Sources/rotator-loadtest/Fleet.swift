@@ -76,7 +76,7 @@ final class Fleet: Sendable {
             log("starting bare-relay (the Swift baseline)")
             let bareRelayPort = try FreePort.find()
             let bareRelay = try ManagedProcess(
-                executable: "\(options.binaries)/bare-relay",
+                executable: "\(options.benchmarkBinaries)/bare-relay",
                 arguments: ["--port", String(bareRelayPort), "--upstream", "127.0.0.1:\(mock.port)"], logFile: "\(directory)/bare-relay.log"
             )
             cleanup.append { await bareRelay.stop() }
