@@ -21,7 +21,7 @@ let package = Package(
         .executable(name: "format-conversion-bench", targets: ["format-conversion-bench"]),
     ],
     dependencies: [
-        .package(path: ".."),
+        .package(name: "api-key-rotator", path: ".."),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -27,7 +27,7 @@ enum SchemaSample {
             return value(chosen, root: root, depth: depth + 1)
         }
         switch typeName(schema) {
-        case "object"?, nil where schema["properties"] != nil:
+        case let type where type == "object" || (type == nil && schema["properties"] != nil):
             let properties = schema["properties"] as? [String: Any] ?? [:]
             let order = schema["propertyOrdering"] as? [String] ?? properties.keys.sorted()
             let members = order.compactMap { name in
