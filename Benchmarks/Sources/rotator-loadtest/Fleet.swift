@@ -60,8 +60,7 @@ final class Fleet: Sendable {
                 cluster.append(node)
             }
             log("starting nginx: reference proxy and load balancer")
-            let templates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("loadtest/nginx").path
+            let templates = Repository.root.appendingPathComponent("loadtest/nginx").path
             let reference = try await NginxProcess.start(
                 nginx: options.nginx, template: "\(templates)/reference-proxy.conf", name: "reference", directory: directory,
                 values: ["MOCK_PORT": String(mock.port), "KEY": referenceKey]

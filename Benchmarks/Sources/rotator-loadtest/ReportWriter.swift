@@ -21,7 +21,7 @@ struct ReportWriter {
         guard let data = try? encoder.encode(charts), (try? data.write(to: URL(fileURLWithPath: "\(directory)/charts.json"))) != nil else {
             return false
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = Repository.root
         let python = options.python ?? ProcessInfo.processInfo.environment["LOADTEST_PYTHON"] ?? root.appendingPathComponent(".build/loadtest-venv/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: python) else {
             say("no python with matplotlib at \(python): the report has tables only (loadtest/run prepares one)")
