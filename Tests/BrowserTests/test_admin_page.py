@@ -27,6 +27,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -125,7 +126,9 @@ def browser(servers):
 
 
 def wait(driver, condition, message):
-    return WebDriverWait(driver, WAIT, poll_frequency=0.25).until(condition, message)
+    # The page re-renders what it polls (a chart, a card): an element found in one poll may be replaced before it is
+    # read, which is a reason to look again, not a failure (seen in CI on the traffic chart's data-total).
+    return WebDriverWait(driver, WAIT, poll_frequency=0.25, ignored_exceptions=(StaleElementReferenceException,)).until(condition, message)
 
 
 def text_of(driver, selector):
