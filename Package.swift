@@ -42,6 +42,9 @@ let package = Package(
         // Domain model: configs, keys, masking, constant-time comparison. No I/O.
         .target(name: "RotatorCore", dependencies: ["SecretRedaction"]),
 
+        // Client keys: their model, secrets (keyed hashes), directory, and the quota protocol their limits are enforced through.
+        .target(name: "ClientAccess", dependencies: ["RotatorCore", nioCore, .product(name: "Crypto", package: "swift-crypto")]),
+
         // Per-minute traffic counters and per-key history of the last hour, in bounded ring buffers (admin charts).
         .target(name: "TrafficStats", dependencies: ["RotatorCore"]),
 
@@ -155,6 +158,7 @@ let package = Package(
 
         .testTarget(name: "MockUpstreamTests", dependencies: ["MockUpstream", "FormatConversion", "RotatorCore", hummingbird, .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "RotatorCoreTests", dependencies: ["RotatorCore"]),
+        .testTarget(name: "ClientAccessTests", dependencies: ["ClientAccess", "RotatorCore"]),
         .testTarget(name: "FormatConversionTests", dependencies: ["FormatConversion", "RotatorCore"], exclude: ["Golden"]),  // read from the source folder
         .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats"]),
         .testTarget(name: "RotatorStoreTests", dependencies: [
