@@ -108,7 +108,7 @@ let package = Package(
         // The proxy path, on SwiftNIO alone: channel handlers on the client connection's event loop (client auth from the
         // head, key choice, per-loop upstream pools with TLS, retries as a state machine, relay with back-pressure).
         .target(name: "RotatorProxy", dependencies: [
-            "RotatorCore", "FormatConversion", "UpstreamProviders", "RequestIdentity", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
+            "RotatorCore", "ClientAccess", "FormatConversion", "UpstreamProviders", "RequestIdentity", "ConfigCatalog", "KeyCoordination", "TrafficStats", logging, nioCore, nioHTTP1, metrics,
             httpTypes,
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

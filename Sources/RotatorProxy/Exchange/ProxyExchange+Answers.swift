@@ -142,6 +142,7 @@ extension ProxyExchange {
     /// Adds the tokens a converted answer reported to the config's counters and to the serving key's usage, once.
     func recordUsage(_ usage: TokenUsage?) {
         guard let usage, machine.countsUsage() else { return }
+        answerUsage = usage
         slugMetrics.inputTokens.increment(by: Int64(usage.inputTokens))
         slugMetrics.outputTokens.increment(by: Int64(usage.outputTokens))
         if let key = machine.keys?.currentKey {

@@ -1,3 +1,4 @@
+import ClientAccess
 import ConfigCatalog
 import FormatConversion
 import Foundation
@@ -56,6 +57,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
     lazy var slugMetrics = service.metrics.forSlug(labels.slug)
     /// The failures reported through a future that have not completed yet (the final answer waits for them).
     var pendingReports: EventLoopFuture<Void>?
+    /// The client key that authenticated the request (nil: an operator key of `GLOBAL_PROXY_KEYS`).
+    var clientKey: ClientKey?
+    /// The tokens the answer reported (whole answers, a stream's events so far; converted or passed through).
+    var answerUsage: TokenUsage?
 
     init(
         head: HTTPRequestHead, route: ProxyRoute, context: ChannelHandlerContext, owner: any ProxyExchangeOwner, service: ProxyService,

@@ -1,3 +1,4 @@
+import ClientAccess
 import ConfigCatalog
 import KeyCoordination
 import Logging
@@ -20,12 +21,19 @@ public final class ProxyService: Sendable {
     public let logger: Logger
     /// Dates (reset hints, the pool's rest) read off the event loop's clock.
     public let wallClock: WallClock
+    /// The store's client keys by the keyed hash of their secrets (replaced by the catalog when they change).
+    public let clientKeys: ClientKeyRegistry
+    /// Where client keys' limits are enforced (nil: not wired yet; no client key is then admitted beyond its lists).
+    public let clientQuota: (any ClientQuota)?
 
     public init(
         catalog: any ServingPools, coordinator: any KeyCoordinator, settings: ProxySettings, metrics: ProxyMetrics, accessLog: AccessLogWriter,
         pools: UpstreamPools, poolWatch: PoolRateLimitWatch = PoolRateLimitWatch(), logger: Logger,
-        wallClock: WallClock = .system()
+        wallClock: WallClock = .system(), clientKeys: ClientKeyRegistry = ClientKeyRegistry(hasher: ClientKeyHasher(encryptionKey: "")),
+        clientQuota: (any ClientQuota)? = nil
     ) {
+        self.clientKeys = clientKeys
+        self.clientQuota = clientQuota
         self.wallClock = wallClock
         self.poolWatch = poolWatch
         self.wrongKeys = WrongKeyThrottle(limit: settings.wrongKeyLimit, windowSeconds: settings.wrongKeyWindowSeconds)
