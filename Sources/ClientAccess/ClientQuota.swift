@@ -74,3 +74,10 @@ public struct LimitState: Sendable, Equatable {
         self.resetSeconds = resetSeconds
     }
 }
+
+/// A concurrency lease's life: it ends by itself this long after admission (or its last renewal), so a node that died
+/// mid-request frees its slots; the relay renews a longer stream's lease every `renewEvery` seconds.
+public enum QuotaLease {
+    public static let seconds: Double = 30
+    public static let renewEvery: Double = 10
+}
