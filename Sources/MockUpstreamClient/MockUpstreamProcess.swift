@@ -60,6 +60,12 @@ public final class MockUpstreamProcess: Sendable {
         try await counters()[key] ?? KeyCounters()
     }
 
+    /// Streamed answers open now and the most open at once, overall and per key (reset by `reset()`).
+    public func openStreams() async throws -> OpenStreams {
+        let body = try await call(.GET, "/__mock/streams")
+        return try JSONDecoder().decode(OpenStreams.self, from: Data(body.readableBytesView))
+    }
+
     public func setProfile(_ profile: KeyProfile, forKey key: String) async throws {
         let data = try JSONEncoder().encode(profile)
         _ = try await call(.PUT, "/__mock/profiles/\(key)", body: ByteBuffer(bytes: data))
