@@ -133,13 +133,7 @@ public final class MockUpstreamState: Sendable {
     /// Every key's counters summed.
     public func totalCounters() -> KeyCounters {
         storage.withLock { storage in
-            storage.counters.values.reduce(into: KeyCounters()) { total, counters in
-                total.requests += counters.requests
-                total.success += counters.success
-                total.unauthorized += counters.unauthorized
-                total.rateLimited += counters.rateLimited
-                total.serverError += counters.serverError
-            }
+            storage.counters.values.reduce(into: KeyCounters()) { $0.add($1) }
         }
     }
 
