@@ -14,7 +14,7 @@ enum TenantsScenario {
         try await admin.importKeys(loadKeys(10, prefix: "sk-tenants"), configID: try await admin.createConfig(slug: "tenants", upstream: fleet.mock.baseURL))
         let hammerLimit = context.scaled(600, smoke: 60)
         let hammerRate = context.scaled(200.0, smoke: 50.0)
-        let steadyRate = context.scaled(20.0, smoke: 10.0)
+        let steadyRate = context.scaled(50.0, smoke: 10.0)
         let steadyLimit = Int(steadyRate * 60 * 5)
         // Under a minute, so the hammer's first rolling window never frees: it is admitted exactly its rpm.
         let duration = min(context.options.window * 3, 50)
@@ -119,35 +119,40 @@ enum ClientKeyCost {
         let connections = context.scaled(32, smoke: 8)
         let operatorAuth = ScenarioContext.proxyAuth
 
-        // Default node: the same requests with an operator key and with a key that has every limit, alternated twice.
+        // Default node: the same requests with an operator key, a client key without limits, one with only an rpm, and
+        // one with every limit, in turn, twice over.
         let defaultAdmin = try await AdminClient.login(fleet.defaultNode.url)
         try await defaultAdmin.importKeys(loadKeys(10, prefix: "sk-ckcost"),
                                           configID: try await defaultAdmin.createConfig(slug: "ck-cost", upstream: fleet.mock.baseURL))
+        let bare = try await defaultAdmin.createClientKey(#"{"name":"cost-no-limits"}"#)
+        let rpmOnly = try await defaultAdmin.createClientKey(#"{"name":"cost-rpm-only","rpm":1000000000}"#)
         let limited = try await defaultAdmin.createClientKey(#"{"name":"cost-every-limit",\#(everyLimit),"allowed_configs":["ck-cost"]}"#)
-        let clientAuth = [["Authorization", "Bearer \(limited.secret)"]]
+        let kinds: [(name: String, auth: [[String]])] = [
+            ("operator key (GLOBAL_PROXY_KEYS)", operatorAuth), ("client key, no limits", [["Authorization", "Bearer \(bare.secret)"]]),
+            ("client key, rpm only", [["Authorization", "Bearer \(rpmOnly.secret)"]]),
+            ("client key, every limit set", [["Authorization", "Bearer \(limited.secret)"]]),
+        ]
         let defaultURL = context.proxyURL(fleet.defaultNode.url, slug: "ck-cost")
-        var operatorRuns: [WrkRun] = []
-        var clientRuns: [WrkRun] = []
+        var runs = Array(repeating: [WrkRun](), count: kinds.count)
         for _ in 0..<2 {
-            for (auth, isClient) in [(operatorAuth, false), (clientAuth, true)] {
-                let run = try WrkRun.run(url: defaultURL, headers: auth, body: ScenarioContext.chatBody, connections: connections, seconds: seconds,
-                                         directory: fleet.directory, measuring: [fleet.defaultNode.process.pid])
-                if isClient { clientRuns.append(run) } else { operatorRuns.append(run) }
+            for (index, kind) in kinds.enumerated() {
+                runs[index].append(try WrkRun.run(url: defaultURL, headers: kind.auth, body: ScenarioContext.chatBody, connections: connections,
+                                                  seconds: seconds, directory: fleet.directory, measuring: [fleet.defaultNode.process.pid]))
             }
         }
         func mean(_ runs: [WrkRun], _ value: (WrkRun) -> Double) -> Double { runs.map(value).reduce(0, +) / Double(max(runs.count, 1)) }
-        let operatorCPU = mean(operatorRuns, \.cpuMicrosecondsPerRequest)
-        let clientCPU = mean(clientRuns, \.cpuMicrosecondsPerRequest)
-        func row(_ name: String, _ runs: [WrkRun]) -> [String] {
-            [name, Format.rate(mean(runs, \.throughput)), runs.map { String(format: "%.1f", $0.cpuMicrosecondsPerRequest) }.joined(separator: ", "),
-             String(format: "%.1f", mean(runs, \.cpuMicrosecondsPerRequest)), "\(runs.map(\.notOK).reduce(0, +) + runs.map(\.socketErrors).reduce(0, +))"]
-        }
+        let operatorCPU = mean(runs[0], \.cpuMicrosecondsPerRequest)
+        let clientCPU = mean(runs[3], \.cpuMicrosecondsPerRequest)
         let cpuTable = ReportTable(
-            caption: "What a client key costs a default node: wrk -t1 -c\(connections), \(seconds) s per run, operator and client key alternated "
-                + "twice; the node's CPU (user + system, /proc) per request",
-            columns: ["key", "req/s", "CPU µs / request (runs)", "CPU µs / request (mean)", "not 2xx + socket errors"],
-            rows: [row("operator key (GLOBAL_PROXY_KEYS)", operatorRuns), row("client key with every limit set", clientRuns),
-                   ["client key − operator key", "", "", String(format: "%+.1f", clientCPU - operatorCPU), ""]]
+            caption: "What a client key costs a default node: wrk -t1 -c\(connections), \(seconds) s per run, each kind of key in turn, "
+                + "twice over; the node's CPU (user + system, /proc) per request",
+            columns: ["key", "req/s", "CPU µs / request (runs)", "CPU µs / request (mean)", "− operator key", "not 2xx + socket errors"],
+            rows: zip(kinds, runs).map { kind, runs in
+                let cpu = mean(runs, \.cpuMicrosecondsPerRequest)
+                return [kind.name, Format.rate(mean(runs, \.throughput)),
+                        runs.map { String(format: "%.1f", $0.cpuMicrosecondsPerRequest) }.joined(separator: ", "), String(format: "%.1f", cpu),
+                        String(format: "%+.1f", cpu - operatorCPU), "\(runs.map(\.notOK).reduce(0, +) + runs.map(\.socketErrors).reduce(0, +))"]
+            }
         )
 
         // Enterprise node: Redis commands per request, by command, with the background (heartbeats) of an idle window taken off.
@@ -160,23 +165,36 @@ enum ClientKeyCost {
         let idle = commandCalls(port: fleet.redis.port) - idleBefore
         var redisRows: [[String]] = []
         var perRequest: [String: Double] = [:]
+        let node = fleet.cluster[0].process.pid
+        let redisPID = RedisTestServer.inlineCommand("INFO server", port: fleet.redis.port).flatMap { info in
+            info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("process_id:") }.flatMap { Int32($0.dropFirst(11)) }
+        }
         for (name, auth) in [("operator key", operatorAuth), ("client key with every limit set", [["Authorization", "Bearer \(enterprise.secret)"]])] {
             let before = commandCalls(port: fleet.redis.port)
+            let writesBefore = writeCalls(node)
+            let redisBefore = ProcessCost.sample(redisPID.map { [$0] } ?? [])
             let run = try WrkRun.run(url: enterpriseURL, headers: auth, body: ScenarioContext.chatBody, connections: connections, seconds: seconds,
-                                     directory: fleet.directory, measuring: [fleet.cluster[0].process.pid])
+                                     directory: fleet.directory, measuring: [node])
+            let writes = writeCalls(node) - writesBefore
+            let redisCPU = (ProcessCost.sample(redisPID.map { [$0] } ?? []) - redisBefore).microsecondsPerRequest(run.requests)
             let calls = (commandCalls(port: fleet.redis.port) - before - idle).filter { $0.value > 0 }
             let requests = Double(max(run.requests, 1))
-            let total = Double(calls.values.reduce(0, +)) / requests
-            perRequest[name] = total
-            redisRows.append([name, "\(run.requests)", String(format: "%.2f", total),
-                              calls.sorted { $0.value > $1.value }.prefix(6).map { "\($0.key) \(String(format: "%.2f", Double($0.value) / requests))" }
+            // What the node sends: script calls (each one atomic step) and plain commands; the rest run inside the scripts.
+            let sent = Double(calls.filter { ["evalsha", "eval", "evalsha_ro", "eval_ro", "fcall"].contains($0.key) }.values.reduce(0, +)) / requests
+            perRequest[name] = sent
+            redisRows.append([name, "\(run.requests)", String(format: "%.2f", sent), String(format: "%.2f", Double(calls.values.reduce(0, +)) / requests),
+                              calls.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) \(String(format: "%.2f", Double($0.value) / requests))" }
                                   .joined(separator: ", "),
-                              String(format: "%.1f", run.cpuMicrosecondsPerRequest)])
+                              String(format: "%.2f", Double(writes) / requests), String(format: "%.1f", run.cpuMicrosecondsPerRequest),
+                              redisPID == nil ? "–" : String(format: "%.1f", redisCPU)])
         }
         let redisTable = ReportTable(
-            caption: "What a client key costs an enterprise node: Redis commands per request (INFO commandstats, the idle background "
-                + "of \(seconds) s taken off); a command pipelined with the pool's key choice shares its round trip",
-            columns: ["key", "requests", "Redis commands / request", "by command (per request)", "node CPU µs / request"],
+            caption: "What a client key costs an enterprise node (wrk -t1 -c\(connections), \(seconds) s each): Redis script calls per request "
+                + "and every command counted by INFO commandstats (those run inside the scripts too), the idle background of \(seconds) s "
+                + "taken off; the node's write system calls per request (/proc/PID/io: to the client, the upstream and Redis — a command "
+                + "pipelined with the pool's key choice adds none)",
+            columns: ["key", "requests", "Redis script calls / request", "all Redis commands / request", "most frequent (per request)",
+                      "node write syscalls / request", "node CPU µs / request", "Redis CPU µs / request"],
             rows: redisRows
         )
         let added = clientCPU - operatorCPU
@@ -184,11 +202,17 @@ enum ClientKeyCost {
             GoalCheck(goal: "a client key with every limit costs a default node ≤ 10 µs more CPU per request", met: added <= 10,
                       measured: String(format: "%+.1f µs (%.1f → %.1f)", added, operatorCPU, clientCPU)),
         ]
-        let note = String(format: "Redis commands per request on an enterprise node: %.2f with an operator key, %.2f with a client key that has "
-            + "every limit (admission, and settling when the answer ends). INFO commandstats counts commands, not round trips: "
-            + "the admission goes out pipelined with the pool's key choice.", perRequest["operator key"] ?? 0,
+        let note = String(format: "Redis script calls per request on an enterprise node: %.2f with an operator key, %.2f with a client key that has "
+            + "every limit (its admission, pipelined with the pool's key choice, and its settle when the answer ends). The write "
+            + "system calls per request show the round trips: a pipelined pair is one write.", perRequest["operator key"] ?? 0,
             perRequest["client key with every limit set"] ?? 0)
         return ([cpuTable, redisTable], goals, note)
+    }
+
+    /// `syscw` of /proc/PID/io: the write system calls of every thread of the process so far.
+    static func writeCalls(_ pid: Int32) -> Int {
+        guard let io = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8) else { return 0 }
+        return io.split(separator: "\n").first { $0.hasPrefix("syscw:") }.flatMap { Int($0.dropFirst(6).trimmingCharacters(in: .whitespaces)) } ?? 0
     }
 
     /// `cmdstat_<name>:calls=N` of `INFO commandstats`, by command (the INFO calls themselves left out).

@@ -75,7 +75,9 @@ def call(name, sdk, key, retries=0, timeline=None):
         answer = anthropic_client(sdk, key, retries, timeline).messages.create(
             model=sdk["model"], max_tokens=16, messages=[{"role": "user", "content": QUESTION}])
         return "".join(block.text for block in answer.content if block.type == "text")
-    answer = gemini_client(sdk, key, retries + 1).models.generate_content(model=sdk["model"], contents=QUESTION)
+    # The client is kept in a variable while it is used: google-genai closes its HTTP client when the Client object goes.
+    client = gemini_client(sdk, key, retries + 1)
+    answer = client.models.generate_content(model=sdk["model"], contents=QUESTION)
     return answer.text
 
 
@@ -90,7 +92,8 @@ def stream(name, sdk, key, started):
             for _ in events.text_stream:
                 started.set()
     else:
-        for _ in gemini_client(sdk, key, 1).models.generate_content_stream(model=sdk["model"], contents=QUESTION):
+        client = gemini_client(sdk, key, 1)
+        for _ in client.models.generate_content_stream(model=sdk["model"], contents=QUESTION):
             started.set()
 
 
