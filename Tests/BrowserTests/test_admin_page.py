@@ -3,7 +3,10 @@ temporary SQLite file and the real `mock-upstream` executable, driven the way a 
 config, import keys from a file, watch proxied traffic in the charts, read why a failing key is out of rotation,
 check it, disable a key, export the list, read the cluster and the audit log, switch to 中文, log out. Then, per
 client format, the client base URL and the examples the page shows, each run as shown (curl and the official SDKs of
-the test virtualenv) against the node, copy buttons, and the edit form's live example.
+the test virtualenv) against the node, copy buttons, and the edit form's live example. Then the Client keys tab: a key
+created on the page, its secret read from the shown-once dialog and used by the official openai SDK, its usage against
+its limits and its last 30 days, a limit edited and one cleared, rotation, 中文, revocation ending in the SDK's
+AuthenticationError (skipped, saying why, only on a build whose /admin/client-keys answers 404).
 
 Any console message of level SEVERE fails the test, and so does any request the page makes outside its origin.
 Screenshots (dashboard, key manager, charts; English and Chinese; 1280 px and 390 px) go to $ROTATOR_SCREENSHOTS
