@@ -674,6 +674,8 @@ def test_client_keys_tab(servers, browser, capsys):
     wait(driver, lambda d: card_for(d, CK_SLUG) is not None, "signed in, the config loaded")
     tab = driver.find_element(By.CSS_SELECTOR, "#tabs button[data-view=clientkeys]")
     assert tab.text == "Client keys"
+    driver.get_log("performance")  # from here on, what the tab asks for
+    opened = time.monotonic()
     click(driver, tab)
     wait(driver, EC.visibility_of_element_located((By.ID, "new-client-key")), "Client keys tab")
     wait(driver, lambda d: d.find_element(By.ID, "ck-count").text or False, "the list loaded")
@@ -829,6 +831,21 @@ def test_client_keys_tab(servers, browser, capsys):
     with pytest.raises(openai.AuthenticationError):
         sdk_chat(base, rotated)
     assert upstream_calls() == calls, "a revoked key's request went upstream"
+
+    # The tab polled no more often than the page's 5 s refresh: its list and chart requests are at most one per 5 s
+    # while it was open, plus one per action that reloads them (open, create, edit, rotate, revoke; a few spare).
+    elapsed = time.monotonic() - opened
+    requested = {"list": 0, "usage": 0}
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent" and message["params"]["request"]["method"] == "GET":
+            url = message["params"]["request"]["url"]
+            if url.startswith(origin + "/admin/client-keys?"):
+                requested["list"] += 1
+            elif url.startswith(origin + "/admin/usage?"):
+                requested["usage"] += 1
+    assert requested["list"] <= elapsed / 5 + 10 and requested["usage"] <= elapsed / 5 + 10, (requested, elapsed)
+    assert requested["list"] >= 5 and requested["usage"] >= 1, requested
 
     severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     assert severe == [], severe
