@@ -72,8 +72,8 @@ let package = Package(
         ]),
 
         // Key coordination shared through Redis: one Lua script, local fallback while Redis is away.
-        .target(name: "RedisCoordination", dependencies: ["KeyCoordination", "RotatorCore", "RedisClient", logging, metrics],
-                resources: [.copy("Resources/key_coordinator.lua"), .copy("Resources/login_attempts.lua")]),
+        .target(name: "RedisCoordination", dependencies: ["KeyCoordination", "ClientAccess", "RotatorCore", "RedisClient", logging, metrics],
+                resources: [.copy("Resources/key_coordinator.lua"), .copy("Resources/login_attempts.lua"), .copy("Resources/client_quota.lua")]),
 
         // Starts private redis-server / mariadbd instances on free loopback ports (tests, load tests).
         .target(name: "LocalTestServers"),
@@ -170,7 +170,7 @@ let package = Package(
             "RedisClient", "LocalTestServers", nioCore, logging, .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "KeyCoordinationTests", dependencies: [
-            "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging, nioCore,
+            "KeyCoordination", "ClientAccess", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging, nioCore,
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: [
