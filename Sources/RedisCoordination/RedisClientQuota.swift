@@ -113,6 +113,12 @@ public final class RedisClientQuota: ClientQuota {
         }
     }
 
+    /// While degraded, one call to Redis (a states read of no key): when it answers, limits are shared again.
+    public func checkRecovered() async {
+        guard isDegraded else { return }
+        _ = try? await runOverTask(.states(ClientKeyLimits()), clientKey: 0)
+    }
+
     /// Like `settle`/`release`/`renew`, with a future that completes once Redis has applied it (tests, and callers
     /// that must order a later call after it from another connection).
     public func apply(settle ticket: QuotaTicket, usedTokens: Int64?, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
