@@ -61,8 +61,8 @@ public final class InMemoryClientQuota: ClientQuota {
     public func admit(_ request: QuotaRequest, at now: Double) -> QuotaDecision {
         let limits = request.limits
         guard !limits.isEmpty else { return .admitted(QuotaTicket(request: request, admittedAt: now), states: []) }
-        let calendar = QuotaCalendar(at: now)
         return state.withLock { state in
+            let calendar = state.calendar(at: now)
             state.sweepIfDue(now: now, calendar: calendar)
             let windows = state.windows(request.clientKey)
             windows.prune(now: now, calendar: calendar)
@@ -113,6 +113,13 @@ public final class InMemoryClientQuota: ClientQuota {
     private struct State {
         var clients: [Int64: Windows] = [:]
         var nextSweep: Double = 0
+        /// The last day's calendar (the month arithmetic runs once a day, not per request).
+        var cachedCalendar = QuotaCalendar(at: 0)
+
+        mutating func calendar(at now: Double) -> QuotaCalendar {
+            if now >= cachedCalendar.nextDay || now < cachedCalendar.nextDay - 86_400 { cachedCalendar = QuotaCalendar(at: now) }
+            return cachedCalendar
+        }
 
         mutating func windows(_ id: Int64) -> Windows {
             if let windows = clients[id] { return windows }
@@ -138,12 +145,46 @@ public final class InMemoryClientQuota: ClientQuota {
         var tokens: Int64
     }
 
+    /// A rolling window's admissions, oldest first: appended at the end, dropped from the front (a head index, the
+    /// array compacted once half of it is dropped), given back from near the end (a release follows its admission).
+    private struct AdmissionLog {
+        var items: [Admission] = []
+        var head = 0
+
+        var isEmpty: Bool { head == items.count }
+        var count: Int { items.count - head }
+        var first: Admission? { head < items.count ? items[head] : nil }
+        var entries: ArraySlice<Admission> { items[head...] }
+
+        mutating func append(_ admission: Admission) { items.append(admission) }
+        mutating func removeFirst() { head += 1 }
+
+        mutating func compact() {
+            if head == items.count {
+                items.removeAll(keepingCapacity: items.count < 4096)
+                head = 0
+            } else if head >= 1024, head * 2 >= items.count {
+                items.removeFirst(head)
+                head = 0
+            }
+        }
+
+        func lastIndex(of lease: String) -> Int? {
+            var index = items.count - 1
+            while index >= head {
+                if items[index].lease == lease { return index }
+                index -= 1
+            }
+            return nil
+        }
+    }
+
     /// One key's windows; a class so its buffers are mutated in place.
     private final class Windows {
         /// rpm: admission times, oldest first.
-        var requests = CircularBuffer<Admission>()
+        var requests = AdmissionLog()
         /// tpm: admissions with their tokens (reserved, then settled), oldest first, and their sum.
-        var tokens = CircularBuffer<Admission>()
+        var tokens = AdmissionLog()
         var tokenSum: Int64 = 0
         /// Concurrency: lease -> expiry, and a time no lease expires before (pruned only once it has passed).
         var leases: [String: Double] = [:]
@@ -162,6 +203,8 @@ public final class InMemoryClientQuota: ClientQuota {
                 tokenSum -= first.tokens
                 tokens.removeFirst()
             }
+            requests.compact()
+            tokens.compact()
             if now >= leasesCheckedUntil {
                 leases = leases.filter { $0.value > now }
                 leasesCheckedUntil = leases.values.min() ?? .infinity
@@ -175,9 +218,8 @@ public final class InMemoryClientQuota: ClientQuota {
         }
 
         func refusal(_ limits: ClientKeyLimits, now: Double, calendar: QuotaCalendar) -> (limit: QuotaLimit, value: Int64, retryAfter: Double?)? {
-            for (limit, value) in limits.configured {
-                let used = self.used(limit)
-                guard used >= value else { continue }
+            for limit in QuotaLimit.allCases {
+                guard let value = limits[limit], used(limit) >= value else { continue }
                 return (limit, value, retryAfter(limit, value: value, now: now, calendar: calendar))
             }
             return nil
@@ -208,7 +250,7 @@ public final class InMemoryClientQuota: ClientQuota {
         /// When the oldest tokens have left the window so that the rest are below `value`.
         private func tokensFree(below value: Int64, now: Double) -> Double {
             var sum = tokenSum
-            for entry in tokens {
+            for entry in tokens.entries {
                 sum -= entry.tokens
                 if sum < value { return entry.time + 60 - now }
             }
@@ -243,27 +285,32 @@ public final class InMemoryClientQuota: ClientQuota {
             let limits = request.limits
             let reserved = max(request.reservedTokens, 0)
             let delta = (used ?? 0) - reserved
-            let calendar = QuotaCalendar(at: ticket.admittedAt)
+            // Admitted today: this month too (the month arithmetic only for an admission of another day).
+            let admittedDay = Int64((ticket.admittedAt / 86_400).rounded(.down))
+            let admittedMonth = admittedDay == day ? month : QuotaCalendar(at: ticket.admittedAt).month
             if limits.maxConcurrent != nil { leases[request.lease] = nil }
-            if used == nil, limits.rpm != nil, let index = requests.lastIndex(where: { $0.lease == request.lease }) {
-                requests.remove(at: index)
+            if used == nil, limits.rpm != nil, let index = requests.lastIndex(of: request.lease) {
+                requests.items.remove(at: index)
             }
-            if limits.tpm != nil, let index = tokens.lastIndex(where: { $0.lease == request.lease }) {
+            if limits.tpm != nil, let index = tokens.lastIndex(of: request.lease) {
                 tokenSum += delta
-                if used == nil { tokens.remove(at: index) } else { tokens[index].tokens += delta }
+                if used == nil { tokens.items.remove(at: index) } else { tokens.items[index].tokens += delta }
             }
-            if day == calendar.day {
+            if day == admittedDay {
                 if used == nil, limits.dailyRequests != nil { dayRequests = max(dayRequests - 1, 0) }
                 if limits.dailyTokens != nil { dayTokens = max(dayTokens + delta, 0) }
             }
-            if month == calendar.month {
+            if month == admittedMonth {
                 if used == nil, limits.monthlyRequests != nil { monthRequests = max(monthRequests - 1, 0) }
                 if limits.monthlyTokens != nil { monthTokens = max(monthTokens + delta, 0) }
             }
         }
 
         func states(_ limits: ClientKeyLimits, now: Double, calendar: QuotaCalendar) -> [LimitState] {
-            limits.configured.map { limit, value in
+            var states: [LimitState] = []
+            states.reserveCapacity(QuotaLimit.allCases.count)
+            for limit in QuotaLimit.allCases {
+                guard let value = limits[limit] else { continue }
                 let reset: Double = switch limit {
                 case .rpm: requests.first.map { $0.time + 60 - now } ?? 0
                 case .tpm: tokens.first.map { $0.time + 60 - now } ?? 0
@@ -271,8 +318,9 @@ public final class InMemoryClientQuota: ClientQuota {
                 case .dailyRequests, .dailyTokens: calendar.nextDay - now
                 case .monthlyRequests, .monthlyTokens: calendar.nextMonth - now
                 }
-                return LimitState(limit: limit, value: value, remaining: max(value - used(limit), 0), resetSeconds: reset)
+                states.append(LimitState(limit: limit, value: value, remaining: max(value - used(limit), 0), resetSeconds: reset))
             }
+            return states
         }
     }
 }
