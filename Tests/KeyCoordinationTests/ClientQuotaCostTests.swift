@@ -43,19 +43,28 @@ struct ClientQuotaCostTests {
         let loopClient = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: server.port), eventLoopGroup: loop)
         try await loopClient.connect()
         let quota = RedisClientQuota(client: client, connectionOn: { _ in loopClient.readyConnection }, logger: Logger(label: "cost"))
-        _ = try await client.send(["CONFIG", "RESETSTAT"])
-        let count = 5000
-        let started = ContinuousClock.now
-        for index in 0..<count {
-            let request = QuotaRequest(clientKey: Int64(index & 3), limits: Self.limits, reservedTokens: 500, lease: "req-\(index)")
-            guard case .admitted(let ticket, _) = try await quota.admit(request, on: loop).get() else { Issue.record("refused"); return }
-            try await quota.apply(settle: ticket, usedTokens: 300, on: loop).get()
+        func evalsha() async throws -> String {
+            let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
+            return String(stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_evalsha:") } ?? "")
         }
-        let elapsed = ContinuousClock.now - started
-        let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
-        let line = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_evalsha:") } ?? ""
-        print("redis client_quota.lua (admit and settle alternating, every limit set, rpm window holding up to 1250 admissions per key): \(line)")
-        print("round trip per call, client side: \(elapsed / (count * 2))")
+        let count = 4000
+        let rpmAndConcurrency = ClientKeyLimits(rpm: 1_000_000, maxConcurrent: 1000)
+        for (name, limits) in [("every limit", Self.limits), ("rpm + max_concurrent", rpmAndConcurrency)] {
+            _ = try await client.send(["FLUSHALL"])
+            _ = try await client.send(["CONFIG", "RESETSTAT"])
+            for index in 0..<count {
+                let request = QuotaRequest(clientKey: Int64(index & 3), limits: limits, reservedTokens: 500, lease: "req-\(index)")
+                guard case .admitted(let ticket, _) = try await quota.admit(request, on: loop).get() else { Issue.record("refused"); return }
+                try await quota.apply(settle: ticket, usedTokens: 300, on: loop).get()
+            }
+            print("client_quota.lua, \(name), admit and settle alternating (\(count / 4) admissions per key in its rpm window): \(try await evalsha())")
+        }
+        // The pool's acquire, for comparison: the same Redis, the same machine.
+        let coordinator = RedisKeyCoordinator(client: client, logger: Logger(label: "cost"))
+        await coordinator.syncPool(PoolDefinition(id: 1, keyIDs: Array(1...10), pacingInterval: 0, version: 1))
+        _ = try await client.send(["CONFIG", "RESETSTAT"])
+        for _ in 0..<count { _ = await coordinator.acquireKey(pool: 1, excluding: []) }
+        print("key_coordinator.lua acquire (10 keys): \(try await evalsha())")
         await loopClient.shutdown()
         await client.shutdown()
     }
