@@ -178,6 +178,32 @@ import Testing
         await quick.shutdown()
     }
 
+    /// A ticket admitted locally while Redis is away is given back locally: its slot frees on this node.
+    @Test func localTicketsAreGivenBackLocally() async throws {
+        let quick = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: server.port, commandTimeout: .milliseconds(300)))
+        let quota = RedisClientQuota(client: quick, logger: Logger(label: "local"))
+        quota.setLiveNodeCount(2)
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let limits = ClientKeyLimits(maxConcurrent: 3)
+        let admit: @Sendable () async -> QuotaDecision? = {
+            if let decision = quota.admitImmediately(QuotaBehaviour.request(12, limits)) { return decision }
+            return try? await quota.admit(QuotaBehaviour.request(12, limits), on: loop).get()
+        }
+        server.pause()
+        guard case .admitted(let ticket, _)? = await admit() else { Issue.record("no local admission"); server.resume(); return }
+        #expect(quota.isDegraded)
+        guard case .refused(.concurrent, 1, _, _)? = await admit() else { Issue.record("3 ÷ 2 nodes is 1"); server.resume(); return }
+        quota.release(ticket, on: loop)
+        // Redis still away: only the local lease's release can free the slot.
+        let again = await admit()
+        server.resume()
+        guard case .admitted? = again else {
+            Issue.record("the local lease was not given back: \(String(describing: again))")
+            return
+        }
+        await quick.shutdown()
+    }
+
     /// Redis' `total_reads_processed` during `body`.
     private func readsProcessed(_ body: () async throws -> Void) async throws -> Int {
         func reads() async throws -> Int {
