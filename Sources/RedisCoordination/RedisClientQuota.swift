@@ -86,7 +86,13 @@ public final class RedisClientQuota: ClientQuota {
             fallback.settle(ticket, usedTokens: usedTokens)
             return
         }
+        guard Self.settleChangesSomething(ticket) else { return }
         sendAndForget(.settle(ticket, usedTokens: usedTokens), on: eventLoop)
+    }
+
+    /// A key without concurrency or token limits has nothing to settle (its request counts stay): no call at all.
+    static func settleChangesSomething(_ ticket: QuotaTicket) -> Bool {
+        ticket.request.limits.maxConcurrent != nil || ticket.request.limits.limitsTokens
     }
 
     public func release(_ ticket: QuotaTicket, on eventLoop: any EventLoop) {
@@ -98,6 +104,7 @@ public final class RedisClientQuota: ClientQuota {
     }
 
     public func renew(_ ticket: QuotaTicket, on eventLoop: any EventLoop) {
+        guard ticket.request.limits.maxConcurrent != nil else { return }
         guard !settlesLocally(ticket, remove: false) else {
             fallback.renew(ticket)
             return
@@ -122,6 +129,7 @@ public final class RedisClientQuota: ClientQuota {
     /// Like `settle`/`release`/`renew`, with a future that completes once Redis has applied it (tests, and callers
     /// that must order a later call after it from another connection).
     public func apply(settle ticket: QuotaTicket, usedTokens: Int64?, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        guard usedTokens == nil || Self.settleChangesSomething(ticket) else { return eventLoop.makeSucceededVoidFuture() }
         let command: ClientQuotaCommand = usedTokens.map { .settle(ticket, usedTokens: $0) } ?? .release(ticket)
         return run(command, on: eventLoop).map { _ in }
     }

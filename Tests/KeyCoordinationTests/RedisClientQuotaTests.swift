@@ -204,6 +204,22 @@ import Testing
         await quick.shutdown()
     }
 
+    /// A key with only request counts has nothing to settle: its requests' end costs no Redis call.
+    @Test func settlingAKeyWithoutLeasesOrTokensCostsNoCall() async throws {
+        let quota = RedisClientQuota(client: client, logger: Logger(label: "settle"))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let counts = ClientKeyLimits(rpm: 10, dailyRequests: 100)
+        guard case .admitted(let ticket, _) = try await quota.admit(QuotaBehaviour.request(13, counts), on: loop).get() else {
+            Issue.record("not admitted")
+            return
+        }
+        _ = try await client.send(["CONFIG", "RESETSTAT"])
+        try await quota.apply(settle: ticket, usedTokens: 50, on: loop).get()
+        let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
+        #expect(!stats.contains("cmdstat_evalsha"), "\(stats)")
+        #expect(await quota.states(clientKey: 13, limits: counts).map(\.remaining) == [9, 99])
+    }
+
     /// Redis' `total_reads_processed` during `body`.
     private func readsProcessed(_ body: () async throws -> Void) async throws -> Int {
         func reads() async throws -> Int {
