@@ -15,8 +15,9 @@ import Synchronization
 ///
 /// While Redis cannot be reached (errors, timeouts, no connection) each node enforces every limit divided by the live
 /// nodes the heartbeat last counted (rounded down, at least 1) in memory, flags itself degraded (`isDegraded`, the
-/// `rotator_client_quota_degraded` gauge, `/healthz`), and tries Redis again at most once a second until it answers.
-/// Tickets admitted locally are settled locally; what was admitted locally is not carried into Redis on its return.
+/// `rotator_client_quota_degraded` gauge, `/healthz`), and tries Redis again at most once a second until it answers
+/// (that one request waits for the answer, bounded by the command timeout; the heartbeat checks too). Tickets admitted
+/// locally are settled locally; what was admitted locally is not carried into Redis on its return.
 public final class RedisClientQuota: ClientQuota {
     private let client: RedisClient
     private let connectionOn: @Sendable (any EventLoop) -> RedisConnection?
