@@ -72,8 +72,8 @@ let package = Package(
         ]),
 
         // Key coordination shared through Redis: one Lua script, local fallback while Redis is away.
-        .target(name: "RedisCoordination", dependencies: ["KeyCoordination", "RotatorCore", "RedisClient", logging, metrics],
-                resources: [.copy("Resources/key_coordinator.lua"), .copy("Resources/login_attempts.lua")]),
+        .target(name: "RedisCoordination", dependencies: ["KeyCoordination", "ClientAccess", "RotatorCore", "RedisClient", logging, metrics],
+                resources: [.copy("Resources/key_coordinator.lua"), .copy("Resources/login_attempts.lua"), .copy("Resources/client_quota.lua")]),
 
         // Starts private redis-server / mariadbd instances on free loopback ports (tests, load tests).
         .target(name: "LocalTestServers"),
@@ -129,7 +129,7 @@ let package = Package(
 
         // Settings from the environment and the wiring of one node.
         .target(name: "RotatorApp", dependencies: [
-            "RotatorCore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
+            "RotatorCore", "ClientAccess", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
             "RedisClient", "RedisCoordination", "RequestIdentity", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", "TrafficStats", hummingbird,
             logging, httpTypes, nioCore, .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
@@ -170,7 +170,7 @@ let package = Package(
             "RedisClient", "LocalTestServers", nioCore, logging, .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "KeyCoordinationTests", dependencies: [
-            "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging, nioCore,
+            "KeyCoordination", "ClientAccess", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging, nioCore,
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: [
@@ -191,7 +191,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "RotatorAppTests", dependencies: [
-            "RotatorApp", "RotatorCore", "MockUpstream", .product(name: "NIOSSL", package: "swift-nio-ssl"), "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
+            "RotatorApp", "RotatorCore", "ClientAccess", "RedisCoordination", "MockUpstream", .product(name: "NIOSSL", package: "swift-nio-ssl"), "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
             "RotatorAdmin", "RotatorProxy", "ConfigCatalog", "RedisClient", "MariaDBDriver", "RotatorSQL", "LocalTestServers",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),

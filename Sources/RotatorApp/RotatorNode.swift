@@ -1,5 +1,6 @@
 import AdminWebUI
 import AsyncHTTPClient
+import ClientAccess
 import ConfigCatalog
 import Foundation
 import Hummingbird
@@ -29,6 +30,8 @@ public struct RotatorNode: Sendable {
     public let store: any ConfigStore
     public let coordinator: any KeyCoordinator
     public let catalog: ConfigCatalog
+    /// Client keys' limits: in memory on a lightweight node, in Redis (shared by the fleet) on an enterprise one.
+    public let clientQuota: any ClientQuota
     public let usageFlusher: UsageFlusher
     let database: any SQLDatabase
     /// The proxy path's shared parts (catalog, coordinator, upstream pools per event loop, access log).
@@ -78,6 +81,7 @@ public struct RotatorNode: Sendable {
             proxyLoops: eventLoopGroup
         )
         let coordinator: any KeyCoordinator = sharing?.coordinator ?? InMemoryKeyCoordinator(policy: coordinationPolicy)
+        let clientQuota: any ClientQuota = sharing?.quota ?? InMemoryClientQuota()
         let catalog = ConfigCatalog(
             store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger,
             metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry)
@@ -99,10 +103,10 @@ public struct RotatorNode: Sendable {
             metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
             accessLog: AccessLogWriter(logger: logger),
             pools: UpstreamPools(group: eventLoopGroup, tls: tls, connectTimeout: .milliseconds(Int64(min(settings.proxyTimeout, 10) * 1000))),
-            logger: logger
+            logger: logger, clientQuota: clientQuota
         )
         return RotatorNode(
-            settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
+            settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog, clientQuota: clientQuota,
             usageFlusher: UsageFlusher(
                 coordinator: coordinator, store: store, interval: .milliseconds(Int64(settings.usageFlushSeconds * 1000)), logger: logger
             ),
