@@ -124,8 +124,10 @@ extension SQLConfigStore {
     public func rotateClientKey(id: Int64, graceSeconds: Int64, hasher: ClientKeyHasher) async throws -> IssuedClientKey? {
         let secret = ClientKeySecret.generate()
         let hash = hasher.hash(secret).hex
-        let timestamp = now().millisecondsSince1970
-        let validUntil = timestamp + max(0, graceSeconds) * 1000
+        let moment = now()
+        let timestamp = moment.millisecondsSince1970
+        // Rounded down: with no grace the old secret must already be past its end when this returns, not half a ms later.
+        let validUntil = Int64((moment.timeIntervalSince1970 * 1000).rounded(.down)) + max(0, graceSeconds) * 1000
         let key = try await perform { connection in
             try connection.transaction { () -> ClientKey? in
                 guard let key = try Self.fetchClientKey(id: id, connection), key.revokedAt == nil else { return nil }
