@@ -1,5 +1,6 @@
 import AdminWebUI
 import AsyncHTTPClient
+import ClientAccess
 import ConfigCatalog
 import Foundation
 import Hummingbird
@@ -78,8 +79,11 @@ public struct RotatorNode: Sendable {
             proxyLoops: eventLoopGroup
         )
         let coordinator: any KeyCoordinator = sharing?.coordinator ?? InMemoryKeyCoordinator(policy: coordinationPolicy)
+        // Client keys' secrets are looked up by their keyed hash, under a key derived from ENCRYPTION_KEY (the same on
+        // every node, so every node finds every key); the catalog fills the registry, the relay reads it.
+        let clientKeys = ClientKeyRegistry(hasher: ClientKeyHasher(encryptionKey: secrets.encryptionKey))
         let catalog = ConfigCatalog(
-            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger,
+            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), clientKeys: clientKeys, logger: logger,
             metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry)
         )
         let tls: UpstreamTLS
@@ -99,7 +103,7 @@ public struct RotatorNode: Sendable {
             metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
             accessLog: AccessLogWriter(logger: logger),
             pools: UpstreamPools(group: eventLoopGroup, tls: tls, connectTimeout: .milliseconds(Int64(min(settings.proxyTimeout, 10) * 1000))),
-            logger: logger
+            logger: logger, clientKeys: clientKeys
         )
         return RotatorNode(
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
@@ -256,7 +260,9 @@ extension RotatorNode {
                                     version: RotatorVersion.current, startedAt: startedAt, degradedReasons: degraded, isThisNode: true)]
             },
             trafficSource: sharing.map { FleetTraffic(client: $0.client, local: traffic).source } ?? .node(traffic),
-            probe: KeyProbe(client: probeClient)
+            probe: KeyProbe(client: probeClient),
+            // The relay's quota (nil until one is wired): the client-key answers show its counts beside the limits.
+            clientQuota: proxy.clientQuota
         )
     }
 
