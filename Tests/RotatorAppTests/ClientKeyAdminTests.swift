@@ -1,5 +1,6 @@
 import ClientAccess
 import Foundation
+import LocalTestServers
 import NIOHTTP1
 import RotatorStore
 import Testing
@@ -181,6 +182,58 @@ import Testing
             #expect(searched["total"] as? Int == 11)
             #expect(admin.node.node.catalog.clientKeys?.directory.isEmpty == false)
             print("client keys on a node: 10000 through the store in \(throughStore), 300 through the API in \(throughAPI), pages of 50 in \(pageTimes), a page of 500 in \(bigTime)")
+        }
+    }
+}
+
+/// Enterprise mode: two nodes on one store and one Redis. A key created, disabled or revoked through one node's admin
+/// API reaches the other's registry through the change message (the invalidation listener), without waiting for the
+/// periodic check.
+@Suite(.serialized) struct ClientKeyFleetTests {
+    @Test func aRevocationOnOneNodeIsRefusedOnTheOther() async throws {
+        let redis = try await RedisTestServer.start()
+        defer { redis.stop() }
+        let shared = FileManager.default.temporaryDirectory.appendingPathComponent("rotator-ck-fleet-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: shared) }
+        // A periodic check far beyond the test: only the message can carry the change.
+        let environment = FleetTrafficTests.enterprise(redis).merging(["DATABASE_PATH": shared + "/rotator.db", "CATALOG_CHECK_SECONDS": "3600"]) { $1 }
+        try await withRunningNode(environment: environment) { first in
+            try await withRunningNode(environment: environment) { second in
+                for node in [first, second] {
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    while ContinuousClock.now < deadline, try await node.send(.GET, "/healthz").object()["degraded"] as? Bool != false {
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                let token = try await first.token()
+                let created = try await first.send(.POST, "/admin/client-keys", headers: [("Authorization", "Bearer \(token)")], body: #"{"name":"fleet"}"#)
+                #expect(created.status == 201, "\(created.text)")
+                let secret = try #require(try created.object()["key"] as? String)
+                let id = try #require(try created.object()["id"] as? Int)
+
+                func waitOnSecond(for wanted: (ClientIdentity) -> Bool) async throws -> Duration {
+                    let started = ContinuousClock.now
+                    while !wanted(second.node.catalog.clientKeys?.identify(secret: secret) ?? .unknown) {
+                        guard ContinuousClock.now - started < .seconds(10) else { break }
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
+                    return ContinuousClock.now - started
+                }
+                let known = try await waitOnSecond { if case .key = $0 { true } else { false } }
+                if case .key = second.node.catalog.clientKeys?.identify(secret: secret) {} else { Issue.record("the second node never learnt the key") }
+
+                let disabled = try await first.send(.PUT, "/admin/client-keys/\(id)", headers: [("Authorization", "Bearer \(token)")], body: #"{"enabled":false}"#)
+                #expect(disabled.status == 200)
+                let refusedDisabled = try await waitOnSecond { $0 == .refused(.disabled) }
+                #expect(second.node.catalog.clientKeys?.identify(secret: secret) == .refused(.disabled))
+
+                let revoked = try await first.send(.DELETE, "/admin/client-keys/\(id)", headers: [("Authorization", "Bearer \(token)")])
+                #expect(revoked.status == 204)
+                let refusedRevoked = try await waitOnSecond { $0 == .refused(.revoked) }
+                #expect(second.node.catalog.clientKeys?.identify(secret: secret) == .refused(.revoked))
+                print("client key on the second node after the first node's answer: created \(known), disabled \(refusedDisabled), revoked \(refusedRevoked)")
+            }
         }
     }
 }
