@@ -106,8 +106,12 @@ struct ClientKeyInput: AdminInput {
         let configs = allowedConfigs.resolved(over: base?.allowedConfigs)
         if let configs {
             try Self.checkList(configs, field: "allowed_configs", what: "config slug")
+            if let invalid = configs.first(where: { !ProxyConfigInput.isValidSlug($0) }) {
+                throw ValidationError("field 'allowed_configs' lists slugs (^[a-z0-9][a-z0-9_-]{0,63}$); got '\(invalid.prefix(80))'")
+            }
+            // A well-formed slug no config has conflicts with what is stored (409, like the configs' own such rule).
             if let unknown = configs.first(where: { !knownSlugs.contains($0) }) {
-                throw ValidationError("field 'allowed_configs' names '\(unknown.prefix(80))', which no config has as its slug")
+                throw ValidationError(conflict: "field 'allowed_configs' names '\(unknown)', which no config has as its slug: create the config first")
             }
         }
         let models: [ModelPattern]?
