@@ -93,6 +93,7 @@ struct ClientKeyInput: AdminInput {
         guard trimmed.unicodeScalars.count <= ClientKeyDraft.maximumNameLength else {
             throw ValidationError("field 'name' must be at most \(ClientKeyDraft.maximumNameLength) characters")
         }
+        if case .null = enabled { throw ValidationError("field 'enabled' must be true or false (it cannot be cleared)") }
         let note = self.note.resolved(over: base?.note).flatMap { $0.isEmpty ? nil : $0 }
         if let note, note.unicodeScalars.count > Self.maximumNoteLength {
             throw ValidationError("field 'note' must be at most \(Self.maximumNoteLength) characters")

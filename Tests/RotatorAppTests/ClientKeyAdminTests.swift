@@ -122,6 +122,8 @@ import Testing
                 (#"{"name":"a","expires_at":"tomorrow"}"#, 422, "expires_at"),
                 (#"{"name":"a","rpm":"ten"}"#, 422, "rpm"),
                 (#"{"name":"a","rpm":1.5}"#, 422, "rpm"),
+                (#"{"name":"a","enabled":null}"#, 422, "enabled"),
+                (#"{"name":null}"#, 422, "name"),
                 ("not json", 400, "JSON"),
             ]
             for item in cases {
