@@ -80,7 +80,7 @@ let package = Package(
 
         // Source of truth for configs and keys, written once over the SQL driver protocol.
         .target(name: "RotatorStore", dependencies: [
-            "RotatorCore", "RotatorSQL",
+            "RotatorCore", "RotatorSQL", "ClientAccess",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
@@ -88,7 +88,7 @@ let package = Package(
         .target(name: "KeyCoordination", dependencies: ["RotatorCore", nioCore]),
 
         // The node's in-memory view of configs and keys, and the write path that keeps it fresh.
-        .target(name: "ConfigCatalog", dependencies: ["RotatorCore", "RotatorStore", "KeyCoordination", logging, metrics]),
+        .target(name: "ConfigCatalog", dependencies: ["RotatorCore", "ClientAccess", "RotatorStore", "KeyCoordination", logging, metrics]),
 
         // Client format <-> upstream format: requests, answers, streams, errors, model lists. Pure functions over
         // bytes, no HTTP server: the proxy's relay calls it.
@@ -118,7 +118,7 @@ let package = Package(
 
         // Admin JSON API: login, JWT, configs, keys, OpenAPI document.
         .target(name: "RotatorAdmin", dependencies: [
-            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", "TrafficStats", "UpstreamProviders", hummingbird, logging, httpTypes, nioCore,
+            "RotatorCore", "ClientAccess", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", "TrafficStats", "UpstreamProviders", hummingbird, logging, httpTypes, nioCore,
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(name: "FormatConversionTests", dependencies: ["FormatConversion", "RotatorCore"], exclude: ["Golden"]),  // read from the source folder
         .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats"]),
         .testTarget(name: "RotatorStoreTests", dependencies: [
-            "RotatorStore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "LocalTestServers", "RotatorCore",
+            "RotatorStore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "LocalTestServers", "RotatorCore", "ClientAccess",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "MariaDBDriverTests", dependencies: ["MariaDBDriver", "RotatorSQL", "LocalTestServers"]),
@@ -179,10 +179,10 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "ConfigCatalogTests", dependencies: [
-            "ConfigCatalog", "RotatorStore", "RotatorSQL", "SQLiteDriver", "KeyCoordination", "RotatorCore", logging,
+            "ConfigCatalog", "ClientAccess", "RotatorStore", "RotatorSQL", "SQLiteDriver", "KeyCoordination", "RotatorCore", logging,
         ]),
         .testTarget(name: "UpstreamProvidersTests", dependencies: ["UpstreamProviders", "FormatConversion", "RotatorCore", nioCore, nioHTTP1]),
-        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "UpstreamProviders", "RotatorCore", "RotatorHTTP", "RequestIdentity", "RotatorStore", "TrafficStats", "KeyCoordination", nioHTTP1]),
+        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "ClientAccess", "UpstreamProviders", "RotatorCore", "RotatorHTTP", "RequestIdentity", "RotatorStore", "TrafficStats", "KeyCoordination", nioHTTP1]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),

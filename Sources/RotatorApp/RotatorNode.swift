@@ -82,8 +82,11 @@ public struct RotatorNode: Sendable {
         )
         let coordinator: any KeyCoordinator = sharing?.coordinator ?? InMemoryKeyCoordinator(policy: coordinationPolicy)
         let clientQuota: any ClientQuota = sharing?.quota ?? InMemoryClientQuota()
+        // Client keys' secrets are looked up by their keyed hash, under a key derived from ENCRYPTION_KEY (the same on
+        // every node, so every node finds every key); the catalog fills the registry, the relay reads it.
+        let clientKeys = ClientKeyRegistry(hasher: ClientKeyHasher(encryptionKey: secrets.encryptionKey))
         let catalog = ConfigCatalog(
-            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger,
+            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), clientKeys: clientKeys, logger: logger,
             metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry)
         )
         let tls: UpstreamTLS
@@ -103,7 +106,7 @@ public struct RotatorNode: Sendable {
             metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
             accessLog: AccessLogWriter(logger: logger),
             pools: UpstreamPools(group: eventLoopGroup, tls: tls, connectTimeout: .milliseconds(Int64(min(settings.proxyTimeout, 10) * 1000))),
-            logger: logger, clientQuota: clientQuota
+            logger: logger, clientKeys: clientKeys, clientQuota: clientQuota
         )
         return RotatorNode(
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog, clientQuota: clientQuota,
@@ -260,7 +263,9 @@ extension RotatorNode {
                                     version: RotatorVersion.current, startedAt: startedAt, degradedReasons: degraded, isThisNode: true)]
             },
             trafficSource: sharing.map { FleetTraffic(client: $0.client, local: traffic).source } ?? .node(traffic),
-            probe: KeyProbe(client: probeClient)
+            probe: KeyProbe(client: probeClient),
+            // The relay's quota (nil until one is wired): the client-key answers show its counts beside the limits.
+            clientQuota: proxy.clientQuota
         )
     }
 
