@@ -61,6 +61,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
     var clientKey: ClientKey?
     /// The tokens the answer reported (whole answers, a stream's events so far; converted or passed through).
     var answerUsage: TokenUsage?
+    /// Reads a passed-through stream's usage as it is relayed (nil for converted streams: the conversion reads theirs).
+    var usageTap: UsageTap?
 
     init(
         head: HTTPRequestHead, route: ProxyRoute, context: ChannelHandlerContext, owner: any ProxyExchangeOwner, service: ProxyService,
@@ -258,7 +260,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         catchUpTimer?.cancel()
         catchUpTimer = nil
         // A converted stream's tokens as far as it went: all of them at its end, what was reported if the client left.
-        recordUsage(conversion?.streamUsage)
+        recordUsage(conversion?.streamUsage ?? usageTap?.usage)
         let record = machine.record
         let status = record.status == 0 ? 499 : record.status
         service.metrics.requestFinished(slug: labels.slug, status: status, format: labels.format)

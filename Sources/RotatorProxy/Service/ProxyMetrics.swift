@@ -28,8 +28,12 @@ public final class ProxyMetrics: Sendable {
         let blamedRequest: Counter
         /// Tokens converted answers reported (streams once they ended): read from the answer, as the client never
         /// sees the upstream's own usage fields.
+        let convertedInputTokens: Counter
+        let convertedOutputTokens: Counter
+        /// Tokens every LLM answer reported, converted or passed through (`UsageTap`).
         let inputTokens: Counter
         let outputTokens: Counter
+        let cachedTokens: Counter
         let upstreamLatency: Timer
 
         init(slug: String, factory: any MetricsFactory) {
@@ -43,8 +47,11 @@ public final class ProxyMetrics: Sendable {
             poolCooled = counter("rotator_pool_cooldowns_total")
             quotaExhausted = counter("rotator_quota_exhausted_total")
             blamedRequest = counter("rotator_request_faults_total")
-            inputTokens = counter("rotator_converted_input_tokens_total")
-            outputTokens = counter("rotator_converted_output_tokens_total")
+            convertedInputTokens = counter("rotator_converted_input_tokens_total")
+            convertedOutputTokens = counter("rotator_converted_output_tokens_total")
+            inputTokens = counter("rotator_input_tokens_total")
+            outputTokens = counter("rotator_output_tokens_total")
+            cachedTokens = counter("rotator_cached_tokens_total")
             upstreamLatency = Timer(label: "rotator_upstream_latency_seconds", dimensions: [("slug", slug)], factory: factory)
         }
     }
