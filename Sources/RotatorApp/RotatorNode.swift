@@ -99,12 +99,13 @@ public struct RotatorNode: Sendable {
             metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
             accessLog: AccessLogWriter(logger: logger),
             pools: UpstreamPools(group: eventLoopGroup, tls: tls, connectTimeout: .milliseconds(Int64(min(settings.proxyTimeout, 10) * 1000))),
-            logger: logger
+            logger: logger, usageLedger: UsageLedger()
         )
         return RotatorNode(
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
             usageFlusher: UsageFlusher(
-                coordinator: coordinator, store: store, interval: .milliseconds(Int64(settings.usageFlushSeconds * 1000)), logger: logger
+                coordinator: coordinator, store: store, interval: .milliseconds(Int64(settings.usageFlushSeconds * 1000)), ledger: proxy.usageLedger,
+                afterFlush: { [metrics = proxy.metrics] in metrics.rebalanceClientKeyLabels() }, logger: logger
             ),
             database: database, proxy: proxy, eventLoopGroup: eventLoopGroup, logger: logger, sharing: sharing,
             metricsRegistry: metricsRegistry,

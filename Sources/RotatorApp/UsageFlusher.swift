@@ -5,20 +5,33 @@ import RotatorStore
 import ServiceLifecycle
 import Synchronization
 
-/// Moves per-key usage counters from the coordinator to the store every few seconds, and once more at
-/// shutdown (`flushAtShutdown`, called by `NodeTeardown` after the server has drained and before the store
-/// and Redis close). Counters the store could not take are kept and retried, so a database blip loses nothing.
+/// Moves per-key usage counters from the coordinator, and the usage ledger's rows from the proxy's `UsageLedger`, to
+/// the store every `USAGE_FLUSH_SECONDS`, and once more at shutdown (`flushAtShutdown`, called by `NodeTeardown` after
+/// the server has drained and before the store and Redis close). Each flush is one transaction per kind (an upsert per
+/// ledger row that adds), never a write per request. Counters the store could not take are kept and retried, so a
+/// database blip loses nothing.
 public final class UsageFlusher: Service, Sendable {
     private let coordinator: any KeyCoordinator
     private let store: any ConfigStore
     private let interval: Duration
     private let logger: Logger
     private let pending = Mutex<[Int64: KeyUsageDelta]>([:])
+    private let ledger: UsageLedger?
+    private let pendingRows = Mutex<[UsageRowKey: UsageCounts]>([:])
+    private let afterFlush: @Sendable () -> Void
 
-    public init(coordinator: any KeyCoordinator, store: any ConfigStore, interval: Duration = .seconds(5), logger: Logger) {
+    /// - Parameters:
+    ///   - ledger: the proxy's usage rows, written to the store when it keeps a ledger (`UsageLedgerStore`).
+    ///   - afterFlush: run after every flush (the proxy's client-key label rebalance).
+    public init(
+        coordinator: any KeyCoordinator, store: any ConfigStore, interval: Duration = .seconds(5), ledger: UsageLedger? = nil,
+        afterFlush: @escaping @Sendable () -> Void = {}, logger: Logger
+    ) {
         self.coordinator = coordinator
         self.store = store
         self.interval = interval
+        self.ledger = ledger
+        self.afterFlush = afterFlush
         self.logger = logger
     }
 
@@ -39,12 +52,41 @@ public final class UsageFlusher: Service, Sendable {
             defer { pending.removeAll() }
             return pending.values.reduce(0) { $0 + $1.requests }
         }
-        if lost > 0 {
-            logger.error("usage counters could not be written at shutdown", metadata: ["requests": "\(lost)"])
+        let lostRows = pendingRows.withLock { rows in
+            defer { rows.removeAll() }
+            return rows.values.reduce(0) { $0 + $1.requests }
+        }
+        if lost > 0 || lostRows > 0 {
+            logger.error("usage counters could not be written at shutdown", metadata: ["requests": "\(lost)", "ledger_requests": "\(lostRows)"])
         }
     }
 
     public func flush() async {
+        await flushKeyUsage()
+        await flushLedger()
+        afterFlush()
+    }
+
+    private func flushLedger() async {
+        guard let ledger, let ledgerStore = store as? any UsageLedgerStore else { return }
+        let drained = ledger.drain()
+        let batch: [UsageRowKey: UsageCounts] = pendingRows.withLock { rows in
+            for (key, counts) in drained { rows[key, default: UsageCounts()].add(counts) }
+            defer { rows.removeAll() }
+            return rows
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            try await ledgerStore.addUsage(batch)
+        } catch {
+            pendingRows.withLock { rows in
+                for (key, counts) in batch { rows[key, default: UsageCounts()].add(counts) }
+            }
+            logger.warning("usage ledger flush failed; will retry", metadata: ["error": "\(error)", "rows": "\(batch.count)"])
+        }
+    }
+
+    private func flushKeyUsage() async {
         let drained = await coordinator.drainUsage()
         let batch: [KeyUsageDelta] = pending.withLock { pending in
             for delta in drained { pending[delta.keyID, default: KeyUsageDelta(keyID: delta.keyID)].merge(delta) }
