@@ -29,6 +29,8 @@ public struct AdminAPI: Sendable {
     let trafficSource: AdminTrafficSource
     /// "Check now" and the check at import; nil where no HTTP client is at hand (checks then answer 503).
     let probe: KeyProbe?
+    /// Client keys' names by id, for the usage report (the node sets it from its client-key registry).
+    public var clientKeyNames: @Sendable () async -> [Int64: String] = { [:] }
 
     public init(
         store: any ConfigStore, catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: AdminSettings,
@@ -52,7 +54,7 @@ public struct AdminAPI: Sendable {
 
     /// Every resource, in the order their routes are listed.
     var resources: [AdminResource] {
-        [sessionResource, configResource, configKeysResource, keyResource, clusterResource, auditResource]
+        [sessionResource, configResource, configKeysResource, keyResource, clusterResource, auditResource, usageResource]
     }
 
     /// Every route, with its full path: what registration adds and the OpenAPI check walks.

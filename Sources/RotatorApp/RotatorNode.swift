@@ -237,7 +237,7 @@ extension RotatorNode {
     func makeAdminAPI() async -> AdminAPI {
         let lifetime = Double(settings.tokenLifetimeMinutes) * 60
         let flusher = usageFlusher
-        return AdminAPI(
+        var api = AdminAPI(
             store: store, catalog: catalog, coordinator: coordinator,
             settings: AdminSettings(
                 username: settings.adminUsername, password: secrets.adminPassword, jwtSecret: secrets.jwtSecret,
@@ -259,6 +259,8 @@ extension RotatorNode {
             trafficSource: sharing.map { FleetTraffic(client: $0.client, local: traffic).source } ?? .node(traffic),
             probe: KeyProbe(client: probeClient)
         )
+        api.clientKeyNames = { [registry = proxy.clientKeys] in registry.directory.namesByID }
+        return api
     }
 
     /// The admin routes this node registers (for documentation checks).
