@@ -3,9 +3,9 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if !USAGE_TAP_BENCH
 import FormatConversion
-import NIOCore
-import RotatorCore
+#endif
 
 /// Reads the tokens an LLM answer reports while it passes, without holding or changing a byte of it: a whole answer in
 /// one `feed`, a stream part by part as it is relayed (its events split anywhere). Every part is searched for the
@@ -29,14 +29,6 @@ struct UsageTap: Sendable {
         case openAI
         case anthropic
         case gemini
-
-        init(_ format: APIFormat) {
-            switch format {
-            case .openAICompatible: self = .openAI
-            case .anthropicNative: self = .anthropic
-            case .geminiNative: self = .gemini
-            }
-        }
 
         /// The needle's byte searched for first: its rarest in JSON text (`g` of usage, `M` of usageMetadata).
         var anchor: Int {
@@ -78,10 +70,6 @@ struct UsageTap: Sendable {
     }
 
     /// Reads one part of the answer (a whole body, or a stream's next bytes).
-    mutating func feed(_ part: ByteBuffer) {
-        part.withUnsafeReadableBytes { feed(UnsafeRawBufferPointer($0)) }
-    }
-
     mutating func feed(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         let needle = dialect.needle
