@@ -105,7 +105,8 @@ public struct RotatorNode: Sendable {
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
             usageFlusher: UsageFlusher(
                 coordinator: coordinator, store: store, interval: .milliseconds(Int64(settings.usageFlushSeconds * 1000)), ledger: proxy.usageLedger,
-                afterFlush: { [metrics = proxy.metrics] in metrics.rebalanceClientKeyLabels() }, logger: logger
+                afterFlush: { [metrics = proxy.metrics] in metrics.rebalanceClientKeyLabels() },
+                redisCounters: sharing.map { RedisUsageCounters(client: $0.client, nodeID: $0.nodeID) }, logger: logger
             ),
             database: database, proxy: proxy, eventLoopGroup: eventLoopGroup, logger: logger, sharing: sharing,
             metricsRegistry: metricsRegistry,
