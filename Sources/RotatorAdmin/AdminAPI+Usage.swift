@@ -18,7 +18,7 @@ extension AdminAPI {
         let configs = try await store.listConfigs()
         var configID: Int64?
         if let slug = query.configSlug {
-            guard let config = configs.first(where: { $0.slug == slug }) else { throw APIError.badRequest("query 'config': no config has the slug '\(slug.prefix(80))'") }
+            guard let config = configs.first(where: { $0.slug == slug }) else { throw APIError.notFound("query 'config': no config has the slug '\(slug.prefix(80))'") }
             configID = config.id
         }
         await flushUsage()

@@ -66,7 +66,8 @@ public struct UsageRowKey: Sendable, Hashable {
         let m = mp < 10 ? mp + 3 : mp - 9
         let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
         func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(y)-\(two(m))-\(two(d))"
+        let year = String(y)
+        return String(repeating: "0", count: max(0, 4 - year.count)) + year + "-\(two(m))-\(two(d))"
     }
 
     /// The day number of `YYYY-MM-DD`; nil for anything else (or an impossible date).

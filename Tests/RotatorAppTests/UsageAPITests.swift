@@ -36,7 +36,8 @@ import Testing
             #expect(lines.first == "model,requests,errors,errors_rate_limited,errors_refused,errors_client_error,errors_timeout,errors_upstream,attempts,input_tokens,output_tokens,cached_tokens")
             #expect(lines.contains { $0.hasPrefix("gpt-4o,3,0,") }, "\(csv.text)")
 
-            for bad in ["from=2026-13-01", "group_by=week", "group_by=day,model,key", "config=nope", "format=xml"] {
+            #expect(try await node.admin(.GET, "/admin/usage?config=nope").status == 404)
+            for bad in ["from=2026-13-01", "group_by=week", "group_by=day,model,key", "format=xml", "client_key=0"] {
                 let refused = try await node.admin(.GET, "/admin/usage?\(bad)")
                 #expect(refused.status == 400, "\(bad): \(refused.text)")
                 #expect(try refused.object()["error"] != nil || refused.text.contains("query"), "\(refused.text)")

@@ -21,7 +21,7 @@ struct UsageLedgerTests {
         #expect(UsageRowKey.dayString(0) == "1970-01-01")
         #expect(UsageRowKey.day(secondsSince1970: 1_796_688_000) == UsageRowKey.day(parsing: "2026-12-08"))
         #expect(UsageRowKey.day(secondsSince1970: 1_796_687_999) == UsageRowKey.day(parsing: "2026-12-07"))
-        for text in ["2024-02-29", "2026-12-07", "1999-12-31", "2100-03-01"] {
+        for text in ["2024-02-29", "2026-12-07", "1999-12-31", "2100-03-01", "0211-10-30", "0001-01-01"] {
             let day = UsageRowKey.day(parsing: text)
             #expect(day.map(UsageRowKey.dayString) == text)
         }
