@@ -1,4 +1,7 @@
 import Foundation
+import LocalTestServers
+import Logging
+import RedisClient
 import Testing
 
 /// `GET /admin/usage` on a real node: the ledger's rows (this node's unflushed ones flushed first), grouped, as JSON
@@ -43,6 +46,28 @@ import Testing
                 #expect(try refused.object()["error"] != nil || refused.text.contains("query"), "\(refused.text)")
             }
             #expect(try await node.send(.GET, "/admin/usage").status == 401)
+        }
+    }
+}
+
+/// Enterprise mode: the node's rows go through Redis (pushed, then moved into the store by the lease holder) before
+/// `GET /admin/usage` reads them.
+@Suite(.serialized, .enabled(if: RedisTestServer.shouldRun)) struct EnterpriseUsageTests {
+    @Test func rowsReachTheStoreThroughRedis() async throws {
+        let redis = try await RedisTestServer.start()
+        defer { redis.stop() }
+        let client = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: redis.port), logger: Logger(label: "usage-test"))
+        try await client.whileRunning { client in
+            try await withRunningNode(environment: FleetTrafficTests.enterprise(redis).merging(["USAGE_FLUSH_SECONDS": "3600"]) { $1 }) { node in
+                let id = try await node.createConfig(slug: "ent")
+                try await node.addKeys(configID: id, sampleKeys(1, prefix: "sk-ent"))
+                for _ in 0..<4 { #expect(try await node.proxy("ent").status == 200) }
+                let evalsBefore = try await FleetTrafficTests.commandCalls(client, "eval")
+                let rows = try await node.admin(.GET, "/admin/usage?group_by=config").object()["rows"] as? [[String: Any]] ?? []
+                #expect(rows.first?["requests"] as? Int == 4, "\(rows)")
+                #expect(try await FleetTrafficTests.commandCalls(client, "eval") > evalsBefore, "pushed to and moved from Redis")
+                #expect(try await client.send(["EXISTS", "{rotator:usage}:pending", "{rotator:usage}:moving"]).int == 0, "moved whole")
+            }
         }
     }
 }
