@@ -32,6 +32,8 @@ public struct AdminAPI: Sendable {
     let probe: KeyProbe?
     /// Each client key's live counts beside its limits in the client-key answers; nil: no `usage` in them.
     let clientQuota: (any ClientQuota)?
+    /// Client keys' names by id, for the usage report (the node sets it from its client-key registry).
+    public var clientKeyNames: @Sendable () async -> [Int64: String] = { [:] }
 
     public init(
         store: any ConfigStore, catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: AdminSettings,
@@ -56,7 +58,7 @@ public struct AdminAPI: Sendable {
 
     /// Every resource, in the order their routes are listed.
     var resources: [AdminResource] {
-        [sessionResource, configResource, configKeysResource, keyResource, clientKeyResource, clusterResource, auditResource]
+        [sessionResource, configResource, configKeysResource, keyResource, clientKeyResource, clusterResource, auditResource, usageResource]
     }
 
     /// Every route, with its full path: what registration adds and the OpenAPI check walks.

@@ -106,12 +106,14 @@ public struct RotatorNode: Sendable {
             metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
             accessLog: AccessLogWriter(logger: logger),
             pools: UpstreamPools(group: eventLoopGroup, tls: tls, connectTimeout: .milliseconds(Int64(min(settings.proxyTimeout, 10) * 1000))),
-            logger: logger, clientKeys: clientKeys, clientQuota: clientQuota
+            logger: logger, clientKeys: clientKeys, clientQuota: clientQuota, usageLedger: UsageLedger()
         )
         return RotatorNode(
             settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog, clientQuota: clientQuota,
             usageFlusher: UsageFlusher(
-                coordinator: coordinator, store: store, interval: .milliseconds(Int64(settings.usageFlushSeconds * 1000)), logger: logger
+                coordinator: coordinator, store: store, interval: .milliseconds(Int64(settings.usageFlushSeconds * 1000)), ledger: proxy.usageLedger,
+                afterFlush: { [metrics = proxy.metrics] in metrics.rebalanceClientKeyLabels() },
+                redisCounters: sharing.map { RedisUsageCounters(client: $0.client, nodeID: $0.nodeID) }, logger: logger
             ),
             database: database, proxy: proxy, eventLoopGroup: eventLoopGroup, logger: logger, sharing: sharing,
             metricsRegistry: metricsRegistry,
@@ -243,7 +245,7 @@ extension RotatorNode {
     func makeAdminAPI() async -> AdminAPI {
         let lifetime = Double(settings.tokenLifetimeMinutes) * 60
         let flusher = usageFlusher
-        return AdminAPI(
+        var api = AdminAPI(
             store: store, catalog: catalog, coordinator: coordinator,
             settings: AdminSettings(
                 username: settings.adminUsername, password: secrets.adminPassword, jwtSecret: secrets.jwtSecret,
@@ -267,6 +269,8 @@ extension RotatorNode {
             // The relay's quota (nil until one is wired): the client-key answers show its counts beside the limits.
             clientQuota: proxy.clientQuota
         )
+        api.clientKeyNames = { [registry = proxy.clientKeys] in registry.directory.namesByID }
+        return api
     }
 
     /// The admin routes this node registers (for documentation checks).

@@ -22,7 +22,7 @@ struct Migration: Sendable {
 
 extension Migration {
     /// In ascending version order; append, never edit a migration that has shipped.
-    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames, auditLog, keyTokens, clientKeys]
+    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames, auditLog, keyTokens, clientKeys, usageLedger]
 
     /// The bookkeeping table itself, created before any migration runs.
     static func bootstrap(for dialect: SQLDialect) -> String {
@@ -314,6 +314,57 @@ extension Migration {
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
             """,
             .addColumns(table: "store_meta", [.init("client_keys_version", "BIGINT NOT NULL DEFAULT 0")]),
+        ]
+    )
+
+    /// The usage ledger: one row per UTC day (days since 1970), client key (0: an operator key), config, upstream key
+    /// (0: none reached) and model ('': none), whose counters each usage flush adds to (an upsert per row and flush).
+    static let usageLedger = Migration(
+        version: 8,
+        summary: "usage ledger per day, client key, config, key and model",
+        sqlite: [
+            """
+            CREATE TABLE IF NOT EXISTS usage_ledger (
+                day INTEGER NOT NULL,
+                client_key_id INTEGER NOT NULL DEFAULT 0,
+                config_id INTEGER NOT NULL,
+                key_id INTEGER NOT NULL DEFAULT 0,
+                model TEXT NOT NULL DEFAULT '',
+                requests INTEGER NOT NULL DEFAULT 0,
+                errors_rate_limited INTEGER NOT NULL DEFAULT 0,
+                errors_refused INTEGER NOT NULL DEFAULT 0,
+                errors_client_error INTEGER NOT NULL DEFAULT 0,
+                errors_timeout INTEGER NOT NULL DEFAULT 0,
+                errors_upstream INTEGER NOT NULL DEFAULT 0,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                input_tokens INTEGER NOT NULL DEFAULT 0,
+                output_tokens INTEGER NOT NULL DEFAULT 0,
+                cached_tokens INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (day, client_key_id, config_id, key_id, model)
+            )
+            """,
+        ],
+        mysql: [
+            """
+            CREATE TABLE IF NOT EXISTS usage_ledger (
+                day INT NOT NULL,
+                client_key_id BIGINT NOT NULL DEFAULT 0,
+                config_id BIGINT NOT NULL,
+                key_id BIGINT NOT NULL DEFAULT 0,
+                model VARCHAR(200) NOT NULL DEFAULT '',
+                requests BIGINT NOT NULL DEFAULT 0,
+                errors_rate_limited BIGINT NOT NULL DEFAULT 0,
+                errors_refused BIGINT NOT NULL DEFAULT 0,
+                errors_client_error BIGINT NOT NULL DEFAULT 0,
+                errors_timeout BIGINT NOT NULL DEFAULT 0,
+                errors_upstream BIGINT NOT NULL DEFAULT 0,
+                attempts BIGINT NOT NULL DEFAULT 0,
+                input_tokens BIGINT NOT NULL DEFAULT 0,
+                output_tokens BIGINT NOT NULL DEFAULT 0,
+                cached_tokens BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (day, client_key_id, config_id, key_id, model)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
         ]
     )
 }

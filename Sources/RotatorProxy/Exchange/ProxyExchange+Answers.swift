@@ -104,6 +104,10 @@ extension ProxyExchange {
             var headers = HeaderPolicy.clientHeaders(from: answerHeaders, keepContentLength: true, scrubbing: reading.scrubber)
             addOwnHeaders(&headers)
             let body = reading.plan?.scrubs == true ? reading.scrubber?.scrub(collected) ?? collected : collected
+            if var tap = passThroughTap(status: status) {
+                tap.feed(body)
+                recordUsage(tap.usage)
+            }
             writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body)
         case .unreadable(let encoding):
             // An answer in an encoding the relay cannot check for keys never reaches the client: a 502 instead.
@@ -139,12 +143,25 @@ extension ProxyExchange {
         writeWhole(status: HTTPResponseStatus(statusCode: answer.status), headers: headers, body: context.channel.allocator.buffer(bytes: answer.body))
     }
 
-    /// Adds the tokens a converted answer reported to the config's counters and to the serving key's usage, once.
+    /// A tap for a successful LLM answer passed through as the upstream wrote it (converted answers are read by their
+    /// conversion; generic configs report no tokens).
+    func passThroughTap(status: Int) -> UsageTap? {
+        guard conversion == nil, route.kind == .llm, (200..<300).contains(status), let format = admission?.pool.config.apiFormat else { return nil }
+        return UsageTap(dialect: UsageTap.Dialect(format))
+    }
+
+    /// Adds the tokens an answer reported (converted or passed through) to the config's counters and to the serving
+    /// key's usage, once.
     func recordUsage(_ usage: TokenUsage?) {
         guard let usage, machine.countsUsage() else { return }
         answerUsage = usage
+        if conversion != nil {
+            slugMetrics.convertedInputTokens.increment(by: Int64(usage.inputTokens))
+            slugMetrics.convertedOutputTokens.increment(by: Int64(usage.outputTokens))
+        }
         slugMetrics.inputTokens.increment(by: Int64(usage.inputTokens))
         slugMetrics.outputTokens.increment(by: Int64(usage.outputTokens))
+        slugMetrics.cachedTokens.increment(by: Int64(usage.cachedTokens))
         if let key = machine.keys?.currentKey {
             service.coordinator.recordTokens(key: key, input: Int64(usage.inputTokens), output: Int64(usage.outputTokens))
         }
@@ -175,6 +192,7 @@ extension ProxyExchange {
     func startStream(status: Int, headers answerHeaders: HTTPHeaders) {
         // Scrubbing keeps every length: a declared `Content-Length` stays true.
         reading.streamScrubber = reading.plan?.scrubs == true ? reading.scrubber.map(StreamingSecretScrubber.init) : nil
+        usageTap = passThroughTap(status: status)
         var headers = HeaderPolicy.clientHeaders(
             from: answerHeaders, keepContentLength: answerHeaders.contains(name: "content-length") && conversion == nil, scrubbing: reading.scrubber
         )
@@ -198,6 +216,7 @@ extension ProxyExchange {
         }
         if reading.streamScrubber != nil { chunk = reading.streamScrubber!.feed(chunk) }
         guard chunk.readableBytes > 0 else { return }
+        if usageTap != nil { usageTap!.feed(chunk) }
         writeHeldHead()
         if conversion != nil {
             // Each upstream event converted as soon as it is complete; a part that completes none writes nothing.
@@ -217,6 +236,7 @@ extension ProxyExchange {
     func endStream() {
         writeHeldHead()
         if var rest = reading.streamScrubber?.finish(), rest.readableBytes > 0 {
+            if usageTap != nil { usageTap!.feed(rest) }
             if conversion != nil, let converted = conversion?.feed(rest), !converted.isEmpty {
                 rest = context.channel.allocator.buffer(bytes: converted)
             }

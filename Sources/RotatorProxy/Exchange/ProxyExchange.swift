@@ -61,6 +61,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
     var clientKey: ClientKey?
     /// The tokens the answer reported (whole answers, a stream's events so far; converted or passed through).
     var answerUsage: TokenUsage?
+    /// Reads a passed-through stream's usage as it is relayed (nil for converted streams: the conversion reads theirs).
+    var usageTap: UsageTap?
 
     init(
         head: HTTPRequestHead, route: ProxyRoute, context: ChannelHandlerContext, owner: any ProxyExchangeOwner, service: ProxyService,
@@ -238,6 +240,20 @@ final class ProxyExchange: UpstreamResponseReceiver {
     }
 
 
+    /// The request's row of the usage ledger (requests to a config only: an unknown slug has no row to count in).
+    private func recordLedgerRow(status: Int) {
+        guard let configID = labels.pool else { return }
+        let usage = answerUsage
+        let key = UsageRowKey(
+            day: UsageRowKey.day(secondsSince1970: wallTime.timeIntervalSince1970), clientKeyID: clientKey?.id, configID: configID,
+            keyID: machine.keys?.currentKey, model: request?.model)
+        let counts = UsageCounts.request(
+            status: status, attempts: machine.keys?.attempts ?? 0, input: usage?.inputTokens ?? 0, output: usage?.outputTokens ?? 0,
+            cached: usage?.cachedTokens ?? 0)
+        service.usageLedger.add(counts, to: key, shard: ObjectIdentifier(context.eventLoop).hashValue)
+        if let clientKey { service.metrics.clientKeyUsage(id: clientKey.id, name: clientKey.name, usage: usage) }
+    }
+
     /// Upstream reads follow the client's writability as it is now, after every flush and every writability change:
     /// a change fired inside a flush (the socket drained while it was written) can never be overtaken by a pause
     /// decided before it, so no wake-up is lost whatever order flushes, writability changes and reads come in. Only a
@@ -258,10 +274,11 @@ final class ProxyExchange: UpstreamResponseReceiver {
         catchUpTimer?.cancel()
         catchUpTimer = nil
         // A converted stream's tokens as far as it went: all of them at its end, what was reported if the client left.
-        recordUsage(conversion?.streamUsage)
+        recordUsage(conversion?.streamUsage ?? usageTap?.usage)
         let record = machine.record
         let status = record.status == 0 ? 499 : record.status
         service.metrics.requestFinished(slug: labels.slug, status: status, format: labels.format)
+        recordLedgerRow(status: status)
         service.metrics.requestCompleted(pool: labels.pool, status: status,
                                          addedNanoseconds: Int64(((record.answeredAt ?? now) - started).nanoseconds) - record.upstreamWait)
         if service.accessLog.isEnabled {
