@@ -1,6 +1,7 @@
 import ClientAccess
 import Foundation
 import Hummingbird
+import RotatorCore
 import RotatorHTTP
 import RotatorStore
 
@@ -98,11 +99,28 @@ extension AdminAPI {
         Set(try await store.listConfigs().map(\.slug))
     }
 
-    /// Each configured limit's live state from the quota; nil (no `usage` in the answer) when no quota is wired.
-    private func usage(of key: ClientKey) async -> ClientKeyUsageView? {
-        guard let clientQuota else { return nil }
-        let states = await clientQuota.states(clientKey: key.id, limits: key.limits)
-        return ClientKeyUsageView(limits: states.map(LimitStateView.init))
+    /// Each configured limit's live state from the quota, and today's and this month's totals from the usage ledger
+    /// (as of its last flush); nil (no `usage` in the answer) when neither is at hand.
+    private func usage(of key: ClientKey, now: Date = Date()) async -> ClientKeyUsageView? {
+        let states = await clientQuota?.states(clientKey: key.id, limits: key.limits)
+        var today: UsageTotalsView?
+        var month: UsageTotalsView?
+        if let ledger = store as? any UsageLedgerStore {
+            let day = UsageRowKey.day(secondsSince1970: now.timeIntervalSince1970)
+            let monthStart = UsageRowKey.day(parsing: String(UsageRowKey.dayString(day).prefix(8)) + "01") ?? day
+            if let rows = try? await ledger.usageRows(fromDay: monthStart, toDay: day, clientKeyID: key.id, configID: nil) {
+                var todayCounts = UsageCounts()
+                var monthCounts = UsageCounts()
+                for row in rows {
+                    monthCounts.add(row.counts)
+                    if row.key.day == day { todayCounts.add(row.counts) }
+                }
+                today = UsageTotalsView(todayCounts)
+                month = UsageTotalsView(monthCounts)
+            }
+        }
+        guard states != nil || today != nil else { return nil }
+        return ClientKeyUsageView(limits: states.map { $0.map(LimitStateView.init) }, today: today, month: month)
     }
 }
 
@@ -165,7 +183,28 @@ struct ClientKeyView: Encodable, Sendable {
 }
 
 struct ClientKeyUsageView: Encodable, Sendable {
-    var limits: [LimitStateView]
+    /// Live, from the quota (absent when none is wired).
+    var limits: [LimitStateView]?
+    /// From the usage ledger, as of its last flush (`USAGE_FLUSH_SECONDS`).
+    var today: UsageTotalsView?
+    var month: UsageTotalsView?
+}
+
+/// A client key's totals over a UTC day or month.
+struct UsageTotalsView: Encodable, Sendable {
+    var requests: Int64
+    var errors: Int64
+    var input_tokens: Int64
+    var output_tokens: Int64
+    var cached_tokens: Int64
+
+    init(_ counts: UsageCounts) {
+        requests = counts.requests
+        errors = counts.totalErrors
+        input_tokens = counts.inputTokens
+        output_tokens = counts.outputTokens
+        cached_tokens = counts.cachedTokens
+    }
 }
 
 struct LimitStateView: Encodable, Sendable {

@@ -2,6 +2,7 @@ import ClientAccess
 import Foundation
 import LocalTestServers
 import NIOHTTP1
+import RotatorCore
 import RotatorStore
 import Testing
 
@@ -147,6 +148,37 @@ import Testing
                 #expect(try await admin.call(.GET, "/admin/client-keys?\(query)").status == 422, "\(query)")
             }
             #expect(try await admin.call(.GET, "/admin/client-keys/0").status == 404)
+        }
+    }
+
+    /// Beside each limit's live count, the list shows the key's totals of today and of this month (UTC) from the usage
+    /// ledger: rows of earlier days of the month count for the month only, rows of last month for neither.
+    @Test func theListShowsTodaysAndThisMonthsUsageFromTheLedger() async throws {
+        try await withAdmin { admin in
+            let configID = try await admin.node.createConfig(slug: "openai")
+            let created = try await admin.call(.POST, "/admin/client-keys", #"{"name":"ledgered","rpm":60}"#).object()
+            let id = Int64(try #require(created["id"] as? Int))
+            let ledger = try #require(admin.node.node.store as? any UsageLedgerStore)
+            let today = UsageRowKey.day(secondsSince1970: Date().timeIntervalSince1970)
+            let monthStart = try #require(UsageRowKey.day(parsing: String(UsageRowKey.dayString(today).prefix(8)) + "01"))
+            func row(_ day: Int32, client: Int64?, requests: Int64, input: Int64) -> (UsageRowKey, UsageCounts) {
+                (UsageRowKey(day: day, clientKeyID: client, configID: Int64(configID), keyID: 1, model: "gpt-4o"),
+                 UsageCounts(requests: requests, errors: [.rateLimited: 1], attempts: requests, inputTokens: input, outputTokens: 1, cachedTokens: 0))
+            }
+            let rows = [row(today, client: id, requests: 3, input: 30), row(monthStart, client: id, requests: 5, input: 50),
+                        row(monthStart - 1, client: id, requests: 7, input: 70), row(today, client: nil, requests: 11, input: 110)]
+            for (key, counts) in rows { try await ledger.addUsage([key: counts]) }
+            let item = try #require((try await admin.call(.GET, "/admin/client-keys").object()["items"] as? [[String: Any]])?.first)
+            let usage = try #require(item["usage"] as? [String: Any])
+            let todayTotals = try #require(usage["today"] as? [String: Any])
+            let monthTotals = try #require(usage["month"] as? [String: Any])
+            let sameDay = monthStart == today
+            #expect(todayTotals["requests"] as? Int == (sameDay ? 8 : 3))
+            #expect(todayTotals["input_tokens"] as? Int == (sameDay ? 80 : 30))
+            #expect(monthTotals["requests"] as? Int == 8, "last month's row and operator keys' rows are not this key's month")
+            #expect(monthTotals["errors"] as? Int == 2 && monthTotals["output_tokens"] as? Int == 2)
+            let limits = try #require(usage["limits"] as? [[String: Any]])
+            #expect(limits.map { $0["limit"] as? String } == ["rpm"])
         }
     }
 
