@@ -38,7 +38,7 @@ extension ExchangeStateMachine {
     }
 
     /// What the executor tells the quota when an admitted request ends.
-    enum QuotaCall: Equatable {
+    indirect enum QuotaCall: Equatable {
         /// Something went upstream: its tokens replace the reservation, the lease ends.
         case settle(QuotaTicket)
         /// Nothing went upstream: everything the admission took is given back.
@@ -80,9 +80,10 @@ extension ExchangeStateMachine {
         case prepareRequest(body: ByteBuffer)
         case acquireKey(excluding: Set<Int64>)
         /// Ask the client key's quota (`admitImmediately`, else `admit` and `quotaPending`), then `quotaDecided`.
-        case admit(QuotaRequest)
+        /// (Boxed, as every quota payload of a step: an operator key's steps stay as small as they were.)
+        indirect case admit(QuotaRequest)
         /// Renew the admitted request's concurrency lease, and arm the next renewal.
-        case renewQuota(QuotaTicket)
+        indirect case renewQuota(QuotaTicket)
         /// Send the prepared request with this key (on a new connection when `fresh`); the read timer fires at `timer`.
         case send(keyID: Int64, fresh: Bool, timer: NIODeadline)
         /// Wait this long for a paced key, then `waited`.

@@ -51,7 +51,7 @@ struct ExchangeStateMachine {
         case pending
         /// The exchange ended while the admission was pending: an admission that comes now is released.
         case abandoned
-        case admitted(QuotaTicket)
+        indirect case admitted(QuotaTicket)
         /// Refused, settled or released.
         case closed
     }

@@ -270,9 +270,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
         catchUpTimer = nil
         // A converted stream's tokens as far as it went: all of them at its end, what was reported if the client left.
         recordUsage(conversion?.streamUsage)
-        leaseRenewal?.cancel()
-        leaseRenewal = nil
-        if let call = machine.exchangeEnding() { endAdmission(call) }
         let record = machine.record
         let status = record.status == 0 ? 499 : record.status
         service.metrics.requestFinished(slug: labels.slug, status: status, format: labels.format)
@@ -286,6 +283,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 completed: completed
             ))
         }
+        // Last: the answer's usage (`answerUsage`) is complete by now.
+        leaseRenewal?.cancel()
+        leaseRenewal = nil
+        if let call = machine.exchangeEnding() { endAdmission(call) }
         owner?.exchangeFinished(self, closeConnection: machine.closesConnection)
     }
 }
