@@ -101,7 +101,8 @@ public struct RotatorNode: Sendable {
                 proxyKeys: secrets.proxyKeys, maxRetries: settings.maxRetries, defaultCooldown: settings.cooldownSeconds,
                 timeout: settings.proxyTimeout, totalTimeout: settings.proxyTotalTimeout, maxBodyBytes: settings.maxBodyBytes,
                 corsAllowedOrigins: settings.corsAllowedOrigins, quotaCooldown: settings.quotaCooldownSeconds, rateLimitMaxKeys: settings.rateLimitMaxKeys,
-                wrongKeyLimit: settings.wrongProxyKeyLimit, clientAddresses: ClientAddressResolver(trustedProxies: settings.trustedProxies)
+                wrongKeyLimit: settings.wrongProxyKeyLimit, clientAddresses: ClientAddressResolver(trustedProxies: settings.trustedProxies),
+                clientKeyDefaultMaxTokens: Int64(settings.clientKeyDefaultMaxTokens)
             ),
             metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
             accessLog: AccessLogWriter(logger: logger),

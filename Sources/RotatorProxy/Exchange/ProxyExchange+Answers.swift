@@ -51,12 +51,35 @@ extension ProxyExchange {
         )
     }
 
-    /// The body without its `api_key` when that holds one of the proxy keys (compared in constant time); nil otherwise.
-    func bodyWithoutProxyKey(_ body: ByteBuffer) -> ByteBuffer? {
-        guard let extracted = ClientCredential.extractBodyAPIKey(from: body),
-            ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys)
-        else { return nil }
-        return extracted.body
+    /// What the body's `api_key` holds: a proxy key (compared in constant time) or a client key (by its keyed hash), and
+    /// the body without it. A client key authenticates only a request whose head carried no key; it must be allowed on
+    /// this config, and a refused one gets the 401 saying why. Behind a head that already authenticated, a client key's
+    /// secret is only stripped.
+    func bodyKey(_ body: ByteBuffer) -> ExchangeStateMachine.BodyKey {
+        guard let extracted = ClientCredential.extractBodyAPIKey(from: body) else { return .missing }
+        if ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys) { return .valid(extracted.body) }
+        let identity = service.clientKeys.identify(secret: extracted.key)
+        guard let admission, admission.credential == .expectedInBody else {
+            switch identity {
+            case .unknown: return .missing
+            case .key: return .valid(extracted.body)
+            case .refused(let reason):
+                // Refused whatever the body holds (the slug): a known client key's refusal says why.
+                return admission == nil ? .refused(ProxyRequestGate.refusedClientKey(reason, format: ProxyRequestGate.requestDialect(head: head, route: route)))
+                    : .valid(extracted.body)
+            }
+        }
+        switch identity {
+        case .unknown:
+            return .missing
+        case .refused(let reason):
+            return .refused(ProxyRequestGate.refusedClientKey(reason, format: admission.format))
+        case .key(let key):
+            let slug = admission.pool.config.slug
+            guard key.allows(config: slug) else { return .refused(ProxyRequestGate.configNotAllowed(key, slug: slug, format: admission.format)) }
+            clientKey = key
+            return .valid(extracted.body)
+        }
     }
 
     /// A browser's CORS preflight from an allowed origin (`CORS_ALLOWED_ORIGINS`).
@@ -74,16 +97,21 @@ extension ProxyExchange {
         switch answer {
         case .refusal(let reason):
             let refusal: ProxyRequestGate.Refusal
+            var retryAfter: Int?
             switch reason {
             case .given(let given): refusal = given
             case .unauthorized: refusal = ProxyRequestGate.unauthorized(head: head, route: route)
             case .tooLarge(let limit): refusal = ProxyRequestGate.tooLarge(limit, format: admission?.format)
             case .tooLargeForBodyKey(let limit):
                 refusal = ProxyRequestGate.tooLargeForBodyKey(limit, format: ProxyRequestGate.requestDialect(head: head, route: route))
+            case .quota(let limit, let value, let frees):
+                refusal = ProxyRequestGate.quotaRefusal(keyName: clientKey?.name ?? "", limit: limit, value: value, retryAfter: frees,
+                                                        format: admission?.format)
+                retryAfter = frees.map { max(Int($0.rounded(.up)), 1) }
             }
-            if refusal.status == .unauthorized { service.wrongKeys.recordWrongKey(address: clientAddress()) }
+            if refusal.status == .unauthorized, refusal.countsAsWrongKey { service.wrongKeys.recordWrongKey(address: clientAddress()) }
             writeError(status: refusal.status, kind: refusal.kind, message: refusal.message, format: refusal.format, extraHeaders: refusal.extraHeaders,
-                       presetBody: refusal.body)
+                       presetBody: refusal.body, retryAfter: retryAfter)
         case .failure(let failure):
             if failure.status == 429, failure.kind == .rateLimited { slugMetrics.allKeysCooling.increment() }
             writeError(status: HTTPResponseStatus(statusCode: failure.status), kind: failure.kind, message: failure.message,
@@ -169,6 +197,7 @@ extension ProxyExchange {
 
     private func addOwnHeaders(_ headers: inout HTTPHeaders) {
         headers.add(name: "X-Request-ID", value: requestID)
+        if !quotaStates.isEmpty { ClientKeyHeaders.add(quotaStates, to: &headers) }
         if let corsOrigin {
             headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: corsOrigin)
             headers.add(name: "Vary", value: "Origin")

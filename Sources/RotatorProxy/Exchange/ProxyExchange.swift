@@ -63,6 +63,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
     var answerUsage: TokenUsage?
     /// Reads a passed-through stream's usage as it is relayed (nil for converted streams: the conversion reads theirs).
     var usageTap: UsageTap?
+    /// The client key's limits as its admission saw them: `x-ratelimit-*` headers on every answer.
+    var quotaStates: [LimitState] = []
+    /// The next renewal of the admitted request's concurrency lease.
+    var leaseRenewal: Scheduled<Void>?
 
     init(
         head: HTTPRequestHead, route: ProxyRoute, context: ChannelHandlerContext, owner: any ProxyExchangeOwner, service: ProxyService,
@@ -107,7 +111,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         if let pool { labels = MetricLabels(slug: pool.config.slug, format: route.kind == .generic ? "generic" : pool.config.apiFormat.rawValue, pool: pool.config.id) }
         switch ProxyRequestGate.evaluate(
             head: head, route: route, catalogLoaded: service.catalog.isLoaded, pool: pool, proxyKeys: service.settings.proxyKeys,
-            maxBodyBytes: service.settings.maxBodyBytes
+            maxBodyBytes: service.settings.maxBodyBytes, clientKeys: service.clientKeys
         ) {
         case .refuse(let refusal):
             return run(machine.headRefused(.given(refusal)))
@@ -117,6 +121,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             conversion = admission.conversion
             admission.conversion = nil
             self.admission = admission
+            clientKey = admission.clientKey
             secrets = admission.pool.secrets
             let check: ExchangeStateMachine.BodyCheck = admission.credential != .expectedInBody ? .none
                 : route.kind == .llm ? .keyInBody : .refusalUnlessKey(ProxyRequestGate.unauthorized(head: head, route: route))
@@ -129,7 +134,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     func receiveBody(_ part: ByteBuffer) { run(machine.bodyPart(part)) }
 
-    func receiveEnd() { run(machine.requestEnded(withoutProxyKey: bodyWithoutProxyKey)) }
+    func receiveEnd() { run(machine.requestEnded(bodyKey: bodyKey)) }
 
     /// The client went away: stop the upstream exchange, write nothing more.
     func clientClosed() { run(machine.clientClosed()) }
@@ -191,6 +196,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             report(judged.outcome, key: judged.key)
         }
         for owed in step.reports { report(owed.outcome, key: owed.key) }
+        if let call = step.quota { endAdmission(call) }
         perform(step.action)
     }
 
@@ -202,6 +208,11 @@ final class ProxyExchange: UpstreamResponseReceiver {
             prepare(body: body)
         case .acquireKey(let excluded):
             acquireKey(excluding: excluded)
+        case .admit(let request):
+            admit(request)
+        case .renewQuota(let ticket):
+            service.clientQuota?.renew(ticket, on: context.eventLoop)
+            armLeaseRenewal()
         case .send(let keyID, let fresh, let deadline):
             send(keyID: keyID, fresh: fresh, timer: deadline)
         case .wait(let time):
@@ -289,6 +300,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 completed: completed
             ))
         }
+        // Last: the answer's usage (`answerUsage`) is complete by now.
+        leaseRenewal?.cancel()
+        leaseRenewal = nil
+        if let call = machine.exchangeEnding() { endAdmission(call) }
         owner?.exchangeFinished(self, closeConnection: machine.closesConnection)
     }
 }
