@@ -72,15 +72,15 @@ let package = Package(
         ]),
 
         // Key coordination shared through Redis: one Lua script, local fallback while Redis is away.
-        .target(name: "RedisCoordination", dependencies: ["KeyCoordination", "RotatorCore", "RedisClient", logging, metrics],
-                resources: [.copy("Resources/key_coordinator.lua"), .copy("Resources/login_attempts.lua")]),
+        .target(name: "RedisCoordination", dependencies: ["KeyCoordination", "ClientAccess", "RotatorCore", "RedisClient", logging, metrics],
+                resources: [.copy("Resources/key_coordinator.lua"), .copy("Resources/login_attempts.lua"), .copy("Resources/client_quota.lua")]),
 
         // Starts private redis-server / mariadbd instances on free loopback ports (tests, load tests).
         .target(name: "LocalTestServers"),
 
         // Source of truth for configs and keys, written once over the SQL driver protocol.
         .target(name: "RotatorStore", dependencies: [
-            "RotatorCore", "RotatorSQL",
+            "RotatorCore", "RotatorSQL", "ClientAccess",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
@@ -88,7 +88,7 @@ let package = Package(
         .target(name: "KeyCoordination", dependencies: ["RotatorCore", nioCore]),
 
         // The node's in-memory view of configs and keys, and the write path that keeps it fresh.
-        .target(name: "ConfigCatalog", dependencies: ["RotatorCore", "RotatorStore", "KeyCoordination", logging, metrics]),
+        .target(name: "ConfigCatalog", dependencies: ["RotatorCore", "ClientAccess", "RotatorStore", "KeyCoordination", logging, metrics]),
 
         // Client format <-> upstream format: requests, answers, streams, errors, model lists. Pure functions over
         // bytes, no HTTP server: the proxy's relay calls it.
@@ -118,7 +118,7 @@ let package = Package(
 
         // Admin JSON API: login, JWT, configs, keys, OpenAPI document.
         .target(name: "RotatorAdmin", dependencies: [
-            "RotatorCore", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", "TrafficStats", "UpstreamProviders", hummingbird, logging, httpTypes, nioCore,
+            "RotatorCore", "ClientAccess", "RotatorHTTP", "ConfigCatalog", "RotatorStore", "KeyCoordination", "TrafficStats", "UpstreamProviders", hummingbird, logging, httpTypes, nioCore,
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -129,7 +129,7 @@ let package = Package(
 
         // Settings from the environment and the wiring of one node.
         .target(name: "RotatorApp", dependencies: [
-            "RotatorCore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
+            "RotatorCore", "ClientAccess", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "RotatorStore", "KeyCoordination", "ConfigCatalog",
             "RedisClient", "RedisCoordination", "RequestIdentity", "RotatorHTTP", "RotatorProxy", "RotatorAdmin", "AdminWebUI", "TrafficStats", hummingbird,
             logging, httpTypes, nioCore, .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"), .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(name: "FormatConversionTests", dependencies: ["FormatConversion", "RotatorCore"], exclude: ["Golden"]),  // read from the source folder
         .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats"]),
         .testTarget(name: "RotatorStoreTests", dependencies: [
-            "RotatorStore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "LocalTestServers", "RotatorCore",
+            "RotatorStore", "RotatorSQL", "SQLiteDriver", "MariaDBDriver", "LocalTestServers", "RotatorCore", "ClientAccess",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "MariaDBDriverTests", dependencies: ["MariaDBDriver", "RotatorSQL", "LocalTestServers"]),
@@ -170,7 +170,7 @@ let package = Package(
             "RedisClient", "LocalTestServers", nioCore, logging, .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "KeyCoordinationTests", dependencies: [
-            "KeyCoordination", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging, nioCore,
+            "KeyCoordination", "ClientAccess", "RedisCoordination", "RedisClient", "LocalTestServers", "RotatorCore", logging, nioCore,
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "RotatorProxyTests", dependencies: [
@@ -179,10 +179,10 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "ConfigCatalogTests", dependencies: [
-            "ConfigCatalog", "RotatorStore", "RotatorSQL", "SQLiteDriver", "KeyCoordination", "RotatorCore", logging,
+            "ConfigCatalog", "ClientAccess", "RotatorStore", "RotatorSQL", "SQLiteDriver", "KeyCoordination", "RotatorCore", logging,
         ]),
         .testTarget(name: "UpstreamProvidersTests", dependencies: ["UpstreamProviders", "FormatConversion", "RotatorCore", nioCore, nioHTTP1]),
-        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "UpstreamProviders", "RotatorCore", "RotatorHTTP", "RequestIdentity", "RotatorStore", "TrafficStats", "KeyCoordination", nioHTTP1]),
+        .testTarget(name: "RotatorAdminTests", dependencies: ["RotatorAdmin", "ClientAccess", "UpstreamProviders", "RotatorCore", "RotatorHTTP", "RequestIdentity", "RotatorStore", "TrafficStats", "KeyCoordination", nioHTTP1]),
         .testTarget(name: "AdminWebUITests", dependencies: [
             "AdminWebUI", "RotatorHTTP", hummingbird, httpTypes, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
@@ -191,7 +191,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "RotatorAppTests", dependencies: [
-            "RotatorApp", "RotatorCore", "MockUpstream", .product(name: "NIOSSL", package: "swift-nio-ssl"), "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
+            "RotatorApp", "RotatorCore", "ClientAccess", "RedisCoordination", "MockUpstream", .product(name: "NIOSSL", package: "swift-nio-ssl"), "RotatorStore", "SQLiteDriver", "KeyCoordination", hummingbird, logging,
             "RotatorAdmin", "RotatorProxy", "ConfigCatalog", "RedisClient", "MariaDBDriver", "RotatorSQL", "LocalTestServers",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -49,6 +49,11 @@ public struct ClientKeyDirectory: Sendable {
 
     public var isEmpty: Bool { byHash.isEmpty }
 
+    /// Each key's name by its id (the usage report shows them beside the ids).
+    public var namesByID: [Int64: String] {
+        Dictionary(byHash.values.map { ($0.key.id, $0.key.name) }, uniquingKeysWith: { first, _ in first })
+    }
+
     public func identify(_ hash: ClientKeyHash, at now: Date) -> ClientIdentity {
         guard let entry = byHash[hash] else { return .unknown }
         let key = entry.key

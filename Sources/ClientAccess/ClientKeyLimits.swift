@@ -49,7 +49,9 @@ public struct ClientKeyLimits: Sendable, Equatable, Hashable {
         }
     }
 
-    public var isEmpty: Bool { configured.isEmpty }
+    public var isEmpty: Bool {
+        rpm == nil && tpm == nil && maxConcurrent == nil && dailyRequests == nil && monthlyRequests == nil && dailyTokens == nil && monthlyTokens == nil
+    }
     /// Whether any token limit is set: the request's reservation (its max tokens and input estimate) is needed.
     public var limitsTokens: Bool { tpm != nil || dailyTokens != nil || monthlyTokens != nil }
 }

@@ -1,3 +1,4 @@
+import ClientAccess
 import KeyCoordination
 import Logging
 import Metrics
@@ -19,6 +20,10 @@ public final class ConfigCatalog: Sendable {
         var storeReachable = true
         /// Keys the coordinator took out as invalid whose mark did not reach the store yet, by key id.
         var pendingInvalidations: [Int64: PendingInvalidation] = [:]
+        /// Every client key (revoked tombstones included) by id: what `clientKeys` was last given.
+        var clientKeys: [Int64: ClientKey] = [:]
+        /// The store's client-keys version this node holds every change up to (-1: not loaded).
+        var clientKeysVersion: Int64 = -1
     }
 
     struct PendingInvalidation: Sendable {
@@ -32,12 +37,16 @@ public final class ConfigCatalog: Sendable {
         case config(Int64)
         case removal(Int64)
         case versionCheck
+        case clientKey(Int64)
     }
 
     public let store: any ConfigStore
     let coordinator: any KeyCoordinator
     let publisher: any ConfigChangePublisher
     let logger: Logger
+    /// The client keys the relay identifies secrets by; filled on load and on every client-key change (nil: the node
+    /// serves operator keys only).
+    public let clientKeys: ClientKeyRegistry?
     private let entries = Mutex(Entries())
     private let jobs = CoalescingSerialQueue<Job>()
     private let undecryptableGauge: Gauge
@@ -46,10 +55,11 @@ public final class ConfigCatalog: Sendable {
 
     public init(
         store: any ConfigStore, coordinator: any KeyCoordinator,
-        publisher: any ConfigChangePublisher = LocalOnlyChangePublisher(), logger: Logger,
+        publisher: any ConfigChangePublisher = LocalOnlyChangePublisher(), clientKeys: ClientKeyRegistry? = nil, logger: Logger,
         metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
         self.store = store
+        self.clientKeys = clientKeys
         self.coordinator = coordinator
         self.publisher = publisher
         self.logger = logger
@@ -92,6 +102,7 @@ public final class ConfigCatalog: Sendable {
     public func reloadAll() async throws {
         try await jobs.run(coalescing: .everything) { [self] in
             let version = try await store.globalVersion()
+            try await loadAllClientKeys()
             var pools: [ServingPool] = []
             for config in try await store.listConfigs() {
                 guard let snapshot = try await store.servingSnapshot(configID: config.id) else { continue }
@@ -137,6 +148,12 @@ public final class ConfigCatalog: Sendable {
             try await jobs.run(coalescing: .removal(id)) { [self] in
                 await drop(configID: id)
             }
+        case .clientKeyChanged(let id, let version):
+            guard clientKeys != nil else { return }
+            if let version, version <= entries.withLock({ $0.clientKeysVersion }) { return }  // made or seen here
+            try await jobs.run(coalescing: .clientKey(id)) { [self] in
+                try await loadClientKey(id: id, announcedVersion: version)
+            }
         }
     }
 
@@ -166,6 +183,9 @@ public final class ConfigCatalog: Sendable {
             for id in cached.keys where versions[id] == nil {
                 await drop(configID: id)
             }
+            if clientKeys != nil, try await store.clientKeysVersion() != entries.withLock({ $0.clientKeysVersion }) {
+                try await loadAllClientKeys()
+            }
             entries.withLock { $0.checkedVersion = max($0.checkedVersion, current) }
         }
     }
@@ -189,6 +209,22 @@ public final class ConfigCatalog: Sendable {
         }
         // Without a version the others reload unconditionally.
         await publisher.publish(version.map { .changed(configID: configID, version: $0) } ?? .changed(configID: configID, version: nil))
+    }
+
+    /// After a committed write to a client key: read it here, then tell the others. As `commitChange`, a failed read is
+    /// logged (the periodic check repairs it) and the others are told anyway.
+    func commitClientKeyChange(id: Int64) async {
+        var version: Int64?
+        do {
+            let current = try await store.clientKeysVersion()
+            try await jobs.run(coalescing: nil) { [self] in
+                try await loadClientKey(id: id, announcedVersion: current)
+            }
+            version = current
+        } catch {
+            logger.warning("client key refresh after write failed", metadata: ["client_key_id": "\(id)", "error": "\(error)"])
+        }
+        await publisher.publish(.clientKeyChanged(id: id, version: version))
     }
 
     /// After a committed delete of a config: drop it here and on every other node, without a store read.
@@ -269,6 +305,31 @@ public final class ConfigCatalog: Sendable {
             entries.slugByID[configID] = pool.config.slug
         }
         updateUndecryptableGauge()
+    }
+
+    /// Every client key, and the version they are at (read first: a write in between makes the next check reload again).
+    private func loadAllClientKeys() async throws {
+        guard let clientKeys else { return }
+        let version = try await store.clientKeysVersion()
+        let keys = try await store.allClientKeys()
+        entries.withLock { entries in
+            entries.clientKeys = Dictionary(uniqueKeysWithValues: keys.map { ($0.id, $0) })
+            entries.clientKeysVersion = version
+        }
+        clientKeys.replace(with: keys)
+    }
+
+    /// One client key as the store holds it now (a revoked one as its tombstone). The node's version moves to
+    /// `announcedVersion` only when that is the next one: a gap (a message lost) is left for the periodic check.
+    private func loadClientKey(id: Int64, announcedVersion: Int64?) async throws {
+        guard let clientKeys else { return }
+        let key = try await store.clientKey(id: id)
+        let all = entries.withLock { entries -> [ClientKey] in
+            entries.clientKeys[id] = key
+            if let announcedVersion, announcedVersion == entries.clientKeysVersion + 1 { entries.clientKeysVersion = announcedVersion }
+            return Array(entries.clientKeys.values)
+        }
+        clientKeys.replace(with: all)
     }
 
     private func drop(configID: Int64) async {

@@ -1,3 +1,4 @@
+import ClientAccess
 import RotatorCore
 import RotatorStore
 
@@ -73,5 +74,40 @@ public struct ConfigEditor: Sendable {
         _ = catalog.forgetPendingInvalidation(keyID: id)
         await catalog.commitChange(configID: record.proxyConfigID)
         return record
+    }
+
+    // MARK: Client keys (each write reaches every node's registry: here at once, elsewhere through the change message)
+
+    /// The new key with its secret, shown this once. `StoreError.conflict` for a name a live key has.
+    public func createClientKey(_ draft: ClientKeyDraft) async throws -> IssuedClientKey {
+        let issued = try await store.createClientKey(draft, hasher: try clientKeyHasher())
+        await catalog.commitClientKeyChange(id: issued.key.id)
+        return issued
+    }
+
+    public func updateClientKey(id: Int64, with draft: ClientKeyDraft) async throws -> ClientKey? {
+        guard let key = try await store.updateClientKey(id: id, with: draft) else { return nil }
+        await catalog.commitClientKeyChange(id: id)
+        return key
+    }
+
+    /// The key as it was before; its secret is refused as revoked on every node from now on.
+    public func revokeClientKey(id: Int64) async throws -> ClientKey? {
+        guard let key = try await store.revokeClientKey(id: id) else { return nil }
+        await catalog.commitClientKeyChange(id: id)
+        return key
+    }
+
+    public func rotateClientKey(id: Int64, graceSeconds: Int64) async throws -> IssuedClientKey? {
+        guard let issued = try await store.rotateClientKey(id: id, graceSeconds: graceSeconds, hasher: try clientKeyHasher()) else { return nil }
+        await catalog.commitClientKeyChange(id: id)
+        return issued
+    }
+
+    private func clientKeyHasher() throws -> ClientKeyHasher {
+        guard let registry = catalog.clientKeys else {
+            throw StoreError.unavailable("this node was started without a client-key registry")
+        }
+        return registry.hasher
     }
 }

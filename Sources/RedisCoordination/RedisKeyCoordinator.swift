@@ -173,6 +173,13 @@ public final class RedisKeyCoordinator: KeyCoordinator {
     }
 
     private func loopConnection(_ eventLoop: any EventLoop) -> RedisConnection? {
+        connection(on: eventLoop)
+    }
+
+    /// The loop's own ready connection (nil before it connected, while Redis is away, or for a loop that is not the
+    /// proxy's): other scripts of the request (the client quota's) go out on it, so a command issued in the same loop
+    /// tick as the acquire leaves in the same write.
+    public func connection(on eventLoop: any EventLoop) -> RedisConnection? {
         guard let connection = loopClients[ObjectIdentifier(eventLoop)]?.readyConnection, connection.eventLoop === eventLoop else { return nil }
         return connection
     }

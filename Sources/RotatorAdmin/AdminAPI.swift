@@ -1,3 +1,4 @@
+import ClientAccess
 import ConfigCatalog
 import Foundation
 import HTTPTypes
@@ -29,14 +30,19 @@ public struct AdminAPI: Sendable {
     let trafficSource: AdminTrafficSource
     /// "Check now" and the check at import; nil where no HTTP client is at hand (checks then answer 503).
     let probe: KeyProbe?
+    /// Each client key's live counts beside its limits in the client-key answers; nil: no `usage` in them.
+    let clientQuota: (any ClientQuota)?
+    /// Client keys' names by id, for the usage report (the node sets it from its client-key registry).
+    public var clientKeyNames: @Sendable () async -> [Int64: String] = { [:] }
 
     public init(
         store: any ConfigStore, catalog: ConfigCatalog, coordinator: any KeyCoordinator, settings: AdminSettings,
         tokens: AdminTokens, loginLimiter: any LoginAttemptLimiter = InMemoryLoginAttemptLimiter(), flushUsage: @escaping @Sendable () async -> Void,
         clusterNodes: @escaping @Sendable () async -> [ClusterNode],
         trafficSource: AdminTrafficSource = .node(TrafficStats(clock: { Date().timeIntervalSince1970 })),
-        probe: KeyProbe? = nil
+        probe: KeyProbe? = nil, clientQuota: (any ClientQuota)? = nil
     ) {
+        self.clientQuota = clientQuota
         self.trafficSource = trafficSource
         self.probe = probe
         self.store = store
@@ -52,7 +58,7 @@ public struct AdminAPI: Sendable {
 
     /// Every resource, in the order their routes are listed.
     var resources: [AdminResource] {
-        [sessionResource, configResource, configKeysResource, keyResource, clusterResource, auditResource]
+        [sessionResource, configResource, configKeysResource, keyResource, clientKeyResource, clusterResource, auditResource, usageResource]
     }
 
     /// Every route, with its full path: what registration adds and the OpenAPI check walks.

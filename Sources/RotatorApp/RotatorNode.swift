@@ -1,5 +1,6 @@
 import AdminWebUI
 import AsyncHTTPClient
+import ClientAccess
 import ConfigCatalog
 import Foundation
 import Hummingbird
@@ -29,6 +30,8 @@ public struct RotatorNode: Sendable {
     public let store: any ConfigStore
     public let coordinator: any KeyCoordinator
     public let catalog: ConfigCatalog
+    /// Client keys' limits: in memory on a lightweight node, in Redis (shared by the fleet) on an enterprise one.
+    public let clientQuota: any ClientQuota
     public let usageFlusher: UsageFlusher
     let database: any SQLDatabase
     /// The proxy path's shared parts (catalog, coordinator, upstream pools per event loop, access log).
@@ -78,8 +81,12 @@ public struct RotatorNode: Sendable {
             proxyLoops: eventLoopGroup
         )
         let coordinator: any KeyCoordinator = sharing?.coordinator ?? InMemoryKeyCoordinator(policy: coordinationPolicy)
+        let clientQuota: any ClientQuota = sharing?.quota ?? InMemoryClientQuota()
+        // Client keys' secrets are looked up by their keyed hash, under a key derived from ENCRYPTION_KEY (the same on
+        // every node, so every node finds every key); the catalog fills the registry, the relay reads it.
+        let clientKeys = ClientKeyRegistry(hasher: ClientKeyHasher(encryptionKey: secrets.encryptionKey))
         let catalog = ConfigCatalog(
-            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), logger: logger,
+            store: store, coordinator: coordinator, publisher: sharing?.publisher ?? LocalOnlyChangePublisher(), clientKeys: clientKeys, logger: logger,
             metricsFactory: PrometheusMetricsFactory(registry: metricsRegistry)
         )
         let tls: UpstreamTLS
@@ -94,17 +101,20 @@ public struct RotatorNode: Sendable {
                 proxyKeys: secrets.proxyKeys, maxRetries: settings.maxRetries, defaultCooldown: settings.cooldownSeconds,
                 timeout: settings.proxyTimeout, totalTimeout: settings.proxyTotalTimeout, maxBodyBytes: settings.maxBodyBytes,
                 corsAllowedOrigins: settings.corsAllowedOrigins, quotaCooldown: settings.quotaCooldownSeconds, rateLimitMaxKeys: settings.rateLimitMaxKeys,
-                wrongKeyLimit: settings.wrongProxyKeyLimit, clientAddresses: ClientAddressResolver(trustedProxies: settings.trustedProxies)
+                wrongKeyLimit: settings.wrongProxyKeyLimit, clientAddresses: ClientAddressResolver(trustedProxies: settings.trustedProxies),
+                clientKeyDefaultMaxTokens: Int64(settings.clientKeyDefaultMaxTokens)
             ),
             metrics: ProxyMetrics(factory: PrometheusMetricsFactory(registry: metricsRegistry), traffic: traffic),
             accessLog: AccessLogWriter(logger: logger),
             pools: UpstreamPools(group: eventLoopGroup, tls: tls, connectTimeout: .milliseconds(Int64(min(settings.proxyTimeout, 10) * 1000))),
-            logger: logger
+            logger: logger, clientKeys: clientKeys, clientQuota: clientQuota, usageLedger: UsageLedger()
         )
         return RotatorNode(
-            settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog,
+            settings: settings, secrets: secrets, store: store, coordinator: coordinator, catalog: catalog, clientQuota: clientQuota,
             usageFlusher: UsageFlusher(
-                coordinator: coordinator, store: store, interval: .milliseconds(Int64(settings.usageFlushSeconds * 1000)), logger: logger
+                coordinator: coordinator, store: store, interval: .milliseconds(Int64(settings.usageFlushSeconds * 1000)), ledger: proxy.usageLedger,
+                afterFlush: { [metrics = proxy.metrics] in metrics.rebalanceClientKeyLabels() },
+                redisCounters: sharing.map { RedisUsageCounters(client: $0.client, nodeID: $0.nodeID) }, logger: logger
             ),
             database: database, proxy: proxy, eventLoopGroup: eventLoopGroup, logger: logger, sharing: sharing,
             metricsRegistry: metricsRegistry,
@@ -236,7 +246,7 @@ extension RotatorNode {
     func makeAdminAPI() async -> AdminAPI {
         let lifetime = Double(settings.tokenLifetimeMinutes) * 60
         let flusher = usageFlusher
-        return AdminAPI(
+        var api = AdminAPI(
             store: store, catalog: catalog, coordinator: coordinator,
             settings: AdminSettings(
                 username: settings.adminUsername, password: secrets.adminPassword, jwtSecret: secrets.jwtSecret,
@@ -256,8 +266,12 @@ extension RotatorNode {
                                     version: RotatorVersion.current, startedAt: startedAt, degradedReasons: degraded, isThisNode: true)]
             },
             trafficSource: sharing.map { FleetTraffic(client: $0.client, local: traffic).source } ?? .node(traffic),
-            probe: KeyProbe(client: probeClient)
+            probe: KeyProbe(client: probeClient),
+            // The relay's quota (nil until one is wired): the client-key answers show its counts beside the limits.
+            clientQuota: proxy.clientQuota
         )
+        api.clientKeyNames = { [registry = proxy.clientKeys] in registry.directory.namesByID }
+        return api
     }
 
     /// The admin routes this node registers (for documentation checks).

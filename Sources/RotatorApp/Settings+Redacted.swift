@@ -11,7 +11,7 @@ extension Settings: SecretRedacting {
             ("databasePath", databasePath), ("mysql", mysql as Any), ("cacheType", cacheType), ("redis", redis as Any),
             ("encryptionKey", RedactedSecret(encryptionKey)), ("maxRetries", maxRetries), ("cooldownSeconds", cooldownSeconds),
             ("maxBodyBytes", maxBodyBytes), ("corsAllowedOrigins", corsAllowedOrigins), ("trustedProxies", trustedProxies),
-            ("metricsToken", RedactedSecret(metricsToken)), ("wrongProxyKeyLimit", wrongProxyKeyLimit),
+            ("metricsToken", RedactedSecret(metricsToken)), ("wrongProxyKeyLimit", wrongProxyKeyLimit), ("clientKeyDefaultMaxTokens", clientKeyDefaultMaxTokens),
             ("shutdownGraceSeconds", shutdownGraceSeconds), ("catalogCheckSeconds", catalogCheckSeconds),
             ("usageFlushSeconds", usageFlushSeconds), ("clientRequestTimeout", clientRequestTimeout),
         ]

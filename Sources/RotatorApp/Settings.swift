@@ -85,6 +85,9 @@ public struct Settings: Sendable, Equatable {
     /// Wrong or missing proxy keys one client address may send per minute before it gets 429 for the rest of that
     /// minute (`WRONG_PROXY_KEY_LIMIT`; 0: never).
     public var wrongProxyKeyLimit: Int = 30
+    /// The output tokens a client key's request reserves against its token limits when it names no max tokens
+    /// (`CLIENT_KEY_DEFAULT_MAX_TOKENS`).
+    public var clientKeyDefaultMaxTokens: Int = 4096
     /// A Bearer token `/metrics` asks for (`METRICS_TOKEN`); nil: `/metrics` is open, as before.
     public var metricsToken: String?
     public var shutdownGraceSeconds: Double = 30
@@ -187,6 +190,7 @@ public struct Settings: Sendable, Equatable {
             }
         }
         settings.wrongProxyKeyLimit = try reader.integer("WRONG_PROXY_KEY_LIMIT", in: 0...1_000_000) ?? settings.wrongProxyKeyLimit
+        settings.clientKeyDefaultMaxTokens = try reader.integer("CLIENT_KEY_DEFAULT_MAX_TOKENS", in: 1...10_000_000) ?? settings.clientKeyDefaultMaxTokens
         settings.metricsToken = reader.string("METRICS_TOKEN")
         if let token = settings.metricsToken {
             guard token.utf8.count >= 16, token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {

@@ -1,3 +1,4 @@
+import ClientAccess
 import RotatorCore
 
 /// The source of truth for configs and keys. Lightweight mode: SQLite; enterprise mode: MySQL/MariaDB.
@@ -52,6 +53,28 @@ public protocol ConfigStore: Sendable {
     func recordAudit(_ draft: AuditEntryDraft) async throws -> AuditEntry
     /// The newest entries first, at most `limit`, only those older than `before` (an entry id) when given.
     func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry]
+
+    // MARK: Client keys (their secrets are never stored: only the keyed hash and a hint)
+
+    /// Live (not revoked) keys by id, `perPage` (1...500) of them from page `page` (1-based), whose name or note
+    /// contains `search` (case-insensitively) when given.
+    func clientKeys(page: Int, perPage: Int, search: String?) async throws -> ClientKeyPage
+    /// The key with this id, a revoked tombstone included (`revokedAt` set).
+    func clientKey(id: Int64) async throws -> ClientKey?
+    /// Every key, revoked tombstones included: what a node's `ClientKeyRegistry` holds.
+    func allClientKeys() async throws -> [ClientKey]
+    /// Moves with every client-key write: lets a node tell it missed one.
+    func clientKeysVersion() async throws -> Int64
+    /// A new key with a new secret (`ClientKeySecret.generate()`, stored as `hasher`'s hash); `StoreError.conflict`
+    /// when a live key has the name.
+    func createClientKey(_ draft: ClientKeyDraft, hasher: ClientKeyHasher) async throws -> IssuedClientKey
+    /// nil when no live key has this id; `StoreError.conflict` when another live key has the name.
+    func updateClientKey(id: Int64, with draft: ClientKeyDraft) async throws -> ClientKey?
+    /// Marks a live key revoked (the row stays, so its secret is refused as revoked); returns it as it was, nil when
+    /// no live key has this id.
+    func revokeClientKey(id: Int64) async throws -> ClientKey?
+    /// A new secret; the old one is accepted `graceSeconds` longer (0: not at all). nil when no live key has this id.
+    func rotateClientKey(id: Int64, graceSeconds: Int64, hasher: ClientKeyHasher) async throws -> IssuedClientKey?
 }
 
 /// What a node needs to serve one config: the config and its usable keys with their secrets.

@@ -22,7 +22,7 @@ struct Migration: Sendable {
 
 extension Migration {
     /// In ascending version order; append, never edit a migration that has shipped.
-    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames, auditLog, keyTokens]
+    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames, auditLog, keyTokens, clientKeys, usageLedger]
 
     /// The bookkeeping table itself, created before any migration runs.
     static func bootstrap(for dialect: SQLDialect) -> String {
@@ -244,6 +244,127 @@ extension Migration {
         mysql: [
             // One statement, plain `ADD COLUMN` (MySQL 8 and MariaDB), as in migration 2.
             .addColumns(table: "api_keys", [.init("input_tokens", "BIGINT NOT NULL DEFAULT 0"), .init("output_tokens", "BIGINT NOT NULL DEFAULT 0")]),
+        ]
+    )
+
+    /// Client keys: the operator's per-team keys, stored as the keyed hash of their secret (never the secret) and a
+    /// masked hint. `live_name` is the name while the key is not revoked and NULL after: a unique index on it keeps names
+    /// unique among live keys in both dialects (MySQL has no partial index), while revoked rows stay as tombstones so
+    /// their secrets are refused as revoked. `store_meta.client_keys_version` moves with every client-key write, so a
+    /// node can tell it missed one.
+    static let clientKeys = Migration(
+        version: 7,
+        summary: "client keys",
+        sqlite: [
+            """
+            CREATE TABLE IF NOT EXISTS client_keys (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL,
+                live_name TEXT NULL UNIQUE,
+                note TEXT NULL,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                expires_at INTEGER NULL,
+                allowed_configs TEXT NULL,
+                allowed_models TEXT NULL,
+                rpm INTEGER NULL,
+                tpm INTEGER NULL,
+                max_concurrent INTEGER NULL,
+                daily_requests INTEGER NULL,
+                monthly_requests INTEGER NULL,
+                daily_tokens INTEGER NULL,
+                monthly_tokens INTEGER NULL,
+                secret_hash TEXT NOT NULL UNIQUE,
+                secret_hint TEXT NOT NULL,
+                previous_secret_hash TEXT NULL,
+                previous_secret_valid_until INTEGER NULL,
+                revoked_at INTEGER NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )
+            """,
+            .addColumns(table: "store_meta", [.init("client_keys_version", "INTEGER NOT NULL DEFAULT 0")]),
+        ],
+        mysql: [
+            """
+            CREATE TABLE IF NOT EXISTS client_keys (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                name VARCHAR(100) NOT NULL,
+                live_name VARCHAR(100) NULL,
+                note TEXT NULL,
+                enabled TINYINT NOT NULL DEFAULT 1,
+                expires_at BIGINT NULL,
+                allowed_configs TEXT NULL,
+                allowed_models TEXT NULL,
+                rpm BIGINT NULL,
+                tpm BIGINT NULL,
+                max_concurrent BIGINT NULL,
+                daily_requests BIGINT NULL,
+                monthly_requests BIGINT NULL,
+                daily_tokens BIGINT NULL,
+                monthly_tokens BIGINT NULL,
+                secret_hash CHAR(64) NOT NULL,
+                secret_hint VARCHAR(64) NOT NULL,
+                previous_secret_hash CHAR(64) NULL,
+                previous_secret_valid_until BIGINT NULL,
+                revoked_at BIGINT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                UNIQUE KEY uq_client_keys_live_name (live_name),
+                UNIQUE KEY uq_client_keys_secret_hash (secret_hash)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            .addColumns(table: "store_meta", [.init("client_keys_version", "BIGINT NOT NULL DEFAULT 0")]),
+        ]
+    )
+
+    /// The usage ledger: one row per UTC day (days since 1970), client key (0: an operator key), config, upstream key
+    /// (0: none reached) and model ('': none), whose counters each usage flush adds to (an upsert per row and flush).
+    static let usageLedger = Migration(
+        version: 8,
+        summary: "usage ledger per day, client key, config, key and model",
+        sqlite: [
+            """
+            CREATE TABLE IF NOT EXISTS usage_ledger (
+                day INTEGER NOT NULL,
+                client_key_id INTEGER NOT NULL DEFAULT 0,
+                config_id INTEGER NOT NULL,
+                key_id INTEGER NOT NULL DEFAULT 0,
+                model TEXT NOT NULL DEFAULT '',
+                requests INTEGER NOT NULL DEFAULT 0,
+                errors_rate_limited INTEGER NOT NULL DEFAULT 0,
+                errors_refused INTEGER NOT NULL DEFAULT 0,
+                errors_client_error INTEGER NOT NULL DEFAULT 0,
+                errors_timeout INTEGER NOT NULL DEFAULT 0,
+                errors_upstream INTEGER NOT NULL DEFAULT 0,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                input_tokens INTEGER NOT NULL DEFAULT 0,
+                output_tokens INTEGER NOT NULL DEFAULT 0,
+                cached_tokens INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (day, client_key_id, config_id, key_id, model)
+            )
+            """,
+        ],
+        mysql: [
+            """
+            CREATE TABLE IF NOT EXISTS usage_ledger (
+                day INT NOT NULL,
+                client_key_id BIGINT NOT NULL DEFAULT 0,
+                config_id BIGINT NOT NULL,
+                key_id BIGINT NOT NULL DEFAULT 0,
+                model VARCHAR(200) NOT NULL DEFAULT '',
+                requests BIGINT NOT NULL DEFAULT 0,
+                errors_rate_limited BIGINT NOT NULL DEFAULT 0,
+                errors_refused BIGINT NOT NULL DEFAULT 0,
+                errors_client_error BIGINT NOT NULL DEFAULT 0,
+                errors_timeout BIGINT NOT NULL DEFAULT 0,
+                errors_upstream BIGINT NOT NULL DEFAULT 0,
+                attempts BIGINT NOT NULL DEFAULT 0,
+                input_tokens BIGINT NOT NULL DEFAULT 0,
+                output_tokens BIGINT NOT NULL DEFAULT 0,
+                cached_tokens BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (day, client_key_id, config_id, key_id, model)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
         ]
     )
 }

@@ -9,6 +9,8 @@ import RotatorCore
 public enum ClientErrorShape {
     public enum Kind: Sendable {
         case authentication
+        /// A client key that may not use this config or model (403).
+        case permission
         case rateLimited
         case notFound
         case invalidRequest
@@ -22,6 +24,7 @@ public enum ClientErrorShape {
         var upstreamKind: (kind: UpstreamError.Kind, code: String?) {
             switch self {
             case .authentication: (.authentication, nil)
+            case .permission: (.permission, nil)
             case .rateLimited: (.rateLimited, nil)
             case .notFound: (.notFound, nil)
             case .invalidRequest: (.invalidRequest, "invalid_request")

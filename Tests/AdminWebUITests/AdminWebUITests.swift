@@ -94,8 +94,90 @@ import Testing
         for outcome in ["ok", "rejected", "rate_limited", "error", "unreachable", "not_checkable"] { used.insert("check.\(outcome)") }
         for mode in ["lightweight", "enterprise"] { used.insert("cluster.mode.\(mode)") }
         for scope in ["node", "fleet"] { used.insert("traffic.scope.\(scope)") }
+        // Client keys: the status and the limits as the admin API names them.
+        for status in ["active", "disabled", "expired"] { used.insert("ck.status.\(status)") }
+        for limit in ["rpm", "tpm", "max_concurrent", "daily_requests", "monthly_requests", "daily_tokens", "monthly_tokens"] {
+            used.insert("ck.limit.\(limit)")
+        }
         #expect(used.count > 60)
         #expect(used.subtracting(english).sorted() == [], "used but not in the dictionary")
+    }
+
+    /// The Client keys tab: its tab button and pane, the dialogs for create/edit, rotate and the secret shown once
+    /// (with its warning and a Copy button), and the admin routes it calls, exactly as the contract names them.
+    @Test func hasTheClientKeysTab() async throws {
+        let html = try await page()
+        for element in [
+            #"data-view="clientkeys""#, #"id="clientkeys-pane""#, #"id="ck-dialog""#, #"id="ck-rotate-dialog""#,
+            #"id="ck-secret-dialog""#, #"id="ck-secret-warning""#, #"id="ck-form-msg""#, #"id="ck-rotate-msg""#,
+        ] {
+            #expect(html.contains(element), "page lacks \(element)")
+        }
+        for limit in ["rpm", "tpm", "max_concurrent", "daily_requests", "monthly_requests", "daily_tokens", "monthly_tokens"] {
+            #expect(html.contains(#"id="ck-l-\#(limit)" name="\#(limit)""#), "no form field for \(limit)")
+        }
+        for call in [
+            #"api("GET", "/admin/client-keys?""#, #"api("POST", "/admin/client-keys","#, #"api("PUT", "/admin/client-keys/""#,
+            #"api("DELETE", "/admin/client-keys/""#, #"/rotate", text ? { grace_seconds: grace } : {})"#,
+            #"api("GET", "/admin/usage?""#, #"group_by: "day", client_key: String(id)"#,
+        ] {
+            #expect(html.contains(call), "page does not call \(call)")
+        }
+    }
+
+    /// The page remembers only the language in localStorage and only the admin token in sessionStorage: a client
+    /// key's secret (or anything else) is never written to either.
+    @Test func storesNothingButTheLanguageAndTheToken() async throws {
+        let html = try await page()
+        for (storage, allowed) in [("localStorage", "LANG_KEY"), ("sessionStorage", "TOKEN_KEY")] {
+            let writes = html.components(separatedBy: "\(storage).setItem(").dropFirst()
+            #expect(!writes.isEmpty)
+            for write in writes {
+                #expect(write.hasPrefix(allowed + ","), "\(storage) gets \(write.prefix(40))")
+            }
+            #expect(!html.contains("\(storage)["), "\(storage) written by index")
+        }
+    }
+
+    /// No secret is written into the page: no proxy key, client key or provider key longer than a placeholder.
+    @Test func holdsNoSecret() async throws {
+        let html = try await page()
+        let regex = try NSRegularExpression(pattern: #"\b(?:rk|sk|sk-ant)-[A-Za-z0-9_\-]{16,}"#)
+        let found = regex.matches(in: html, range: NSRange(html.startIndex..., in: html)).map { String(html[Range($0.range, in: html)!]) }
+        #expect(found == [])
+    }
+
+    /// The page polls no more often than it did: its timers are the 1 s countdown tick (and the login block's), the
+    /// 15 s relative-time pass and the one 5 s refresh, which the Client keys tab shares; only that one calls the API.
+    @Test func pollsNoMoreOftenThanEveryFiveSeconds() async throws {
+        let html = try await page()
+        #expect(html.contains("const REFRESH_MS = 5000;"))
+        var delays: [String] = []
+        var apiCallingDelays: [String] = []
+        var rest = Substring(html)
+        while let start = rest.range(of: "setInterval(") {
+            // The call's arguments, to its closing parenthesis; the delay is what follows the last top-level comma.
+            var depth = 1
+            var index = start.upperBound
+            var lastComma = index
+            while depth > 0, index < rest.endIndex {
+                switch rest[index] {
+                case "(", "{", "[": depth += 1
+                case ")", "}", "]": depth -= 1
+                case "," where depth == 1: lastComma = rest.index(after: index)
+                default: break
+                }
+                index = rest.index(after: index)
+            }
+            let arguments = rest[start.upperBound..<rest.index(before: index)]
+            let delay = rest[lastComma..<rest.index(before: index)].trimmingCharacters(in: .whitespacesAndNewlines)
+            delays.append(delay)
+            if arguments.contains("api(") || arguments.contains("load") || arguments.contains("refresh") { apiCallingDelays.append(delay) }
+            rest = rest[index...]
+        }
+        #expect(delays.sorted() == ["1000", "1000", "15000", "REFRESH_MS"])
+        #expect(apiCallingDelays == ["REFRESH_MS"])
+        #expect(html.contains(#"if (S.view === "clientkeys") loadClientKeys();"#), "the tab refreshes on the shared 5 s timer")
     }
 
     private func dictionary(named name: String, in html: String) throws -> Set<String> {

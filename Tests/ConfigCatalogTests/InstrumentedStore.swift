@@ -1,3 +1,4 @@
+import ClientAccess
 import RotatorCore
 import RotatorStore
 import Synchronization
@@ -54,4 +55,24 @@ final class InstrumentedStore: ConfigStore {
     func keySecret(id: Int64) async throws -> String? { try await base.keySecret(id: id) }
     func recordAudit(_ draft: AuditEntryDraft) async throws -> AuditEntry { try await base.recordAudit(draft) }
     func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry] { try await base.auditEntries(before: before, limit: limit) }
+    func clientKeys(page: Int, perPage: Int, search: String?) async throws -> ClientKeyPage {
+        try await base.clientKeys(page: page, perPage: perPage, search: search)
+    }
+    func clientKey(id: Int64) async throws -> ClientKey? {
+        record("clientKey")
+        return try await base.clientKey(id: id)
+    }
+    func allClientKeys() async throws -> [ClientKey] {
+        record("allClientKeys")
+        return try await base.allClientKeys()
+    }
+    func clientKeysVersion() async throws -> Int64 { try await base.clientKeysVersion() }
+    func createClientKey(_ draft: ClientKeyDraft, hasher: ClientKeyHasher) async throws -> IssuedClientKey {
+        try await base.createClientKey(draft, hasher: hasher)
+    }
+    func updateClientKey(id: Int64, with draft: ClientKeyDraft) async throws -> ClientKey? { try await base.updateClientKey(id: id, with: draft) }
+    func revokeClientKey(id: Int64) async throws -> ClientKey? { try await base.revokeClientKey(id: id) }
+    func rotateClientKey(id: Int64, graceSeconds: Int64, hasher: ClientKeyHasher) async throws -> IssuedClientKey? {
+        try await base.rotateClientKey(id: id, graceSeconds: graceSeconds, hasher: hasher)
+    }
 }

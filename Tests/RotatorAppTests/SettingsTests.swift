@@ -60,6 +60,19 @@ import Testing
         #expect(defaults.trustedProxies.isEmpty && defaults.catalogCheckSeconds == 3 && defaults.usageFlushSeconds == 5)
     }
 
+    @Test func clientKeyDefaultMaxTokensIsParsedAndChecked() throws {
+        #expect(try Settings.fromEnvironment([:]).clientKeyDefaultMaxTokens == 4096)
+        #expect(try Settings.fromEnvironment(["CLIENT_KEY_DEFAULT_MAX_TOKENS": "1024"]).clientKeyDefaultMaxTokens == 1024)
+        for bad in ["0", "-5", "many", "10000001"] {
+            #expect(throws: (any Error).self, "\(bad)") { try Settings.fromEnvironment(["CLIENT_KEY_DEFAULT_MAX_TOKENS": bad]) }
+            do {
+                _ = try Settings.fromEnvironment(["CLIENT_KEY_DEFAULT_MAX_TOKENS": bad])
+            } catch {
+                #expect("\(error)".contains("CLIENT_KEY_DEFAULT_MAX_TOKENS must be a whole number from 1 to 10000000"), "\(error)")
+            }
+        }
+    }
+
     @Test func enterpriseVariablesAreParsed() throws {
         let url = try Settings.fromEnvironment(["DATABASE_URL": "mysql://rot:p%40ss@db.local:3307/keys", "REDIS_URL": "redis://:pw@cache:6380/2"])
         #expect(url.databaseType == .mysql)

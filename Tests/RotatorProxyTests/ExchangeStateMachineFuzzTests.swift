@@ -1,3 +1,4 @@
+import ClientAccess
 import KeyCoordination
 import NIOCore
 import NIOHTTP1
@@ -7,7 +8,9 @@ import Testing
 /// Random sequences of everything that can happen to an exchange, in any order the world allows (late timers, late
 /// keys, connections that complete after their attempt, the client leaving at any point): the machine never reaches
 /// an illegal transition (a `preconditionFailure` ends the run), the request ends exactly once with at most one answer,
-/// every upstream connection it used is released or closed, and every attempt's key outcome is reported.
+/// every upstream connection it used is released or closed, and every attempt's key outcome is reported. A client
+/// key's admission (answered at once or later, before or after the key) is settled or released exactly once, and
+/// nothing goes upstream before it was admitted.
 @Suite struct ExchangeStateMachineFuzzTests {
     typealias Machine = ExchangeStateMachine
 
@@ -34,6 +37,16 @@ import Testing
         /// The key whose attempt has not been judged yet.
         var owedKey: Int64?
         var log: [String] = []
+        // The client key's admission.
+        enum Admission { case none, pending, admitted, refused }
+        var admission = Admission.none
+        var quotaAnswerPending = false
+        var renewalPending = false
+        var sentAny = false
+        /// Settles and releases (at the end, or of an admission that came after it).
+        var quotaEnds = 0
+        static let quotaRequest = QuotaRequest(clientKey: 7, limits: ClientKeyLimits(rpm: 10, maxConcurrent: 2), reservedTokens: 100, lease: "r")
+        static let ticket = QuotaTicket(request: quotaRequest, admittedAt: 0)
 
         init(seed: UInt64) {
             random = SeededRandom(state: seed)
@@ -59,6 +72,10 @@ import Testing
                 timer = nil
             }
             if let judged = step.judged, judged.key == owedKey { owedKey = nil }
+            if let call = step.quota {
+                #expect(call == .release(Self.ticket), "an admission after the end is released")
+                quotaEnds += 1
+            }
             switch step.action {
             case .none, .relay:
                 break
@@ -70,11 +87,26 @@ import Testing
                 } else {
                     let conversion: Machine.ConversionReading? = [nil, nil, .whole, .streams].randomElement(using: &random)!
                     let keys = ExchangeStateMachineTests.keys(maxRetries: Int.random(in: 0...2, using: &random))
-                    apply(machine.requestPrepared(keys: keys, conversion: conversion), "prepared")
+                    let quota = Bool.random(using: &random) ? Self.quotaRequest : nil
+                    apply(machine.requestPrepared(keys: keys, conversion: conversion, quota: quota), "prepared")
                 }
+            case .admit:
+                admission = .pending
+                if Bool.random(using: &random) {
+                    let answer = decision()
+                    apply(machine.quotaDecided(answer, now: now), "admitted at once")
+                } else {
+                    quotaAnswerPending = true
+                    apply(machine.quotaPending(), "admission pending")
+                }
+            case .renewQuota(let ticket):
+                #expect(ticket == Self.ticket && admission == .admitted && finishes == 0, "renewed only while admitted and running")
+                renewalPending = true
             case .acquireKey:
                 keyPending = true
             case .send(let key, let fresh, let deadline):
+                #expect(admission == .none || admission == .admitted, "sent before the admission said yes")
+                sentAny = true
                 if !fresh { owedKey = key }
                 timer = timer ?? deadline
                 if !fresh, Bool.random(using: &random) {
@@ -104,9 +136,30 @@ import Testing
             }
         }
 
+        /// A random answer of the quota (its admission is remembered).
+        mutating func decision() -> QuotaDecision {
+            if Int.random(in: 0..<3, using: &random) == 0 {
+                if admission == .pending { admission = .refused }
+                return .refused(limit: .rpm, value: 10, retryAfter: 3, states: [])
+            }
+            if admission == .pending { admission = .admitted }
+            if admission == .admitted, finishes == 0 { renewalPending = true }
+            return .admitted(Self.ticket, states: [])
+        }
+
         mutating func ended() {
             finishes += 1
             timer = nil
+            switch machine.exchangeEnding() {
+            case .settle(let ticket)?:
+                #expect(ticket == Self.ticket && sentAny, "settled only when something went upstream")
+                quotaEnds += 1
+            case .release(let ticket)?:
+                #expect(ticket == Self.ticket && !sentAny, "released only when nothing went upstream")
+                quotaEnds += 1
+            case nil:
+                break
+            }
             // An abandoned attempt (the client left) owes nothing.
             if clientGone { owedKey = nil }
         }
@@ -124,7 +177,7 @@ import Testing
                 } else {
                     choices.append(("end", { world in
                         let key = Bool.random(using: &world.random)
-                        world.apply(world.machine.requestEnded { key ? $0 : nil }, "end")
+                        world.apply(world.machine.requestEnded { key ? .valid($0) : .missing }, "end")
                     }))
                 }
                 choices.append(("request timeout", { world in world.apply(world.machine.requestTimedOut(message: "late"), "request timeout") }))
@@ -142,6 +195,24 @@ import Testing
                     let offer = offers.randomElement(using: &world.random)!
                     world.apply(world.machine.keyOffered(offer, isKnown: Int.random(in: 0..<5, using: &world.random) > 0,
                                                          storeReachable: Bool.random(using: &world.random), now: world.now), "offered \(offer)")
+                }))
+            }
+            if quotaAnswerPending {
+                choices.append(("quota answer", { world in
+                    world.quotaAnswerPending = false
+                    if Int.random(in: 0..<10, using: &world.random) == 0 {
+                        if world.admission == .pending { world.admission = .refused }
+                        world.apply(world.machine.quotaFailed(), "quota failed")
+                    } else {
+                        let answer = world.decision()
+                        world.apply(world.machine.quotaDecided(answer, now: world.now), "quota answered")
+                    }
+                }))
+            }
+            if renewalPending {
+                choices.append(("renewal due", { world in
+                    world.renewalPending = false
+                    world.apply(world.machine.renewalDue(), "renewal due")
                 }))
             }
             if waitPending {
@@ -248,6 +319,14 @@ import Testing
                 world.clientGone = true
                 world.apply(world.machine.clientClosed(), "client closed")
             }
+            if world.quotaAnswerPending {
+                // The quota answers after the end.
+                world.quotaAnswerPending = false
+                let answer = world.decision()
+                world.apply(world.machine.quotaDecided(answer, now: world.now), "quota answered late")
+            }
+            let admitted = world.admission == .admitted ? 1 : 0
+            #expect(world.quotaEnds == admitted, "seed \(seed): \(admitted) admission(s), \(world.quotaEnds) settle/release\n\(world.log.joined(separator: "\n"))")
             #expect(world.finishes == 1, "seed \(seed): never ended\n\(world.log.joined(separator: "\n"))")
             #expect(world.machine.isFinished)
             if case .none = world.upstream {} else { Issue.record("seed \(seed): an upstream connection was left open\n\(world.log.joined(separator: "\n"))") }

@@ -31,7 +31,7 @@ import Testing
         var machine = Machine(head: head(contentLength: body.utf8.count), maxBodyBytes: 1 << 20, limits: limits)
         #expect(machine.headChecked(.none) == Step(.none))
         #expect(machine.bodyPart(ByteBuffer(string: body)) == Step(.none))
-        #expect(machine.requestEnded { _ in nil } == Step(.prepareRequest(body: ByteBuffer(string: body))))
+        #expect(machine.requestEnded { _ in .missing } == Step(.prepareRequest(body: ByteBuffer(string: body))))
         #expect(machine.requestPrepared(keys: keys(maxRetries: maxRetries), conversion: conversion) == Step(.acquireKey(excluding: [])))
         return machine
     }
@@ -71,7 +71,7 @@ import Testing
         let refusal = ProxyRequestGate.Refusal(status: .notFound, kind: .notFound, message: "no such config", format: nil)
         #expect(machine.headRefused(.given(refusal)) == Step(.write(.refusal(.given(refusal)), then: .awaitRequestEnd)))
         #expect(machine.bodyPart(ByteBuffer(repeating: 1, count: 100)) == Step(.none), "the rest is read and dropped")
-        #expect(machine.requestEnded { _ in nil } == Step(.finish(completed: true)))
+        #expect(machine.requestEnded { _ in .missing } == Step(.finish(completed: true)))
         #expect(!machine.closesConnection)
     }
 
@@ -96,12 +96,12 @@ import Testing
         var missing = Machine(head: Self.head(contentLength: 2), maxBodyBytes: 1 << 20, limits: Self.limits)
         _ = missing.headChecked(.keyInBody)
         _ = missing.bodyPart(ByteBuffer(string: "{}"))
-        #expect(missing.requestEnded { _ in nil } == Step(.write(.refusal(.unauthorized), then: .finish)))
+        #expect(missing.requestEnded { _ in .missing } == Step(.write(.refusal(.unauthorized), then: .finish)))
 
         var found = Machine(head: Self.head(contentLength: 2), maxBodyBytes: 1 << 20, limits: Self.limits)
         _ = found.headChecked(.keyInBody)
         _ = found.bodyPart(ByteBuffer(string: "{}"))
-        #expect(found.requestEnded { _ in ByteBuffer(string: "{-}") } == Step(.prepareRequest(body: ByteBuffer(string: "{-}"))), "the key never goes upstream")
+        #expect(found.requestEnded { _ in .valid(ByteBuffer(string: "{-}")) } == Step(.prepareRequest(body: ByteBuffer(string: "{-}"))), "the key never goes upstream")
 
         var large = Machine(head: Self.head(contentLength: nil), maxBodyBytes: 1 << 20, limits: Self.limits)
         _ = large.headChecked(.keyInBody)
@@ -113,10 +113,10 @@ import Testing
         let refusal = ProxyRequestGate.Refusal(status: .forbidden, kind: .authentication, message: "inactive", format: nil)
         var holder = Machine(head: Self.head(contentLength: 2), maxBodyBytes: 1 << 20, limits: Self.limits)
         _ = holder.headChecked(.refusalUnlessKey(refusal))
-        #expect(holder.requestEnded { $0 }.action == .write(.refusal(.given(refusal)), then: .finish))
+        #expect(holder.requestEnded { .valid($0) }.action == .write(.refusal(.given(refusal)), then: .finish))
         var stranger = Machine(head: Self.head(contentLength: 2), maxBodyBytes: 1 << 20, limits: Self.limits)
         _ = stranger.headChecked(.refusalUnlessKey(refusal))
-        #expect(stranger.requestEnded { _ in nil }.action == .write(.refusal(.unauthorized), then: .finish))
+        #expect(stranger.requestEnded { _ in .missing }.action == .write(.refusal(.unauthorized), then: .finish))
     }
 
     @Test func aRequestStillArrivingAtItsDeadlineGets408() {

@@ -1,3 +1,4 @@
+import ClientAccess
 import ConfigCatalog
 import Foundation
 import KeyCoordination
@@ -17,7 +18,8 @@ import Testing
     /// One OpenAI-format config (id 1) with two keys (ids 1 and 2), served from memory: no store, no database.
     static func makeService(
         maxBodyBytes: Int = 1 << 20, apiFormat: APIFormat = .openAICompatible, outputFormat: String? = nil, maxRetries: Int = 1,
-        totalTimeout: Double? = nil, coordinator: any KeyCoordinator = InMemoryKeyCoordinator()
+        totalTimeout: Double? = nil, coordinator: any KeyCoordinator = InMemoryKeyCoordinator(),
+        clientKeys: ClientKeyRegistry = ClientKeyRegistry(hasher: ClientKeyHasher(encryptionKey: "")), clientQuota: (any ClientQuota)? = nil
     ) async throws -> ProxyService {
         let config = ProxyConfig(
             id: 1, name: "e", slug: "e", configType: .llm, apiKeyLocation: .header, apiKeyName: "", isActive: true, method: nil,
@@ -31,7 +33,8 @@ import Testing
             catalog: FixedServingPools([pool]), coordinator: coordinator,
             settings: ProxySettings(proxyKeys: [proxyKey], maxRetries: maxRetries, timeout: 5, totalTimeout: totalTimeout, maxBodyBytes: maxBodyBytes),
             metrics: ProxyMetrics(), accessLog: AccessLogWriter(logger: Logger(label: "off", factory: { _ in SwiftLogNoOpLogHandler() })),
-            pools: UpstreamPools(loops: [], tls: try UpstreamTLS(), connectTimeout: .seconds(1)), logger: logger
+            pools: UpstreamPools(loops: [], tls: try UpstreamTLS(), connectTimeout: .seconds(1)), logger: logger,
+            clientKeys: clientKeys, clientQuota: clientQuota
         )
     }
 

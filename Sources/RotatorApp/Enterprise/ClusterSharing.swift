@@ -17,6 +17,8 @@ final class ClusterSharing: Sendable {
     /// With Sentinel: the master's address, shared by every connection above.
     let masterLocator: RedisMasterLocator?
     let coordinator: RedisKeyCoordinator
+    /// Client keys' limits, on the coordinator's per-loop connections (an admit rides the acquire's write).
+    let quota: RedisClientQuota
     let publisher: RedisChangePublisher
     let nodeID: String
     let logger: Logger
@@ -26,6 +28,9 @@ final class ClusterSharing: Sendable {
         client: RedisClient, subscriber: RedisSubscriber, masterLocator: RedisMasterLocator?, coordinator: RedisKeyCoordinator, nodeID: String,
         logger: Logger, metricsFactory: any MetricsFactory
     ) {
+        self.quota = RedisClientQuota(
+            client: client, connectionOn: { [coordinator] in coordinator.connection(on: $0) }, logger: logger, metricsFactory: metricsFactory
+        )
         self.metricsFactory = metricsFactory
         self.client = client
         self.subscriber = subscriber
@@ -102,6 +107,10 @@ final class ClusterSharing: Sendable {
                 var details = self.degradation()
                 if !catalog.storeReachable { details["store"] = "unreachable: serving from cache, admin writes answer 503" }
                 return details
+            }, liveNodesSeen: { [quota] in
+                quota.setLiveNodeCount($0)
+                // Redis answered the beat: a quota left degraded by an outage checks it is back without waiting for a request.
+                await quota.checkRecovered()
             }),
         ]
     }
@@ -110,6 +119,9 @@ final class ClusterSharing: Sendable {
     func degradation() -> [String: String] {
         var details: [String: String] = [:]
         if coordinator.isDegraded { details["redis"] = "unreachable: selecting keys locally" }
+        if quota.isDegraded {
+            details["client_quota"] = "redis unreachable: enforcing client key limits locally at limit ÷ \(quota.liveNodeCount) live nodes"
+        }
         if !subscriber.isConnected { details["invalidation"] = "not subscribed: relying on periodic version checks" }
         return details
     }

@@ -50,7 +50,7 @@ final class InvalidationListener: Service, Sendable {
             try await catalog.apply(message)
         } catch {
             logger.warning("refresh after invalidation failed; the periodic check will retry", metadata: [
-                "config_id": "\(message.configID)", "error": "\(error)",
+                "change": .string(message.payload), "error": "\(error)",
             ])
         }
     }

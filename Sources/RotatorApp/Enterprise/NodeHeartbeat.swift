@@ -27,6 +27,8 @@ struct NodeHeartbeat: Service {
     let logger: Logger
     /// This node's degradation at each beat (`/healthz` details).
     var degradation: @Sendable () -> [String: String] = { [:] }
+    /// Told the live node count at each beat that read it (the client quota divides its limits by it while Redis is away).
+    var liveNodesSeen: @Sendable (Int) async -> Void = { _ in }
 
     func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -46,6 +48,7 @@ struct NodeHeartbeat: Service {
             _ = try await client.send([RedisArgument("HSET"), RedisArgument(Self.hash), RedisArgument(node.id), RedisArgument(Array(data))])
             let live = try await Self.liveNodes(client: client, staleAfter: Double(interval.components.seconds) * 3 + 1)
             coordinator.setLiveNodeCount(live.count)
+            await liveNodesSeen(live.count)
         } catch {
             logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
         }

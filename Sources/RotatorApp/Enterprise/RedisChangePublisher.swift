@@ -15,7 +15,7 @@ struct RedisChangePublisher: ConfigChangePublisher {
             _ = try await client.publish(message.payload, to: Self.channel)
         } catch {
             logger.warning("could not publish a config change; other nodes will catch up on their next version check",
-                           metadata: ["config_id": "\(message.configID)", "error": "\(error)"])
+                           metadata: ["change": .string(message.payload), "error": "\(error)"])
         }
     }
 }

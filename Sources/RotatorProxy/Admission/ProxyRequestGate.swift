@@ -1,3 +1,4 @@
+import ClientAccess
 import ConfigCatalog
 import FormatConversion
 import NIOHTTP1
@@ -17,6 +18,8 @@ public enum ProxyRequestGate {
         /// A body already in the client's error shape (a converting config's 404 naming its paths), sent instead of
         /// one built from `kind` and `message`.
         public var body: [UInt8]? = nil
+        /// A 401 that counts towards the address's wrong-key throttle (not a known client key's refusal: no guess).
+        public var countsAsWrongKey = true
 
         public static func == (lhs: Refusal, rhs: Refusal) -> Bool {
             lhs.status == rhs.status && lhs.kind == rhs.kind && lhs.message == rhs.message && lhs.format == rhs.format && lhs.body == rhs.body
@@ -37,6 +40,8 @@ public enum ProxyRequestGate {
         /// The client format (nil on generic routes: errors are plain JSON).
         public let format: APIFormat?
         public let credential: Credential
+        /// The client key a head credential authenticated (nil: an operator key, or a key still expected in the body).
+        public internal(set) var clientKey: ClientKey?
         /// The upstream request target (path and query, without any injected key); a converted chat call sets it
         /// once its body is converted.
         public internal(set) var upstreamPath: String
@@ -55,7 +60,8 @@ public enum ProxyRequestGate {
     }
 
     public static func evaluate(
-        head: HTTPRequestHead, route: ProxyRoute, catalogLoaded: Bool, pool: ServingPool?, proxyKeys: [String], maxBodyBytes: Int
+        head: HTTPRequestHead, route: ProxyRoute, catalogLoaded: Bool, pool: ServingPool?, proxyKeys: [String], maxBodyBytes: Int,
+        clientKeys: ClientKeyRegistry? = nil
     ) -> Decision {
         let defaultFormat: APIFormat? = route.kind == .llm ? .openAICompatible : nil
         if head.method == .TRACE || head.method == .CONNECT {
@@ -73,8 +79,18 @@ public enum ProxyRequestGate {
         // the request alone, and nothing about the config is looked at. (Built only when refused: judging the dialect
         // the request speaks costs header and path scans a verified request does not need.)
         let headerKeyIsValid: Bool
+        // A credential that is no operator key may be a client key (one keyed hash; operator keys never pay for it).
+        var identified: (secret: String, identity: ClientIdentity)?
         if let presented = ClientCredential.findAnywhere(in: head.headers, query: route.query, route: route.kind) {
-            guard ConstantTime.matchesAny(presented, of: proxyKeys) else { return .refuse(unauthorized(head: head, route: route)) }
+            if !ConstantTime.matchesAny(presented, of: proxyKeys) {
+                let identity = clientKeys?.identify(secret: presented) ?? .unknown
+                identified = (presented, identity)
+                switch identity {
+                case .key: break
+                case .refused(let reason): return .refuse(refusedClientKey(reason, format: requestDialect(head: head, route: route)))
+                case .unknown: return .refuse(unauthorized(head: head, route: route))
+                }
+            }
             headerKeyIsValid = true
         } else {
             guard route.kind == .llm, head.method != .GET, head.method != .HEAD else { return .refuse(unauthorized(head: head, route: route)) }
@@ -108,8 +124,20 @@ public enum ProxyRequestGate {
         }
         let unauthorized = Refusal(status: .unauthorized, kind: .authentication, message: "missing or invalid proxy key", format: format)
         let credential: Credential
+        var clientKey: ClientKey?
+        var clientSecret: String?
         if let presented = ClientCredential.find(in: head.headers, query: route.query, format: clientFormat, route: route.kind) {
-            guard ConstantTime.matchesAny(presented, of: proxyKeys) else { return .refuse(unauthorized) }
+            if !ConstantTime.matchesAny(presented, of: proxyKeys) {
+                let identity = identified?.secret == presented ? identified!.identity : clientKeys?.identify(secret: presented) ?? .unknown
+                switch identity {
+                case .key(let key):
+                    guard key.allows(config: config.slug) else { return .refuse(configNotAllowed(key, slug: config.slug, format: format)) }
+                    clientKey = key
+                    clientSecret = presented
+                case .refused(let reason): return .refuse(refusedClientKey(reason, format: format))
+                case .unknown: return .refuse(unauthorized)
+                }
+            }
             credential = .verified
         } else if route.kind == .llm, head.method != .GET, head.method != .HEAD {
             credential = .expectedInBody
@@ -123,11 +151,13 @@ public enum ProxyRequestGate {
             return .refuse(Refusal(status: .badGateway, kind: .upstreamUnavailable, message: "proxy config '\(route.slug)' has no valid target URL", format: format))
         }
         if let pair {
-            return admitConverted(pair: pair, head: head, route: route, pool: pool, target: target, credential: credential, format: format)
+            return admitConverted(pair: pair, head: head, route: route, pool: pool, target: target, credential: credential, clientKey: clientKey,
+                                  format: format)
         }
         let injection = KeyInjection(config: config, route: route.kind)
-        // The client's proxy key leaves no trace upstream, whatever query parameter carried it.
-        let query = QueryString.removingValues(matchingAnyOf: proxyKeys, from: QueryString.removing(injection.queryNamesToDrop, from: route.query))
+        // The client's proxy key (or client key) leaves no trace upstream, whatever query parameter carried it.
+        let presentedKeys = clientSecret.map { proxyKeys + [$0] } ?? proxyKeys
+        let query = QueryString.removingValues(matchingAnyOf: presentedKeys, from: QueryString.removing(injection.queryNamesToDrop, from: route.query))
         let path: String
         do {
             path = try UpstreamURLBuilder.buildPath(target: target, rest: route.rest, clientPicksVersion: route.kind == .llm && UpstreamDialect(format: config.apiFormat).provider.clientPicksVersion)
@@ -136,7 +166,7 @@ public enum ProxyRequestGate {
                                    message: "path segments '.' and '..' and malformed percent-encoding are not allowed", format: format))
         }
         let baseQueries = [target.baseQuery, query].compactMap { $0 }.filter { !$0.isEmpty }
-        return .admit(Admission(pool: pool, target: target, format: format, credential: credential, upstreamPath: path,
+        return .admit(Admission(pool: pool, target: target, format: format, credential: credential, clientKey: clientKey, upstreamPath: path,
                                 upstreamQuery: baseQueries.isEmpty ? nil : baseQueries.joined(separator: "&")))
     }
 
@@ -144,7 +174,7 @@ public enum ProxyRequestGate {
     /// the upstream path follows from the call, never from the client's path or query.
     private static func admitConverted(
         pair: FormatPair, head: HTTPRequestHead, route: ProxyRoute, pool: ServingPool, target: UpstreamTarget, credential: Credential,
-        format: APIFormat?
+        clientKey: ClientKey?, format: APIFormat?
     ) -> Decision {
         let clientPath = route.query.map { String(route.rest) + "?" + $0 } ?? String(route.rest)
         let call: ProxyConversion.Call
@@ -157,8 +187,8 @@ public enum ProxyRequestGate {
             call = .listModels
         }
         let upstream = ProxyConversion.upstreamTarget(target, path: call == .listModels ? pair.upstreamModelsPath : "/")
-        return .admit(Admission(pool: pool, target: target, format: format, credential: credential, upstreamPath: upstream.path,
-                                upstreamQuery: upstream.query,
+        return .admit(Admission(pool: pool, target: target, format: format, credential: credential, clientKey: clientKey,
+                                upstreamPath: upstream.path, upstreamQuery: upstream.query,
                                 conversion: ProxyConversion(pair: pair, models: pool.config.modelMapping, call: call)))
     }
 
@@ -166,6 +196,46 @@ public enum ProxyRequestGate {
     /// and credential headers), never the config's: known and unknown slugs answer alike.
     public static func unauthorized(head: HTTPRequestHead, route: ProxyRoute) -> Refusal {
         Refusal(status: .unauthorized, kind: .authentication, message: "missing or invalid proxy key", format: requestDialect(head: head, route: route))
+    }
+
+    /// The 401 of a secret that is a client key's, refused (revoked, disabled, expired, rotated): it says which. Only a
+    /// secret whose keyed hash matched a client key gets it; any other wrong key gets the uniform 401.
+    public static func refusedClientKey(_ reason: ClientKeyRefusal, format: APIFormat?) -> Refusal {
+        Refusal(status: .unauthorized, kind: .authentication, message: reason.message, format: format, countsAsWrongKey: false)
+    }
+
+    /// The 403 of a client key whose `allowed_configs` lacks this config.
+    public static func configNotAllowed(_ key: ClientKey, slug: String, format: APIFormat?) -> Refusal {
+        let allowed = key.allowedConfigs?.joined(separator: ", ") ?? ""
+        return Refusal(status: .forbidden, kind: .permission,
+                       message: "client key '\(key.name)' may not use proxy config '\(slug)' (its allowed_configs: \(allowed.isEmpty ? "none" : allowed))",
+                       format: format)
+    }
+
+    /// The 403 of a model the client key may not name (nil: allowed). A model list applies to LLM configs only
+    /// (generic configs name no model); a request naming no model passes only when it reads (GET/HEAD: a model list).
+    public static func modelRefusal(_ key: ClientKey, model: String?, method: HTTPMethod, route: ProxyRouteKind, format: APIFormat?) -> Refusal? {
+        guard route == .llm, let patterns = key.allowedModels, !key.allows(model: model) else { return nil }
+        if model == nil, method == .GET || method == .HEAD { return nil }
+        let rule = "its allowed_models: " + (patterns.isEmpty ? "none" : patterns.map(\.description).joined(separator: ", "))
+        let message = model.map { "client key '\(key.name)' may not use model '\($0)' (\(rule))" }
+            ?? "client key '\(key.name)' may only name the models on its list, and this request names none (\(rule))"
+        return Refusal(status: .forbidden, kind: .permission, message: message, format: format)
+    }
+
+    /// The 429 of a client key's limit: which, its value, and when it frees (`Retry-After` when waiting helps).
+    public static func quotaRefusal(keyName: String, limit: QuotaLimit, value: Int64, retryAfter: Double?, format: APIFormat?) -> Refusal {
+        let unit = limit.countsTokens ? "tokens" : limit == .concurrent ? "requests in flight" : "requests"
+        var message = "client key '\(keyName)' reached its \(limit.rawValue) limit of \(value) \(unit)"
+        var headers: [(String, String)] = []
+        if let retryAfter {
+            let seconds = max(Int(retryAfter.rounded(.up)), 1)
+            message += limit == .concurrent ? "; retry when one of its requests ends" : "; \(limit.countsTokens ? "tokens free" : "a request frees") in \(seconds) s"
+            headers.append(("Retry-After", String(seconds)))
+        } else {
+            message += "; it frees when its window resets (UTC \(limit == .monthlyRequests || limit == .monthlyTokens ? "month" : "day"))"
+        }
+        return Refusal(status: .tooManyRequests, kind: .rateLimited, message: message, format: format, extraHeaders: headers)
     }
 
     /// The LLM dialect a request speaks, judged from the request alone; nil on generic routes (plain JSON errors).

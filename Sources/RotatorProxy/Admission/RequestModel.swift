@@ -17,6 +17,20 @@ public enum RequestModel {
         }
     }
 
+    /// The most output tokens the request asks for: the top-level `max_tokens`, `max_completion_tokens` or
+    /// `max_output_tokens` (OpenAI, Anthropic, Responses), or Gemini's `generationConfig.maxOutputTokens`; nil when it
+    /// names none (a client key's token reservation then uses its default).
+    public static func maxOutputTokens(_ body: ByteBuffer) -> Int64? {
+        body.withUnsafeReadableBytes { bytes -> Int64? in
+            var scanner = TopLevelScanner(bytes: bytes)
+            return scanner.largestInteger(ofKeys: maxTokenKeys, nested: (generationConfig, [maxOutputTokens]))
+        }
+    }
+
+    private static let maxTokenKeys = [Array("max_tokens".utf8), Array("max_completion_tokens".utf8), Array("max_output_tokens".utf8)]
+    private static let generationConfig = Array("generationConfig".utf8)
+    private static let maxOutputTokens = Array("maxOutputTokens".utf8)
+
     /// `/v1beta/models/gemini-2.0-flash:generateContent` -> `gemini-2.0-flash`.
     static func fromPath(_ path: String) -> String? {
         guard let range = path.range(of: "/models/") else { return nil }
@@ -67,6 +81,48 @@ public enum RequestModel {
                 guard next() == UInt8(ascii: ",") else { return nil }
             }
             return nil
+        }
+
+        /// The largest non-negative integer value of these keys in the object that starts here (and, inside the
+        /// object value of `nested.key`, of its keys); nil when none holds one.
+        mutating func largestInteger(ofKeys keys: [[UInt8]], nested: (key: [UInt8], keys: [[UInt8]])?) -> Int64? {
+            var found: Int64?
+            skipSpaces()
+            guard next() == UInt8(ascii: "{") else { return nil }
+            while index < bytes.count {
+                skipSpaces()
+                guard next() == UInt8(ascii: "\"") else { return found }
+                let keyStart = index
+                guard skipStringBody() else { return found }
+                let name = bytes[keyStart..<(index - 1)]
+                skipSpaces()
+                guard next() == UInt8(ascii: ":") else { return found }
+                skipSpaces()
+                var value: Int64?
+                if keys.contains(where: { $0.elementsEqual(name) }), let number = integer() {
+                    value = number
+                } else if let nested, nested.key.elementsEqual(name), index < bytes.count, bytes[index] == UInt8(ascii: "{") {
+                    value = largestInteger(ofKeys: nested.keys, nested: nil)
+                } else {
+                    guard skipValue() else { return found }
+                }
+                if let value { found = max(found ?? 0, value) }
+                skipSpaces()
+                guard next() == UInt8(ascii: ",") else { return found }
+            }
+            return found
+        }
+
+        /// A run of digits (at most 18) as a number; nil (nothing read) when none starts here.
+        private mutating func integer() -> Int64? {
+            var value: Int64 = 0
+            var digits = 0
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]), digits < 18 {
+                value = value * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+                digits += 1
+            }
+            return digits > 0 ? value : nil
         }
 
         private mutating func next() -> UInt8? {

@@ -1,3 +1,4 @@
+import ClientAccess
 import KeyCoordination
 import NIOCore
 import NIOHTTP1
@@ -17,12 +18,31 @@ extension ExchangeStateMachine {
         case refusalUnlessKey(ProxyRequestGate.Refusal)
     }
 
+    /// What the body's `api_key` proved.
+    enum BodyKey: Equatable {
+        /// A proxy key or a usable client key: the body without it.
+        case valid(ByteBuffer)
+        /// A client key refused here (401 saying why, 403 for a config it may not use).
+        case refused(ProxyRequestGate.Refusal)
+        case missing
+    }
+
     /// Why the request is refused (the executor renders it in the client's format).
     enum Refusal: Equatable {
         case given(ProxyRequestGate.Refusal)
         case unauthorized
         case tooLarge(limit: Int)
         case tooLargeForBodyKey(limit: Int)
+        /// The client key's `limit` (of `value`) is reached; it frees in `retryAfter` s (nil: not soon).
+        case quota(limit: QuotaLimit, value: Int64, retryAfter: Double?)
+    }
+
+    /// What the executor tells the quota when an admitted request ends.
+    indirect enum QuotaCall: Equatable {
+        /// Something went upstream: its tokens replace the reservation, the lease ends.
+        case settle(QuotaTicket)
+        /// Nothing went upstream: everything the admission took is given back.
+        case release(QuotaTicket)
     }
 
     /// What happens to the upstream connection before the action.
@@ -59,6 +79,11 @@ extension ExchangeStateMachine {
         /// The body is complete and authenticated: build the upstream request (convert it), then `requestPrepared`.
         case prepareRequest(body: ByteBuffer)
         case acquireKey(excluding: Set<Int64>)
+        /// Ask the client key's quota (`admitImmediately`, else `admit` and `quotaPending`), then `quotaDecided`.
+        /// (Boxed, as every quota payload of a step: an operator key's steps stay as small as they were.)
+        indirect case admit(QuotaRequest)
+        /// Renew the admitted request's concurrency lease, and arm the next renewal.
+        indirect case renewQuota(QuotaTicket)
         /// Send the prepared request with this key (on a new connection when `fresh`); the read timer fires at `timer`.
         case send(keyID: Int64, fresh: Bool, timer: NIODeadline)
         /// Wait this long for a paced key, then `waited`.
@@ -88,6 +113,8 @@ extension ExchangeStateMachine {
         var judged: Judged?
         /// Outcomes about other keys owed to the coordinator (settled by this answer, or owed at the end).
         var reports: [RequestBlame.KeyReport] = []
+        /// An admission that came after the exchange ended, to release.
+        var quota: QuotaCall?
         var action: Action
 
         init(upstream: UpstreamDisposal = .keep, _ action: Action) {
@@ -126,7 +153,7 @@ extension ExchangeStateMachine.Refusal {
         switch self {
         case .given(let refusal): return refusal.status == .payloadTooLarge
         case .tooLarge, .tooLargeForBodyKey: return true
-        case .unauthorized: return false
+        case .unauthorized, .quota: return false
         }
     }
 }

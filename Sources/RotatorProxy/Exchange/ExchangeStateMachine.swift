@@ -1,3 +1,4 @@
+import ClientAccess
 import KeyCoordination
 import NIOCore
 import NIOHTTP1
@@ -20,6 +21,9 @@ struct ExchangeStateMachine {
         case refusedDraining
         /// The body is complete: the executor builds the upstream request.
         case preparing
+        /// A client key's admission is asked for; the first key is asked for alongside once the quota cannot answer at
+        /// once (`keyAsked`), and an offer that comes first is held until the quota answers.
+        case admitting(keyAsked: Bool, heldOffer: HeldOffer?)
         case awaitingKey
         case catchingUp
         /// The request went out on `key`; no answer head yet.
@@ -32,6 +36,24 @@ struct ExchangeStateMachine {
         case finished
         /// Only while a case's buffer is being appended to (no copy on write).
         case modifying
+    }
+
+    private struct HeldOffer {
+        var acquisition: KeyAcquisition
+        var isKnown: Bool
+        var storeReachable: Bool
+    }
+
+    /// Where the client key's admission stands: exactly one settle or release follows an admission.
+    private enum QuotaProgress {
+        /// An operator key, a key without limits, or no quota wired.
+        case none
+        case pending
+        /// The exchange ended while the admission was pending: an admission that comes now is released.
+        case abandoned
+        indirect case admitted(QuotaTicket)
+        /// Refused, settled or released.
+        case closed
     }
 
     private enum Connection {
@@ -72,6 +94,7 @@ struct ExchangeStateMachine {
     private var sends = 0
     /// For metrics and the access log.
     private(set) var record = Record()
+    private var quota = QuotaProgress.none
 
     init(head: HTTPRequestHead, maxBodyBytes: Int, limits: ProxyStateMachine.Limits) {
         self.method = head.method
@@ -121,45 +144,146 @@ struct ExchangeStateMachine {
         case .refusedDraining, .finished:
             // Dropped: a refused body's rest, or parts behind an exchange that ended (the front handler discards).
             return Step(.none)
-        case .head, .preparing, .awaitingKey, .catchingUp, .sending, .readingWhole, .readingErrorBody, .streaming, .awaitingReports, .modifying:
+        case .head, .preparing, .admitting, .awaitingKey, .catchingUp, .sending, .readingWhole, .readingErrorBody, .streaming, .awaitingReports,
+            .modifying:
             preconditionFailure("a body part after the request's end")
         }
     }
 
-    /// The request's end. `withoutProxyKey`: the body without its `api_key` when that holds a valid proxy key (nil
-    /// otherwise); the client's proxy key never goes upstream.
-    mutating func requestEnded(withoutProxyKey: (ByteBuffer) -> ByteBuffer?) -> Step {
+    /// The request's end. `bodyKey`: what the body's `api_key` holds (a valid proxy or client key: the body without it;
+    /// a client key refused here; none); the client's key never goes upstream.
+    mutating func requestEnded(bodyKey: (ByteBuffer) -> BodyKey) -> Step {
         isReceivingRequest = false
         switch state {
         case .receiving(let body, let check):
-            let stripped = withoutProxyKey(body)
-            let hasKey = stripped != nil
-            switch check {
-            case .refusalUnlessKey(let refusal):
-                return refuse(hasKey ? .given(refusal) : .unauthorized)
-            case .keyInBody where !hasKey:
+            let key = bodyKey(body)
+            switch (check, key) {
+            case (.refusalUnlessKey(let refusal), .valid):
+                return refuse(.given(refusal))
+            case (.refusalUnlessKey, .refused(let refusal)), (.keyInBody, .refused(let refusal)):
+                return refuse(.given(refusal))
+            case (.refusalUnlessKey, .missing), (.keyInBody, .missing):
                 return refuse(.unauthorized)
-            case .none, .keyInBody:
+            case (.none, .valid(let stripped)), (.keyInBody, .valid(let stripped)):
                 state = .preparing
-                return Step(.prepareRequest(body: stripped ?? body))
+                return Step(.prepareRequest(body: stripped))
+            case (.none, .refused), (.none, .missing):
+                state = .preparing
+                return Step(.prepareRequest(body: body))
             }
         case .refusedDraining:
             state = .finished
             return Step(.finish(completed: true))
         case .finished:
             return Step(.none)
-        case .head, .preparing, .awaitingKey, .catchingUp, .sending, .readingWhole, .readingErrorBody, .streaming, .awaitingReports, .modifying:
+        case .head, .preparing, .admitting, .awaitingKey, .catchingUp, .sending, .readingWhole, .readingErrorBody, .streaming, .awaitingReports,
+            .modifying:
             preconditionFailure("the request ended twice")
         }
     }
 
     /// The request is built: the key machine starts. `conversion`: how a converted request's answers are read.
-    mutating func requestPrepared(keys: ProxyStateMachine, conversion: ConversionReading?) -> Step {
+    /// `quota`: what a client key with limits asks of them; it is admitted first (exactly once), before anything goes
+    /// upstream.
+    mutating func requestPrepared(keys: ProxyStateMachine, conversion: ConversionReading?, quota request: QuotaRequest? = nil) -> Step {
         guard case .preparing = state else { preconditionFailure("request prepared outside .preparing") }
         self.keys = keys
         self.conversion = conversion
+        if let request {
+            quota = .pending
+            state = .admitting(keyAsked: false, heldOffer: nil)
+            return Step(.admit(request))
+        }
         state = .awaitingKey
         return Step(.acquireKey(excluding: []))
+    }
+
+    /// The prepared request is refused before anything is asked for it (a model the client key may not name).
+    mutating func preparedRefused(_ refusal: ProxyRequestGate.Refusal) -> Step {
+        guard case .preparing = state else { preconditionFailure("refused after preparing") }
+        return refuse(.given(refusal))
+    }
+
+    // MARK: The client key's admission
+
+    /// The quota could not answer at once (its answer comes through Redis): the first key is asked for in the same
+    /// tick, so both go out in one write; whichever answers first waits for the other.
+    mutating func quotaPending() -> Step {
+        guard case .admitting(false, nil) = state else { preconditionFailure("a pending admission outside .admitting") }
+        state = .admitting(keyAsked: true, heldOffer: nil)
+        return Step(.acquireKey(excluding: []))
+    }
+
+    /// The quota's answer. Admitted: the key machine goes on (with a key already offered, or asks for one). Refused: a
+    /// 429 naming the limit; a key already offered is not used. After the exchange ended: an admission is released.
+    mutating func quotaDecided(_ decision: QuotaDecision, now: NIODeadline) -> Step {
+        switch state {
+        case .admitting(let keyAsked, let held):
+            switch decision {
+            case .admitted(let ticket, _):
+                quota = .admitted(ticket)
+                state = .awaitingKey
+                if let held {
+                    return follow(keys!.handle(.keyOffered(held.acquisition, isKnown: held.isKnown, storeReachable: held.storeReachable, now: now)),
+                                  now: now)
+                }
+                return Step(keyAsked ? .none : .acquireKey(excluding: []))
+            case .refused(let limit, let value, let retryAfter, _):
+                quota = .closed
+                return refuse(.quota(limit: limit, value: value, retryAfter: retryAfter))
+            }
+        case .finished:
+            guard case .abandoned = quota else { return Step(.none) }
+            quota = .closed
+            var step = Step(.none)
+            if case .admitted(let ticket, _) = decision { step.quota = .release(ticket) }
+            return step
+        default:
+            preconditionFailure("a quota decision while none was asked for")
+        }
+    }
+
+    /// The quota could not be asked (its store failed without a fallback): 503, nothing taken.
+    mutating func quotaFailed() -> Step {
+        switch state {
+        case .admitting:
+            quota = .closed
+            return Step(deliver(.failure(ProxyFailure(
+                status: 503, kind: .upstreamUnavailable, message: "the client key's limits could not be checked; retry shortly", retryAfter: 1
+            ))))
+        case .finished:
+            quota = .closed
+            return Step(.none)
+        default:
+            preconditionFailure("a quota failure while none was asked for")
+        }
+    }
+
+    /// The concurrency lease's renewal is due (every `QuotaLease.renewEvery` s while the admitted request runs).
+    mutating func renewalDue() -> Step {
+        guard case .admitted(let ticket) = quota, !isFinished else { return Step(.none) }
+        return Step(.renewQuota(ticket))
+    }
+
+    /// Whether the admitted request holds a concurrency lease to renew.
+    var renewsLease: Bool {
+        guard case .admitted(let ticket) = quota, !isFinished else { return false }
+        return ticket.request.limits.maxConcurrent != nil
+    }
+
+    /// The exchange ends (whichever way): an admitted request is settled when anything went upstream and released
+    /// otherwise (the pool had no key, the client left, it timed out first). Once.
+    mutating func exchangeEnding() -> QuotaCall? {
+        switch quota {
+        case .pending:
+            quota = .abandoned
+            return nil
+        case .admitted(let ticket):
+            quota = .closed
+            return sends > 0 ? .settle(ticket) : .release(ticket)
+        case .none, .abandoned, .closed:
+            return nil
+        }
     }
 
     /// The request was answered before any key was asked for (a CORS preflight, a body that could not be converted):
@@ -196,6 +320,10 @@ struct ExchangeStateMachine {
 
     mutating func keyOffered(_ acquisition: KeyAcquisition, isKnown: Bool, storeReachable: Bool, now: NIODeadline) -> Step {
         switch state {
+        case .admitting(true, nil):
+            // The pool answered before the quota: held until the quota says whether the request may use it.
+            state = .admitting(keyAsked: true, heldOffer: HeldOffer(acquisition: acquisition, isKnown: isKnown, storeReachable: storeReachable))
+            return Step(.none)
         case .awaitingKey:
             return follow(keys!.handle(.keyOffered(acquisition, isKnown: isKnown, storeReachable: storeReachable, now: now)), now: now)
         case .finished:
@@ -349,7 +477,7 @@ struct ExchangeStateMachine {
         case .readingWhole, .readingErrorBody, .streaming, .finished:
             // A second head on the wire (or one after the exchange ended) is ignored, as it always was.
             return Step(.none)
-        case .head, .receiving, .refusedDraining, .preparing, .awaitingKey, .catchingUp, .awaitingReports, .modifying:
+        case .head, .receiving, .refusedDraining, .preparing, .admitting, .awaitingKey, .catchingUp, .awaitingReports, .modifying:
             preconditionFailure("an answer head while nothing was sent")
         }
         lastUpstreamActivity = now
@@ -484,7 +612,7 @@ struct ExchangeStateMachine {
         case .finished, .awaitingKey, .catchingUp, .awaitingReports:
             // A connection that failed after its exchange was over.
             return Step(.none)
-        case .head, .receiving, .refusedDraining, .preparing, .modifying:
+        case .head, .receiving, .refusedDraining, .preparing, .admitting, .modifying:
             preconditionFailure("an upstream failure before anything was sent")
         }
     }

@@ -51,12 +51,35 @@ extension ProxyExchange {
         )
     }
 
-    /// The body without its `api_key` when that holds one of the proxy keys (compared in constant time); nil otherwise.
-    func bodyWithoutProxyKey(_ body: ByteBuffer) -> ByteBuffer? {
-        guard let extracted = ClientCredential.extractBodyAPIKey(from: body),
-            ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys)
-        else { return nil }
-        return extracted.body
+    /// What the body's `api_key` holds: a proxy key (compared in constant time) or a client key (by its keyed hash), and
+    /// the body without it. A client key authenticates only a request whose head carried no key; it must be allowed on
+    /// this config, and a refused one gets the 401 saying why. Behind a head that already authenticated, a client key's
+    /// secret is only stripped.
+    func bodyKey(_ body: ByteBuffer) -> ExchangeStateMachine.BodyKey {
+        guard let extracted = ClientCredential.extractBodyAPIKey(from: body) else { return .missing }
+        if ConstantTime.matchesAny(extracted.key, of: service.settings.proxyKeys) { return .valid(extracted.body) }
+        let identity = service.clientKeys.identify(secret: extracted.key)
+        guard let admission, admission.credential == .expectedInBody else {
+            switch identity {
+            case .unknown: return .missing
+            case .key: return .valid(extracted.body)
+            case .refused(let reason):
+                // Refused whatever the body holds (the slug): a known client key's refusal says why.
+                return admission == nil ? .refused(ProxyRequestGate.refusedClientKey(reason, format: ProxyRequestGate.requestDialect(head: head, route: route)))
+                    : .valid(extracted.body)
+            }
+        }
+        switch identity {
+        case .unknown:
+            return .missing
+        case .refused(let reason):
+            return .refused(ProxyRequestGate.refusedClientKey(reason, format: admission.format))
+        case .key(let key):
+            let slug = admission.pool.config.slug
+            guard key.allows(config: slug) else { return .refused(ProxyRequestGate.configNotAllowed(key, slug: slug, format: admission.format)) }
+            clientKey = key
+            return .valid(extracted.body)
+        }
     }
 
     /// A browser's CORS preflight from an allowed origin (`CORS_ALLOWED_ORIGINS`).
@@ -74,16 +97,21 @@ extension ProxyExchange {
         switch answer {
         case .refusal(let reason):
             let refusal: ProxyRequestGate.Refusal
+            var retryAfter: Int?
             switch reason {
             case .given(let given): refusal = given
             case .unauthorized: refusal = ProxyRequestGate.unauthorized(head: head, route: route)
             case .tooLarge(let limit): refusal = ProxyRequestGate.tooLarge(limit, format: admission?.format)
             case .tooLargeForBodyKey(let limit):
                 refusal = ProxyRequestGate.tooLargeForBodyKey(limit, format: ProxyRequestGate.requestDialect(head: head, route: route))
+            case .quota(let limit, let value, let frees):
+                refusal = ProxyRequestGate.quotaRefusal(keyName: clientKey?.name ?? "", limit: limit, value: value, retryAfter: frees,
+                                                        format: admission?.format)
+                retryAfter = frees.map { max(Int($0.rounded(.up)), 1) }
             }
-            if refusal.status == .unauthorized { service.wrongKeys.recordWrongKey(address: clientAddress()) }
+            if refusal.status == .unauthorized, refusal.countsAsWrongKey { service.wrongKeys.recordWrongKey(address: clientAddress()) }
             writeError(status: refusal.status, kind: refusal.kind, message: refusal.message, format: refusal.format, extraHeaders: refusal.extraHeaders,
-                       presetBody: refusal.body)
+                       presetBody: refusal.body, retryAfter: retryAfter)
         case .failure(let failure):
             if failure.status == 429, failure.kind == .rateLimited { slugMetrics.allKeysCooling.increment() }
             writeError(status: HTTPResponseStatus(statusCode: failure.status), kind: failure.kind, message: failure.message,
@@ -104,6 +132,10 @@ extension ProxyExchange {
             var headers = HeaderPolicy.clientHeaders(from: answerHeaders, keepContentLength: true, scrubbing: reading.scrubber)
             addOwnHeaders(&headers)
             let body = reading.plan?.scrubs == true ? reading.scrubber?.scrub(collected) ?? collected : collected
+            if var tap = passThroughTap(status: status) {
+                tap.feed(body)
+                recordUsage(tap.usage)
+            }
             writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body)
         case .unreadable(let encoding):
             // An answer in an encoding the relay cannot check for keys never reaches the client: a 502 instead.
@@ -139,12 +171,25 @@ extension ProxyExchange {
         writeWhole(status: HTTPResponseStatus(statusCode: answer.status), headers: headers, body: context.channel.allocator.buffer(bytes: answer.body))
     }
 
-    /// Adds the tokens a converted answer reported to the config's counters and to the serving key's usage, once.
+    /// A tap for a successful LLM answer passed through as the upstream wrote it (converted answers are read by their
+    /// conversion; generic configs report no tokens).
+    func passThroughTap(status: Int) -> UsageTap? {
+        guard conversion == nil, route.kind == .llm, (200..<300).contains(status), let format = admission?.pool.config.apiFormat else { return nil }
+        return UsageTap(dialect: UsageTap.Dialect(format))
+    }
+
+    /// Adds the tokens an answer reported (converted or passed through) to the config's counters and to the serving
+    /// key's usage, once.
     func recordUsage(_ usage: TokenUsage?) {
         guard let usage, machine.countsUsage() else { return }
         answerUsage = usage
+        if conversion != nil {
+            slugMetrics.convertedInputTokens.increment(by: Int64(usage.inputTokens))
+            slugMetrics.convertedOutputTokens.increment(by: Int64(usage.outputTokens))
+        }
         slugMetrics.inputTokens.increment(by: Int64(usage.inputTokens))
         slugMetrics.outputTokens.increment(by: Int64(usage.outputTokens))
+        slugMetrics.cachedTokens.increment(by: Int64(usage.cachedTokens))
         if let key = machine.keys?.currentKey {
             service.coordinator.recordTokens(key: key, input: Int64(usage.inputTokens), output: Int64(usage.outputTokens))
         }
@@ -152,6 +197,7 @@ extension ProxyExchange {
 
     private func addOwnHeaders(_ headers: inout HTTPHeaders) {
         headers.add(name: "X-Request-ID", value: requestID)
+        if !quotaStates.isEmpty { ClientKeyHeaders.add(quotaStates, to: &headers) }
         if let corsOrigin {
             headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: corsOrigin)
             headers.add(name: "Vary", value: "Origin")
@@ -175,6 +221,7 @@ extension ProxyExchange {
     func startStream(status: Int, headers answerHeaders: HTTPHeaders) {
         // Scrubbing keeps every length: a declared `Content-Length` stays true.
         reading.streamScrubber = reading.plan?.scrubs == true ? reading.scrubber.map(StreamingSecretScrubber.init) : nil
+        usageTap = passThroughTap(status: status)
         var headers = HeaderPolicy.clientHeaders(
             from: answerHeaders, keepContentLength: answerHeaders.contains(name: "content-length") && conversion == nil, scrubbing: reading.scrubber
         )
@@ -198,6 +245,7 @@ extension ProxyExchange {
         }
         if reading.streamScrubber != nil { chunk = reading.streamScrubber!.feed(chunk) }
         guard chunk.readableBytes > 0 else { return }
+        if usageTap != nil { usageTap!.feed(chunk) }
         writeHeldHead()
         if conversion != nil {
             // Each upstream event converted as soon as it is complete; a part that completes none writes nothing.
@@ -217,6 +265,7 @@ extension ProxyExchange {
     func endStream() {
         writeHeldHead()
         if var rest = reading.streamScrubber?.finish(), rest.readableBytes > 0 {
+            if usageTap != nil { usageTap!.feed(rest) }
             if conversion != nil, let converted = conversion?.feed(rest), !converted.isEmpty {
                 rest = context.channel.allocator.buffer(bytes: converted)
             }

@@ -1,3 +1,4 @@
+import ClientAccess
 import ConfigCatalog
 import FormatConversion
 import Foundation
@@ -13,6 +14,7 @@ extension ProxyExchange {
     /// key machine starts.
     func prepare(body: ByteBuffer) {
         guard let admission else { preconditionFailure("a request prepared without an admission") }
+        let clientBody = body
         var body = body
         var target = (path: admission.upstreamPath, query: admission.upstreamQuery)
         if var conversion {
@@ -40,7 +42,13 @@ extension ProxyExchange {
             blame: RequestBlame(rules: RequestBlame.Rules(settings: service.settings, config: config), method: head.method.rawValue, model: model),
             classifier: UpstreamAnswerClassifier(config: config, route: route.kind), startedAt: now, wallClock: service.wallClock
         )
-        run(machine.requestPrepared(keys: keys, conversion: conversion?.reading))
+        var quotaRequest: QuotaRequest?
+        if let clientKey {
+            let check = clientKeyCheck(clientKey, clientBody: clientBody, upstreamModel: model)
+            if let refusal = check.refusal { return run(machine.preparedRefused(refusal)) }
+            quotaRequest = check.quota
+        }
+        run(machine.requestPrepared(keys: keys, conversion: conversion?.reading, quota: quotaRequest))
     }
 
     func acquireKey(excluding excluded: Set<Int64>) {

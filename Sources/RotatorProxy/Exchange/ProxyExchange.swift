@@ -61,6 +61,12 @@ final class ProxyExchange: UpstreamResponseReceiver {
     var clientKey: ClientKey?
     /// The tokens the answer reported (whole answers, a stream's events so far; converted or passed through).
     var answerUsage: TokenUsage?
+    /// Reads a passed-through stream's usage as it is relayed (nil for converted streams: the conversion reads theirs).
+    var usageTap: UsageTap?
+    /// The client key's limits as its admission saw them: `x-ratelimit-*` headers on every answer.
+    var quotaStates: [LimitState] = []
+    /// The next renewal of the admitted request's concurrency lease.
+    var leaseRenewal: Scheduled<Void>?
 
     init(
         head: HTTPRequestHead, route: ProxyRoute, context: ChannelHandlerContext, owner: any ProxyExchangeOwner, service: ProxyService,
@@ -105,7 +111,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         if let pool { labels = MetricLabels(slug: pool.config.slug, format: route.kind == .generic ? "generic" : pool.config.apiFormat.rawValue, pool: pool.config.id) }
         switch ProxyRequestGate.evaluate(
             head: head, route: route, catalogLoaded: service.catalog.isLoaded, pool: pool, proxyKeys: service.settings.proxyKeys,
-            maxBodyBytes: service.settings.maxBodyBytes
+            maxBodyBytes: service.settings.maxBodyBytes, clientKeys: service.clientKeys
         ) {
         case .refuse(let refusal):
             return run(machine.headRefused(.given(refusal)))
@@ -115,6 +121,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             conversion = admission.conversion
             admission.conversion = nil
             self.admission = admission
+            clientKey = admission.clientKey
             secrets = admission.pool.secrets
             let check: ExchangeStateMachine.BodyCheck = admission.credential != .expectedInBody ? .none
                 : route.kind == .llm ? .keyInBody : .refusalUnlessKey(ProxyRequestGate.unauthorized(head: head, route: route))
@@ -127,7 +134,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     func receiveBody(_ part: ByteBuffer) { run(machine.bodyPart(part)) }
 
-    func receiveEnd() { run(machine.requestEnded(withoutProxyKey: bodyWithoutProxyKey)) }
+    func receiveEnd() { run(machine.requestEnded(bodyKey: bodyKey)) }
 
     /// The client went away: stop the upstream exchange, write nothing more.
     func clientClosed() { run(machine.clientClosed()) }
@@ -189,6 +196,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             report(judged.outcome, key: judged.key)
         }
         for owed in step.reports { report(owed.outcome, key: owed.key) }
+        if let call = step.quota { endAdmission(call) }
         perform(step.action)
     }
 
@@ -200,6 +208,11 @@ final class ProxyExchange: UpstreamResponseReceiver {
             prepare(body: body)
         case .acquireKey(let excluded):
             acquireKey(excluding: excluded)
+        case .admit(let request):
+            admit(request)
+        case .renewQuota(let ticket):
+            service.clientQuota?.renew(ticket, on: context.eventLoop)
+            armLeaseRenewal()
         case .send(let keyID, let fresh, let deadline):
             send(keyID: keyID, fresh: fresh, timer: deadline)
         case .wait(let time):
@@ -238,6 +251,20 @@ final class ProxyExchange: UpstreamResponseReceiver {
     }
 
 
+    /// The request's row of the usage ledger (requests to a config only: an unknown slug has no row to count in).
+    private func recordLedgerRow(status: Int) {
+        guard let configID = labels.pool else { return }
+        let usage = answerUsage
+        let key = UsageRowKey(
+            day: UsageRowKey.day(secondsSince1970: wallTime.timeIntervalSince1970), clientKeyID: clientKey?.id, configID: configID,
+            keyID: machine.keys?.currentKey, model: request?.model)
+        let counts = UsageCounts.request(
+            status: status, attempts: machine.keys?.attempts ?? 0, input: usage?.inputTokens ?? 0, output: usage?.outputTokens ?? 0,
+            cached: usage?.cachedTokens ?? 0)
+        service.usageLedger.add(counts, to: key, shard: ObjectIdentifier(context.eventLoop).hashValue)
+        if let clientKey { service.metrics.clientKeyUsage(id: clientKey.id, name: clientKey.name, usage: usage) }
+    }
+
     /// Upstream reads follow the client's writability as it is now, after every flush and every writability change:
     /// a change fired inside a flush (the socket drained while it was written) can never be overtaken by a pause
     /// decided before it, so no wake-up is lost whatever order flushes, writability changes and reads come in. Only a
@@ -258,10 +285,11 @@ final class ProxyExchange: UpstreamResponseReceiver {
         catchUpTimer?.cancel()
         catchUpTimer = nil
         // A converted stream's tokens as far as it went: all of them at its end, what was reported if the client left.
-        recordUsage(conversion?.streamUsage)
+        recordUsage(conversion?.streamUsage ?? usageTap?.usage)
         let record = machine.record
         let status = record.status == 0 ? 499 : record.status
         service.metrics.requestFinished(slug: labels.slug, status: status, format: labels.format)
+        recordLedgerRow(status: status)
         service.metrics.requestCompleted(pool: labels.pool, status: status,
                                          addedNanoseconds: Int64(((record.answeredAt ?? now) - started).nanoseconds) - record.upstreamWait)
         if service.accessLog.isEnabled {
@@ -272,6 +300,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
                 completed: completed
             ))
         }
+        // Last: the answer's usage (`answerUsage`) is complete by now.
+        leaseRenewal?.cancel()
+        leaseRenewal = nil
+        if let call = machine.exchangeEnding() { endAdmission(call) }
         owner?.exchangeFinished(self, closeConnection: machine.closesConnection)
     }
 }

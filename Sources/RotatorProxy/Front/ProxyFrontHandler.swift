@@ -36,7 +36,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
     private var machine: ClientConnectionStateMachine
     private var context: ChannelHandlerContext?
     /// The exchange serving the current proxied request.
-    private var exchange: ProxyExchange?
+    private(set) var exchange: ProxyExchange?
     /// The connection's one timer, re-armed when it fires.
     private var timer: Scheduled<Void>?
 

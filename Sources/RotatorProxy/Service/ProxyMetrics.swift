@@ -1,3 +1,4 @@
+import FormatConversion
 import Foundation
 import KeyCoordination
 import Metrics
@@ -28,8 +29,12 @@ public final class ProxyMetrics: Sendable {
         let blamedRequest: Counter
         /// Tokens converted answers reported (streams once they ended): read from the answer, as the client never
         /// sees the upstream's own usage fields.
+        let convertedInputTokens: Counter
+        let convertedOutputTokens: Counter
+        /// Tokens every LLM answer reported, converted or passed through (`UsageTap`).
         let inputTokens: Counter
         let outputTokens: Counter
+        let cachedTokens: Counter
         let upstreamLatency: Timer
 
         init(slug: String, factory: any MetricsFactory) {
@@ -43,8 +48,11 @@ public final class ProxyMetrics: Sendable {
             poolCooled = counter("rotator_pool_cooldowns_total")
             quotaExhausted = counter("rotator_quota_exhausted_total")
             blamedRequest = counter("rotator_request_faults_total")
-            inputTokens = counter("rotator_converted_input_tokens_total")
-            outputTokens = counter("rotator_converted_output_tokens_total")
+            convertedInputTokens = counter("rotator_converted_input_tokens_total")
+            convertedOutputTokens = counter("rotator_converted_output_tokens_total")
+            inputTokens = counter("rotator_input_tokens_total")
+            outputTokens = counter("rotator_output_tokens_total")
+            cachedTokens = counter("rotator_cached_tokens_total")
             upstreamLatency = Timer(label: "rotator_upstream_latency_seconds", dimensions: [("slug", slug)], factory: factory)
         }
     }
@@ -84,6 +92,69 @@ public final class ProxyMetrics: Sendable {
             return made
         }
         counter.increment()
+    }
+
+    // MARK: Client keys
+
+    private struct ClientKeyCounters {
+        var name: String
+        var requests: Counter
+        var input: Counter
+        var output: Counter
+        var cached: Counter
+
+        init(label: String, factory: any MetricsFactory) {
+            name = label
+            func counter(_ metric: String, _ kind: String?) -> Counter {
+                Counter(label: metric, dimensions: [("client_key", label)] + (kind.map { [("kind", $0)] } ?? []), factory: factory)
+            }
+            requests = counter("rotator_client_key_requests_total", nil)
+            input = counter("rotator_client_key_tokens_total", "input")
+            output = counter("rotator_client_key_tokens_total", "output")
+            cached = counter("rotator_client_key_tokens_total", "cached")
+        }
+
+        func destroy() {
+            for counter in [requests, input, output, cached] { counter.destroy() }
+        }
+    }
+
+    private struct ClientKeyState {
+        var labels = ClientKeyLabels()
+        /// By the label's name (`other` included).
+        var counters: [String: ClientKeyCounters] = [:]
+        var nameByID: [Int64: String] = [:]
+    }
+
+    private let clientKeys = Mutex(ClientKeyState())
+
+    /// A client key's request finished (with the tokens its answer reported): counted under its name, or `other` beyond
+    /// the top keys (`ClientKeyLabels`).
+    func clientKeyUsage(id: Int64, name: String, usage: TokenUsage?) {
+        let counters = clientKeys.withLock { state in
+            let label = state.labels.label(id: id, name: name)
+            if label != ClientKeyLabels.other { state.nameByID[id] = name }
+            if let existing = state.counters[label] { return existing }
+            let made = ClientKeyCounters(label: label, factory: factory)
+            state.counters[label] = made
+            return made
+        }
+        counters.requests.increment()
+        guard let usage else { return }
+        counters.input.increment(by: Int64(usage.inputTokens))
+        counters.output.increment(by: Int64(usage.outputTokens))
+        counters.cached.increment(by: Int64(usage.cachedTokens))
+    }
+
+    /// Recomputes which client keys are named (called by the usage flush); the series of keys folded into `other` go.
+    public func rebalanceClientKeyLabels() {
+        let dropped: [ClientKeyCounters] = clientKeys.withLock { state in
+            state.labels.rebalance().compactMap { id in
+                guard let name = state.nameByID.removeValue(forKey: id) else { return nil }
+                return state.counters.removeValue(forKey: name)
+            }
+        }
+        for counters in dropped { counters.destroy() }
     }
 
     // MARK: Traffic (admin charts): each a plain call on the event loop, one lock inside `TrafficStats`

@@ -3,6 +3,7 @@ import ConfigCatalog
 import KeyCoordination
 import Logging
 import NIOCore
+import RotatorCore
 
 /// Everything the proxy path shares across connections: the serving pools (the node's catalog), the coordinator,
 /// settings, metrics, the access log and the per-loop upstream pools. A class: every exchange holds it, by one reference.
@@ -25,13 +26,16 @@ public final class ProxyService: Sendable {
     public let clientKeys: ClientKeyRegistry
     /// Where client keys' limits are enforced (nil: not wired yet; no client key is then admitted beyond its lists).
     public let clientQuota: (any ClientQuota)?
+    /// Every finished request's row of the usage ledger, until the node's usage flush takes them.
+    public let usageLedger: UsageLedger
 
     public init(
         catalog: any ServingPools, coordinator: any KeyCoordinator, settings: ProxySettings, metrics: ProxyMetrics, accessLog: AccessLogWriter,
         pools: UpstreamPools, poolWatch: PoolRateLimitWatch = PoolRateLimitWatch(), logger: Logger,
         wallClock: WallClock = .system(), clientKeys: ClientKeyRegistry = ClientKeyRegistry(hasher: ClientKeyHasher(encryptionKey: "")),
-        clientQuota: (any ClientQuota)? = nil
+        clientQuota: (any ClientQuota)? = nil, usageLedger: UsageLedger = UsageLedger()
     ) {
+        self.usageLedger = usageLedger
         self.clientKeys = clientKeys
         self.clientQuota = clientQuota
         self.wallClock = wallClock

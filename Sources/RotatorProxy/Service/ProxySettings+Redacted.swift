@@ -7,6 +7,7 @@ extension ProxySettings: SecretRedacting {
             ("proxyKeys", "\(proxyKeys.count) keys"), ("maxRetries", maxRetries), ("defaultCooldown", defaultCooldown),
             ("timeout", timeout), ("totalTimeout", totalTimeout), ("maxBodyBytes", maxBodyBytes), ("pacingMaxWait", pacingMaxWait),
             ("rateLimitMaxKeys", rateLimitMaxKeys), ("wrongKeyLimit", wrongKeyLimit), ("clientAddresses", clientAddresses.trustedProxies),
+            ("clientKeyDefaultMaxTokens", clientKeyDefaultMaxTokens),
         ]
     }
 }

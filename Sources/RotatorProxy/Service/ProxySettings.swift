@@ -31,12 +31,15 @@ public struct ProxySettings: Sendable {
     public var wrongKeyWindowSeconds: Int = 60
     /// Tells a request's client address behind proxies (`TRUSTED_PROXIES`), for the wrong-key throttle.
     public var clientAddresses: ClientAddressResolver
+    /// The output tokens a client key's request reserves when it sets no max tokens (`CLIENT_KEY_DEFAULT_MAX_TOKENS`).
+    public var clientKeyDefaultMaxTokens: Int64
 
     /// - Parameter totalTimeout: nil: twice `timeout`.
     public init(proxyKeys: [String], maxRetries: Int = 3, defaultCooldown: Double = 60, timeout: Double = 30, totalTimeout: Double? = nil,
                 maxBodyBytes: Int = 10 * 1024 * 1024, pacingMaxWait: Double = 2, corsAllowedOrigins: [String] = [],
                 quotaCooldown: Double = 3600, rateLimitMaxKeys: Int = 3, wrongKeyLimit: Int = 0,
-                clientAddresses: ClientAddressResolver = ClientAddressResolver()) {
+                clientAddresses: ClientAddressResolver = ClientAddressResolver(), clientKeyDefaultMaxTokens: Int64 = 4096) {
+        self.clientKeyDefaultMaxTokens = clientKeyDefaultMaxTokens
         self.rateLimitMaxKeys = rateLimitMaxKeys
         self.wrongKeyLimit = wrongKeyLimit
         self.clientAddresses = clientAddresses

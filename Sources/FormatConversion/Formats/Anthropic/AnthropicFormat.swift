@@ -99,7 +99,8 @@ public enum AnthropicFormat: ClientWireFormat, UpstreamWireFormat {
         guard let value else { return nil }
         let input = (value["input_tokens"]?.int ?? 0) + (value["cache_read_input_tokens"]?.int ?? 0)
             + (value["cache_creation_input_tokens"]?.int ?? 0)
-        return TokenUsage(inputTokens: input, outputTokens: value["output_tokens"]?.int ?? 0)
+        return TokenUsage(inputTokens: input, outputTokens: value["output_tokens"]?.int ?? 0,
+                          cachedTokens: value["cache_read_input_tokens"]?.int ?? 0)
     }
 
     static func encodeUsage(_ usage: TokenUsage) -> JSONValue {

@@ -96,7 +96,8 @@ public enum GeminiFormat: ClientWireFormat, UpstreamWireFormat {
         guard let value, value["promptTokenCount"] != nil || value["candidatesTokenCount"] != nil else { return nil }
         return TokenUsage(
             inputTokens: value["promptTokenCount"]?.int ?? 0,
-            outputTokens: (value["candidatesTokenCount"]?.int ?? 0) + (value["thoughtsTokenCount"]?.int ?? 0))
+            outputTokens: (value["candidatesTokenCount"]?.int ?? 0) + (value["thoughtsTokenCount"]?.int ?? 0),
+            cachedTokens: value["cachedContentTokenCount"]?.int ?? 0)
     }
 
     static func encodeUsage(_ usage: TokenUsage) -> JSONValue {

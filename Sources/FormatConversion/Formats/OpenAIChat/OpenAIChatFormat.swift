@@ -60,7 +60,8 @@ public enum OpenAIChatFormat: ClientWireFormat, UpstreamWireFormat {
 
     static func usage(_ value: JSONValue?) -> TokenUsage? {
         guard let value, let input = value["prompt_tokens"]?.int else { return nil }
-        return TokenUsage(inputTokens: input, outputTokens: value["completion_tokens"]?.int ?? 0)
+        return TokenUsage(inputTokens: input, outputTokens: value["completion_tokens"]?.int ?? 0,
+                          cachedTokens: value["prompt_tokens_details"]?["cached_tokens"]?.int ?? 0)
     }
 
     static func encodeUsage(_ usage: TokenUsage) -> JSONValue {

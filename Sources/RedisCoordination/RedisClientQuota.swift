@@ -1,0 +1,229 @@
+import ClientAccess
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import RedisClient
+import Synchronization
+
+/// Client keys' limits shared by every node through Redis: each admit, settle, release, renew and states is one atomic
+/// `EVALSHA` of `client_quota.lua` (the semantics of `InMemoryClientQuota`, Redis' own clock), on the keys of the client
+/// key's hash tag `{ck:<id>}`.
+///
+/// The proxy's commands go out on its event loop's own connection (the key coordinator's), so an admit issued in the same
+/// loop tick as the pool's acquire leaves in the same write: one round trip for both.
+///
+/// While Redis cannot be reached (errors, timeouts, no connection) each node enforces every limit divided by the live
+/// nodes the heartbeat last counted (rounded down, at least 1) in memory, flags itself degraded (`isDegraded`, the
+/// `rotator_client_quota_degraded` gauge, `/healthz`), and tries Redis again at most once a second until it answers
+/// (that one request waits for the answer, bounded by the command timeout; the heartbeat checks too). Tickets admitted
+/// locally are settled locally; what was admitted locally is not carried into Redis on its return.
+public final class RedisClientQuota: ClientQuota {
+    private let client: RedisClient
+    private let connectionOn: @Sendable (any EventLoop) -> RedisConnection?
+    private let logger: Logger
+    /// Test hook: a clock to pass to the script instead of Redis `TIME` (nil in production).
+    private let clockOverride: (@Sendable () -> Double)?
+    private let fallback: InMemoryClientQuota
+    private let liveNodes = Atomic<Int>(1)
+    private let degraded = Atomic<Bool>(false)
+    /// While degraded: when (uptime nanoseconds) an admit next tries Redis instead of answering locally.
+    private let nextProbe = Atomic<Int64>(0)
+    /// Leases admitted by the local fallback, settled there; `localCount` keeps the healthy path off the lock.
+    private let localLeases = Mutex<Set<String>>([])
+    private let localCount = Atomic<Int>(0)
+    private let degradedGauge: Gauge
+
+    /// - Parameters:
+    ///   - client: the shared client (admin states, and requests on a loop without a ready connection of its own).
+    ///   - connectionOn: the proxy loop's own connection, e.g. `RedisKeyCoordinator.connection(on:)`.
+    public init(
+        client: RedisClient, connectionOn: @escaping @Sendable (any EventLoop) -> RedisConnection? = { _ in nil }, logger: Logger,
+        clockOverride: (@Sendable () -> Double)? = nil, metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
+    ) {
+        self.client = client
+        self.connectionOn = connectionOn
+        self.logger = logger
+        self.clockOverride = clockOverride
+        self.fallback = InMemoryClientQuota(clock: clockOverride ?? { Date().timeIntervalSince1970 })
+        self.degradedGauge = Gauge(label: "rotator_client_quota_degraded", factory: metricsFactory)
+        degradedGauge.record(0)
+    }
+
+    /// True while Redis is unreachable and limits are enforced locally at this node's share.
+    public var isDegraded: Bool { degraded.load(ordering: .relaxed) }
+
+    /// The live nodes the heartbeat counted: while degraded, each limit is divided by it.
+    public func setLiveNodeCount(_ count: Int) {
+        liveNodes.store(max(count, 1), ordering: .relaxed)
+    }
+
+    public var liveNodeCount: Int { liveNodes.load(ordering: .relaxed) }
+
+    // MARK: ClientQuota
+
+    /// Nil while Redis is healthy (the caller takes `admit(_:on:)`); while degraded, the local answer, except once a
+    /// second when the admit goes to Redis to see whether it is back.
+    public func admitImmediately(_ request: QuotaRequest) -> QuotaDecision? {
+        guard isDegraded else { return nil }
+        let now = NIODeadline.now().uptimeNanoseconds
+        let probe = nextProbe.load(ordering: .relaxed)
+        if Int64(now) >= probe, nextProbe.compareExchange(expected: probe, desired: Int64(now) + 1_000_000_000, ordering: .relaxed).exchanged {
+            return nil
+        }
+        return admitLocally(request)
+    }
+
+    public func admit(_ request: QuotaRequest, on eventLoop: any EventLoop) -> EventLoopFuture<QuotaDecision> {
+        run(.admit(request), on: eventLoop).flatMapThrowing { try ClientQuotaReply($0).decision(for: request) }
+            .flatMapError { error in
+                self.wentAway(error)
+                return eventLoop.makeSucceededFuture(self.admitLocally(request))
+            }
+    }
+
+    public func settle(_ ticket: QuotaTicket, usedTokens: Int64, on eventLoop: any EventLoop) {
+        guard !settlesLocally(ticket, remove: true) else {
+            fallback.settle(ticket, usedTokens: usedTokens)
+            return
+        }
+        guard Self.settleChangesSomething(ticket) else { return }
+        sendAndForget(.settle(ticket, usedTokens: usedTokens), on: eventLoop)
+    }
+
+    /// A key without concurrency or token limits has nothing to settle (its request counts stay): no call at all.
+    static func settleChangesSomething(_ ticket: QuotaTicket) -> Bool {
+        ticket.request.limits.maxConcurrent != nil || ticket.request.limits.limitsTokens
+    }
+
+    public func release(_ ticket: QuotaTicket, on eventLoop: any EventLoop) {
+        guard !settlesLocally(ticket, remove: true) else {
+            fallback.release(ticket)
+            return
+        }
+        sendAndForget(.release(ticket), on: eventLoop)
+    }
+
+    public func renew(_ ticket: QuotaTicket, on eventLoop: any EventLoop) {
+        guard ticket.request.limits.maxConcurrent != nil else { return }
+        guard !settlesLocally(ticket, remove: false) else {
+            fallback.renew(ticket)
+            return
+        }
+        sendAndForget(.renew(ticket), on: eventLoop)
+    }
+
+    public func states(clientKey: Int64, limits: ClientKeyLimits) async -> [LimitState] {
+        do {
+            return try ClientQuotaReply(try await runOverTask(.states(limits), clientKey: clientKey)).states(limits)
+        } catch {
+            return fallback.currentStates(clientKey: clientKey, limits: limits.share(ofNodes: liveNodeCount))
+        }
+    }
+
+    /// While degraded, one call to Redis (a states read of no key): when it answers, limits are shared again.
+    public func checkRecovered() async {
+        guard isDegraded else { return }
+        _ = try? await runOverTask(.states(ClientKeyLimits()), clientKey: 0)
+    }
+
+    /// Like `settle`/`release`/`renew`, with a future that completes once Redis has applied it (tests, and callers
+    /// that must order a later call after it from another connection).
+    public func apply(settle ticket: QuotaTicket, usedTokens: Int64?, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        guard usedTokens == nil || Self.settleChangesSomething(ticket) else { return eventLoop.makeSucceededVoidFuture() }
+        let command: ClientQuotaCommand = usedTokens.map { .settle(ticket, usedTokens: $0) } ?? .release(ticket)
+        return run(command, on: eventLoop).map { _ in }
+    }
+
+    public func apply(renew ticket: QuotaTicket, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        run(.renew(ticket), on: eventLoop).map { _ in }
+    }
+
+    // MARK: Script plumbing
+
+    static let script = RedisScript(ClientQuotaScript.source)
+
+    /// The five keys of a client key, under its own hash tag (one Redis Cluster slot); `cq1` is the data layout version.
+    static func keys(clientKey: Int64) -> [RedisArgument] {
+        let tag = "cq1:{ck:\(clientKey)}"
+        return [RedisArgument(tag + ":r"), RedisArgument(tag + ":t"), RedisArgument(tag + ":ta"), RedisArgument(tag + ":c"),
+                RedisArgument(tag + ":cal")]
+    }
+
+    private func arguments(_ command: ClientQuotaCommand) -> [RedisArgument] {
+        let clock = clockOverride.map { String(format: "%.6f", $0()) } ?? ""
+        return command.arguments(clock: clock).map { RedisArgument($0) }
+    }
+
+    /// On the loop's own connection when it has one (the future completes there); otherwise over the shared client.
+    private func run(_ command: ClientQuotaCommand, on eventLoop: any EventLoop) -> EventLoopFuture<RESPValue> {
+        let clientKey = command.clientKey ?? 0
+        guard let connection = connectionOn(eventLoop) else {
+            return eventLoop.makeFutureWithTask { try await self.runOverTask(command, clientKey: clientKey) }
+        }
+        return connection.evalScriptFuture(Self.script, keys: Self.keys(clientKey: clientKey), args: arguments(command)).map { reply in
+            self.recovered()
+            return reply
+        }
+    }
+
+    private func runOverTask(_ command: ClientQuotaCommand, clientKey: Int64) async throws -> RESPValue {
+        let client = self.client
+        let keys = Self.keys(clientKey: clientKey)
+        let args = arguments(command)
+        let reply = try await RedisKeyCoordinator.withDeadline(client.configuration.commandTimeout * 2, logger: logger) {
+            try await client.evalScript(Self.script, keys: keys, args: args)
+        }
+        recovered()
+        return reply
+    }
+
+    private func sendAndForget(_ command: ClientQuotaCommand, on eventLoop: any EventLoop) {
+        run(command, on: eventLoop).whenFailure { error in
+            // A lost settle leaves the reservation counted and the lease to expire by itself: never more than the limit.
+            self.wentAway(error)
+        }
+    }
+
+    // MARK: Local fallback
+
+    private func admitLocally(_ request: QuotaRequest) -> QuotaDecision {
+        var local = request
+        local.limits = request.limits.share(ofNodes: liveNodeCount)
+        let decision = fallback.admit(local, at: clockOverride?() ?? Date().timeIntervalSince1970)
+        guard case .admitted(var ticket, let states) = decision else {
+            guard case .refused(let limit, _, let retryAfter, let states) = decision else { return decision }
+            return .refused(limit: limit, value: local.limits[limit] ?? 0, retryAfter: retryAfter, states: states)
+        }
+        localLeases.withLock { _ = $0.insert(request.lease) }
+        localCount.add(1, ordering: .relaxed)
+        ticket.request = local
+        return .admitted(ticket, states: states)
+    }
+
+    /// Whether the ticket was admitted locally (only ever looked up after a degraded spell).
+    private func settlesLocally(_ ticket: QuotaTicket, remove: Bool) -> Bool {
+        guard localCount.load(ordering: .relaxed) > 0 else { return false }
+        return localLeases.withLock { leases in
+            guard remove else { return leases.contains(ticket.request.lease) }
+            guard leases.remove(ticket.request.lease) != nil else { return false }
+            localCount.subtract(1, ordering: .relaxed)
+            return true
+        }
+    }
+
+    private func wentAway(_ error: any Error) {
+        guard degraded.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        nextProbe.store(Int64(NIODeadline.now().uptimeNanoseconds) + 1_000_000_000, ordering: .relaxed)
+        degradedGauge.record(1)
+        logger.warning(
+            "redis unreachable: enforcing client key limits locally at limit ÷ \(liveNodeCount) live nodes", metadata: ["error": "\(error)"]
+        )
+    }
+
+    private func recovered() {
+        guard degraded.load(ordering: .relaxed), degraded.compareExchange(expected: true, desired: false, ordering: .relaxed).exchanged else { return }
+        degradedGauge.record(0)
+        logger.notice("redis reachable again: client key limits shared by the fleet again")
+    }
+}

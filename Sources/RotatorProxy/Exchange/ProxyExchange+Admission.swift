@@ -1,0 +1,94 @@
+import ClientAccess
+import NIOCore
+import NIOHTTP1
+import RequestIdentity
+import UpstreamProviders
+
+/// The client key's admission: its model allow-list, then one request to its quota (answered at once in memory; through
+/// Redis in the same tick as the first key, so both go out in one write), the `x-ratelimit-*` headers of its answers,
+/// the lease renewed while the request runs, and exactly one settle or release when the exchange ends.
+extension ProxyExchange {
+    /// A client key's check once its request is prepared: a 403 for a model it may not name, else what to ask of its
+    /// quota (nil: no limits, or no quota wired). `clientBody` is the body as the client sent it (before conversion).
+    func clientKeyCheck(_ key: ClientKey, clientBody: ByteBuffer, upstreamModel: String?) -> (refusal: ProxyRequestGate.Refusal?, quota: QuotaRequest?) {
+        if key.needsModel, route.kind == .llm {
+            // The allow-list names models as the client does: a converting config's client model, before any mapping.
+            let model = conversion == nil ? upstreamModel
+                : RequestModel.name(dialect: UpstreamDialect(format: admission?.format ?? .openAICompatible), path: String(route.rest), body: clientBody)
+            if let refusal = ProxyRequestGate.modelRefusal(key, model: model, method: head.method, route: route.kind, format: admission?.format) {
+                return (refusal, nil)
+            }
+        }
+        guard service.clientQuota != nil, !key.limits.isEmpty else { return (nil, nil) }
+        let reserved = key.limits.limitsTokens ? TokenReservation.tokens(body: clientBody, defaultMaxTokens: service.settings.clientKeyDefaultMaxTokens) : 0
+        // The lease names this request alone: an id the client chose could be sent by two requests at once.
+        let lease = head.headers.contains(name: "x-request-id") ? requestID + "." + RequestIdentifier.make() : requestID
+        return (nil, QuotaRequest(clientKey: key.id, limits: key.limits, reservedTokens: reserved, lease: lease))
+    }
+
+    func admit(_ request: QuotaRequest) {
+        guard let quota = service.clientQuota else { preconditionFailure("an admission without a quota") }
+        if let decision = quota.admitImmediately(request) { return quotaDecided(decision) }
+        let answer = quota.admit(request, on: context.eventLoop)
+        // The first key is asked for in this same tick: the quota's and the pool's commands leave in one write.
+        run(machine.quotaPending())
+        answer.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let decision): self.quotaDecided(decision)
+            case .failure: self.run(self.machine.quotaFailed())
+            }
+        }
+    }
+
+    private func quotaDecided(_ decision: QuotaDecision) {
+        if !machine.isFinished {
+            switch decision {
+            case .admitted(_, let states), .refused(_, _, _, let states): quotaStates = states
+            }
+        }
+        run(machine.quotaDecided(decision, now: now))
+        if leaseRenewal == nil, machine.renewsLease { armLeaseRenewal() }
+    }
+
+    /// The concurrency lease lives `QuotaLease.seconds`; it is renewed every `QuotaLease.renewEvery` s until the end.
+    func armLeaseRenewal() {
+        leaseRenewal = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(QuotaLease.renewEvery * 1000))) {
+            self.leaseRenewal = nil
+            self.run(self.machine.renewalDue())
+        }
+    }
+
+    /// Settles an admission with the tokens the answer reported (0 when it reported none), or gives it back.
+    func endAdmission(_ call: ExchangeStateMachine.QuotaCall) {
+        guard let quota = service.clientQuota else { return }
+        switch call {
+        case .settle(let ticket):
+            let used = Int64((answerUsage?.inputTokens ?? 0) + (answerUsage?.outputTokens ?? 0))
+            quota.settle(ticket, usedTokens: used, on: context.eventLoop)
+        case .release(let ticket):
+            quota.release(ticket, on: context.eventLoop)
+        }
+    }
+}
+
+/// `x-ratelimit-limit-<suffix>`, `x-ratelimit-remaining-<suffix>` and `x-ratelimit-reset-<suffix>` (seconds, `12s`) for
+/// each limit a client key has, as its admission saw them; they replace an upstream's headers of the same names.
+enum ClientKeyHeaders {
+    static func add(_ states: [LimitState], to headers: inout HTTPHeaders) {
+        for state in states {
+            let suffix = state.limit.headerSuffix
+            headers.replaceOrAdd(name: "x-ratelimit-limit-" + suffix, value: String(state.value))
+            headers.replaceOrAdd(name: "x-ratelimit-remaining-" + suffix, value: String(max(state.remaining, 0)))
+            headers.replaceOrAdd(name: "x-ratelimit-reset-" + suffix, value: String(Int(max(state.resetSeconds, 0).rounded(.up))) + "s")
+        }
+    }
+}
+
+/// The tokens a client key's request reserves until its answer says what it used: its max output tokens
+/// (`max_tokens`, `max_completion_tokens`, `max_output_tokens`, Gemini's `generationConfig.maxOutputTokens`; else
+/// `CLIENT_KEY_DEFAULT_MAX_TOKENS`) plus its input, estimated at 4 bytes a token.
+enum TokenReservation {
+    static func tokens(body: ByteBuffer, defaultMaxTokens: Int64) -> Int64 {
+        (RequestModel.maxOutputTokens(body) ?? defaultMaxTokens) + Int64(body.readableBytes / 4)
+    }
+}
