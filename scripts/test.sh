@@ -64,7 +64,7 @@ if [ $# -eq 0 ]; then
   rm -rf "$smoke"
   timeout 900 loadtest/run --smoke --out "$smoke"
   report=$(ls -d "$smoke"/*/report.md | tail -1)
-  for scenario in 1 2 3 4 5 6 7 9; do
+  for scenario in 1 2 3 4 5 6 7 9 10; do
     grep -q "^## $scenario\. " "$report" || { echo "load-test smoke: scenario $scenario missing from $report" >&2; exit 1; }
     awk "/^## /{if (found) exit} /^## $scenario\. /{found=1} found && /^\| /{print; exit}" "$report" | grep -q . \
       || { echo "load-test smoke: scenario $scenario has no table in $report" >&2; exit 1; }

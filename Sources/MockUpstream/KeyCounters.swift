@@ -12,6 +12,15 @@ public struct KeyCounters: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// Another key's counts added to these (totals over keys).
+    public mutating func add(_ other: KeyCounters) {
+        requests += other.requests
+        success += other.success
+        unauthorized += other.unauthorized
+        rateLimited += other.rateLimited
+        serverError += other.serverError
+    }
+
     mutating func count(status: Int) {
         requests += 1
         switch status {

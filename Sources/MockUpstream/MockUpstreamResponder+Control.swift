@@ -9,6 +9,8 @@ extension MockUpstreamResponder {
         switch (request.method, path) {
         case (.get, "counters"):
             return try Self.encoded(state.counters())
+        case (.get, "streams"):
+            return try Self.encoded(state.openStreams())
         case (.get, "requests"):
             return try Self.encoded(state.recordedRequests.map(RecordedRequestJSON.init))
         case (.post, "reset"):

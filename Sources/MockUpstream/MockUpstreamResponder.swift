@@ -84,6 +84,7 @@ struct MockUpstreamResponder: HTTPResponder {
             response = Self.echo(request, body: body, keySuffix: credential.suffix)
         }
         response.headers[.xMockServedBy] = "...\(credential.suffix)"
+        if generation.stream { response.body = state.counted(response.body, key: credential.key) }
         return response
     }
 

@@ -18,6 +18,9 @@ public final class MockUpstreamState: Sendable {
         var counters: [String: KeyCounters] = [:]
         var recent: RecentRequests
         var sequence = 0
+        var streams = OpenStreams()
+        /// How many times `reset()` ran: streams opened before a reset do not count down after it.
+        var streamEpoch = 0
 
         init(settings: MockUpstreamSettings, profiles: [String: KeyProfile], defaultProfile: KeyProfile) {
             self.settings = settings
@@ -106,9 +109,14 @@ public final class MockUpstreamState: Sendable {
         storage.withLock { storage in storage.stormUntil.map { $0 > .now } ?? false }
     }
 
-    /// Back to how the state was created: initial settings and profiles, no storm, no counters, no recorded requests.
+    /// Back to how the state was created: initial settings and profiles, no storm, no counters, no recorded requests,
+    /// no stream counts (streams still running are no longer counted).
     public func reset() {
-        storage.withLock { $0 = initial }
+        storage.withLock { storage in
+            let epoch = storage.streamEpoch + 1
+            storage = initial
+            storage.streamEpoch = epoch
+        }
     }
 
     // MARK: Inspection
@@ -125,13 +133,26 @@ public final class MockUpstreamState: Sendable {
     /// Every key's counters summed.
     public func totalCounters() -> KeyCounters {
         storage.withLock { storage in
-            storage.counters.values.reduce(into: KeyCounters()) { total, counters in
-                total.requests += counters.requests
-                total.success += counters.success
-                total.unauthorized += counters.unauthorized
-                total.rateLimited += counters.rateLimited
-                total.serverError += counters.serverError
-            }
+            storage.counters.values.reduce(into: KeyCounters()) { $0.add($1) }
+        }
+    }
+
+    /// Streamed answers open now, the most open at once and how many started, overall and per key.
+    public func openStreams() -> OpenStreams {
+        storage.withLock { $0.streams }
+    }
+
+    func openStream(key: String) -> OpenStream {
+        storage.withLock { storage in
+            storage.streams.opened(key: key)
+            return OpenStream(key: key, epoch: storage.streamEpoch)
+        }
+    }
+
+    func closeStream(_ stream: OpenStream) {
+        guard stream.end() else { return }
+        storage.withLock { storage in
+            if storage.streamEpoch == stream.epoch { storage.streams.closed(key: stream.key) }
         }
     }
 

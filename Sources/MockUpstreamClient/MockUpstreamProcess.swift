@@ -60,6 +60,17 @@ public final class MockUpstreamProcess: Sendable {
         try await counters()[key] ?? KeyCounters()
     }
 
+    /// Every key's counters summed.
+    public func totalCounters() async throws -> KeyCounters {
+        try await counters().values.reduce(into: KeyCounters()) { $0.add($1) }
+    }
+
+    /// Streamed answers open now and the most open at once, overall and per key (reset by `reset()`).
+    public func openStreams() async throws -> OpenStreams {
+        let body = try await call(.GET, "/__mock/streams")
+        return try JSONDecoder().decode(OpenStreams.self, from: Data(body.readableBytesView))
+    }
+
     public func setProfile(_ profile: KeyProfile, forKey key: String) async throws {
         let data = try JSONEncoder().encode(profile)
         _ = try await call(.PUT, "/__mock/profiles/\(key)", body: ByteBuffer(bytes: data))

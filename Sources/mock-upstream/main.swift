@@ -12,6 +12,10 @@ let usage = """
                         failureStatus, failureRate, latencyMilliseconds, streamChunks,
                         chunkDelayMilliseconds, retryAfterStyle (seconds | httpDate | openAIResetHeaders | geminiRetryInfo | none).
       --record-limit N  recent requests kept for GET /__mock/requests; 0 turns recording off.
+
+    Control API (no key needed): GET /__mock/counters (answers per key), GET /__mock/streams (streamed answers open
+    now, the most open at once and how many started, overall and per key), GET /__mock/requests, POST /__mock/reset
+    (all of it back to the start), PUT /__mock/profiles/{key}, PUT /__mock/default-profile, POST /__mock/storm?seconds=N.
     """
 
 func fail(_ message: String) -> Never {

@@ -36,10 +36,15 @@ enum PythonSDKScript: String, CaseIterable, Sendable {
     /// Runs the script against `baseURL` with `key` (and a model name when given) and returns what it printed.
     /// `extra` goes after the model (`sdk_openai.py`: which APIs to call, `chat` or `responses`).
     func run(python: String, baseURL: String, key: String, model: String? = nil, extra: [String] = []) async throws -> Run {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python/\(rawValue)").path
+        try await Self.runScript(rawValue, python: python, arguments: [baseURL, key] + (model.map { [$0] } ?? []) + (model == nil ? [] : extra))
+    }
+
+    /// Runs any script of `Python/` with these arguments and returns what it printed.
+    static func runScript(_ name: String, python: String, arguments: [String]) async throws -> Run {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python/\(name)").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, baseURL, key] + (model.map { [$0] } ?? []) + (model == nil ? [] : extra)
+        process.arguments = [script] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

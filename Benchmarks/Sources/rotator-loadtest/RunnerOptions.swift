@@ -23,7 +23,7 @@ struct RunnerOptions {
     var baselineBinaries: String?
     var output = "loadtest/results"
     var scenarios = RunnerOptions.allScenarios
-    static let allScenarios = Set(1...9)
+    static let allScenarios = Set(1...10)
     /// nginx binary.
     var nginx = "/usr/sbin/nginx"
     /// Python with matplotlib, for the charts (none: the report has no charts and says so).
@@ -38,7 +38,7 @@ struct RunnerOptions {
           --smoke        one-second windows: proves every scenario runs and writes its table (CI)
           --duration S   seconds per measured load run (default: quick 3, full 20, smoke 1)
           --scenarios    which scenarios to run (1 overhead, 2 quota, 3 revoked keys, 4 streaming, 5 chaos,
-                         6 429 storm, 7 big pools, 8 soak, 9 format conversion)
+                         6 429 storm, 7 big pools, 8 soak, 9 format conversion, 10 tenants)
           --bin DIR      folder holding the rotator and mock-upstream binaries (default .build/release)
           --bench-bin DIR  folder holding bare-relay (default: this runner's own folder, Benchmarks/.build/...)
           --out DIR      results go to DIR/<date>/ (default loadtest/results)

@@ -26,6 +26,7 @@ let scenarios: [(number: Int, name: String, run: @Sendable (ScenarioContext) asy
     (1, "overhead", OverheadScenario.run), (2, "quota", QuotaScenario.run), (3, "revoked keys", RevokedKeysScenario.run),
     (4, "streaming", StreamingScenario.run), (5, "chaos", ChaosScenario.run), (6, "429 storm", StormScenario.run),
     (7, "big pools", BigPoolScenario.run), (8, "soak", SoakScenario.run), (9, "format conversion", ConversionScenario.run),
+    (10, "tenants", TenantsScenario.run),
 ]
 let selected = scenarios.filter { scenario in
     // The soak runs in full mode, or when asked for by number.
