@@ -6,6 +6,9 @@
 #       `rotator` (e.g. a copy of an earlier commit's). Runs alternate, so both see the same machine.
 #   RUNS=3 SECONDS_PER_RUN=5 CONNECTIONS=32   environment knobs (defaults shown)
 #   PERF=1                                    also records `perf record -e cpu-clock -g` of the last run of BIN_DIR
+#   CLIENT_KEY='{"rpm":1000000000}'           BIN_DIR's runs call with a client key made with these limits (JSON;
+#                                             `{}`: none) instead of the operator key: with BASELINE_BIN_DIR = BIN_DIR,
+#                                             what a client key costs beside an operator key
 #
 # Each run: a fresh node and the mock on free loopback ports, one pass-through config with 10 keys, a 1 s warm-up,
 # then Debian's `wrk -t1 -cCONNECTIONS` POSTing a small chat completion for SECONDS_PER_RUN seconds. The node's
@@ -39,14 +42,20 @@ run_once() {
     -d "{\"name\":\"bench\",\"slug\":\"bench\",\"target_base_url\":\"http://127.0.0.1:$mport/v1\"}" | python3 -c 'import sys, json; print(json.load(sys.stdin)["id"])')
   curl -sf -X POST "http://127.0.0.1:$nport/admin/proxy-configs/$id/keys/batch" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d "$(python3 -c 'import json; print(json.dumps({"keys": ["sk-bench-%02d-0123456789abcdef" % i for i in range(10)]}))')" >/dev/null
-  cat >"$dir/post.lua" <<'LUA'
+  local secret=rk-bench-proxy-key-0123456789
+  if [ "${3:-}" = client ]; then
+    secret=$(curl -sf -X POST "http://127.0.0.1:$nport/admin/client-keys" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+      -d "$(python3 -c 'import json, sys; limits = json.loads(sys.argv[1]); limits["name"] = "bench"; print(json.dumps(limits))' "$CLIENT_KEY")" \
+      | python3 -c 'import sys, json; print(json.load(sys.stdin)["key"])')
+  fi
+  cat >"$dir/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"model":"gpt-mock","messages":[{"role":"user","content":"hello"}]}'
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer rk-bench-proxy-key-0123456789"
+wrk.headers["Authorization"] = "Bearer $secret"
 LUA
   url="http://127.0.0.1:$nport/llm/bench/v1/chat/completions"
-  curl -sf -X POST "$url" -H 'Authorization: Bearer rk-bench-proxy-key-0123456789' -H 'Content-Type: application/json' \
+  curl -sf -X POST "$url" -H "Authorization: Bearer $secret" -H 'Content-Type: application/json' \
     -d '{"model":"gpt-mock","messages":[{"role":"user","content":"hello"}]}' >/dev/null || { echo "the node did not serve: $dir/node.log" >&2; return 1; }
   wrk -t1 -c"$connections" -d1s -s "$dir/post.lua" "$url" >/dev/null
   c0=$(awk '{print $14 + $15}' "/proc/$npid/stat")
@@ -76,7 +85,7 @@ for run in $(seq "$runs"); do
   fi
   record=""
   if [ "${PERF:-}" = 1 ] && [ "$run" = "$runs" ]; then record=/tmp/bench-request-path.perf.data; fi
-  read -r rate cpu errors < <(run_once "$bin/rotator" "$record")
+  read -r rate cpu errors < <(run_once "$bin/rotator" "$record" "${CLIENT_KEY:+client}")
   new_rate+=("$rate"); new_cpu+=("$cpu")
   printf 'run %d  new       %6s req/s  %6s µs CPU/request  %s non-2xx\n' "$run" "$rate" "$cpu" "$errors"
 done

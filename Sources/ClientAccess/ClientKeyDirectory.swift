@@ -84,7 +84,7 @@ public final class ClientKeyRegistry: Sendable {
     public var directory: ClientKeyDirectory { current.withLock { $0 } }
 
     /// The client key a presented secret belongs to. Costs one HMAC only when the store has client keys.
-    public func identify(secret: some StringProtocol, at now: Date = Date()) -> ClientIdentity {
+    public func identify(secret: String, at now: Date = Date()) -> ClientIdentity {
         let directory = self.directory
         guard !directory.isEmpty, secret.utf8.starts(with: ClientKeySecret.prefix.utf8) else { return .unknown }
         return directory.identify(hasher.hash(secret), at: now)

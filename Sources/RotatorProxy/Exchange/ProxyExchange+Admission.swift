@@ -74,12 +74,38 @@ extension ProxyExchange {
 /// `x-ratelimit-limit-<suffix>`, `x-ratelimit-remaining-<suffix>` and `x-ratelimit-reset-<suffix>` (seconds, `12s`) for
 /// each limit a client key has, as its admission saw them; they replace an upstream's headers of the same names.
 enum ClientKeyHeaders {
+    /// Each limit's three header names, made once.
+    private static let names: [QuotaLimit: (limit: String, remaining: String, reset: String)] = Dictionary(
+        uniqueKeysWithValues: QuotaLimit.allCases.map {
+            ($0, ("x-ratelimit-limit-" + $0.headerSuffix, "x-ratelimit-remaining-" + $0.headerSuffix, "x-ratelimit-reset-" + $0.headerSuffix))
+        }
+    )
+
+    private static let prefix = Array("x-ratelimit-".utf8)
+
+    /// `x-ratelimit-…` in any case, without building a lowercased copy.
+    private static func isRateLimitHeader(_ name: String) -> Bool {
+        let utf8 = name.utf8
+        guard utf8.count > prefix.count else { return false }
+        return zip(utf8.prefix(prefix.count), prefix).allSatisfy { HeaderNameSet.lowercasedASCII($0) == $1 }
+    }
+
     static func add(_ states: [LimitState], to headers: inout HTTPHeaders) {
+        guard !states.isEmpty else { return }
+        // An upstream's own rate-limit headers of the same names go first (one look over the headers; usually none).
+        let upstreamHas = headers.contains { isRateLimitHeader($0.name) }
         for state in states {
-            let suffix = state.limit.headerSuffix
-            headers.replaceOrAdd(name: "x-ratelimit-limit-" + suffix, value: String(state.value))
-            headers.replaceOrAdd(name: "x-ratelimit-remaining-" + suffix, value: String(max(state.remaining, 0)))
-            headers.replaceOrAdd(name: "x-ratelimit-reset-" + suffix, value: String(Int(max(state.resetSeconds, 0).rounded(.up))) + "s")
+            guard let name = names[state.limit] else { continue }
+            let values = (String(state.value), String(max(state.remaining, 0)), String(Int(max(state.resetSeconds, 0).rounded(.up))) + "s")
+            if upstreamHas {
+                headers.replaceOrAdd(name: name.limit, value: values.0)
+                headers.replaceOrAdd(name: name.remaining, value: values.1)
+                headers.replaceOrAdd(name: name.reset, value: values.2)
+            } else {
+                headers.add(name: name.limit, value: values.0)
+                headers.add(name: name.remaining, value: values.1)
+                headers.add(name: name.reset, value: values.2)
+            }
         }
     }
 }
