@@ -59,17 +59,19 @@ LUA
     -d '{"model":"gpt-mock","messages":[{"role":"user","content":"hello"}]}' >/dev/null || { echo "the node did not serve: $dir/node.log" >&2; return 1; }
   wrk -t1 -c"$connections" -d1s -s "$dir/post.lua" "$url" >/dev/null
   c0=$(awk '{print $14 + $15}' "/proc/$npid/stat")
+  s0=$(cat /proc/$npid/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}')
   if [ -n "$record" ]; then perf record -e cpu-clock -g -p "$npid" -o "$record" -- sleep "$seconds" >/dev/null 2>&1 & ppid=$!; fi
   out=$(wrk -t1 -c"$connections" -d"${seconds}s" -s "$dir/post.lua" "$url")
   c1=$(awk '{print $14 + $15}' "/proc/$npid/stat")
+  s1=$(cat /proc/$npid/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}')
   if [ -n "$ppid" ]; then wait "$ppid"; fi
-  python3 - "$out" "$c0" "$c1" "$(getconf CLK_TCK)" <<'PY'
+  python3 - "$out" "$c0" "$c1" "$(getconf CLK_TCK)" "$s0" "$s1" <<'PY'
 import re, sys
-out, c0, c1, tick = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+out, c0, c1, tick, s0, s1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 requests = int(re.search(r"(\d+) requests in", out).group(1))
 rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-print(f"{rate:.0f} {(c1 - c0) / tick * 1e6 / requests:.1f} {non2xx.group(1) if non2xx else 0}")
+print(f"{rate:.0f} {(c1 - c0) / tick * 1e6 / requests:.1f} {non2xx.group(1) if non2xx else 0} {(s1 - s0) / requests:.2f}")
 PY
   kill "$mpid" "$npid" 2>/dev/null || true
   wait "$mpid" "$npid" 2>/dev/null || true
@@ -79,15 +81,15 @@ PY
 declare -a new_rate new_cpu base_rate base_cpu
 for run in $(seq "$runs"); do
   if [ -n "$baseline" ]; then
-    read -r rate cpu errors < <(run_once "$baseline/rotator")
+    read -r rate cpu errors switches < <(run_once "$baseline/rotator")
     base_rate+=("$rate"); base_cpu+=("$cpu")
-    printf 'run %d  baseline  %6s req/s  %6s µs CPU/request  %s non-2xx\n' "$run" "$rate" "$cpu" "$errors"
+    printf 'run %d  baseline  %6s req/s  %6s µs CPU/request  %s non-2xx  %s context switches/request\n' "$run" "$rate" "$cpu" "$errors" "$switches"
   fi
   record=""
   if [ "${PERF:-}" = 1 ] && [ "$run" = "$runs" ]; then record=/tmp/bench-request-path.perf.data; fi
-  read -r rate cpu errors < <(run_once "$bin/rotator" "$record" "${CLIENT_KEY:+client}")
+  read -r rate cpu errors switches < <(run_once "$bin/rotator" "$record" "${CLIENT_KEY:+client}")
   new_rate+=("$rate"); new_cpu+=("$cpu")
-  printf 'run %d  new       %6s req/s  %6s µs CPU/request  %s non-2xx\n' "$run" "$rate" "$cpu" "$errors"
+  printf 'run %d  new       %6s req/s  %6s µs CPU/request  %s non-2xx  %s context switches/request\n' "$run" "$rate" "$cpu" "$errors" "$switches"
 done
 python3 - "${new_rate[*]}" "${new_cpu[*]}" "${base_rate[*]:-}" "${base_cpu[*]:-}" <<'PY'
 import sys

@@ -47,15 +47,14 @@ extension ProxyExchange {
             }
         }
         run(machine.quotaDecided(decision, now: now))
-        if leaseRenewal == nil, machine.renewsLease { armLeaseRenewal() }
+        if machine.renewsLease { leaseOwner?.exchangeHoldsLease(self) }
     }
 
-    /// The concurrency lease lives `QuotaLease.seconds`; it is renewed every `QuotaLease.renewEvery` s until the end.
-    func armLeaseRenewal() {
-        leaseRenewal = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(QuotaLease.renewEvery * 1000))) {
-            self.leaseRenewal = nil
-            self.run(self.machine.renewalDue())
-        }
+    /// The concurrency lease lives `QuotaLease.seconds`; the connection's renewal timer calls this every
+    /// `QuotaLease.renewEvery` s until the exchange ends. Returns whether the lease still needs renewing.
+    func leaseRenewalDue() -> Bool {
+        run(machine.renewalDue())
+        return machine.renewsLease
     }
 
     /// Settles an admission with the tokens the answer reported (0 when it reported none), or gives it back.

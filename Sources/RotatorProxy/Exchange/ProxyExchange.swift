@@ -23,6 +23,9 @@ extension UpstreamConnectionPool: UpstreamConnecting {}
 protocol ProxyExchangeOwner: AnyObject {
     /// The answer is written (or the exchange was abandoned): the connection may serve its next request.
     func exchangeFinished(_ exchange: ProxyExchange, closeConnection: Bool)
+    /// The exchange holds a concurrency lease: from now on, every `QuotaLease.renewEvery` s while it runs, call its
+    /// `leaseRenewalDue()`. One repeating timer per connection, not one per request.
+    func exchangeHoldsLease(_ exchange: ProxyExchange)
 }
 
 /// One proxied request on its client connection's event loop, from head to last byte: the executor of
@@ -34,6 +37,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
     let service: ProxyService
     let context: ChannelHandlerContext
     private weak var owner: (any ProxyExchangeOwner)?
+    /// The connection that renews this exchange's concurrency lease while it runs.
+    var leaseOwner: (any ProxyExchangeOwner)? { owner }
     let connector: any UpstreamConnecting
     let head: HTTPRequestHead
     let route: ProxyRoute
@@ -65,8 +70,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
     var usageTap: UsageTap?
     /// The client key's limits as its admission saw them: `x-ratelimit-*` headers on every answer.
     var quotaStates: [LimitState] = []
-    /// The next renewal of the admitted request's concurrency lease.
-    var leaseRenewal: Scheduled<Void>?
 
     init(
         head: HTTPRequestHead, route: ProxyRoute, context: ChannelHandlerContext, owner: any ProxyExchangeOwner, service: ProxyService,
@@ -212,7 +215,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
             admit(request)
         case .renewQuota(let ticket):
             service.clientQuota?.renew(ticket, on: context.eventLoop)
-            armLeaseRenewal()
         case .send(let keyID, let fresh, let deadline):
             send(keyID: keyID, fresh: fresh, timer: deadline)
         case .wait(let time):
@@ -301,8 +303,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
             ))
         }
         // Last: the answer's usage (`answerUsage`) is complete by now.
-        leaseRenewal?.cancel()
-        leaseRenewal = nil
         if let call = machine.exchangeEnding() { endAdmission(call) }
         owner?.exchangeFinished(self, closeConnection: machine.closesConnection)
     }

@@ -1,3 +1,4 @@
+import ClientAccess
 import NIOCore
 import NIOHTTP1
 import UpstreamProviders
@@ -39,6 +40,9 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
     private(set) var exchange: ProxyExchange?
     /// The connection's one timer, re-armed when it fires.
     private var timer: Scheduled<Void>?
+    /// Renews the running exchange's concurrency lease every `QuotaLease.renewEvery` s; started by the first exchange
+    /// that holds one, kept across the connection's requests, stopped at a tick when none needs it.
+    private var leaseRenewal: Scheduled<Void>?
 
     init(service: ProxyService, connector: any UpstreamConnecting, timeouts: ClientTimeouts) {
         self.service = service
@@ -62,12 +66,16 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        leaseRenewal?.cancel()
+        leaseRenewal = nil
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        leaseRenewal?.cancel()
+        leaseRenewal = nil
         machine.connectionInactive()
         exchange?.clientClosed()
         exchange = nil
@@ -173,6 +181,20 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
         guard let context, let running = self.exchange, running === exchange else { return }
         self.exchange = nil
         execute(machine.exchangeFinished(closeConnection: close, now: context.eventLoop.now), context: context)
+    }
+
+    func exchangeHoldsLease(_ exchange: ProxyExchange) {
+        guard leaseRenewal == nil, let context else { return }
+        armLeaseRenewal(context)
+    }
+
+    private func armLeaseRenewal(_ context: ChannelHandlerContext) {
+        leaseRenewal = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(QuotaLease.renewEvery * 1000))) { [weak self] in
+            guard let self else { return }
+            self.leaseRenewal = nil
+            // Only the running exchange can hold a lease (pipelined ones wait for it); none: stop until one does.
+            if self.exchange?.leaseRenewalDue() == true, let context = self.context { self.armLeaseRenewal(context) }
+        }
     }
 
     // MARK: Timeouts
