@@ -101,6 +101,7 @@ struct ProxyConfigView: Encodable, Sendable {
     @ExplicitNull var pool_cooling_reason: String?
     var model_map: [String: String]
     @ExplicitNull var default_model: String?
+    @ExplicitNull var default_max_tokens: Int?
     var created_at: String
     var updated_at: String
     var api_keys: [KeyView]
@@ -126,6 +127,7 @@ struct ProxyConfigView: Encodable, Sendable {
         pool_cooling_reason = poolCooling?.reason
         model_map = config.modelMap
         default_model = config.defaultModel
+        default_max_tokens = config.defaultMaxTokens
         created_at = Timestamp.string(config.createdAt)
         updated_at = Timestamp.string(config.updatedAt)
         api_keys = keys

@@ -28,6 +28,8 @@ struct ProxyConfigInput: AdminInput {
     var model_map: [String: String]?
     /// Upstream model for any other client model; an empty string clears it.
     var default_model: String?
+    /// Output tokens a client key's request reserves when it names no maximum; 0 clears it (the node's default).
+    var default_max_tokens: Int?
 
     static let allowedMethods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
@@ -90,13 +92,18 @@ struct ProxyConfigInput: AdminInput {
         if let defaultModel, !Self.isModelName(defaultModel) {
             throw ValidationError("field 'default_model' must be a model name of 1 to 200 characters")
         }
+        let defaultMaxTokens = default_max_tokens.map { $0 == 0 ? nil : $0 } ?? base?.defaultMaxTokens
+        if let defaultMaxTokens, !(1...10_000_000).contains(defaultMaxTokens) {
+            throw ValidationError("field 'default_max_tokens' must be between 0 (the node's CLIENT_KEY_DEFAULT_MAX_TOKENS) and 10000000")
+        }
         let overrides = try answer_overrides.map(AnswerOverrideInput.validated) ?? base?.answerOverrides ?? []
         return ProxyConfigDraft(
             name: name, slug: slug, configType: configType, apiKeyLocation: location, apiKeyName: keyName,
             isActive: is_active ?? base?.isActive ?? true, method: method, targetURL: targetURL, targetBaseURL: targetBaseURL,
             apiFormat: apiFormat, outputFormat: outputFormat, keyRPM: rpm, answerOverrides: overrides,
             retryAfterReadTimeout: retry_after_read_timeout ?? base?.retryAfterReadTimeout ?? false,
-            forwardBillingHeaders: forward_billing_headers ?? base?.forwardBillingHeaders ?? false, modelMap: modelMap, defaultModel: defaultModel
+            forwardBillingHeaders: forward_billing_headers ?? base?.forwardBillingHeaders ?? false, modelMap: modelMap, defaultModel: defaultModel,
+            defaultMaxTokens: defaultMaxTokens
         )
     }
 

@@ -45,14 +45,14 @@ public struct ProxyConfig: Sendable, Equatable, Identifiable {
         apiKeyName: String, isActive: Bool, method: String?, targetURL: String?, targetBaseURL: String?,
         apiFormat: APIFormat, outputFormat: String?, keyRPM: Int, createdAt: Date, updatedAt: Date, version: Int64,
         answerOverrides: [AnswerOverride] = [], retryAfterReadTimeout: Bool = false, forwardBillingHeaders: Bool = false,
-        modelMap: [String: String] = [:], defaultModel: String? = nil
+        modelMap: [String: String] = [:], defaultModel: String? = nil, defaultMaxTokens: Int? = nil
     ) {
         let fields = ProxyConfigDraft(
             name: name, slug: slug, configType: configType, apiKeyLocation: apiKeyLocation, apiKeyName: apiKeyName,
             isActive: isActive, method: method, targetURL: targetURL, targetBaseURL: targetBaseURL, apiFormat: apiFormat,
             outputFormat: outputFormat, keyRPM: keyRPM, answerOverrides: answerOverrides,
             retryAfterReadTimeout: retryAfterReadTimeout, forwardBillingHeaders: forwardBillingHeaders,
-            modelMap: modelMap, defaultModel: defaultModel
+            modelMap: modelMap, defaultModel: defaultModel, defaultMaxTokens: defaultMaxTokens
         )
         self.init(id: id, fields: fields, createdAt: createdAt, updatedAt: updatedAt, version: version)
     }
@@ -115,12 +115,15 @@ public struct ProxyConfigDraft: Sendable, Equatable {
     public var modelMap: [String: String]
     /// The upstream model for any client model the map does not name (nil: the client's name goes up).
     public var defaultModel: String?
+    /// Output tokens a client key's request to this config reserves against the key's token limits when it names no
+    /// maximum itself (nil: the node's `CLIENT_KEY_DEFAULT_MAX_TOKENS`).
+    public var defaultMaxTokens: Int?
 
     public init(
         name: String, slug: String, configType: ConfigType, apiKeyLocation: APIKeyLocation, apiKeyName: String,
         isActive: Bool, method: String?, targetURL: String?, targetBaseURL: String?, apiFormat: APIFormat,
         outputFormat: String?, keyRPM: Int, answerOverrides: [AnswerOverride] = [], retryAfterReadTimeout: Bool = false,
-        forwardBillingHeaders: Bool = false, modelMap: [String: String] = [:], defaultModel: String? = nil
+        forwardBillingHeaders: Bool = false, modelMap: [String: String] = [:], defaultModel: String? = nil, defaultMaxTokens: Int? = nil
     ) {
         self.name = name
         self.slug = slug
@@ -139,5 +142,6 @@ public struct ProxyConfigDraft: Sendable, Equatable {
         self.forwardBillingHeaders = forwardBillingHeaders
         self.modelMap = modelMap
         self.defaultModel = defaultModel
+        self.defaultMaxTokens = defaultMaxTokens
     }
 }

@@ -22,7 +22,7 @@ struct Migration: Sendable {
 
 extension Migration {
     /// In ascending version order; append, never edit a migration that has shipped.
-    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames, auditLog, keyTokens, clientKeys, usageLedger]
+    static let all: [Migration] = [initialSchema, answerPolicy, encryptionKeyCheck, modelNames, auditLog, keyTokens, clientKeys, usageLedger, defaultMaxTokens]
 
     /// The bookkeeping table itself, created before any migration runs.
     static func bootstrap(for dialect: SQLDialect) -> String {
@@ -366,5 +366,13 @@ extension Migration {
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
             """,
         ]
+    )
+
+    /// A config's own default for the output tokens a client key's request reserves (NULL: the node's setting).
+    static let defaultMaxTokens = Migration(
+        version: 9,
+        summary: "per-config default max tokens for client keys' reservations",
+        sqlite: [.addColumns(table: "proxy_configs", [.init("default_max_tokens", "INTEGER NULL")])],
+        mysql: [.addColumns(table: "proxy_configs", [.init("default_max_tokens", "BIGINT NULL")])]
     )
 }

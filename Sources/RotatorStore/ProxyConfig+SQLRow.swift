@@ -11,7 +11,7 @@ extension ProxyConfig {
     static let selectColumns = """
         id, name, slug, config_type, api_key_location, api_key_name, is_active, method, target_url, \
         target_base_url, api_format, output_format, key_rpm, created_at, updated_at, version, answer_overrides, \
-        retry_after_read_timeout, forward_billing_headers, model_map, default_model
+        retry_after_read_timeout, forward_billing_headers, model_map, default_model, default_max_tokens
         """
 
     init(row: SQLRow) throws {
@@ -43,7 +43,8 @@ extension ProxyConfig {
             retryAfterReadTimeout: try row.bool("retry_after_read_timeout"),
             forwardBillingHeaders: try row.bool("forward_billing_headers"),
             modelMap: try ModelMapColumn.decode(row.optionalString("model_map"), configID: id),
-            defaultModel: try row.optionalString("default_model")
+            defaultModel: try row.optionalString("default_model"),
+            defaultMaxTokens: try row.optionalInt("default_max_tokens")
         )
     }
 
@@ -65,6 +66,7 @@ extension ProxyConfigDraft {
             .bool(isActive), .optional(method), .optional(targetURL), .optional(targetBaseURL),
             .text(apiFormat.rawValue), .optional(outputFormat), .int(keyRPM), .optional(answerOverridesJSON),
             .bool(retryAfterReadTimeout), .bool(forwardBillingHeaders), .optional(ModelMapColumn.encode(modelMap)), .optional(defaultModel),
+            .optional(defaultMaxTokens.map(Int64.init)),
         ]
     }
 

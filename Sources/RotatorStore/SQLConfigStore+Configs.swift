@@ -32,8 +32,8 @@ extension SQLConfigStore {
                     """
                     INSERT INTO proxy_configs (name, slug, config_type, api_key_location, api_key_name, is_active, \
                     method, target_url, target_base_url, api_format, output_format, key_rpm, answer_overrides, \
-                    retry_after_read_timeout, forward_billing_headers, model_map, default_model, created_at, updated_at, \
-                    version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                    retry_after_read_timeout, forward_billing_headers, model_map, default_model, default_max_tokens, created_at, \
+                    updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                     """,
                     draft.bindings + [.int(timestamp), .int(timestamp)]
                 )
@@ -53,7 +53,8 @@ extension SQLConfigStore {
                     UPDATE proxy_configs SET name = ?, slug = ?, config_type = ?, api_key_location = ?, \
                     api_key_name = ?, is_active = ?, method = ?, target_url = ?, target_base_url = ?, api_format = ?, \
                     output_format = ?, key_rpm = ?, answer_overrides = ?, retry_after_read_timeout = ?, \
-                    forward_billing_headers = ?, model_map = ?, default_model = ?, updated_at = ?, version = version + 1 WHERE id = ?
+                    forward_billing_headers = ?, model_map = ?, default_model = ?, default_max_tokens = ?, updated_at = ?, \
+                    version = version + 1 WHERE id = ?
                     """,
                     draft.bindings + [.int(timestamp), .int(id)]
                 )

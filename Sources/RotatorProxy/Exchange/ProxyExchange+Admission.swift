@@ -20,7 +20,9 @@ extension ProxyExchange {
             }
         }
         guard service.clientQuota != nil, !key.limits.isEmpty else { return (nil, nil) }
-        let reserved = key.limits.limitsTokens ? TokenReservation.tokens(body: clientBody, defaultMaxTokens: service.settings.clientKeyDefaultMaxTokens) : 0
+        let reserved = key.limits.limitsTokens ? TokenReservation.tokens(
+            body: clientBody, defaultMaxTokens: admission?.pool.config.defaultMaxTokens.map(Int64.init) ?? service.settings.clientKeyDefaultMaxTokens
+        ) : 0
         // The lease names this request alone: an id the client chose could be sent by two requests at once.
         let lease = head.headers.contains(name: "x-request-id") ? requestID + "." + RequestIdentifier.make() : requestID
         return (nil, QuotaRequest(clientKey: key.id, limits: key.limits, reservedTokens: reserved, lease: lease))
@@ -111,7 +113,7 @@ enum ClientKeyHeaders {
 
 /// The tokens a client key's request reserves until its answer says what it used: its max output tokens
 /// (`max_tokens`, `max_completion_tokens`, `max_output_tokens`, Gemini's `generationConfig.maxOutputTokens`; else
-/// `CLIENT_KEY_DEFAULT_MAX_TOKENS`) plus its input, estimated at 4 bytes a token.
+/// the config's `default_max_tokens`, else `CLIENT_KEY_DEFAULT_MAX_TOKENS`) plus its input, estimated at 4 bytes a token.
 enum TokenReservation {
     static func tokens(body: ByteBuffer, defaultMaxTokens: Int64) -> Int64 {
         (RequestModel.maxOutputTokens(body) ?? defaultMaxTokens) + Int64(body.readableBytes / 4)
