@@ -33,14 +33,14 @@ struct MockOpenStreamsTests {
     }
 
     @Test func countsStreamsOpenNowAndAtMostAtOncePerKey() async throws {
-        // Key a is slow by its profile, key b by the request's own headers: each stream lasts 2 s, far longer than
-        // opening the five takes, so all five are open at once.
-        let state = MockUpstreamState(profiles: ["sk-slow-aaaa": KeyProfile(streamChunks: 3, chunkDelayMilliseconds: 1000)])
+        // Key a is slow by its profile, key b by the request's own headers: each stream lasts 10 s, far longer than
+        // opening the five takes even on a machine busy with a parallel test run, so all five are open at once.
+        let state = MockUpstreamState(profiles: ["sk-slow-aaaa": KeyProfile(streamChunks: 2, chunkDelayMilliseconds: 5000)])
         try await MockUpstreamFixture.run(state) { mock in
             var held: [HeldStream] = []
             for _ in 0..<3 { held.append(try await Self.open(mock, key: "sk-slow-aaaa")) }
             for _ in 0..<2 {
-                held.append(try await Self.open(mock, key: "sk-slow-bbbb", headers: [("x-mock-chunks", "3"), ("x-mock-chunk-delay-ms", "1000")]))
+                held.append(try await Self.open(mock, key: "sk-slow-bbbb", headers: [("x-mock-chunks", "2"), ("x-mock-chunk-delay-ms", "5000")]))
             }
             // A first chunk received means its stream is counted (the count goes up before the first byte goes out).
             var streams = state.openStreams()
@@ -69,16 +69,16 @@ struct MockOpenStreamsTests {
             #expect(streams.overall == StreamCounts(open: 0, peak: 5, started: 5))
             #expect(streams.counts(forKey: "sk-slow-aaaa") == StreamCounts(open: 0, peak: 3, started: 3))
 
-            // Another one alone: the peak stays what it was.
-            var again = try await Self.open(mock, key: "sk-slow-aaaa")
+            // Another one alone (a key without delays): the peak stays what it was.
+            var again = try await Self.open(mock, key: "sk-quick-cccc")
             _ = try await again.finish()
             #expect(state.openStreams().overall == StreamCounts(open: 0, peak: 5, started: 6))
         }
     }
 
     @Test func everyProvidersStreamIsCounted() async throws {
-        // Each stream lasts 1 s: the four are open at once.
-        let state = MockUpstreamState(settings: MockUpstreamSettings(chunks: 2, chunkDelayMilliseconds: 1000))
+        // Each stream lasts 10 s, far longer than opening the four takes on a busy machine: they are open at once.
+        let state = MockUpstreamState(settings: MockUpstreamSettings(chunks: 2, chunkDelayMilliseconds: 5000))
         try await MockUpstreamFixture.run(state) { mock in
             var held: [HeldStream] = [
                 try await Self.open(mock, key: "sk-openai-0001"),
