@@ -48,9 +48,7 @@ public enum ClientCredential {
 
     static func bearerToken(_ value: String) -> String? {
         let utf8 = value.utf8
-        guard utf8.count > 7,
-            zip(utf8.prefix(7), bearerPrefix).allSatisfy({ byte, lower in HeaderNameSet.lowercasedASCII(byte) == lower })
-        else { return nil }
+        guard utf8.count > 7, HeaderNameSet.hasPrefixIgnoringASCIICase(value, bearerPrefix) else { return nil }
         let token = Substring(utf8.dropFirst(7)).trimmingSpaces()
         return token.isEmpty ? nil : token
     }

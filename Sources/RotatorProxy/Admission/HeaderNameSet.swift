@@ -27,6 +27,13 @@ struct HeaderNameSet: Sendable {
         return true
     }
 
+    /// `value` starts with `lowercasePrefix` (already in lower case) but for the case of ASCII letters.
+    static func hasPrefixIgnoringASCIICase(_ value: String, _ lowercasePrefix: [UInt8]) -> Bool {
+        let utf8 = value.utf8
+        return utf8.count >= lowercasePrefix.count
+            && zip(utf8.prefix(lowercasePrefix.count), lowercasePrefix).allSatisfy { lowercasedASCII($0) == $1 }
+    }
+
     /// `A`–`Z` to `a`–`z`; every other byte as it is.
     static func lowercasedASCII(_ byte: UInt8) -> UInt8 {
         byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte

@@ -86,9 +86,7 @@ enum ClientKeyHeaders {
 
     /// `x-ratelimit-…` in any case, without building a lowercased copy.
     private static func isRateLimitHeader(_ name: String) -> Bool {
-        let utf8 = name.utf8
-        guard utf8.count > prefix.count else { return false }
-        return zip(utf8.prefix(prefix.count), prefix).allSatisfy { HeaderNameSet.lowercasedASCII($0) == $1 }
+        name.utf8.count > prefix.count && HeaderNameSet.hasPrefixIgnoringASCIICase(name, prefix)
     }
 
     static func add(_ states: [LimitState], to headers: inout HTTPHeaders) {
