@@ -1,3 +1,5 @@
+import RotatorCore
+
 /// The UTC day and month a moment falls in, as the quota's windows count them; `Resources/client_quota.lua` computes
 /// the same numbers with the same arithmetic (days from the civil date, Howard Hinnant's algorithm), so memory and
 /// Redis roll over at the same instant.
@@ -12,34 +14,11 @@ public struct QuotaCalendar: Sendable, Equatable {
 
     public init(at time: Double) {
         day = Int64((time / 86_400).rounded(.down))
-        let (year, month) = Self.civil(day: day)
-        self.month = year * 12 + month - 1
+        let date = CivilDate(daysSince1970: day)
+        month = date.year * 12 + date.month - 1
         nextDay = Double(day + 1) * 86_400
-        let next = month == 12 ? (year + 1, Int64(1)) : (year, month + 1)
-        nextMonth = Double(Self.days(year: next.0, month: next.1)) * 86_400
-    }
-
-    /// The year and month (1...12) of a day since the epoch.
-    static func civil(day: Int64) -> (year: Int64, month: Int64) {
-        let z = day + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shifted = (5 * dayOfYear + 2) / 153
-        let month = shifted < 10 ? shifted + 3 : shifted - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month)
-    }
-
-    /// Days since the epoch of the first of `month` (1...12) in `year`.
-    static func days(year: Int64, month: Int64) -> Int64 {
-        let year = month <= 2 ? year - 1 : year
-        let era = (year >= 0 ? year : year - 399) / 400
-        let yearOfEra = year - era * 400
-        let shifted = month > 2 ? month - 3 : month + 9
-        let dayOfYear = (153 * shifted + 2) / 5
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        let next = date.month == 12 ? CivilDate(year: date.year + 1, month: 1, day: 1) : CivilDate(year: date.year, month: date.month + 1, day: 1)
+        nextMonth = Double(next.daysSince1970) * 86_400
     }
 }
 

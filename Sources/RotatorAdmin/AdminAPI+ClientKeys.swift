@@ -107,7 +107,7 @@ extension AdminAPI {
         var month: UsageTotalsView?
         if let ledger = store as? any UsageLedgerStore {
             let day = UsageRowKey.day(secondsSince1970: now.timeIntervalSince1970)
-            let monthStart = UsageRowKey.day(parsing: String(UsageRowKey.dayString(day).prefix(8)) + "01") ?? day
+            let monthStart = UsageRowKey.firstDayOfMonth(day)
             if let rows = try? await ledger.usageRows(fromDay: monthStart, toDay: day, clientKeyID: key.id, configID: nil) {
                 var todayCounts = UsageCounts()
                 var monthCounts = UsageCounts()

@@ -55,34 +55,25 @@ public struct UsageRowKey: Sendable, Hashable {
 
     /// `YYYY-MM-DD` of a day number.
     public static func dayString(_ day: Int32) -> String {
-        // Civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian.
-        let z = Int(day) + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let year = String(y)
-        return String(repeating: "0", count: max(0, 4 - year.count)) + year + "-\(two(m))-\(two(d))"
+        let date = CivilDate(daysSince1970: Int64(day))
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let year = String(date.year)
+        return String(repeating: "0", count: max(0, 4 - year.count)) + year + "-\(two(date.month))-\(two(date.day))"
     }
 
     /// The day number of `YYYY-MM-DD`; nil for anything else (or an impossible date).
     public static func day(parsing text: String) -> Int32? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard text.utf8.count == 10, parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-            let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1...12).contains(m), (1...31).contains(d)
+            let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]), (1...12).contains(m), (1...31).contains(d)
         else { return nil }
-        let yy = m <= 2 ? y - 1 : y
-        let era = (yy >= 0 ? yy : yy - 399) / 400
-        let yoe = yy - era * 400
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let day = Int32(era * 146_097 + doe - 719_468)
+        let day = Int32(CivilDate(year: y, month: m, day: d).daysSince1970)
         return dayString(day) == text ? day : nil  // 2026-02-31 is refused
+    }
+
+    /// The day number of the first day of the month `day` falls in.
+    public static func firstDayOfMonth(_ day: Int32) -> Int32 {
+        Int32(CivilDate(daysSince1970: Int64(day)).firstOfMonth.daysSince1970)
     }
 }
 

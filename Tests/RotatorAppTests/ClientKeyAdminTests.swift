@@ -160,7 +160,7 @@ import Testing
             let id = Int64(try #require(created["id"] as? Int))
             let ledger = try #require(admin.node.node.store as? any UsageLedgerStore)
             let today = UsageRowKey.day(secondsSince1970: Date().timeIntervalSince1970)
-            let monthStart = try #require(UsageRowKey.day(parsing: String(UsageRowKey.dayString(today).prefix(8)) + "01"))
+            let monthStart = UsageRowKey.firstDayOfMonth(today)
             func row(_ day: Int32, client: Int64?, requests: Int64, input: Int64) -> (UsageRowKey, UsageCounts) {
                 (UsageRowKey(day: day, clientKeyID: client, configID: Int64(configID), keyID: 1, model: "gpt-4o"),
                  UsageCounts(requests: requests, errors: [.rateLimited: 1], attempts: requests, inputTokens: input, outputTokens: 1, cachedTokens: 0))
