@@ -56,6 +56,29 @@ import Testing
         #expect(registry.identify(secret: "sk-not-a-client-key", at: now) == .unknown)
     }
 
+    /// A connection's memo spares the keyed hash of a secret it presented before, never the lookup: what the registry
+    /// says of the key now (revoked, expired, another key's secret) is what the memo'd request gets.
+    @Test func aConnectionsMemoSkipsTheHashButNotTheLookup() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let first = "rk-memo-secret-first-000000000"
+        let second = "rk-memo-secret-second-00000000"
+        let registry = ClientKeyRegistry(hasher: hasher, keys: [key(id: 1, secret: first), key(id: 2, secret: second)])
+        let memo = PresentedSecretMemo()
+        func id(_ identity: ClientIdentity) -> Int64? { if case .key(let key) = identity { key.id } else { nil } }
+        #expect(id(registry.identify(secret: first, at: now, memo: memo)) == 1)
+        #expect(id(registry.identify(secret: first, at: now, memo: memo)) == 1)
+        // Another secret on the same connection is hashed anew (never mistaken for the memo'd one).
+        #expect(id(registry.identify(secret: second, at: now, memo: memo)) == 2)
+        #expect(registry.identify(secret: "rk-memo-secret-unknown-0000000", at: now, memo: memo) == .unknown)
+        #expect(id(registry.identify(secret: first, at: now, memo: memo)) == 1)
+        // Revoked and expired after the memo was made: refused at once.
+        registry.replace(with: [key(id: 1, secret: first) { $0.revokedAt = now }, key(id: 2, secret: second)])
+        #expect(registry.identify(secret: first, at: now, memo: memo) == .refused(.revoked))
+        registry.replace(with: [key(id: 1, secret: first) { $0.expiresAt = now.addingTimeInterval(10) }])
+        #expect(id(registry.identify(secret: first, at: now, memo: memo)) == 1)
+        #expect(registry.identify(secret: first, at: now.addingTimeInterval(10), memo: memo) == .refused(.expired))
+    }
+
     @Test func modelPatternsAreExactOrAPrefixEndingInAStar() throws {
         #expect(try ModelPattern(parsing: "gpt-4o") == .exact("gpt-4o"))
         #expect(try ModelPattern(parsing: "gpt-4o*") == .prefix("gpt-4o"))

@@ -61,7 +61,7 @@ public enum ProxyRequestGate {
 
     public static func evaluate(
         head: HTTPRequestHead, route: ProxyRoute, catalogLoaded: Bool, pool: ServingPool?, proxyKeys: [String], maxBodyBytes: Int,
-        clientKeys: ClientKeyRegistry? = nil
+        clientKeys: ClientKeyRegistry? = nil, secretMemo: PresentedSecretMemo? = nil
     ) -> Decision {
         let defaultFormat: APIFormat? = route.kind == .llm ? .openAICompatible : nil
         if head.method == .TRACE || head.method == .CONNECT {
@@ -83,7 +83,7 @@ public enum ProxyRequestGate {
         var identified: (secret: String, identity: ClientIdentity)?
         if let presented = ClientCredential.findAnywhere(in: head.headers, query: route.query, route: route.kind) {
             if !ConstantTime.matchesAny(presented, of: proxyKeys) {
-                let identity = clientKeys?.identify(secret: presented) ?? .unknown
+                let identity = clientKeys?.identify(secret: presented, memo: secretMemo) ?? .unknown
                 identified = (presented, identity)
                 switch identity {
                 case .key: break
@@ -128,7 +128,7 @@ public enum ProxyRequestGate {
         var clientSecret: String?
         if let presented = ClientCredential.find(in: head.headers, query: route.query, format: clientFormat, route: route.kind) {
             if !ConstantTime.matchesAny(presented, of: proxyKeys) {
-                let identity = identified?.secret == presented ? identified!.identity : clientKeys?.identify(secret: presented) ?? .unknown
+                let identity = identified?.secret == presented ? identified!.identity : clientKeys?.identify(secret: presented, memo: secretMemo) ?? .unknown
                 switch identity {
                 case .key(let key):
                     guard key.allows(config: config.slug) else { return .refuse(configNotAllowed(key, slug: config.slug, format: format)) }

@@ -26,6 +26,8 @@ protocol ProxyExchangeOwner: AnyObject {
     /// The exchange holds a concurrency lease: from now on, every `QuotaLease.renewEvery` s while it runs, call its
     /// `leaseRenewalDue()`. One repeating timer per connection, not one per request.
     func exchangeHoldsLease(_ exchange: ProxyExchange)
+    /// The client-key secret this connection presented last, hashed once.
+    var presentedSecret: PresentedSecretMemo { get }
 }
 
 /// One proxied request on its client connection's event loop, from head to last byte: the executor of
@@ -114,7 +116,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
         if let pool { labels = MetricLabels(slug: pool.config.slug, format: route.kind == .generic ? "generic" : pool.config.apiFormat.rawValue, pool: pool.config.id) }
         switch ProxyRequestGate.evaluate(
             head: head, route: route, catalogLoaded: service.catalog.isLoaded, pool: pool, proxyKeys: service.settings.proxyKeys,
-            maxBodyBytes: service.settings.maxBodyBytes, clientKeys: service.clientKeys
+            maxBodyBytes: service.settings.maxBodyBytes, clientKeys: service.clientKeys,
+            secretMemo: owner?.presentedSecret
         ) {
         case .refuse(let refusal):
             return run(machine.headRefused(.given(refusal)))

@@ -43,6 +43,8 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler, Pr
     /// Renews the running exchange's concurrency lease every `QuotaLease.renewEvery` s; started by the first exchange
     /// that holds one, kept across the connection's requests, stopped at a tick when none needs it.
     private var leaseRenewal: Scheduled<Void>?
+    /// The client-key secret this connection presented last (its requests after the first skip the keyed hash).
+    private(set) lazy var presentedSecret = PresentedSecretMemo()
 
     init(service: ProxyService, connector: any UpstreamConnecting, timeouts: ClientTimeouts) {
         self.service = service
