@@ -66,20 +66,6 @@ public enum QuotaLimit: String, Sendable, CaseIterable, Hashable {
     case dailyTokens = "daily_tokens"
     case monthlyTokens = "monthly_tokens"
 
-    /// `x-ratelimit-limit-requests`, `…-tokens` (OpenAI's names for the per-minute limits), `…-concurrent`,
-    /// `…-requests-day`, `…-requests-month`, `…-tokens-day`, `…-tokens-month`.
-    public var headerSuffix: String {
-        switch self {
-        case .rpm: "requests"
-        case .tpm: "tokens"
-        case .concurrent: "concurrent"
-        case .dailyRequests: "requests-day"
-        case .monthlyRequests: "requests-month"
-        case .dailyTokens: "tokens-day"
-        case .monthlyTokens: "tokens-month"
-        }
-    }
-
     /// Whether the limit counts tokens (reserved, then settled) rather than requests.
     public var countsTokens: Bool { self == .tpm || self == .dailyTokens || self == .monthlyTokens }
 }

@@ -50,10 +50,11 @@ public enum HeaderPolicy {
 
     /// Headers for the client's response: the upstream's end-to-end headers, scrubbed of the injected key when a
     /// scrubber is given (a header whose name holds the key is dropped).
-    public static func clientHeaders(from headers: HTTPHeaders, keepContentLength: Bool, scrubbing scrubber: SecretScrubber? = nil) -> HTTPHeaders {
+    /// `room`: how many headers the caller adds afterwards (its own), so the block is allocated once.
+    public static func clientHeaders(from headers: HTTPHeaders, keepContentLength: Bool, scrubbing scrubber: SecretScrubber? = nil, room: Int = 2) -> HTTPHeaders {
         let connectionListed = listedInConnection(headers)
         var client = HTTPHeaders()
-        client.reserveCapacity(headers.count + 2)
+        client.reserveCapacity(headers.count + room)
         for (name, value) in headers {
             if HeaderNameSet.equalIgnoringASCIICase(name, Self.contentLength) {
                 if keepContentLength { client.add(name: name, value: value) }

@@ -75,12 +75,20 @@ extension ProxyExchange {
 /// `x-ratelimit-limit-<suffix>`, `x-ratelimit-remaining-<suffix>` and `x-ratelimit-reset-<suffix>` (seconds, `12s`) for
 /// each limit a client key has, as its admission saw them; they replace an upstream's headers of the same names.
 enum ClientKeyHeaders {
-    /// Each limit's three header names, made once.
-    private static let names: [QuotaLimit: (limit: String, remaining: String, reset: String)] = Dictionary(
-        uniqueKeysWithValues: QuotaLimit.allCases.map {
-            ($0, ("x-ratelimit-limit-" + $0.headerSuffix, "x-ratelimit-remaining-" + $0.headerSuffix, "x-ratelimit-reset-" + $0.headerSuffix))
+    /// Each limit's three header names: OpenAI's names for the per-minute limits (`x-ratelimit-limit-requests`,
+    /// `…-tokens`), then `…-concurrent`, `…-requests-day`, `…-requests-month`, `…-tokens-day`, `…-tokens-month`. String
+    /// literals, so the headers that carry them are copied without reference counting.
+    static func names(_ limit: QuotaLimit) -> (limit: String, remaining: String, reset: String) {
+        switch limit {
+        case .rpm: ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests")
+        case .tpm: ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")
+        case .concurrent: ("x-ratelimit-limit-concurrent", "x-ratelimit-remaining-concurrent", "x-ratelimit-reset-concurrent")
+        case .dailyRequests: ("x-ratelimit-limit-requests-day", "x-ratelimit-remaining-requests-day", "x-ratelimit-reset-requests-day")
+        case .monthlyRequests: ("x-ratelimit-limit-requests-month", "x-ratelimit-remaining-requests-month", "x-ratelimit-reset-requests-month")
+        case .dailyTokens: ("x-ratelimit-limit-tokens-day", "x-ratelimit-remaining-tokens-day", "x-ratelimit-reset-tokens-day")
+        case .monthlyTokens: ("x-ratelimit-limit-tokens-month", "x-ratelimit-remaining-tokens-month", "x-ratelimit-reset-tokens-month")
         }
-    )
+    }
 
     private static let prefix = Array("x-ratelimit-".utf8)
 
@@ -92,20 +100,25 @@ enum ClientKeyHeaders {
     static func add(_ states: [LimitState], to headers: inout HTTPHeaders) {
         guard !states.isEmpty else { return }
         // An upstream's own rate-limit headers of the same names go first (one look over the headers; usually none).
-        let upstreamHas = headers.contains { isRateLimitHeader($0.name) }
-        for state in states {
-            guard let name = names[state.limit] else { continue }
-            let values = (String(state.value), String(max(state.remaining, 0)), String(Int(max(state.resetSeconds, 0).rounded(.up))) + "s")
-            if upstreamHas {
-                headers.replaceOrAdd(name: name.limit, value: values.0)
-                headers.replaceOrAdd(name: name.remaining, value: values.1)
-                headers.replaceOrAdd(name: name.reset, value: values.2)
-            } else {
-                headers.add(name: name.limit, value: values.0)
-                headers.add(name: name.remaining, value: values.1)
-                headers.add(name: name.reset, value: values.2)
-            }
+        if headers.contains(where: { isRateLimitHeader($0.name) }) {
+            for (name, value) in pairs(states) { headers.replaceOrAdd(name: name, value: value) }
+        } else {
+            // Appended as one block: the names are ours (ASCII, none of them `Connection`), so the per-header checks of
+            // `add(name:value:)` and the array's regrowth header by header are skipped (up to 21 headers per answer).
+            headers.add(contentsOf: HTTPHeaders(pairs(states)))
         }
+    }
+
+    private static func pairs(_ states: [LimitState]) -> [(String, String)] {
+        var pairs: [(String, String)] = []
+        pairs.reserveCapacity(states.count * 3)
+        for state in states {
+            let name = names(state.limit)
+            pairs.append((name.limit, String(state.value)))
+            pairs.append((name.remaining, String(max(state.remaining, 0))))
+            pairs.append((name.reset, String(Int(max(state.resetSeconds, 0).rounded(.up))) + "s"))
+        }
+        return pairs
     }
 }
 

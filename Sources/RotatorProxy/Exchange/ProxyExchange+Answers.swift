@@ -124,12 +124,12 @@ extension ProxyExchange {
             if body.readableBytes > limit { body = body.getSlice(at: body.readerIndex, length: limit) ?? body }
             // Judged on the upstream's raw answer; a converted request's client gets it in its own format.
             if let conversion { return writeConverted(conversion.convertWhole(status: status, headers: upstreamHeaders, body: body)) }
-            var headers = HeaderPolicy.clientHeaders(from: upstreamHeaders, keepContentLength: false, scrubbing: reading.scrubber)
+            var headers = HeaderPolicy.clientHeaders(from: upstreamHeaders, keepContentLength: false, scrubbing: reading.scrubber, room: ownHeaderRoom)
             headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
             addOwnHeaders(&headers)
             writeWhole(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body)
         case .whole(let status, let answerHeaders, let collected):
-            var headers = HeaderPolicy.clientHeaders(from: answerHeaders, keepContentLength: true, scrubbing: reading.scrubber)
+            var headers = HeaderPolicy.clientHeaders(from: answerHeaders, keepContentLength: true, scrubbing: reading.scrubber, room: ownHeaderRoom)
             addOwnHeaders(&headers)
             let body = reading.plan?.scrubs == true ? reading.scrubber?.scrub(collected) ?? collected : collected
             if var tap = passThroughTap(status: status) {
@@ -195,6 +195,9 @@ extension ProxyExchange {
         }
     }
 
+    /// At most how many headers `addOwnHeaders` adds (three per limit of a client key).
+    private var ownHeaderRoom: Int { 4 + 3 * quotaStates.count }
+
     private func addOwnHeaders(_ headers: inout HTTPHeaders) {
         headers.add(name: "X-Request-ID", value: requestID)
         if !quotaStates.isEmpty { ClientKeyHeaders.add(quotaStates, to: &headers) }
@@ -223,7 +226,8 @@ extension ProxyExchange {
         reading.streamScrubber = reading.plan?.scrubs == true ? reading.scrubber.map(StreamingSecretScrubber.init) : nil
         usageTap = passThroughTap(status: status)
         var headers = HeaderPolicy.clientHeaders(
-            from: answerHeaders, keepContentLength: answerHeaders.contains(name: "content-length") && conversion == nil, scrubbing: reading.scrubber
+            from: answerHeaders, keepContentLength: answerHeaders.contains(name: "content-length") && conversion == nil, scrubbing: reading.scrubber,
+            room: ownHeaderRoom
         )
         if let contentType = conversion?.startStream() {
             // The converted stream's bytes differ from the upstream's: its length and encoding are not ours.
