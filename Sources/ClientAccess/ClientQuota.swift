@@ -51,6 +51,12 @@ public struct QuotaTicket: Sendable, Equatable {
         self.request = request
         self.admittedAt = admittedAt
     }
+
+    /// Whether settling changes anything: a key without concurrency or token limits keeps its request counts as they
+    /// are, so its settle is skipped (no lock, no call). A release always gives its counts back.
+    public var settleChangesSomething: Bool {
+        request.limits.maxConcurrent != nil || request.limits.limitsTokens
+    }
 }
 
 public enum QuotaDecision: Sendable, Equatable {

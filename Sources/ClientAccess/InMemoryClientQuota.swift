@@ -76,6 +76,7 @@ public final class InMemoryClientQuota: ClientQuota {
     }
 
     public func settle(_ ticket: QuotaTicket, usedTokens: Int64) {
+        guard ticket.settleChangesSomething else { return }
         state.withLock { state in
             state.clients[ticket.request.clientKey]?.give(back: ticket, settlingWith: max(usedTokens, 0))
         }

@@ -133,7 +133,7 @@ public final class ProxyMetrics: Sendable {
     func clientKeyUsage(id: Int64, name: String, usage: TokenUsage?) {
         let counters = clientKeys.withLock { state in
             let label = state.labels.label(id: id, name: name)
-            if label != ClientKeyLabels.other { state.nameByID[id] = name }
+            if label != ClientKeyLabels.other, state.nameByID[id] != name { state.nameByID[id] = name }
             if let existing = state.counters[label] { return existing }
             let made = ClientKeyCounters(label: label, factory: factory)
             state.counters[label] = made
