@@ -5,10 +5,14 @@
 #       BIN_DIR holds release `rotator` and `mock-upstream` (e.g. .build/release); BASELINE_BIN_DIR another build's
 #       `rotator` (e.g. a copy of an earlier commit's). Runs alternate, so both see the same machine.
 #   RUNS=3 SECONDS_PER_RUN=5 CONNECTIONS=32   environment knobs (defaults shown)
-#   PERF=1                                    also records `perf record -e cpu-clock -g` of the last run of BIN_DIR
+#   PERF=1                                    also records `perf record -e cpu-clock` of the last run of BIN_DIR
+#   PERF_CALL_GRAPH=dwarf,16384               its call graphs (default fp; Swift release code keeps few frame pointers)
+#   PERF_EVENT=sched:sched_switch             what to sample instead of cpu-clock (here: where threads go to sleep)
 #   CLIENT_KEY='{"rpm":1000000000}'           BIN_DIR's runs call with a client key made with these limits (JSON;
 #                                             `{}`: none) instead of the operator key: with BASELINE_BIN_DIR = BIN_DIR,
 #                                             what a client key costs beside an operator key
+#   BASELINE_CLIENT_KEY=1                     the baseline's runs call with that client key too (two builds compared
+#                                             on the client key's path)
 #
 # Each run: a fresh node and the mock on free loopback ports, one pass-through config with 10 keys, a 1 s warm-up,
 # then Debian's `wrk -t1 -cCONNECTIONS` POSTing a small chat completion for SECONDS_PER_RUN seconds. The node's
@@ -60,7 +64,7 @@ LUA
   wrk -t1 -c"$connections" -d1s -s "$dir/post.lua" "$url" >/dev/null
   c0=$(awk '{print $14 + $15}' "/proc/$npid/stat")
   s0=$(cat /proc/$npid/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}')
-  if [ -n "$record" ]; then perf record -e cpu-clock -g -p "$npid" -o "$record" -- sleep "$seconds" >/dev/null 2>&1 & ppid=$!; fi
+  if [ -n "$record" ]; then perf record -e "${PERF_EVENT:-cpu-clock}" --call-graph "${PERF_CALL_GRAPH:-fp}" -p "$npid" -o "$record" -- sleep "$seconds" >/dev/null 2>&1 & ppid=$!; fi
   out=$(wrk -t1 -c"$connections" -d"${seconds}s" -s "$dir/post.lua" "$url")
   c1=$(awk '{print $14 + $15}' "/proc/$npid/stat")
   s1=$(cat /proc/$npid/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}')
@@ -81,7 +85,7 @@ PY
 declare -a new_rate new_cpu base_rate base_cpu
 for run in $(seq "$runs"); do
   if [ -n "$baseline" ]; then
-    read -r rate cpu errors switches < <(run_once "$baseline/rotator")
+    read -r rate cpu errors switches < <(run_once "$baseline/rotator" "" "${BASELINE_CLIENT_KEY:+client}")
     base_rate+=("$rate"); base_cpu+=("$cpu")
     printf 'run %d  baseline  %6s req/s  %6s µs CPU/request  %s non-2xx  %s context switches/request\n' "$run" "$rate" "$cpu" "$errors" "$switches"
   fi
