@@ -4,9 +4,10 @@ import RedisClient
 
 /// One call of the client-quota script (`Resources/client_quota.lua`), encoded in the order the script reads `ARGV`.
 enum ClientQuotaCommand: Sendable, Equatable {
-    case admit(QuotaRequest)
-    case settle(QuotaTicket, usedTokens: Int64)
-    case release(QuotaTicket)
+    /// `givingBack`: this node's settles and releases of the same client key queued since its last call, applied first.
+    case admit(QuotaRequest, givingBack: [QuotaGiveBack] = [])
+    /// One or more settles and releases of one client key (one hash tag), in one call.
+    case settle([QuotaGiveBack])
     case renew(QuotaTicket)
     case states(ClientKeyLimits)
 
@@ -14,7 +15,6 @@ enum ClientQuotaCommand: Sendable, Equatable {
         switch self {
         case .admit: "admit"
         case .settle: "settle"
-        case .release: "release"
         case .renew: "renew"
         case .states: "states"
         }
@@ -22,30 +22,62 @@ enum ClientQuotaCommand: Sendable, Equatable {
 
     var clientKey: Int64? {
         switch self {
-        case .admit(let request): request.clientKey
-        case .settle(let ticket, _), .release(let ticket), .renew(let ticket): ticket.request.clientKey
+        case .admit(let request, _): request.clientKey
+        case .settle(let groups): groups.first?.ticket.request.clientKey
+        case .renew(let ticket): ticket.request.clientKey
         case .states: nil
         }
     }
 
-    /// `ARGV`: the operation, the clock (`""`: Redis `TIME`), the seven limits (0: none), lease, reserved tokens,
-    /// admission time, used tokens, lease seconds.
+    /// `ARGV`: the operation, the clock (`""`: Redis `TIME`), then for admit, renew and states the seven limits (0:
+    /// none), lease, reserved tokens, admission time, 0, lease seconds; then the give-back groups (admit, settle).
     func arguments(clock: String) -> [String] {
-        let (limits, request, admittedAt, used): (ClientKeyLimits, QuotaRequest?, Double?, Int64?) = switch self {
-        case .admit(let request): (request.limits, request, nil, nil)
-        case .settle(let ticket, let used): (ticket.request.limits, ticket.request, ticket.admittedAt, used)
-        case .release(let ticket), .renew(let ticket): (ticket.request.limits, ticket.request, ticket.admittedAt, nil)
-        case .states(let limits): (limits, nil, nil, nil)
-        }
         var arguments = [operation, clock]
-        arguments.reserveCapacity(14)
+        switch self {
+        case .admit(let request, let groups):
+            arguments.reserveCapacity(14 + QuotaGiveBack.width * groups.count)
+            Self.append(request.limits, request, admittedAt: nil, to: &arguments)
+            for group in groups { group.append(to: &arguments) }
+        case .settle(let groups):
+            arguments.reserveCapacity(2 + QuotaGiveBack.width * groups.count)
+            for group in groups { group.append(to: &arguments) }
+        case .renew(let ticket):
+            Self.append(ticket.request.limits, ticket.request, admittedAt: ticket.admittedAt, to: &arguments)
+        case .states(let limits):
+            Self.append(limits, nil, admittedAt: nil, to: &arguments)
+        }
+        return arguments
+    }
+
+    private static func append(_ limits: ClientKeyLimits, _ request: QuotaRequest?, admittedAt: Double?, to arguments: inout [String]) {
         for limit in QuotaLimit.allCases { arguments.append(String(limits[limit] ?? 0)) }
         arguments.append(request?.lease ?? "")
         arguments.append(String(request?.reservedTokens ?? 0))
         arguments.append(admittedAt.map { String(format: "%.6f", $0) } ?? "")
-        arguments.append(String(used ?? 0))
+        arguments.append("0")
         arguments.append(String(QuotaLease.seconds))
-        return arguments
+    }
+}
+
+/// A settle (`usedTokens`) or release (nil) of one admitted ticket, as the script's 6 arguments: op, lease, reserved
+/// tokens, admission time, used tokens, and which limits the ticket had (7 characters `1`/`0` in `QuotaLimit` order).
+struct QuotaGiveBack: Sendable, Equatable {
+    var ticket: QuotaTicket
+    /// nil: release.
+    var usedTokens: Int64?
+
+    static let width = 6
+
+    func append(to arguments: inout [String]) {
+        let request = ticket.request
+        arguments.append(usedTokens == nil ? "release" : "settle")
+        arguments.append(request.lease)
+        arguments.append(String(request.reservedTokens))
+        arguments.append(String(format: "%.6f", ticket.admittedAt))
+        arguments.append(String(usedTokens ?? 0))
+        var flags = ""  // 7 characters: stored inline, no allocation
+        for limit in QuotaLimit.allCases { flags.append(request.limits[limit] == nil ? "0" : "1") }
+        arguments.append(flags)
     }
 }
 

@@ -11,7 +11,10 @@ import Synchronization
 /// key's hash tag `{ck:<id>}`.
 ///
 /// The proxy's commands go out on its event loop's own connection (the key coordinator's), so an admit issued in the same
-/// loop tick as the pool's acquire leaves in the same write: one round trip for both.
+/// loop tick as the pool's acquire leaves in the same write: one round trip for both. A request's settle (or release)
+/// is not sent on its own: it is queued on its loop and rides the next admit of the same client key from that loop (in
+/// the same `EVALSHA`, applied before the admission), or, when none comes within `defaultGiveBackBound` (2 ms), the loop sends each
+/// client key's queue as one call. So a request of a key with concurrency or token limits costs one script call, not two.
 ///
 /// While Redis cannot be reached (errors, timeouts, no connection) each node enforces every limit divided by the live
 /// nodes the heartbeat last counted (rounded down, at least 1) in memory, flags itself degraded (`isDegraded`, the
@@ -33,14 +36,31 @@ public final class RedisClientQuota: ClientQuota {
     private let localLeases = Mutex<Set<String>>([])
     private let localCount = Atomic<Int>(0)
     private let degradedGauge: Gauge
+    /// Each proxy loop's queued settles and releases (fixed at init: looked up without a lock).
+    private let giveBackQueues: [ObjectIdentifier: GiveBackQueue]
+
+    /// How long a settle or release waits on its loop for the next admit of its client key to carry it, before the loop
+    /// sends it alone. A key with steady traffic on the loop (an admit every few ms) has its settles carried; a quiet one
+    /// sees them applied about a Redis round trip later than at once. The delay is on the safe side: a slot or a
+    /// reservation is held a little longer (far below any window or the 30 s lease), never is more admitted.
+    public static let defaultGiveBackBound = TimeAmount.milliseconds(2)
+    private let giveBackBound: TimeAmount
 
     /// - Parameters:
     ///   - client: the shared client (admin states, and requests on a loop without a ready connection of its own).
     ///   - connectionOn: the proxy loop's own connection, e.g. `RedisKeyCoordinator.connection(on:)`.
+    ///   - eventLoops: the proxy's loops: settles and releases called on one of them wait there for the key's next admit;
+    ///     on any other loop they are sent at once.
+    ///   - giveBackBound: how long they wait at most (tests lengthen it to hold them until an admit or a flush).
     public init(
-        client: RedisClient, connectionOn: @escaping @Sendable (any EventLoop) -> RedisConnection? = { _ in nil }, logger: Logger,
-        clockOverride: (@Sendable () -> Double)? = nil, metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
+        client: RedisClient, connectionOn: @escaping @Sendable (any EventLoop) -> RedisConnection? = { _ in nil }, eventLoops: [any EventLoop] = [],
+        giveBackBound: TimeAmount = RedisClientQuota.defaultGiveBackBound, logger: Logger, clockOverride: (@Sendable () -> Double)? = nil,
+        metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
+        self.giveBackBound = giveBackBound
+        var queues: [ObjectIdentifier: GiveBackQueue] = [:]
+        for loop in eventLoops { queues[ObjectIdentifier(loop)] = GiveBackQueue(eventLoop: loop) }
+        self.giveBackQueues = queues
         self.client = client
         self.connectionOn = connectionOn
         self.logger = logger
@@ -74,8 +94,10 @@ public final class RedisClientQuota: ClientQuota {
         return admitLocally(request)
     }
 
+    /// Carries the settles and releases of the same client key queued on this loop (applied first: what they free counts).
     public func admit(_ request: QuotaRequest, on eventLoop: any EventLoop) -> EventLoopFuture<QuotaDecision> {
-        run(.admit(request), on: eventLoop).flatMapThrowing { try ClientQuotaReply($0).decision(for: request) }
+        let givingBack = giveBackQueue(on: eventLoop)?.take(clientKey: request.clientKey) ?? []
+        return run(.admit(request, givingBack: givingBack), on: eventLoop).flatMapThrowing { try ClientQuotaReply($0).decision(for: request) }
             .flatMapError { error in
                 self.wentAway(error)
                 return eventLoop.makeSucceededFuture(self.admitLocally(request))
@@ -88,7 +110,7 @@ public final class RedisClientQuota: ClientQuota {
             return
         }
         guard Self.settleChangesSomething(ticket) else { return }
-        sendAndForget(.settle(ticket, usedTokens: usedTokens), on: eventLoop)
+        giveBack(QuotaGiveBack(ticket: ticket, usedTokens: usedTokens), on: eventLoop)
     }
 
     /// A key without concurrency or token limits has nothing to settle (its request counts stay): no call at all.
@@ -101,7 +123,7 @@ public final class RedisClientQuota: ClientQuota {
             fallback.release(ticket)
             return
         }
-        sendAndForget(.release(ticket), on: eventLoop)
+        giveBack(QuotaGiveBack(ticket: ticket, usedTokens: nil), on: eventLoop)
     }
 
     public func renew(_ ticket: QuotaTicket, on eventLoop: any EventLoop) {
@@ -131,12 +153,53 @@ public final class RedisClientQuota: ClientQuota {
     /// that must order a later call after it from another connection).
     public func apply(settle ticket: QuotaTicket, usedTokens: Int64?, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         guard usedTokens == nil || Self.settleChangesSomething(ticket) else { return eventLoop.makeSucceededVoidFuture() }
-        let command: ClientQuotaCommand = usedTokens.map { .settle(ticket, usedTokens: $0) } ?? .release(ticket)
-        return run(command, on: eventLoop).map { _ in }
+        return run(.settle([QuotaGiveBack(ticket: ticket, usedTokens: usedTokens)]), on: eventLoop).map { _ in }
     }
 
     public func apply(renew ticket: QuotaTicket, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         run(.renew(ticket), on: eventLoop).map { _ in }
+    }
+
+    // MARK: Settles and releases riding on admits
+
+    /// A graceful stop: every loop sends what it has queued (one call per client key) and waits for Redis to apply it.
+    public func flushGiveBacks() async {
+        for queue in giveBackQueues.values {
+            let applied = queue.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+                queue.timer?.cancel()
+                queue.timer = nil
+                let sent = queue.takeAll().map { self.run(.settle($0), on: queue.eventLoop).map { _ in } }
+                return EventLoopFuture.andAllComplete(sent, on: queue.eventLoop)
+            }
+            try? await applied.get()
+        }
+    }
+
+    /// The loop's queue when the caller is on one of the proxy's loops; nil otherwise (sent at once).
+    private func giveBackQueue(on eventLoop: any EventLoop) -> GiveBackQueue? {
+        guard !giveBackQueues.isEmpty, let queue = giveBackQueues[ObjectIdentifier(eventLoop)], eventLoop.inEventLoop else { return nil }
+        return queue
+    }
+
+    /// Queued for the key's next admit from this loop; the loop's flush is armed if it is not yet.
+    private func giveBack(_ group: QuotaGiveBack, on eventLoop: any EventLoop) {
+        guard let queue = giveBackQueue(on: eventLoop) else { return sendAndForget(.settle([group]), on: eventLoop) }
+        let now = NIODeadline.now()
+        queue.add(group, now: now)
+        if queue.timer == nil { armFlush(queue, at: now + giveBackBound) }
+    }
+
+    private func armFlush(_ queue: GiveBackQueue, at deadline: NIODeadline) {
+        queue.timer = queue.eventLoop.scheduleTask(deadline: deadline) { self.flushDue(queue) }
+    }
+
+    /// On the loop: what waited `giveBackBound` without an admit to carry it goes now, one call per client key (each
+    /// key's data is on its own hash tag, one Redis Cluster slot); the flush is armed again for the rest.
+    private func flushDue(_ queue: GiveBackQueue) {
+        queue.timer = nil
+        let now = NIODeadline.now()
+        for groups in queue.take(queuedBy: now - giveBackBound) { sendAndForget(.settle(groups), on: queue.eventLoop) }
+        if let oldest = queue.oldest { armFlush(queue, at: max(oldest + giveBackBound, now)) }
     }
 
     // MARK: Script plumbing
@@ -226,4 +289,44 @@ public final class RedisClientQuota: ClientQuota {
         degradedGauge.record(0)
         logger.notice("redis reachable again: client key limits shared by the fleet again")
     }
+}
+
+/// The settles and releases queued on one proxy loop, by client key, until an admit of that key carries them or the
+/// flush sends them. Touched only on its loop (hence unchecked: no lock on the request path).
+private final class GiveBackQueue: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    /// Per client key: when the first of its queued give-backs was queued, and them in order.
+    private var queued: [Int64: (since: NIODeadline, groups: [QuotaGiveBack])] = [:]
+    /// The armed flush (nil: none armed).
+    var timer: Scheduled<Void>?
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func add(_ group: QuotaGiveBack, now: NIODeadline) {
+        eventLoop.assertInEventLoop()
+        queued[group.ticket.request.clientKey, default: (since: now, groups: [])].groups.append(group)
+    }
+
+    func take(clientKey: Int64) -> [QuotaGiveBack] {
+        eventLoop.assertInEventLoop()
+        guard !queued.isEmpty else { return [] }
+        return queued.removeValue(forKey: clientKey)?.groups ?? []
+    }
+
+    /// Each client key's queue whose first give-back was queued by `cutoff`.
+    func take(queuedBy cutoff: NIODeadline) -> [[QuotaGiveBack]] {
+        eventLoop.assertInEventLoop()
+        let due = queued.filter { $0.value.since <= cutoff }
+        for key in due.keys { queued[key] = nil }
+        return due.values.map(\.groups)
+    }
+
+    func takeAll() -> [[QuotaGiveBack]] {
+        take(queuedBy: .distantFuture)
+    }
+
+    /// When the longest-waiting queue started.
+    var oldest: NIODeadline? { queued.values.lazy.map(\.since).min() }
 }

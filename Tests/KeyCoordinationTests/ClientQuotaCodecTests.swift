@@ -17,11 +17,26 @@ import Testing
         let limitArguments = ["60", "0", "5", "0", "0", "1000", "0"]
         #expect(ClientQuotaCommand.admit(request).arguments(clock: "")
             == ["admit", ""] + limitArguments + ["req-1", "120", "", "0", "30.0"])
-        #expect(ClientQuotaCommand.settle(ticket, usedTokens: 80).arguments(clock: "5.000000")
-            == ["settle", "5.000000"] + limitArguments + ["req-1", "120", "1800000000.250000", "80", "30.0"])
-        #expect(ClientQuotaCommand.release(ticket).arguments(clock: "").prefix(1) == ["release"])
         #expect(ClientQuotaCommand.renew(ticket).arguments(clock: "")[11] == "1800000000.250000", "ARGV[12]")
         #expect(ClientQuotaCommand.states(limits).arguments(clock: "") == ["states", ""] + limitArguments + ["", "0", "", "0", "30.0"])
+    }
+
+    /// Settles and releases go as groups of six: after the admit's 14 arguments (riding it), or from ARGV[3] in a batch
+    /// `settle`; each names the limits its own ticket had.
+    @Test func settlesAndReleasesGoAsGroupsOfSix() {
+        let request = QuotaRequest(clientKey: 7, limits: limits, reservedTokens: 120, lease: "req-1")
+        let settled = QuotaGiveBack(ticket: QuotaTicket(request: request, admittedAt: 1_800_000_000.25), usedTokens: 80)
+        let edited = QuotaRequest(clientKey: 7, limits: ClientKeyLimits(tpm: 10, monthlyTokens: 5), reservedTokens: 3, lease: "req-0")
+        let released = QuotaGiveBack(ticket: QuotaTicket(request: edited, admittedAt: 5), usedTokens: nil)
+        let groups = ["settle", "req-1", "120", "1800000000.250000", "80", "1010010",
+                      "release", "req-0", "3", "5.000000", "0", "0100001"]
+        #expect(ClientQuotaCommand.settle([settled, released]).arguments(clock: "5.000000") == ["settle", "5.000000"] + groups)
+        let next = QuotaRequest(clientKey: 7, limits: limits, reservedTokens: 9, lease: "req-2")
+        let admit = ClientQuotaCommand.admit(next, givingBack: [settled, released]).arguments(clock: "")
+        #expect(admit.count == 14 + 12)
+        #expect(Array(admit.prefix(14)) == ClientQuotaCommand.admit(next).arguments(clock: ""))
+        #expect(Array(admit.dropFirst(14)) == groups)
+        #expect(ClientQuotaCommand.settle([settled]).clientKey == 7)
     }
 
     @Test func keysShareTheClientKeysHashTag() {

@@ -26,24 +26,36 @@ import Testing
         Task { await client.shutdown() }
     }
 
-    private var make: QuotaHarnessFactory {
+    /// Each call awaited until Redis applied it.
+    private var make: QuotaHarnessFactory { harness(riding: false) }
+    /// The quota as the proxy uses it: admits issued on the loop carry the settles and releases queued there, which wait
+    /// until an admit or the admin view's states send them (the bound is long: no timer sends them meanwhile).
+    private var riding: QuotaHarnessFactory { harness(riding: true) }
+
+    private func harness(riding: Bool) -> QuotaHarnessFactory {
         let client = self.client
         return { start in
             let clock = ManualClock(start)
-            let quota = RedisClientQuota(client: client, logger: Logger(label: "quota"), clockOverride: { clock.now() })
             let loop = MultiThreadedEventLoopGroup.singleton.next()
+            let quota = RedisClientQuota(client: client, eventLoops: riding ? [loop] : [], giveBackBound: .seconds(600), logger: Logger(label: "quota"),
+                                         clockOverride: { clock.now() })
             return QuotaHarness(
-                quota: quota, clock: clock,
+                quota: riding ? SettlesFirstQuota(inner: quota) : quota, clock: clock,
                 admit: { request in
                     do {
-                        return try await quota.admit(request, on: loop).get()
+                        return try await loop.flatSubmit { quota.admit(request, on: loop) }.get()
                     } catch {
                         Issue.record("\(error)")
                         return .refused(limit: .rpm, value: 0, retryAfter: nil, states: [])
                     }
                 },
                 settle: { ticket, used in
-                    do { try await quota.apply(settle: ticket, usedTokens: used, on: loop).get() } catch { Issue.record("\(error)") }
+                    do {
+                        guard riding else { return try await quota.apply(settle: ticket, usedTokens: used, on: loop).get() }
+                        try await loop.submit {
+                            if let used { quota.settle(ticket, usedTokens: used, on: loop) } else { quota.release(ticket, on: loop) }
+                        }.get()
+                    } catch { Issue.record("\(error)") }
                 },
                 renew: { ticket in
                     do { try await quota.apply(renew: ticket, on: loop).get() } catch { Issue.record("\(error)") }
@@ -60,6 +72,118 @@ import Testing
     @Test func tokensPerMinuteRoll() async { await QuotaBehaviour.tokensPerMinuteRoll(make) }
     @Test func releaseGivesEverythingBack() async { await QuotaBehaviour.releaseGivesEverythingBack(make) }
     @Test func statesShowEveryConfiguredLimit() async { await QuotaBehaviour.statesShowEveryConfiguredLimit(make) }
+
+    @Test func ridingRpmRollsOverSixtySeconds() async { await QuotaBehaviour.rpmRollsOverSixtySeconds(riding) }
+    @Test func ridingConcurrencyLeasesExpireUnlessRenewed() async { await QuotaBehaviour.concurrencyLeasesExpireUnlessRenewed(riding) }
+    @Test func ridingDailyBudgetRollsOverAtUTCMidnight() async { await QuotaBehaviour.dailyBudgetRollsOverAtUTCMidnight(riding) }
+    @Test func ridingMonthlyBudgetRollsOverAtMonthStart() async { await QuotaBehaviour.monthlyBudgetRollsOverAtMonthStart(riding) }
+    @Test func ridingReservationsAreCountedThenSettled() async { await QuotaBehaviour.reservationsAreCountedThenSettled(riding) }
+    @Test func ridingTokensPerMinuteRoll() async { await QuotaBehaviour.tokensPerMinuteRoll(riding) }
+    @Test func ridingReleaseGivesEverythingBack() async { await QuotaBehaviour.releaseGivesEverythingBack(riding) }
+    @Test func ridingStatesShowEveryConfiguredLimit() async { await QuotaBehaviour.statesShowEveryConfiguredLimit(riding) }
+
+    /// A quota on a loop with its own connection (as the proxy's), the script loaded, the statistics reset.
+    private func quotaOnALoop(bound: TimeAmount = RedisClientQuota.defaultGiveBackBound) async throws
+        -> (quota: RedisClientQuota, loop: any EventLoop, loopClient: RedisClient)
+    {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let loopClient = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: server.port), eventLoopGroup: loop)
+        try await loopClient.connect()
+        let quota = RedisClientQuota(client: client, connectionOn: { _ in loopClient.readyConnection }, eventLoops: [loop], giveBackBound: bound,
+                                     logger: Logger(label: "loop"))
+        _ = try await loop.flatSubmit { quota.admit(QuotaBehaviour.request(999, ClientKeyLimits(rpm: 1000)), on: loop) }.get()
+        _ = try await client.send(["CONFIG", "RESETSTAT"])
+        return (quota, loop, loopClient)
+    }
+
+    /// Script calls Redis ran since the statistics were reset (`EVALSHA` and `EVAL`).
+    private func scriptCalls() async throws -> Int {
+        let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
+        return stats.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("cmdstat_evalsha:") || $0.hasPrefix("cmdstat_eval:") }.reduce(0) { sum, line in
+            guard let range = line.range(of: "calls=") else { return sum }
+            return sum + (Int(line[range.upperBound...].prefix(while: \.isNumber)) ?? 0)
+        }
+    }
+
+    /// Polls (bounded) until the client key holds no concurrency lease in Redis.
+    private func leasesEnd(clientKey: Int64) async throws -> Int64 {
+        var open: Int64 = -1
+        for _ in 0..<500 {
+            open = try await client.send(["ZCARD", "cq1:{ck:\(clientKey)}:c"]).int ?? -1
+            if open == 0 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return open
+    }
+
+    /// max_concurrent 1: A admitted, A's settle queued, B's admit in the same loop tick carries it. The slot A frees
+    /// counts for B, and Redis ran two script calls for the two requests, not three.
+    @Test func aQueuedSettleRidesTheNextAdmitAndFreesTheSlotForIt() async throws {
+        let (quota, loop, loopClient) = try await quotaOnALoop()
+        let one = ClientKeyLimits(tpm: 1000, maxConcurrent: 1)
+        guard case .admitted(let ticket, _) = try await loop.flatSubmit({ quota.admit(QuotaBehaviour.request(31, one, tokens: 50), on: loop) }).get()
+        else { Issue.record("A not admitted"); return }
+        let next = try await loop.flatSubmit { () -> EventLoopFuture<QuotaDecision> in
+            quota.settle(ticket, usedTokens: 20, on: loop)
+            return quota.admit(QuotaBehaviour.request(31, one, tokens: 50), on: loop)
+        }.get()
+        guard case .admitted(_, let states) = next else {
+            Issue.record("B refused: A's settle did not free the slot first: \(next)")
+            await loopClient.shutdown()
+            return
+        }
+        #expect(try await scriptCalls() == 2, "admit A, then admit B carrying A's settle")
+        let tokensLeft = states.first { $0.limit == .tpm }.map(\.remaining)
+        #expect(tokensLeft == 930, "A's tokens settled to 20 before B reserved 50 (of 1000)")
+        await loopClient.shutdown()
+    }
+
+    /// No admit follows: the loop sends the key's queue by itself, shortly (polled, bounded), both settles in one call.
+    @Test func settlesWithNoAdmitAfterThemAreSentByTheLoopInOneCall() async throws {
+        let (quota, loop, loopClient) = try await quotaOnALoop()
+        let two = ClientKeyLimits(maxConcurrent: 2)
+        var tickets: [QuotaTicket] = []
+        for _ in 0..<2 {
+            guard case .admitted(let ticket, _) = try await loop.flatSubmit({ quota.admit(QuotaBehaviour.request(32, two), on: loop) }).get()
+            else { Issue.record("not admitted"); return }
+            tickets.append(ticket)
+        }
+        _ = try await client.send(["CONFIG", "RESETSTAT"])
+        try await loop.submit { for ticket in tickets { quota.settle(ticket, usedTokens: 0, on: loop) } }.get()
+        #expect(try await leasesEnd(clientKey: 32) == 0, "the queued settles were never sent")
+        #expect(try await scriptCalls() == 1, "both settles of the key in one call")
+        await loopClient.shutdown()
+    }
+
+    /// Several settles and a release of one key go as one call (a graceful stop's flush sends them), another key's as
+    /// its own (its own hash tag); each applied as alone.
+    @Test func aBatchSettlesAndReleasesSeveralTicketsOfAKeyInOneCall() async throws {
+        let (quota, loop, loopClient) = try await quotaOnALoop(bound: .seconds(600))
+        let limits = ClientKeyLimits(rpm: 10, tpm: 1000, maxConcurrent: 5, dailyTokens: 1000)
+        var tickets: [QuotaTicket] = []
+        for key: Int64 in [33, 33, 33, 33, 34] {
+            guard case .admitted(let ticket, _) = try await loop.flatSubmit({ quota.admit(QuotaBehaviour.request(key, limits, tokens: 100), on: loop) })
+                .get()
+            else { Issue.record("not admitted"); return }
+            tickets.append(ticket)
+        }
+        _ = try await client.send(["CONFIG", "RESETSTAT"])
+        let used: [Int64?] = [10, 20, nil, 0, 5]
+        for (ticket, used) in zip(tickets, used) {
+            // One loop tick each: they wait in the queue (the bound is long) until the flush.
+            try await loop.submit {
+                if let used { quota.settle(ticket, usedTokens: used, on: loop) } else { quota.release(ticket, on: loop) }
+            }.get()
+        }
+        #expect(try await scriptCalls() == 0, "queued, not sent")
+        await quota.flushGiveBacks()
+        #expect(try await scriptCalls() == 2, "one call per client key")
+        let states = await quota.states(clientKey: 33, limits: limits)
+        // rpm: 4 admitted, 1 released. Tokens: 10 + 20 + 0 settled, the release's 100 given back. No lease left.
+        #expect(states.map(\.remaining) == [7, 970, 5, 970], "\(states)")
+        #expect(await quota.states(clientKey: 34, limits: limits).map(\.remaining) == [9, 995, 5, 995])
+        await loopClient.shutdown()
+    }
 
     /// Redis answers over a connection: nothing at once while it is healthy.
     @Test func answersNothingAtOnce() {
@@ -230,5 +354,21 @@ import Testing
         let before = try await reads()
         try await body()
         return try await reads() - before
+    }
+}
+
+/// The Redis quota with the admin view's states read once the loops' queued settles are sent: the behaviour suite's
+/// state checks then see every settle it made, as they do in memory.
+struct SettlesFirstQuota: ClientQuota {
+    let inner: RedisClientQuota
+
+    func admitImmediately(_ request: QuotaRequest) -> QuotaDecision? { inner.admitImmediately(request) }
+    func admit(_ request: QuotaRequest, on eventLoop: any EventLoop) -> EventLoopFuture<QuotaDecision> { inner.admit(request, on: eventLoop) }
+    func settle(_ ticket: QuotaTicket, usedTokens: Int64, on eventLoop: any EventLoop) { inner.settle(ticket, usedTokens: usedTokens, on: eventLoop) }
+    func release(_ ticket: QuotaTicket, on eventLoop: any EventLoop) { inner.release(ticket, on: eventLoop) }
+    func renew(_ ticket: QuotaTicket, on eventLoop: any EventLoop) { inner.renew(ticket, on: eventLoop) }
+    func states(clientKey: Int64, limits: ClientKeyLimits) async -> [LimitState] {
+        await inner.flushGiveBacks()
+        return await inner.states(clientKey: clientKey, limits: limits)
     }
 }

@@ -7,12 +7,16 @@
 --   3 tamt  HASH  tpm: lease -> its tokens (reserved, then settled); '#sum' the sum over tlog
 --   4 conc  ZSET  concurrency: member = lease, score = when it expires unless renewed
 --   5 cal   HASH  day, dreq, dtok (the UTC day's requests and tokens); month, mreq, mtok (the UTC month's)
--- ARGV[1] operation (admit|settle|release|renew|states), ARGV[2] clock override ('' in production: Redis TIME),
--- ARGV[3..9] the limits (rpm, tpm, max_concurrent, daily_requests, monthly_requests, daily_tokens, monthly_tokens;
--- 0 = none), ARGV[10] lease, ARGV[11] reserved tokens, ARGV[12] admission time (settle/release/renew),
--- ARGV[13] used tokens (settle), ARGV[14] lease seconds.
+-- ARGV[1] operation (admit|settle|renew|states), ARGV[2] clock override ('' in production: Redis TIME).
+-- admit, renew, states: ARGV[3..9] the limits (rpm, tpm, max_concurrent, daily_requests, monthly_requests,
+-- daily_tokens, monthly_tokens; 0 = none), ARGV[10] lease, ARGV[11] reserved tokens, ARGV[12] admission time (renew),
+-- ARGV[13] unused, ARGV[14] lease seconds.
+-- Give-back groups of 6 (`settle` from ARGV[3]; `admit` from ARGV[15]: this node's settles of the key queued since its
+-- last call, applied before the admission so what they free counts for it): op (settle|release), lease, reserved
+-- tokens, admission time, used tokens (settle), the ticket's limits as 7 characters '1'/'0' in the order above (its
+-- own: the operator may have edited the key since).
 -- admit/states reply: {tag ('ok' admitted, 'no' refused, 'st' states), now, refused limit index ('' if none),
--- retry-after seconds ('' if none), then per limit 1..7: used, reset seconds}. settle/release/renew: 'ok'.
+-- retry-after seconds ('' if none), then per limit 1..7: used, reset seconds}. settle/renew: 'ok'.
 
 local rlog, tlog, tamt, conc, cal = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local op = ARGV[1]
@@ -74,7 +78,49 @@ local function oldest(key)
   return tonumber(first[2])
 end
 
+-- Settles (the used tokens replace the reservation) or releases (everything the admission took is given back) one
+-- ticket; only the windows of its admission time, while they are still the current ones.
+local function give_back(group_op, lease_id, held, admitted_at, used, flags)
+  local releasing = group_op == 'release'
+  local function had(i) return string.byte(flags, i) == 49 end  -- '1'
+  local delta = (releasing and 0 or used) - held
+  if had(3) then redis.call('ZREM', conc, lease_id) end
+  if releasing and had(1) then redis.call('ZREM', rlog, lease_id) end
+  if had(2) and redis.call('ZSCORE', tlog, lease_id) then
+    local amount = tonumber(redis.call('HGET', tamt, lease_id) or '0')
+    if releasing then
+      redis.call('ZREM', tlog, lease_id)
+      redis.call('HDEL', tamt, lease_id)
+      redis.call('HINCRBY', tamt, '#sum', -amount)
+    else
+      redis.call('HSET', tamt, lease_id, used)
+      redis.call('HINCRBY', tamt, '#sum', used - amount)
+    end
+  end
+  if had(4) or had(5) or had(6) or had(7) then
+    local day, month = calendar(admitted_at)
+    local c = redis.call('HMGET', cal, 'day', 'dreq', 'dtok', 'month', 'mreq', 'mtok')
+    if tonumber(c[1] or '-1') == day then
+      if releasing and had(4) then redis.call('HSET', cal, 'dreq', math.max(tonumber(c[2] or '0') - 1, 0)) end
+      if had(6) then redis.call('HSET', cal, 'dtok', math.max(tonumber(c[3] or '0') + delta, 0)) end
+    end
+    if tonumber(c[4] or '-1') == month then
+      if releasing and had(5) then redis.call('HSET', cal, 'mreq', math.max(tonumber(c[5] or '0') - 1, 0)) end
+      if had(7) then redis.call('HSET', cal, 'mtok', math.max(tonumber(c[6] or '0') + delta, 0)) end
+    end
+  end
+end
+
+-- Every give-back group from ARGV[first] on.
+local function give_back_groups(first)
+  for i = first, #ARGV - 5, 6 do
+    give_back(ARGV[i], ARGV[i + 1], math.max(tonumber(ARGV[i + 2]) or 0, 0), tonumber(ARGV[i + 3]) or now,
+              math.max(tonumber(ARGV[i + 4]) or 0, 0), ARGV[i + 5])
+  end
+end
+
 if op == 'admit' or op == 'states' then
+  if op == 'admit' then give_back_groups(15) end
   local day, month, next_day, next_month = calendar(now)
   -- Prune the rolling windows and the expired leases.
   if limit[1] > 0 then redis.call('ZREMRANGEBYSCORE', rlog, '-inf', fmt(now - 60)) end
@@ -183,36 +229,8 @@ if op == 'renew' then
   return 'ok'
 end
 
-if op == 'settle' or op == 'release' then
-  local releasing = op == 'release'
-  local used = math.max(tonumber(ARGV[13] or '0') or 0, 0)
-  local delta = (releasing and 0 or used) - reserved
-  if limit[3] > 0 then redis.call('ZREM', conc, lease) end
-  if releasing and limit[1] > 0 then redis.call('ZREM', rlog, lease) end
-  if limit[2] > 0 and redis.call('ZSCORE', tlog, lease) then
-    local amount = tonumber(redis.call('HGET', tamt, lease) or '0')
-    if releasing then
-      redis.call('ZREM', tlog, lease)
-      redis.call('HDEL', tamt, lease)
-      redis.call('HINCRBY', tamt, '#sum', -amount)
-    else
-      redis.call('HSET', tamt, lease, used)
-      redis.call('HINCRBY', tamt, '#sum', used - amount)
-    end
-  end
-  if limit[4] > 0 or limit[5] > 0 or limit[6] > 0 or limit[7] > 0 then
-    -- Only the windows of the admission time, while they are still the current ones.
-    local day, month = calendar(tonumber(ARGV[12]))
-    local c = redis.call('HMGET', cal, 'day', 'dreq', 'dtok', 'month', 'mreq', 'mtok')
-    if tonumber(c[1] or '-1') == day then
-      if releasing and limit[4] > 0 then redis.call('HSET', cal, 'dreq', math.max(tonumber(c[2] or '0') - 1, 0)) end
-      if limit[6] > 0 then redis.call('HSET', cal, 'dtok', math.max(tonumber(c[3] or '0') + delta, 0)) end
-    end
-    if tonumber(c[4] or '-1') == month then
-      if releasing and limit[5] > 0 then redis.call('HSET', cal, 'mreq', math.max(tonumber(c[5] or '0') - 1, 0)) end
-      if limit[7] > 0 then redis.call('HSET', cal, 'mtok', math.max(tonumber(c[6] or '0') + delta, 0)) end
-    end
-  end
+if op == 'settle' then
+  give_back_groups(3)
   return 'ok'
 end
 

@@ -25,11 +25,13 @@ final class ClusterSharing: Sendable {
     let metricsFactory: any MetricsFactory
 
     private init(
-        client: RedisClient, subscriber: RedisSubscriber, masterLocator: RedisMasterLocator?, coordinator: RedisKeyCoordinator, nodeID: String,
-        logger: Logger, metricsFactory: any MetricsFactory
+        client: RedisClient, subscriber: RedisSubscriber, masterLocator: RedisMasterLocator?, coordinator: RedisKeyCoordinator,
+        proxyLoops: [any EventLoop], nodeID: String, logger: Logger, metricsFactory: any MetricsFactory
     ) {
+        // A request's settle waits on its loop for the key's next admit there, and rides it.
         self.quota = RedisClientQuota(
-            client: client, connectionOn: { [coordinator] in coordinator.connection(on: $0) }, logger: logger, metricsFactory: metricsFactory
+            client: client, connectionOn: { [coordinator] in coordinator.connection(on: $0) }, eventLoops: proxyLoops, logger: logger,
+            metricsFactory: metricsFactory
         )
         self.metricsFactory = metricsFactory
         self.client = client
@@ -56,7 +58,8 @@ final class ClusterSharing: Sendable {
         }
         let client = RedisClient(configuration: configuration, masterLocator: locator, logger: logger)
         let subscriber = RedisSubscriber(configuration: configuration, masterLocator: locator, logger: logger)
-        let loopClients = proxyLoops.makeIterator().map {
+        let loops = Array(proxyLoops.makeIterator())
+        let loopClients = loops.map {
             RedisClient(configuration: configuration, eventLoopGroup: $0, masterLocator: locator, logger: logger)
         }
         let coordinator = RedisKeyCoordinator(
@@ -64,8 +67,8 @@ final class ClusterSharing: Sendable {
         )
         let nodeID = "\(ProcessInfo.processInfo.hostName)-\(settings.port)-\(UUID().uuidString.prefix(8).lowercased())"
         return ClusterSharing(
-            client: client, subscriber: subscriber, masterLocator: locator, coordinator: coordinator, nodeID: nodeID, logger: logger,
-            metricsFactory: metricsFactory
+            client: client, subscriber: subscriber, masterLocator: locator, coordinator: coordinator, proxyLoops: loops, nodeID: nodeID,
+            logger: logger, metricsFactory: metricsFactory
         )
     }
 
@@ -136,8 +139,10 @@ final class ClusterSharing: Sendable {
         }
     }
 
-    /// The subscriber is closed by its listener when that service stops; this closes the command client.
+    /// The subscriber is closed by its listener when that service stops; this sends the settles still queued on the
+    /// proxy's loops (the server has drained), then closes the command client.
     func shutdown() async {
+        await quota.flushGiveBacks()
         await coordinator.shutdownLoopClients()
         await client.shutdown()
         await masterLocator?.shutdown()
