@@ -134,6 +134,26 @@ public final class InMemoryKeyCoordinator: KeyCoordinator {
         }
     }
 
+    public func unpick(key: Int64, pool: Int64) async {
+        unpickNow(key: key, pool: pool)
+    }
+
+    public func unpick(key: Int64, pool: Int64, on eventLoop: any EventLoop) {
+        unpickNow(key: key, pool: pool)
+    }
+
+    /// The pick's effects undone: the key's score back by the pacing interval (not before now, nor into its rest), its
+    /// request count since the last drain one lower.
+    public func unpickNow(key: Int64, pool poolID: Int64) {
+        let now = clock.now()
+        state.withLock { state in
+            guard let pool = state.pools[poolID], let keyState = pool.keys[key], let score = pool.schedule.score(of: key) else { return }
+            let back = max(score - pool.pacingInterval, now, keyState.coolingUntil ?? 0)
+            if back < score { pool.schedule.set(key, score: back) }
+            if let requests = state.usage[key]?.requests, requests > 0 { state.usage[key]?.requests = requests - 1 }
+        }
+    }
+
     @discardableResult
     public func report(_ outcome: KeyOutcome, key: Int64, pool poolID: Int64) async -> OutcomeEffect {
         reportNow(outcome, key: key, pool: poolID)

@@ -16,6 +16,10 @@ public protocol KeyCoordinator: Sendable {
     /// Reports how the upstream answered a key; returns what the coordinator did about it.
     @discardableResult
     func report(_ outcome: KeyOutcome, key: Int64, pool: Int64) async -> OutcomeEffect
+    /// Undoes an `acquireKey` whose key went unused (the client key's quota refused the request it was picked for): the
+    /// key's next use moves back by the pool's pacing interval (never before now, nor into a rest it was given since) and
+    /// its request count since the last drain drops by one (never below 0).
+    func unpick(key: Int64, pool: Int64) async
     /// Live cooldown state of a pool's keys, for admin views.
     func runtimeStates(pool: Int64) async -> [Int64: KeyRuntimeState]
     /// Usage counted since the last drain, to be added to the store.
@@ -29,6 +33,8 @@ public protocol KeyCoordinator: Sendable {
     func acquireKey(pool: Int64, excluding excluded: Set<Int64>, model: String?, on eventLoop: any EventLoop) -> EventLoopFuture<KeyAcquisition>
     /// `report` for a caller on an event loop; same contract as `acquireKey(pool:excluding:on:)`.
     func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect>
+    /// `unpick` for a caller on an event loop, not waited for (in memory: done at once; Redis: on that loop's connection).
+    func unpick(key: Int64, pool: Int64, on eventLoop: any EventLoop)
     /// `acquireKey` answered at once where the implementation needs no wait (in memory); nil where it does (Redis), and
     /// the caller then uses `acquireKey(pool:excluding:model:on:)`. Spares the proxy a future per request.
     func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>, model: String?) -> KeyAcquisition?
@@ -56,6 +62,11 @@ extension KeyCoordinator {
 
     public func report(_ outcome: KeyOutcome, key: Int64, pool: Int64, on eventLoop: any EventLoop) -> EventLoopFuture<OutcomeEffect> {
         eventLoop.makeFutureWithTask { await self.report(outcome, key: key, pool: pool) }
+    }
+
+    /// Through a task: correct for any coordinator (a refusal's rare path); the two built in do it on the loop.
+    public func unpick(key: Int64, pool: Int64, on eventLoop: any EventLoop) {
+        _ = eventLoop.makeFutureWithTask { await self.unpick(key: key, pool: pool) }
     }
 
     public func acquireKeyImmediately(pool: Int64, excluding excluded: Set<Int64>, model: String?) -> KeyAcquisition? { nil }

@@ -9,6 +9,8 @@ enum KeyCoordinatorCommand: Sendable, Equatable {
     case report(version: Int64, key: Int64, outcome: KeyOutcome, policy: CoordinationPolicy)
     /// Seed or update the pool from the node's definition (never resets the state of keys already there).
     case sync(PoolDefinition)
+    /// Undo an acquire whose key went unused: its next use back by the pacing interval, its request count one lower.
+    case unpick(key: Int64)
     /// Drop every key and counter of the pool.
     case remove
     /// Every key's live state, for the admin page.
@@ -25,6 +27,7 @@ enum KeyCoordinatorCommand: Sendable, Equatable {
         switch self {
         case .acquire: "acquire"
         case .report: "report"
+        case .unpick: "unpick"
         case .sync: "sync"
         case .remove: "remove"
         case .states: "states"
@@ -56,6 +59,8 @@ enum KeyCoordinatorCommand: Sendable, Equatable {
             return [String(definition.version), String(definition.pacingInterval), ids]
         case .coolPool(let version, let seconds, let reason, let policy):
             return [String(version), String(seconds), reason, String(policy.minimumCooldown), String(policy.maximumCooldown)]
+        case .unpick(let key):
+            return [String(key)]
         case .remove, .states, .poolCooling, .drain:
             return []
         }

@@ -37,7 +37,7 @@ enum KeyCoordinatorReply: Sendable, Equatable {
         switch command {
         case .states: self = .states(Self.states(from: value.array ?? []))
         case .drain: self = .usage(Self.usage(from: value.array ?? []))
-        case .sync, .remove:
+        case .sync, .remove, .unpick:
             switch value.string {
             case "ok": self = .done
             case "stale": self = .stale

@@ -110,6 +110,23 @@ public final class RedisKeyCoordinator: KeyCoordinator {
         return await send(command, key: key, pool: pool, outcome: outcome)
     }
 
+    /// While degraded the pick was the local fallback's, and so is its undoing. A failed unpick leaves the key paced as
+    /// if it had served (never faster than its rate).
+    public func unpick(key: Int64, pool: Int64) async {
+        guard !isDegraded else { return fallback.unpickNow(key: key, pool: pool) }
+        _ = try? await run(pool: pool, .unpick(key: key))
+    }
+
+    /// On the loop's connection, after the acquire it undoes; not waited for.
+    public func unpick(key: Int64, pool: Int64, on eventLoop: any EventLoop) {
+        guard !isDegraded else { return fallback.unpickNow(key: key, pool: pool) }
+        guard let connection = loopConnection(eventLoop) else {
+            _ = eventLoop.makeFutureWithTask { await self.unpick(key: key, pool: pool) }
+            return
+        }
+        _ = runOnLoop(connection, pool: pool, .unpick(key: key))
+    }
+
     private func acquireCommand(pool: Int64, excluding excluded: Set<Int64>, model: String?) -> KeyCoordinatorCommand {
         .acquire(version: definition(pool)?.version ?? 0, excluding: excluded, model: model)
     }

@@ -158,6 +158,45 @@ enum CoordinatorBehaviour {
 }
 
 extension CoordinatorBehaviour {
+    /// An acquire undone (the client key's quota refused the request it was for): the key's next use moves back by the
+    /// pacing interval, not before now nor into a rest given since, and its request count drops, not below what a drain
+    /// already took.
+    static func unpickGivesThePickBack(_ h: CoordinatorHarness) async {
+        // One key paced at 10 s: after a pick it is out for 10 s.
+        await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1], pacingInterval: 10, version: 1))
+        #expect(await acquire(h) == 1)
+        guard case .unavailable(let wait) = await h.coordinator.acquireKey(pool: 1, excluding: []), wait > 9 else {
+            Issue.record("the pick should pace the key out")
+            return
+        }
+        await h.advance(1)
+        await h.coordinator.unpick(key: 1, pool: 1)
+        #expect(await acquire(h) == 1, "the schedule is back: the key serves now")
+        let usage = await h.coordinator.drainUsage()
+        #expect(usage.first { $0.keyID == 1 }?.requests == 1, "two picks, one undone: \(usage)")
+
+        // A count already drained is not taken back again (no negative usage).
+        await h.advance(10)
+        #expect(await acquire(h) == 1)
+        _ = await h.coordinator.drainUsage()
+        await h.coordinator.unpick(key: 1, pool: 1)
+        #expect(await h.coordinator.drainUsage().allSatisfy { $0.requests >= 0 })
+        #expect(await acquire(h) == 1, "the schedule is back all the same")
+
+        // A rest given since the pick is kept.
+        await h.advance(10)
+        #expect(await acquire(h) == 1)
+        await h.coordinator.report(.rateLimited(cooldown: 30), key: 1, pool: 1)
+        await h.coordinator.unpick(key: 1, pool: 1)
+        guard case .unavailable(let rest) = await h.coordinator.acquireKey(pool: 1, excluding: []), rest > 29 else {
+            Issue.record("the unpick must not cut the 429's rest")
+            return
+        }
+        // Unknown keys and pools: nothing happens.
+        await h.coordinator.unpick(key: 99, pool: 1)
+        await h.coordinator.unpick(key: 1, pool: 99)
+    }
+
     /// Tokens read from answers join the serving key's usage, summed per key, and leave with the next drain.
     static func tokensJoinTheServingKeysUsage(_ h: CoordinatorHarness) async {
         await h.coordinator.syncPool(PoolDefinition(id: 1, keyIDs: [1, 2], pacingInterval: 0))

@@ -26,6 +26,7 @@ struct InMemoryKeyCoordinatorTests {
     }
     @Test func modelRestLeavesOtherModelsServed() async { await CoordinatorBehaviour.modelRestLeavesOtherModelsServed(harness()) }
     @Test func modelQuotaRestsOnlyThatModel() async { await CoordinatorBehaviour.modelQuotaRestsOnlyThatModel(harness()) }
+    @Test func unpickGivesThePickBack() async { await CoordinatorBehaviour.unpickGivesThePickBack(harness()) }
 
     /// The proxy's at-once path decides exactly what the async one does: the same keys, the same effects.
     @Test func answersAtOnceAsTheAsyncPathDoes() async {

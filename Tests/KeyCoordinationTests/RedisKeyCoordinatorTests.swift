@@ -60,6 +60,7 @@ import Testing
     }
     @Test func modelRestLeavesOtherModelsServed() async { await CoordinatorBehaviour.modelRestLeavesOtherModelsServed(harness()) }
     @Test func modelQuotaRestsOnlyThatModel() async { await CoordinatorBehaviour.modelQuotaRestsOnlyThatModel(harness()) }
+    @Test func unpickGivesThePickBack() async { await CoordinatorBehaviour.unpickGivesThePickBack(harness()) }
 
     /// Two coordinators (two nodes) on one Redis share cooldowns.
     @Test func nodesShareCooldowns() async throws {

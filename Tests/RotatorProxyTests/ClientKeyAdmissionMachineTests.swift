@@ -73,21 +73,48 @@ import Testing
         #expect(machine.quotaDecided(Self.admitted, now: Self.start) == Self.send)
     }
 
-    @Test func aQuotaRefusalAfterTheKeyCameAnswers429AndLeavesTheKeyUnused() {
+    /// The key came first (held): the quota's refusal answers 429 and gives the pool's pick back.
+    @Test func aQuotaRefusalAfterTheKeyCameAnswers429AndGivesThePickBack() {
         var machine = Self.admitting()
         _ = machine.quotaPending()
         _ = machine.keyOffered(.key(1), isKnown: true, storeReachable: true, now: Self.start)
-        let step = machine.quotaDecided(Self.refused, now: Self.start)
-        #expect(step == Step(.write(.refusal(.quota(limit: .rpm, value: 60, retryAfter: 12)), then: .finish)), "no outcome reported for the key")
+        var expected = Step(.write(.refusal(.quota(limit: .rpm, value: 60, retryAfter: 12)), then: .finish))
+        expected.unpick = 1
+        #expect(machine.quotaDecided(Self.refused, now: Self.start) == expected, "no outcome reported for the key; its pick undone")
         #expect(machine.exchangeEnding() == nil, "nothing admitted, nothing to give back")
     }
 
-    @Test func aQuotaRefusalBeforeTheKeyIgnoresTheLateKey() {
+    /// The quota refused first: the key the pool offers afterwards is given back when it comes, once.
+    @Test func aQuotaRefusalBeforeTheKeyGivesTheLateKeyBack() {
         var machine = Self.admitting()
         _ = machine.quotaPending()
-        #expect(machine.quotaDecided(Self.refused, now: Self.start).action == .write(.refusal(.quota(limit: .rpm, value: 60, retryAfter: 12)), then: .finish))
-        #expect(machine.keyOffered(.key(1), isKnown: true, storeReachable: true, now: Self.start) == Step(.none))
+        #expect(machine.quotaDecided(Self.refused, now: Self.start) == Step(.write(.refusal(.quota(limit: .rpm, value: 60, retryAfter: 12)), then: .finish)))
+        var giveBack = Step(.none)
+        giveBack.unpick = 1
+        #expect(machine.keyOffered(.key(1), isKnown: true, storeReachable: true, now: Self.start) == giveBack)
         #expect(machine.exchangeEnding() == nil)
+    }
+
+    /// Nothing picked, nothing to give back: a refusal before the pool answered with no key, or one answered at once
+    /// (no key asked for).
+    @Test func aQuotaRefusalGivesBackOnlyAKeyThePoolPicked() {
+        for offer in [KeyAcquisition.empty, .unavailable(retryAfter: 3)] {
+            var late = Self.admitting()
+            _ = late.quotaPending()
+            _ = late.quotaDecided(Self.refused, now: Self.start)
+            #expect(late.keyOffered(offer, isKnown: true, storeReachable: true, now: Self.start) == Step(.none), "\(offer)")
+            var held = Self.admitting()
+            _ = held.quotaPending()
+            _ = held.keyOffered(offer, isKnown: true, storeReachable: true, now: Self.start)
+            #expect(held.quotaDecided(Self.refused, now: Self.start).unpick == nil, "\(offer)")
+        }
+        var atOnce = Self.admitting()
+        #expect(atOnce.quotaDecided(Self.refused, now: Self.start).unpick == nil)
+        // Admitted: the key serves, nothing is given back.
+        var admitted = Self.admitting()
+        _ = admitted.quotaPending()
+        _ = admitted.keyOffered(.key(1), isKnown: true, storeReachable: true, now: Self.start)
+        #expect(admitted.quotaDecided(Self.admitted, now: Self.start) == Self.send)
     }
 
     @Test func aRefusalAnsweredAtOnceAsksThePoolForNothing() {

@@ -47,6 +47,7 @@ import Testing
             await inner.acquireKey(pool: pool, excluding: excluded, model: model)
         }
         func report(_ outcome: KeyOutcome, key: Int64, pool: Int64) async -> OutcomeEffect { await inner.report(outcome, key: key, pool: pool) }
+        func unpick(key: Int64, pool: Int64) async { await inner.unpick(key: key, pool: pool) }
         func runtimeStates(pool: Int64) async -> [Int64: KeyRuntimeState] { await inner.runtimeStates(pool: pool) }
         func drainUsage() async -> [KeyUsageDelta] { await inner.drainUsage() }
         func recordTokens(key: Int64, input: Int64, output: Int64) { inner.recordTokens(key: key, input: input, output: output) }

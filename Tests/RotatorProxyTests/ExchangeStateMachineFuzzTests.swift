@@ -45,6 +45,8 @@ import Testing
         var sentAny = false
         /// Settles and releases (at the end, or of an admission that came after it).
         var quotaEnds = 0
+        /// Picks given back (the quota refused the request they were for).
+        var unpicks = 0
         static let quotaRequest = QuotaRequest(clientKey: 7, limits: ClientKeyLimits(rpm: 10, maxConcurrent: 2), reservedTokens: 100, lease: "r")
         static let ticket = QuotaTicket(request: quotaRequest, admittedAt: 0)
 
@@ -75,6 +77,10 @@ import Testing
             if let call = step.quota {
                 #expect(call == .release(Self.ticket), "an admission after the end is released")
                 quotaEnds += 1
+            }
+            if step.unpick != nil {
+                unpicks += 1
+                #expect(admission == .refused && !sentAny && unpicks == 1, "a pick given back only once, after the quota refused")
             }
             switch step.action {
             case .none, .relay:

@@ -160,6 +160,20 @@ elseif op == 'report' then
   redis.call('ZADD', schedule, 'XX', fmt(math.max(score, untill)), id)
   return {'quarantined', fmt(untill)}
 
+elseif op == 'unpick' then
+  -- ARGV[3] key id. An acquire whose key went unused (the client key's quota refused the request): the key's next use
+  -- moves back by the pacing interval, never before now nor into a rest set since, and its request count drops by one
+  -- (never below 0: a count already drained stays counted).
+  local id = ARGV[3]
+  local score = tonumber(redis.call('ZSCORE', schedule, id) or '-1')
+  if score < 0 then return 'ok' end
+  local interval = tonumber(redis.call('HGET', meta, 'interval') or '0')
+  local cool = tonumber(redis.call('HGET', keys, 'cool:' .. id) or '0')
+  local back = math.max(score - interval, now, cool)
+  if back < score then redis.call('ZADD', schedule, 'XX', fmt(back), id) end
+  if tonumber(redis.call('HGET', usage, 'req:' .. id) or '0') > 0 then redis.call('HINCRBY', usage, 'req:' .. id, -1) end
+  return 'ok'
+
 elseif op == 'sync' then
   -- ARGV[3] version, ARGV[4] pacing interval, ARGV[5] key ids (comma-separated). Idempotent: never resets
   -- the state of keys already there, never goes back to an older version.

@@ -115,6 +115,9 @@ extension ExchangeStateMachine {
         var reports: [RequestBlame.KeyReport] = []
         /// An admission that came after the exchange ended, to release.
         var quota: QuotaCall?
+        /// A key the pool picked for this request, unused because the client key's quota refused it: the pick is undone
+        /// (`KeyCoordinator.unpick`), so a refusal by the quota takes nothing from the pool.
+        var unpick: Int64?
         var action: Action
 
         init(upstream: UpstreamDisposal = .keep, _ action: Action) {

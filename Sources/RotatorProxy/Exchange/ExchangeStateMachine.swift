@@ -52,6 +52,8 @@ struct ExchangeStateMachine {
         /// The exchange ended while the admission was pending: an admission that comes now is released.
         case abandoned
         indirect case admitted(QuotaTicket)
+        /// Refused while the pool's pick was in flight: the key it offers is given back (`Step.unpick`).
+        case refusedBeforePick
         /// Refused, settled or released.
         case closed
     }
@@ -229,8 +231,11 @@ struct ExchangeStateMachine {
                 }
                 return Step(keyAsked ? .none : .acquireKey(excluding: []))
             case .refused(let limit, let value, let retryAfter, _):
-                quota = .closed
-                return refuse(.quota(limit: limit, value: value, retryAfter: retryAfter))
+                // The pool's pick for this request goes unused: it is given back, now (held) or when it comes.
+                quota = keyAsked && held == nil ? .refusedBeforePick : .closed
+                var step = refuse(.quota(limit: limit, value: value, retryAfter: retryAfter))
+                if case .key(let id)? = held?.acquisition { step.unpick = id }
+                return step
             }
         case .finished:
             guard case .abandoned = quota else { return Step(.none) }
@@ -281,7 +286,7 @@ struct ExchangeStateMachine {
         case .admitted(let ticket):
             quota = .closed
             return sends > 0 ? .settle(ticket) : .release(ticket)
-        case .none, .abandoned, .closed:
+        case .none, .abandoned, .refusedBeforePick, .closed:
             return nil
         }
     }
@@ -327,7 +332,13 @@ struct ExchangeStateMachine {
         case .awaitingKey:
             return follow(keys!.handle(.keyOffered(acquisition, isKnown: isKnown, storeReachable: storeReachable, now: now)), now: now)
         case .finished:
-            return Step(.none)
+            var step = Step(.none)
+            if case .refusedBeforePick = quota {
+                // The client key's quota refused the request this key was picked for.
+                quota = .closed
+                if case .key(let id) = acquisition { step.unpick = id }
+            }
+            return step
         default:
             preconditionFailure("a key offered while not waiting for one")
         }

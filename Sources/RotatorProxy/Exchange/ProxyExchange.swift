@@ -203,6 +203,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         }
         for owed in step.reports { report(owed.outcome, key: owed.key) }
         if let call = step.quota { endAdmission(call) }
+        if let key = step.unpick, let pool = labels.pool { service.coordinator.unpick(key: key, pool: pool, on: context.eventLoop) }
         perform(step.action)
     }
 
