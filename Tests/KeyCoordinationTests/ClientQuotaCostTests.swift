@@ -9,8 +9,8 @@ import RedisClient
 import RedisCoordination
 import Testing
 
-/// What one admit + settle costs, every limit set: CPU in memory, and Redis CPU per script call
-/// (`INFO commandstats` usec_per_call). Run by hand: `QUOTA_COST=1 swift test --skip-build --filter ClientQuotaCostTests`.
+/// What one admit + settle costs, every limit set: CPU in memory, and Redis CPU per script call and per admission
+/// (`INFO commandstats`), the settle sent alone and riding the next admit. Run by hand: `QUOTA_COST=1 swift test --skip-build --filter ClientQuotaCostTests`.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["QUOTA_COST"] == "1"))
 struct ClientQuotaCostTests {
     static let limits = ClientKeyLimits(
@@ -47,6 +47,13 @@ struct ClientQuotaCostTests {
             let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
             return String(stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_evalsha:") } ?? "")
         }
+        /// The script's total Redis time (`usec` of EVALSHA: the commands inside included) per admission.
+        func usecPerAdmission(_ admissions: Int) async throws -> String {
+            let line = try await evalsha()
+            guard let range = line.range(of: "usec=") else { return "–" }
+            let usec = Double(line[range.upperBound...].prefix(while: \.isNumber)) ?? 0
+            return String(format: "%.1f µs per admission", usec / Double(admissions))
+        }
         let count = 4000
         let rpmAndConcurrency = ClientKeyLimits(rpm: 1_000_000, maxConcurrent: 1000)
         for (name, limits) in [("every limit", Self.limits), ("rpm + max_concurrent", rpmAndConcurrency)] {
@@ -57,7 +64,28 @@ struct ClientQuotaCostTests {
                 guard case .admitted(let ticket, _) = try await quota.admit(request, on: loop).get() else { Issue.record("refused"); return }
                 try await quota.apply(settle: ticket, usedTokens: 300, on: loop).get()
             }
-            print("client_quota.lua, \(name), admit and settle alternating (\(count / 4) admissions per key in its rpm window): \(try await evalsha())")
+            print("client_quota.lua, \(name), admit and settle alternating (\(count / 4) admissions per key in its rpm window): "
+                + "\(try await evalsha()); \(try await usecPerAdmission(count))")
+        }
+        // As the proxy sends them: each settle queued on the loop and carried by the key's next admit (one call per request).
+        let riding = RedisClientQuota(client: client, connectionOn: { _ in loopClient.readyConnection }, eventLoops: [loop],
+                                      giveBackBound: .seconds(600), logger: Logger(label: "cost"))
+        for (name, limits) in [("every limit", Self.limits), ("rpm + max_concurrent", rpmAndConcurrency)] {
+            _ = try await client.send(["FLUSHALL"])
+            _ = try await client.send(["CONFIG", "RESETSTAT"])
+            var last: [Int64: QuotaTicket] = [:]
+            for index in 0..<count {
+                let key = Int64(index & 3)
+                let request = QuotaRequest(clientKey: key, limits: limits, reservedTokens: 500, lease: "req-\(index)")
+                let previous = last[key]
+                let decision = try await loop.flatSubmit { () -> EventLoopFuture<QuotaDecision> in
+                    if let previous { riding.settle(previous, usedTokens: 300, on: loop) }
+                    return riding.admit(request, on: loop)
+                }.get()
+                guard case .admitted(let ticket, _) = decision else { Issue.record("refused"); return }
+                last[key] = ticket
+            }
+            print("client_quota.lua, \(name), each settle riding the key's next admit: \(try await evalsha()); \(try await usecPerAdmission(count))")
         }
         // The pool's acquire, for comparison: the same Redis, the same machine.
         let coordinator = RedisKeyCoordinator(client: client, logger: Logger(label: "cost"))
