@@ -1,5 +1,6 @@
 import ClientAccess
 import Foundation
+import KeyCoordination
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -114,13 +115,14 @@ import Testing
     static let refused = QuotaDecision.refused(limit: .rpm, value: 60, retryAfter: 11.5,
                                                states: [LimitState(limit: .rpm, value: 60, remaining: 0, resetSeconds: 11.5)])
 
-    static func harness(_ quota: StrictQuota, allowedModels: [String]? = nil, limits: ClientKeyLimits = ClientKeyLimits(rpm: 60, maxConcurrent: 2))
-        async throws -> Harness
-    {
+    static func harness(
+        _ quota: StrictQuota, allowedModels: [String]? = nil, limits: ClientKeyLimits = ClientKeyLimits(rpm: 60, maxConcurrent: 2),
+        coordinator: any KeyCoordinator = InMemoryKeyCoordinator()
+    ) async throws -> Harness {
         let key = ClientKey(id: 7, name: "team-a", allowedModels: try allowedModels?.map { try ModelPattern(parsing: $0) }, limits: limits,
                             secretHash: hasher.hash(secret), secretHint: ClientKeySecret.hint(secret))
         return try Harness(service: try await ProxyFrontHandlerTests.makeService(
-            clientKeys: ClientKeyRegistry(hasher: hasher, keys: [key]), clientQuota: quota
+            coordinator: coordinator, clientKeys: ClientKeyRegistry(hasher: hasher, keys: [key]), clientQuota: quota
         ))
     }
 
@@ -201,14 +203,19 @@ import Testing
         quota.verifyEnded()
     }
 
-    @Test func refusedLaterTheOfferedKeyIsNotUsed() async throws {
+    /// The pool offered a key before the quota refused: the key is not used and its pick is given back to the coordinator.
+    @Test func refusedLaterTheOfferedKeyIsNotUsedAndItsPickIsGivenBack() async throws {
         let quota = StrictQuota(.later)
-        let harness = try await Self.harness(quota)
+        let coordinator = InMemoryKeyCoordinator()
+        let harness = try await Self.harness(quota, coordinator: coordinator)
         try Self.clientKeyRequest(harness)
         quota.complete(Self.refused)
         #expect(try Self.head(try harness.clientParts()).status == .tooManyRequests)
         #expect(harness.upstreams.channels.isEmpty)
         quota.verifyEnded()
+        let usage = await coordinator.drainUsage()
+        #expect(!usage.isEmpty, "a key was picked for the request")
+        #expect(usage.allSatisfy { $0.requests == 0 }, "the pick's request count taken back: \(usage)")
     }
 
     @Test func anAdmissionAfterTheClientLeftIsReleased() async throws {
