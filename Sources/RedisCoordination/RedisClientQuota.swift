@@ -13,8 +13,9 @@ import Synchronization
 /// The proxy's commands go out on its event loop's own connection (the key coordinator's), so an admit issued in the same
 /// loop tick as the pool's acquire leaves in the same write: one round trip for both. A request's settle (or release)
 /// is not sent on its own: it is queued on its loop and rides the next admit of the same client key from that loop (in
-/// the same `EVALSHA`, applied before the admission), or, when none comes within `defaultGiveBackBound` (2 ms), the loop sends each
-/// client key's queue as one call. So a request of a key with concurrency or token limits costs one script call, not two.
+/// the same `EVALSHA`, applied before the admission), or, when none comes within `defaultGiveBackBound` (2 ms), the
+/// loop sends each client key's queue as one call. So a request of a key with concurrency or token limits costs one
+/// script call, not two.
 ///
 /// While Redis cannot be reached (errors, timeouts, no connection) each node enforces every limit divided by the live
 /// nodes the heartbeat last counted (rounded down, at least 1) in memory, flags itself degraded (`isDegraded`, the

@@ -10,7 +10,8 @@ import RedisCoordination
 import Testing
 
 /// What one admit + settle costs, every limit set: CPU in memory, and Redis CPU per script call and per admission
-/// (`INFO commandstats`), the settle sent alone and riding the next admit. Run by hand: `QUOTA_COST=1 swift test --skip-build --filter ClientQuotaCostTests`.
+/// (`INFO commandstats`), the settle sent alone and riding the next admit. Run by hand:
+/// `QUOTA_COST=1 swift test --skip-build --filter ClientQuotaCostTests`.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["QUOTA_COST"] == "1"))
 struct ClientQuotaCostTests {
     static let limits = ClientKeyLimits(

@@ -37,8 +37,10 @@ import Testing
         return { start in
             let clock = ManualClock(start)
             let loop = MultiThreadedEventLoopGroup.singleton.next()
-            let quota = RedisClientQuota(client: client, eventLoops: riding ? [loop] : [], giveBackBound: .seconds(600), logger: Logger(label: "quota"),
-                                         clockOverride: { clock.now() })
+            let quota = RedisClientQuota(
+                client: client, eventLoops: riding ? [loop] : [], giveBackBound: .seconds(600), logger: Logger(label: "quota"),
+                clockOverride: { clock.now() }
+            )
             return QuotaHarness(
                 quota: riding ? SettlesFirstQuota(inner: quota) : quota, clock: clock,
                 admit: { request in
@@ -99,7 +101,8 @@ import Testing
     /// Script calls Redis ran since the statistics were reset (`EVALSHA` and `EVAL`).
     private func scriptCalls() async throws -> Int {
         let stats = try await client.send(["INFO", "commandstats"]).string ?? ""
-        return stats.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("cmdstat_evalsha:") || $0.hasPrefix("cmdstat_eval:") }.reduce(0) { sum, line in
+        let lines = stats.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("cmdstat_evalsha:") || $0.hasPrefix("cmdstat_eval:") }
+        return lines.reduce(0) { sum, line in
             guard let range = line.range(of: "calls=") else { return sum }
             return sum + (Int(line[range.upperBound...].prefix(while: \.isNumber)) ?? 0)
         }
@@ -162,9 +165,11 @@ import Testing
         let limits = ClientKeyLimits(rpm: 10, tpm: 1000, maxConcurrent: 5, dailyTokens: 1000)
         var tickets: [QuotaTicket] = []
         for key: Int64 in [33, 33, 33, 33, 34] {
-            guard case .admitted(let ticket, _) = try await loop.flatSubmit({ quota.admit(QuotaBehaviour.request(key, limits, tokens: 100), on: loop) })
-                .get()
-            else { Issue.record("not admitted"); return }
+            let request = QuotaBehaviour.request(key, limits, tokens: 100)
+            guard case .admitted(let ticket, _) = try await loop.flatSubmit({ quota.admit(request, on: loop) }).get() else {
+                Issue.record("not admitted")
+                return
+            }
             tickets.append(ticket)
         }
         _ = try await client.send(["CONFIG", "RESETSTAT"])

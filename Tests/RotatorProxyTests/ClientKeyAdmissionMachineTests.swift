@@ -88,7 +88,8 @@ import Testing
     @Test func aQuotaRefusalBeforeTheKeyGivesTheLateKeyBack() {
         var machine = Self.admitting()
         _ = machine.quotaPending()
-        #expect(machine.quotaDecided(Self.refused, now: Self.start) == Step(.write(.refusal(.quota(limit: .rpm, value: 60, retryAfter: 12)), then: .finish)))
+        let refusal = Step(.write(.refusal(.quota(limit: .rpm, value: 60, retryAfter: 12)), then: .finish))
+        #expect(machine.quotaDecided(Self.refused, now: Self.start) == refusal)
         var giveBack = Step(.none)
         giveBack.unpick = 1
         #expect(machine.keyOffered(.key(1), isKnown: true, storeReachable: true, now: Self.start) == giveBack)
