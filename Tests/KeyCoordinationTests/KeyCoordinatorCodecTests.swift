@@ -43,6 +43,7 @@ import Testing
         #expect(KeyCoordinatorCommand.states.arguments(clock: "") == ["states", ""])
         #expect(KeyCoordinatorCommand.poolCooling.arguments(clock: "") == ["poolcool", ""])
         #expect(KeyCoordinatorCommand.drain.arguments(clock: "") == ["drain", ""])
+        #expect(KeyCoordinatorCommand.unpick(key: 7).arguments(clock: "3.000000") == ["unpick", "3.000000", "7"])
     }
 
     // MARK: Replies
@@ -75,6 +76,8 @@ import Testing
         #expect(try KeyCoordinatorReply(Self.bulk("ok"), answering: .sync(PoolDefinition(id: 1, keyIDs: [], pacingInterval: 0))) == .done)
         #expect(try KeyCoordinatorReply(Self.bulk("stale"), answering: .sync(PoolDefinition(id: 1, keyIDs: [], pacingInterval: 0))) == .stale)
         #expect(try KeyCoordinatorReply(.simpleString("ok"), answering: .remove) == .done)
+        #expect(try KeyCoordinatorReply(Self.bulk("ok"), answering: .unpick(key: 7)) == .done)
+        #expect(throws: RedisError.self) { try KeyCoordinatorReply(Self.bulk("maybe"), answering: .unpick(key: 7)) }
     }
 
     @Test func statesAreFivePerKey() throws {
