@@ -110,13 +110,8 @@ public final class RedisClientQuota: ClientQuota {
             fallback.settle(ticket, usedTokens: usedTokens)
             return
         }
-        guard Self.settleChangesSomething(ticket) else { return }
+        guard ticket.settleChangesSomething else { return }
         giveBack(QuotaGiveBack(ticket: ticket, usedTokens: usedTokens), on: eventLoop)
-    }
-
-    /// A key without concurrency or token limits has nothing to settle (its request counts stay): no call at all.
-    static func settleChangesSomething(_ ticket: QuotaTicket) -> Bool {
-        ticket.request.limits.maxConcurrent != nil || ticket.request.limits.limitsTokens
     }
 
     public func release(_ ticket: QuotaTicket, on eventLoop: any EventLoop) {
@@ -153,7 +148,7 @@ public final class RedisClientQuota: ClientQuota {
     /// Like `settle`/`release`/`renew`, with a future that completes once Redis has applied it (tests, and callers
     /// that must order a later call after it from another connection).
     public func apply(settle ticket: QuotaTicket, usedTokens: Int64?, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        guard usedTokens == nil || Self.settleChangesSomething(ticket) else { return eventLoop.makeSucceededVoidFuture() }
+        guard usedTokens == nil || ticket.settleChangesSomething else { return eventLoop.makeSucceededVoidFuture() }
         return run(.settle([QuotaGiveBack(ticket: ticket, usedTokens: usedTokens)]), on: eventLoop).map { _ in }
     }
 
