@@ -46,10 +46,14 @@ public struct QuotaTicket: Sendable, Equatable {
     public var request: QuotaRequest
     /// Unix seconds (the quota's clock) at admission: the day and month windows its counts went into.
     public var admittedAt: Double
+    /// The in-memory quota's number for this admission (increasing in admission order), by which it finds what the
+    /// admission took; 0 from Redis, which goes by `request.lease`.
+    public var serial: UInt64
 
-    public init(request: QuotaRequest, admittedAt: Double) {
+    public init(request: QuotaRequest, admittedAt: Double, serial: UInt64 = 0) {
         self.request = request
         self.admittedAt = admittedAt
+        self.serial = serial
     }
 
     /// Whether settling changes anything: a key without concurrency or token limits keeps its request counts as they

@@ -70,8 +70,10 @@ public final class InMemoryClientQuota: ClientQuota {
                 return .refused(limit: refusal.limit, value: refusal.value, retryAfter: refusal.retryAfter,
                                 states: windows.states(limits, now: now, calendar: calendar))
             }
-            windows.take(request, now: now)
-            return .admitted(QuotaTicket(request: request, admittedAt: now), states: windows.states(limits, now: now, calendar: calendar))
+            state.lastSerial += 1
+            let ticket = QuotaTicket(request: request, admittedAt: now, serial: state.lastSerial)
+            windows.take(ticket)
+            return .admitted(ticket, states: windows.states(limits, now: now, calendar: calendar))
         }
     }
 
@@ -91,8 +93,8 @@ public final class InMemoryClientQuota: ClientQuota {
     public func renew(_ ticket: QuotaTicket) {
         let now = clock()
         state.withLock { state in
-            guard let windows = state.clients[ticket.request.clientKey], let expiry = windows.leases[ticket.request.lease], expiry > now else { return }
-            windows.leases[ticket.request.lease] = now + QuotaLease.seconds
+            guard let windows = state.clients[ticket.request.clientKey], let expiry = windows.leases[ticket.serial], expiry > now else { return }
+            windows.leases[ticket.serial] = now + QuotaLease.seconds
         }
     }
 
@@ -114,6 +116,8 @@ public final class InMemoryClientQuota: ClientQuota {
     private struct State {
         var clients: [Int64: Windows] = [:]
         var nextSweep: Double = 0
+        /// The last admission's `QuotaTicket.serial`.
+        var lastSerial: UInt64 = 0
         /// The last day's calendar (the month arithmetic runs once a day, not per request).
         var cachedCalendar = QuotaCalendar(at: 0)
 
@@ -140,14 +144,17 @@ public final class InMemoryClientQuota: ClientQuota {
         }
     }
 
+    /// Plain values (no reference counted lease per entry): a log of a busy key holds a minute of admissions, and entries
+    /// that kept a string alive each would keep as many allocations alive with them.
     private struct Admission {
         var time: Double
-        var lease: String
+        /// The admission's `QuotaTicket.serial`: increasing along a log.
+        var serial: UInt64
         var tokens: Int64
     }
 
     /// A rolling window's admissions, oldest first: appended at the end, dropped from the front (a head index, the
-    /// array compacted once half of it is dropped), given back from near the end (a release follows its admission).
+    /// array compacted once half of it is dropped), found by serial (a binary search) when given back.
     private struct AdmissionLog {
         var items: [Admission] = []
         var head = 0
@@ -170,13 +177,13 @@ public final class InMemoryClientQuota: ClientQuota {
             }
         }
 
-        func lastIndex(of lease: String) -> Int? {
-            var index = items.count - 1
-            while index >= head {
-                if items[index].lease == lease { return index }
-                index -= 1
+        func index(ofSerial serial: UInt64) -> Int? {
+            var (low, high) = (head, items.count)
+            while low < high {
+                let middle = (low + high) / 2
+                if items[middle].serial < serial { low = middle + 1 } else { high = middle }
             }
-            return nil
+            return low < items.count && items[low].serial == serial ? low : nil
         }
     }
 
@@ -187,8 +194,9 @@ public final class InMemoryClientQuota: ClientQuota {
         /// tpm: admissions with their tokens (reserved, then settled), oldest first, and their sum.
         var tokens = AdmissionLog()
         var tokenSum: Int64 = 0
-        /// Concurrency: lease -> expiry, and a time no lease expires before (pruned only once it has passed).
-        var leases: [String: Double] = [:]
+        /// Concurrency: admission serial -> its lease's expiry, and a time no lease expires before (pruned only once it
+        /// has passed).
+        var leases: [UInt64: Double] = [:]
         var leasesCheckedUntil: Double = .infinity
         var day: Int64 = .min
         var dayRequests: Int64 = 0
@@ -262,16 +270,16 @@ public final class InMemoryClientQuota: ClientQuota {
             (leases.values.min() ?? now) - now
         }
 
-        func take(_ request: QuotaRequest, now: Double) {
-            let limits = request.limits
-            let reserved = max(request.reservedTokens, 0)
-            if limits.rpm != nil { requests.append(Admission(time: now, lease: request.lease, tokens: 0)) }
+        func take(_ ticket: QuotaTicket) {
+            let (limits, now, serial) = (ticket.request.limits, ticket.admittedAt, ticket.serial)
+            let reserved = max(ticket.request.reservedTokens, 0)
+            if limits.rpm != nil { requests.append(Admission(time: now, serial: serial, tokens: 0)) }
             if limits.tpm != nil {
-                tokens.append(Admission(time: now, lease: request.lease, tokens: reserved))
+                tokens.append(Admission(time: now, serial: serial, tokens: reserved))
                 tokenSum += reserved
             }
             if limits.maxConcurrent != nil {
-                leases[request.lease] = now + QuotaLease.seconds
+                leases[serial] = now + QuotaLease.seconds
                 leasesCheckedUntil = min(leasesCheckedUntil, now + QuotaLease.seconds)
             }
             if limits.dailyRequests != nil { dayRequests += 1 }
@@ -289,11 +297,11 @@ public final class InMemoryClientQuota: ClientQuota {
             // Admitted today: this month too (the month arithmetic only for an admission of another day).
             let admittedDay = Int64((ticket.admittedAt / 86_400).rounded(.down))
             let admittedMonth = admittedDay == day ? month : QuotaCalendar(at: ticket.admittedAt).month
-            if limits.maxConcurrent != nil { leases[request.lease] = nil }
-            if used == nil, limits.rpm != nil, let index = requests.lastIndex(of: request.lease) {
+            if limits.maxConcurrent != nil { leases[ticket.serial] = nil }
+            if used == nil, limits.rpm != nil, let index = requests.index(ofSerial: ticket.serial) {
                 requests.items.remove(at: index)
             }
-            if limits.tpm != nil, let index = tokens.lastIndex(of: request.lease) {
+            if limits.tpm != nil, let index = tokens.index(ofSerial: ticket.serial) {
                 tokenSum += delta
                 if used == nil { tokens.items.remove(at: index) } else { tokens.items[index].tokens += delta }
             }

@@ -29,6 +29,7 @@ import Testing
     @Test func reservationsAreCountedThenSettled() async { await QuotaBehaviour.reservationsAreCountedThenSettled(Self.make) }
     @Test func tokensPerMinuteRoll() async { await QuotaBehaviour.tokensPerMinuteRoll(Self.make) }
     @Test func releaseGivesEverythingBack() async { await QuotaBehaviour.releaseGivesEverythingBack(Self.make) }
+    @Test func releaseAndSettleFindTheirOwnAdmission() async { await QuotaBehaviour.releaseAndSettleFindTheirOwnAdmission(Self.make) }
     @Test func statesShowEveryConfiguredLimit() async { await QuotaBehaviour.statesShowEveryConfiguredLimit(Self.make) }
 
     /// Keys whose windows have all passed are forgotten: memory follows the keys with traffic, not every key ever seen.

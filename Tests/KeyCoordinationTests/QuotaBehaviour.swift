@@ -197,6 +197,31 @@ enum QuotaBehaviour {
         await admitted(harness, request(9, limits, tokens: 10))
     }
 
+    /// Releases and settles out of admission order each touch their own admission: the middle one's release frees its
+    /// request slot and its tokens, the first one's settle changes only its own tokens.
+    static func releaseAndSettleFindTheirOwnAdmission(_ make: QuotaHarnessFactory) async {
+        let harness = await make(midDay)
+        let limits = ClientKeyLimits(rpm: 3, tpm: 1000)
+        guard let first = await admitted(harness, request(11, limits, tokens: 100)) else { return }
+        harness.advance(1)
+        guard let second = await admitted(harness, request(11, limits, tokens: 200)) else { return }
+        harness.advance(1)
+        guard let third = await admitted(harness, request(11, limits, tokens: 300)) else { return }
+        await harness.settle(second, nil)
+        var states = await harness.quota.states(clientKey: 11, limits: limits)
+        #expect(states.map(\.remaining) == [1, 600], "\(states)")
+        await harness.settle(first, 40)
+        states = await harness.quota.states(clientKey: 11, limits: limits)
+        #expect(states.map(\.remaining) == [1, 660], "\(states)")
+        await harness.settle(third, 10)
+        states = await harness.quota.states(clientKey: 11, limits: limits)
+        #expect(states.map(\.remaining) == [1, 950], "\(states)")
+        // The first admission leaves the rpm window 60 s after it came; its 40 tokens leave tpm with it.
+        harness.advance(58.5)
+        states = await harness.quota.states(clientKey: 11, limits: limits)
+        #expect(states.map(\.remaining) == [2, 990], "\(states)")
+    }
+
     /// The refusal names the first full limit in QuotaLimit order; states show each configured limit.
     static func statesShowEveryConfiguredLimit(_ make: QuotaHarnessFactory) async {
         let harness = await make(midDay)

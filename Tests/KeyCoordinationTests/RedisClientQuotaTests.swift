@@ -73,6 +73,7 @@ import Testing
     @Test func reservationsAreCountedThenSettled() async { await QuotaBehaviour.reservationsAreCountedThenSettled(make) }
     @Test func tokensPerMinuteRoll() async { await QuotaBehaviour.tokensPerMinuteRoll(make) }
     @Test func releaseGivesEverythingBack() async { await QuotaBehaviour.releaseGivesEverythingBack(make) }
+    @Test func releaseAndSettleFindTheirOwnAdmission() async { await QuotaBehaviour.releaseAndSettleFindTheirOwnAdmission(make) }
     @Test func statesShowEveryConfiguredLimit() async { await QuotaBehaviour.statesShowEveryConfiguredLimit(make) }
 
     @Test func ridingRpmRollsOverSixtySeconds() async { await QuotaBehaviour.rpmRollsOverSixtySeconds(riding) }
