@@ -35,10 +35,11 @@ extension AdminAPI {
         if let search, search.unicodeScalars.count > 200 { throw APIError.unprocessable("query 'search' must be at most 200 characters") }
         let found = try await store.clientKeys(page: page, perPage: perPage, search: search)
         let now = Date()
+        let totals = await ledgerTotals(of: found.keys.map(\.id), now: now)
         var items: [ClientKeyView] = []
         items.reserveCapacity(found.keys.count)
         for key in found.keys {
-            items.append(ClientKeyView(key, now: now, usage: await usage(of: key)))
+            items.append(ClientKeyView(key, now: now, usage: await usage(of: key, ledger: totals?[key.id])))
         }
         return JSONBody.response(ClientKeyPageView(items: items, page: page, per_page: perPage, total: found.total))
     }
@@ -99,26 +100,32 @@ extension AdminAPI {
         Set(try await store.listConfigs().map(\.slug))
     }
 
-    /// Each configured limit's live state from the quota, and today's and this month's totals from the usage ledger
-    /// (as of its last flush); nil (no `usage` in the answer) when neither is at hand.
-    private func usage(of key: ClientKey, now: Date = Date()) async -> ClientKeyUsageView? {
-        let states = await clientQuota?.states(clientKey: key.id, limits: key.limits)
-        var today: UsageTotalsView?
-        var month: UsageTotalsView?
-        if let ledger = store as? any UsageLedgerStore {
-            let day = UsageRowKey.day(secondsSince1970: now.timeIntervalSince1970)
-            let monthStart = UsageRowKey.firstDayOfMonth(day)
-            if let rows = try? await ledger.usageRows(fromDay: monthStart, toDay: day, clientKeyID: key.id, configID: nil) {
-                var todayCounts = UsageCounts()
-                var monthCounts = UsageCounts()
-                for row in rows {
-                    monthCounts.add(row.counts)
-                    if row.key.day == day { todayCounts.add(row.counts) }
-                }
-                today = UsageTotalsView(todayCounts)
-                month = UsageTotalsView(monthCounts)
-            }
+    /// Today's and this month's totals of each of `ids` from the usage ledger (as of its last flush), in one query; nil
+    /// when the store keeps no ledger or cannot be read.
+    private func ledgerTotals(of ids: [Int64], now: Date) async -> [Int64: (today: UsageCounts, month: UsageCounts)]? {
+        guard let ledger = store as? any UsageLedgerStore else { return nil }
+        let day = UsageRowKey.day(secondsSince1970: now.timeIntervalSince1970)
+        guard let sums = try? await ledger.usageByClientKeyAndDay(fromDay: UsageRowKey.firstDayOfMonth(day), toDay: day, clientKeyIDs: ids) else {
+            return nil
         }
+        var totals: [Int64: (today: UsageCounts, month: UsageCounts)] = Dictionary(uniqueKeysWithValues: ids.map { ($0, (UsageCounts(), UsageCounts())) })
+        for sum in sums {
+            totals[sum.clientKeyID]?.month.add(sum.counts)
+            if sum.day == day { totals[sum.clientKeyID]?.today.add(sum.counts) }
+        }
+        return totals
+    }
+
+    /// Each configured limit's live state from the quota, and today's and this month's totals from the usage ledger;
+    /// nil (no `usage` in the answer) when neither is at hand.
+    private func usage(of key: ClientKey) async -> ClientKeyUsageView? {
+        await usage(of: key, ledger: await ledgerTotals(of: [key.id], now: Date())?[key.id])
+    }
+
+    private func usage(of key: ClientKey, ledger: (today: UsageCounts, month: UsageCounts)?) async -> ClientKeyUsageView? {
+        let states = await clientQuota?.states(clientKey: key.id, limits: key.limits)
+        let today = ledger.map { UsageTotalsView($0.today) }
+        let month = ledger.map { UsageTotalsView($0.month) }
         guard states != nil || today != nil else { return nil }
         return ClientKeyUsageView(limits: states.map { $0.map(LimitStateView.init) }, today: today, month: month)
     }

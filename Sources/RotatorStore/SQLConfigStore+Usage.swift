@@ -18,6 +18,9 @@ public protocol UsageLedgerStore: Sendable {
     func addUsage(_ rows: [UsageRowKey: UsageCounts]) async throws
     /// The rows of the days `fromDay...toDay`, optionally of one client key (0: operator keys) and one config.
     func usageRows(fromDay: Int32, toDay: Int32, clientKeyID: Int64?, configID: Int64?) async throws -> [UsageLedgerRow]
+    /// Each of `clientKeyIDs`' counts per day of `fromDay...toDay`, summed over its configs, keys and models in one query
+    /// (a page of the client-key list, whatever its size); days without a row are absent.
+    func usageByClientKeyAndDay(fromDay: Int32, toDay: Int32, clientKeyIDs: [Int64]) async throws -> [(clientKeyID: Int64, day: Int32, counts: UsageCounts)]
 }
 
 extension SQLConfigStore: UsageLedgerStore {
@@ -70,22 +73,43 @@ extension SQLConfigStore: UsageLedgerStore {
         return try await perform { [sql, binds] connection in
             try connection.query(sql, binds).map { row in
                 let clientKey = try row.int64("client_key_id"), key = try row.int64("key_id"), model = try row.string("model")
-                var counts = UsageCounts()
-                counts.requests = try row.int64("requests")
-                for errorClass in UsageErrorClass.allCases {
-                    let count = try row.int64("errors_\(errorClass.rawValue)")
-                    if count > 0 { counts.addError(errorClass, count: count) }
-                }
-                counts.attempts = try row.int64("attempts")
-                counts.inputTokens = try row.int64("input_tokens")
-                counts.outputTokens = try row.int64("output_tokens")
-                counts.cachedTokens = try row.int64("cached_tokens")
                 return UsageLedgerRow(
                     key: UsageRowKey(day: Int32(try row.int64("day")), clientKeyID: clientKey == 0 ? nil : clientKey, configID: try row.int64("config_id"),
                                      keyID: key == 0 ? nil : key, model: model.isEmpty ? nil : model),
-                    counts: counts)
+                    counts: try Self.counts(row))
             }
         }
+    }
+
+    public func usageByClientKeyAndDay(fromDay: Int32, toDay: Int32, clientKeyIDs: [Int64]) async throws -> [(clientKeyID: Int64, day: Int32, counts: UsageCounts)] {
+        guard !clientKeyIDs.isEmpty else { return [] }
+        // A sum is a decimal in MySQL/MariaDB: cast back to the integer every counter is.
+        let integer = database.dialect == .sqlite ? "INTEGER" : "SIGNED"
+        let sums = Self.counterColumns.map { "CAST(SUM(\($0)) AS \(integer)) AS \($0)" }.joined(separator: ", ")
+        let list = Array(repeating: "?", count: clientKeyIDs.count).joined(separator: ", ")
+        let sql = "SELECT client_key_id, day, \(sums) FROM usage_ledger WHERE day >= ? AND day <= ? AND client_key_id IN (\(list))"
+            + " GROUP BY client_key_id, day"
+        let binds: [SQLValue] = [.int(Int64(fromDay)), .int(Int64(toDay))] + clientKeyIDs.map { .int($0) }
+        return try await perform { connection in
+            try connection.query(sql, binds).map { row in
+                (clientKeyID: try row.int64("client_key_id"), day: Int32(try row.int64("day")), counts: try Self.counts(row))
+            }
+        }
+    }
+
+    /// A row's counter columns.
+    private static func counts(_ row: SQLRow) throws -> UsageCounts {
+        var counts = UsageCounts()
+        counts.requests = try row.int64("requests")
+        for errorClass in UsageErrorClass.allCases {
+            let count = try row.int64("errors_\(errorClass.rawValue)")
+            if count > 0 { counts.addError(errorClass, count: count) }
+        }
+        counts.attempts = try row.int64("attempts")
+        counts.inputTokens = try row.int64("input_tokens")
+        counts.outputTokens = try row.int64("output_tokens")
+        counts.cachedTokens = try row.int64("cached_tokens")
+        return counts
     }
 
     private static func orders(_ a: UsageRowKey, _ b: UsageRowKey) -> Bool {
