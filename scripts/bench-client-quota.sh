@@ -41,5 +41,5 @@ for include in $(find "$root/.build/checkouts/swift-nio/Sources" -maxdepth 2 -na
 while IFS= read -r -d '' object; do args+=("$object"); done < <(find "$debug"/{NIOCore,_NIODataStructures,_NIOBase64,NIOConcurrencyHelpers,Atomics,DequeModule,InternalCollectionsUtilities,ContainersPreview,CNIOAtomics,CNIOLinux,CNIODarwin,CNIOPosix,CNIOWindows,_AtomicsShims}.build -name '*.o' -print0 2>/dev/null)
 sources="$root/Sources/ClientAccess"
 swiftc -O -wmo -suppress-warnings "$work/main.swift" "$sources/ClientQuota.swift" "$sources/ClientKeyLimits.swift" "$sources/QuotaCalendar.swift" \
-    "$sources/InMemoryClientQuota.swift" -I "$debug/Modules" "${args[@]}" -o "$work/client-quota-bench"
+    "$sources/InMemoryClientQuota.swift" "$root/Sources/RotatorCore/CivilDate.swift" -I "$debug/Modules" "${args[@]}" -o "$work/client-quota-bench"
 "$work/client-quota-bench" "$@"
